@@ -1,0 +1,340 @@
+//! The language-neutral model of what code does to the database.
+//!
+//! Frontends lower every function they find into a [`Function`]: its database
+//! [`Effect`]s in source order, the transactions they run in, and the data flow
+//! that links them (which earlier reads guard an effect, which reads feed the
+//! values it writes). Rules see only this model: no syntax tree, no ORM spelling.
+//! Spans are byte offsets into the file's text; line and column are computed only
+//! when a finding is rendered.
+
+use serde::Serialize;
+
+/// A half-open byte range into the file text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// The database client an effect was written with; decides how help is worded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Client {
+    Prisma,
+    Drizzle,
+    Sequelize,
+    TypeOrm,
+    Supabase,
+    Kysely,
+    Knex,
+    /// Hand-written SQL through node-postgres, postgres.js or a tagged template.
+    SqlTs,
+    Sqlx,
+    Diesel,
+    SeaOrm,
+    TokioPostgres,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EffectKind {
+    Read,
+    Insert,
+    Update,
+    Delete,
+    /// Insert-or-update decided by the database (`upsert`, `INSERT … ON CONFLICT DO UPDATE`).
+    Upsert,
+    /// An advisory lock or an explicit `LOCK TABLE`.
+    Lock,
+    /// A timer used as a wait (`setTimeout`, `sleep`).
+    Sleep,
+    /// A database call racelint could not classify (unparsable SQL, an unknown RPC).
+    Opaque,
+}
+
+impl EffectKind {
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            EffectKind::Insert | EffectKind::Update | EffectKind::Delete | EffectKind::Upsert
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowLock {
+    #[default]
+    None,
+    /// `FOR UPDATE`, `FOR NO KEY UPDATE`, a pessimistic write lock.
+    Exclusive,
+    /// `FOR SHARE`.
+    Shared,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnConflict {
+    #[default]
+    None,
+    DoNothing,
+    DoUpdate,
+}
+
+/// Whether the result of an effect is waited for before the code moves on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Completion {
+    #[default]
+    Awaited,
+    /// Returned to the caller or handed to something that awaits it (`$transaction([…])`).
+    Returned,
+    /// Started and never awaited.
+    Floating,
+}
+
+/// Which earlier reads a value is computed from, and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Value {
+    /// Reads (indexes into [`Function::effects`]) whose results flow into this value.
+    pub reads: Vec<usize>,
+    /// Names of the variables the value mentions, outermost first (`input.id` → `input`).
+    pub vars: Vec<String>,
+    /// Computed by the database from the current row (`{ increment: 1 }`, `balance - $1`).
+    pub atomic: bool,
+    /// A literal constant (`'free'`, `true`, `0`).
+    pub literal: bool,
+    /// The code as written, shortened, for messages.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Field {
+    pub column: String,
+    pub value: Value,
+}
+
+/// A condition, dependent on an earlier read, that decides whether an effect runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Guard {
+    /// Index of the read in [`Function::effects`].
+    pub read: usize,
+    /// The condition (or the `throw`/`?` that stands for it).
+    pub span: Span,
+    /// Fields of the read's result the condition inspects (`seat.status` → `status`);
+    /// empty when it only tests whether a row came back.
+    pub fields: Vec<String>,
+}
+
+/// One arm of one branch point (`if`, `?:`, `switch`, `catch`, short-circuit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Arm {
+    pub branch: u32,
+    pub arm: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Effect {
+    pub kind: EffectKind,
+    pub client: Client,
+    /// The table as the code names it: a Prisma delegate, a Drizzle table variable,
+    /// the table of a SQL statement. `None` when it could not be told.
+    pub table: Option<String>,
+    /// Columns constrained by the statement's filter (`where`, `.eq`, `WHERE`).
+    pub filter: Vec<Field>,
+    /// Columns written (`data`, `.set`, `SET`, `VALUES`).
+    pub values: Vec<Field>,
+    /// Several rows at once (`updateMany`, `deleteMany`, a filter that is not a key).
+    pub many: bool,
+    pub on_conflict: OnConflict,
+    /// The row lock a read takes.
+    pub row_lock: RowLock,
+    /// The read throws (or returns early through `?`) when no row matches.
+    pub throws_if_missing: bool,
+    /// The write reports how many rows it changed and the code looks at that count.
+    pub count_checked: bool,
+    /// A failure of this write is caught and a unique violation is handled
+    /// (`P2002`, `23505`, `UniqueConstraintError`, …).
+    pub unique_violation_handled: bool,
+    pub completion: Completion,
+    /// The variable the result is bound to, if any.
+    pub binding: Option<String>,
+    /// Conditions on earlier reads that decide whether this effect runs.
+    pub guards: Vec<Guard>,
+    /// The transaction (index into [`Function::transactions`]) the effect runs in.
+    pub transaction: Option<usize>,
+    /// The handle the call went through, as written (`prisma`, `tx`, `this.db`).
+    pub handle: String,
+    /// The branch arms enclosing the effect, outermost first.
+    pub arms: Vec<Arm>,
+    /// Inside a loop body or an iteration callback.
+    pub in_loop: bool,
+    /// The whole call.
+    pub span: Span,
+    /// The part to underline: the method or statement keyword.
+    pub site: Span,
+}
+
+impl Effect {
+    pub fn new(kind: EffectKind, client: Client, span: Span) -> Self {
+        Effect {
+            kind,
+            client,
+            table: None,
+            filter: Vec::new(),
+            values: Vec::new(),
+            many: false,
+            on_conflict: OnConflict::None,
+            row_lock: RowLock::None,
+            throws_if_missing: false,
+            count_checked: false,
+            unique_violation_handled: false,
+            completion: Completion::Awaited,
+            binding: None,
+            guards: Vec::new(),
+            transaction: None,
+            handle: String::new(),
+            arms: Vec::new(),
+            in_loop: false,
+            span,
+            site: span,
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.kind.is_write()
+    }
+
+    /// Whether the database itself decides the outcome, so a concurrent writer
+    /// cannot slip between a check and this write.
+    pub fn is_conditional_write(&self) -> bool {
+        self.kind == EffectKind::Upsert || self.on_conflict != OnConflict::None
+    }
+
+    pub fn filter_columns(&self) -> impl Iterator<Item = &str> {
+        self.filter.iter().map(|f| f.column.as_str())
+    }
+
+    pub fn value_columns(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(|f| f.column.as_str())
+    }
+}
+
+/// Two effects can both run in one call of the function unless they sit in
+/// different arms of the same branch point.
+pub fn may_both_run(a: &Effect, b: &Effect) -> bool {
+    !a.arms
+        .iter()
+        .any(|x| b.arms.iter().any(|y| x.branch == y.branch && x.arm != y.arm))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionStyle {
+    /// `$transaction(async (tx) => …)`, `db.transaction(|c| …)`.
+    Callback,
+    /// `$transaction([a, b])`: a batch of statements run together.
+    Batch,
+    /// `BEGIN` … `COMMIT`, `pool.begin()` … `tx.commit()`.
+    Explicit,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Transaction {
+    pub style: TransactionStyle,
+    pub client: Client,
+    pub span: Span,
+    /// The handle effects must go through to be inside (`tx`, `trx`, `client`).
+    pub handle: Option<String>,
+    /// SERIALIZABLE isolation: the database aborts one of two racing transactions.
+    pub serializable: bool,
+    /// The enclosing transaction, for nested ones (savepoints).
+    pub parent: Option<usize>,
+}
+
+/// A call to a function declared in the same file.
+#[derive(Clone, Debug, Serialize)]
+pub struct LocalCall {
+    pub callee: String,
+    pub span: Span,
+    pub transaction: Option<usize>,
+    pub arms: Vec<Arm>,
+    pub guards: Vec<Guard>,
+    /// Position among the effects: the call happens after `effects[..position]`.
+    pub position: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Function {
+    /// The name a reader would use: `createInvite`, `UserService.join`, `POST`,
+    /// or `<callback at line N>` style names chosen by the frontend.
+    pub name: String,
+    pub span: Span,
+    pub effects: Vec<Effect>,
+    pub transactions: Vec<Transaction>,
+    pub calls: Vec<LocalCall>,
+}
+
+impl Function {
+    pub fn new(name: String, span: Span) -> Self {
+        Function {
+            name,
+            span,
+            effects: Vec::new(),
+            transactions: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    /// Whether `a` and `b` run inside one and the same transaction.
+    pub fn same_transaction(&self, a: &Effect, b: &Effect) -> bool {
+        match (a.transaction, b.transaction) {
+            (Some(x), Some(y)) => self.root_transaction(x) == self.root_transaction(y),
+            _ => false,
+        }
+    }
+
+    pub fn root_transaction(&self, mut tx: usize) -> usize {
+        while let Some(parent) = self.transactions[tx].parent {
+            tx = parent;
+        }
+        tx
+    }
+
+    /// Whether `read` is protected against concurrent writers for the rest of its
+    /// transaction: it locks its row, a lock was taken earlier in the same
+    /// transaction, or the transaction is SERIALIZABLE.
+    pub fn read_is_protected(&self, read_index: usize) -> bool {
+        let read = &self.effects[read_index];
+        // Outside a transaction a row lock ends with its own statement.
+        let Some(tx) = read.transaction else {
+            return false;
+        };
+        let root = self.root_transaction(tx);
+        if read.row_lock == RowLock::Exclusive || self.transactions[root].serializable {
+            return true;
+        }
+        self.effects[..read_index].iter().any(|e| {
+            e.transaction.map(|t| self.root_transaction(t)) == Some(root)
+                && (e.kind == EffectKind::Lock || e.row_lock == RowLock::Exclusive)
+        })
+    }
+}
+
+/// Everything a frontend learned from one file.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileModel {
+    pub functions: Vec<Function>,
+}

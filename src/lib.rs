@@ -1,0 +1,5 @@
+//! racelint: finds the race conditions that lose data in database-backed code.
+
+pub mod frontend;
+pub mod ir;
+pub mod schema;
