@@ -3,3 +3,12 @@
 //! as an error next to whatever it could lower.
 
 pub mod sql;
+
+use crate::ir::remedy::Remedy;
+use crate::ir::Client;
+
+/// The help text, with code, for a remedy in the client the finding's code uses.
+pub fn suggest(client: Client, remedy: &Remedy) -> String {
+    let _ = (client, remedy);
+    String::new()
+}

@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+pub mod remedy;
+
 /// A half-open byte range into the file text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Span {

@@ -1,0 +1,51 @@
+//! The fixes rules recommend, in neutral terms; each client spells them out.
+//!
+//! A rule decides *what* would close the race (an upsert, a lock taken first, a
+//! transaction); the client module of the code in question renders *how* in that
+//! client's API (`frontend::suggest`). Names are the ones the code uses.
+
+/// What the code at the finding looks like, for the client to echo back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The table as the code names it (`invite`, `invites`, `users::table`).
+    pub table: String,
+    /// The handle the code calls through (`prisma`, `db`, `ctx.db`, `&pool`).
+    pub handle: String,
+    /// Columns and the code of their values, from the filter of the read or write.
+    pub key: Vec<(String, String)>,
+    /// Columns and the code of their values, from the data being written.
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// Let the insert itself decide: `upsert`, `INSERT … ON CONFLICT (key) DO …`.
+    InsertOnConflict { target: Target },
+    /// Put the checked state into the write's filter and look at the affected-row count.
+    ConditionalWrite {
+        target: Target,
+        /// `(column, the value the check expected)`, e.g. `("status", "'free'")`.
+        state: Vec<(String, String)>,
+    },
+    /// Rely on a unique key and handle the violation the losing insert raises.
+    HandleUniqueViolation {
+        target: Target,
+        unique_key: Vec<String>,
+    },
+    /// Open a transaction, lock the row (or an advisory key) first, then check and write.
+    LockThenCheck { target: Target },
+    /// Run these writes in one transaction.
+    Transaction { targets: Vec<Target> },
+    /// Compare-and-swap on a version column and check the count.
+    OptimisticLock {
+        target: Target,
+        version_column: String,
+    },
+    /// Let the database compute the new value from the current one.
+    AtomicUpdate {
+        target: Target,
+        column: String,
+    },
+    /// Delete the children first: the tables in the order they must be deleted.
+    DeleteOrder { targets: Vec<Target> },
+}
