@@ -9,7 +9,9 @@ use crate::source::Position;
 use serde::Serialize;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Info,
@@ -184,4 +186,14 @@ pub fn fingerprint(rule: &str, path: &str, code_parts: &[&str]) -> String {
         }
     }
     format!("{:016x}", hasher.digest())
+}
+
+/// What every report needs to know about a rule.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// The rule's documentation, `rules/<id>.md`.
+    pub doc: &'static str,
 }

@@ -1,14 +1,58 @@
 //! Parsing and lowering: one frontend per language, each turning a file's text into
 //! the [`crate::ir`] model. A frontend never fails: what it cannot parse it reports
-//! as an error next to whatever it could lower.
+//! as a problem next to whatever it could lower.
 
 pub mod sql;
+pub mod typescript;
 
 use crate::ir::remedy::Remedy;
-use crate::ir::Client;
+use crate::ir::{Client, Effect, EffectKind, Field, OnConflict, Span, Value};
+use sql::{SqlColumn, SqlKind, SqlStatement};
 
 /// The help text, with code, for a remedy in the client the finding's code uses.
-pub fn suggest(client: Client, remedy: &Remedy) -> String {
-    let _ = (client, remedy);
-    String::new()
+pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
+    typescript::clients::suggest(client, remedy)
+}
+
+/// The effect of one classified SQL statement; `None` for statements that touch
+/// no data (transaction control, DDL). `value_of` maps a column's placeholders to
+/// the frontend's argument values.
+pub fn effect_from_sql(
+    statement: &SqlStatement,
+    client: Client,
+    span: Span,
+    value_of: &dyn Fn(&SqlColumn) -> Value,
+) -> Option<Effect> {
+    let kind = match statement.kind {
+        SqlKind::Select => EffectKind::Read,
+        SqlKind::Insert if statement.on_conflict == OnConflict::DoUpdate => EffectKind::Upsert,
+        SqlKind::Insert => EffectKind::Insert,
+        SqlKind::Update => EffectKind::Update,
+        SqlKind::Delete => EffectKind::Delete,
+        SqlKind::Lock => EffectKind::Lock,
+        SqlKind::Unparsed => EffectKind::Opaque,
+        SqlKind::Begin
+        | SqlKind::Commit
+        | SqlKind::Rollback
+        | SqlKind::Savepoint
+        | SqlKind::Other => return None,
+    };
+    let mut effect = Effect::new(kind, client, span);
+    effect.table = statement.table.clone();
+    let to_fields = |columns: &[SqlColumn]| -> Vec<Field> {
+        columns
+            .iter()
+            .map(|c| Field {
+                column: c.column.clone(),
+                value: value_of(c),
+            })
+            .collect()
+    };
+    effect.filter = to_fields(&statement.filter);
+    effect.values = to_fields(&statement.values);
+    effect.on_conflict = statement.on_conflict;
+    effect.row_lock = statement.row_lock;
+    // Without a filter on a key, a statement may touch any number of rows.
+    effect.many = !statement.filter.iter().any(|c| c.column == "id");
+    Some(effect)
 }

@@ -1,0 +1,233 @@
+//! Which files to lint: a .gitignore-aware parallel walk, and language by extension.
+//!
+//! Folders given on the command line are walked honouring `.gitignore` (inside a
+//! repository or not), skipping dependency and build output; files given on the
+//! command line are always linted, as pre-commit expects. Symbolic links are not
+//! followed, so a link loop cannot trap the walk.
+
+use crate::diagnostic::{ErrorKind, RunError};
+use crate::frontend::typescript::Dialect;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    TypeScript(Dialect),
+    Rust,
+}
+
+/// Folders that hold dependencies or generated output, never the app's own code.
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "target",
+    "dist",
+    "build",
+    ".next",
+    ".git",
+    ".turbo",
+    ".svelte-kit",
+    ".nuxt",
+    "coverage",
+    "out",
+];
+
+pub fn language_of(path: &Path) -> Option<Language> {
+    let name = path.file_name()?.to_str()?;
+    let extension = path.extension()?.to_str()?;
+    match extension {
+        "ts" | "mts" | "cts"
+            if !name.ends_with(".d.ts")
+                && !name.ends_with(".d.mts")
+                && !name.ends_with(".d.cts") =>
+        {
+            Some(Language::TypeScript(Dialect::TypeScript))
+        }
+        "js" | "mjs" | "cjs" if !name.ends_with(".min.js") => {
+            Some(Language::TypeScript(Dialect::TypeScript))
+        }
+        "tsx" | "jsx" => Some(Language::TypeScript(Dialect::Tsx)),
+        "rs" => Some(Language::Rust),
+        _ => None,
+    }
+}
+
+pub struct Discovered {
+    /// Sorted and without duplicates.
+    pub files: Vec<PathBuf>,
+    pub errors: Vec<RunError>,
+}
+
+/// Finds the files to lint under `paths`. A path that does not exist is a usage
+/// error (`Err`); an unreadable folder inside the walk is reported and skipped.
+pub fn discover(
+    paths: &[PathBuf],
+    excludes: &[String],
+    threads: usize,
+) -> Result<Discovered, String> {
+    let mut files = Vec::new();
+    let errors = Mutex::new(Vec::new());
+    let found = Mutex::new(Vec::new());
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if metadata.is_file() {
+            if language_of(path).is_some() {
+                files.push(path.clone());
+            }
+            continue;
+        }
+        let mut overrides = ignore::overrides::OverrideBuilder::new(path);
+        for glob in excludes {
+            overrides
+                .add(&format!("!{glob}"))
+                .map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
+        }
+        let overrides = overrides
+            .build()
+            .map_err(|e| format!("invalid --exclude: {e}"))?;
+        let walker = ignore::WalkBuilder::new(path)
+            .hidden(true)
+            .require_git(false)
+            .follow_links(false)
+            .overrides(overrides)
+            .threads(threads.max(1))
+            .filter_entry(|entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                !(is_dir
+                    && entry.depth() > 0
+                    && entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
+            })
+            .build_parallel();
+        walker.run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(entry) => {
+                        if entry.file_type().is_some_and(|t| t.is_file())
+                            && language_of(entry.path()).is_some()
+                        {
+                            found
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(entry.into_path());
+                        }
+                    }
+                    Err(error) => errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(walk_error(&error)),
+                }
+                ignore::WalkState::Continue
+            })
+        });
+    }
+    files.extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
+    files.sort();
+    files.dedup();
+    let mut errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Discovered { files, errors })
+}
+
+fn walk_error(error: &ignore::Error) -> RunError {
+    fn path_of(error: &ignore::Error) -> Option<&Path> {
+        match error {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Loop { child, .. } => Some(child),
+            _ => None,
+        }
+    }
+    RunError {
+        kind: ErrorKind::ReadError,
+        path: path_of(error).map(display_path).unwrap_or_default(),
+        message: error.to_string(),
+        position: None,
+    }
+}
+
+/// A path relative to the current directory when below it, else absolute.
+pub fn display_path(path: &Path) -> String {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    let absolute = normalize(&absolute);
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            absolute
+                .strip_prefix(normalize(&cwd))
+                .ok()
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or(absolute);
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+/// Removes `.` and `..` components without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The project root for schema discovery: the nearest ancestor of `path` holding
+/// `.git` or `racelint.toml`, else the current directory.
+pub fn project_root(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let start = normalize(&cwd.join(path));
+    let start = if start.is_file() {
+        start.parent().map(Path::to_path_buf).unwrap_or(start)
+    } else {
+        start
+    };
+    std::iter::successors(Some(start.as_path()), |p| p.parent())
+        .find(|dir| dir.join(".git").exists() || dir.join("racelint.toml").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(cwd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn languages_by_extension() {
+        assert_eq!(
+            language_of(Path::new("a/b.ts")),
+            Some(Language::TypeScript(Dialect::TypeScript))
+        );
+        assert_eq!(
+            language_of(Path::new("a/b.tsx")),
+            Some(Language::TypeScript(Dialect::Tsx))
+        );
+        assert_eq!(
+            language_of(Path::new("a/b.jsx")),
+            Some(Language::TypeScript(Dialect::Tsx))
+        );
+        assert_eq!(
+            language_of(Path::new("a/b.cjs")),
+            Some(Language::TypeScript(Dialect::TypeScript))
+        );
+        assert_eq!(language_of(Path::new("a/b.d.ts")), None);
+        assert_eq!(language_of(Path::new("a/b.rs")), Some(Language::Rust));
+        assert_eq!(language_of(Path::new("a/b.py")), None);
+        assert_eq!(language_of(Path::new("Makefile")), None);
+    }
+}

@@ -1,0 +1,457 @@
+//! Prisma Client: `prisma.<model>.<method>(…)`, `$transaction`, `$queryRaw` and friends.
+//!
+//! The client is recognised by shape, however it is named (`prisma`, `db`,
+//! `ctx.prisma`, `this.prisma`, a transaction handle): a member chain ending in a
+//! model delegate and one of the delegate methods below. Methods whose names are
+//! common outside Prisma (`create`, `update`, `delete`, `count`) only count when the
+//! file mentions Prisma or the handle looks like a database client, so that
+//! `stripe.customers.create(…)` is not mistaken for a write.
+
+use super::{EffectDraft, FieldDraft, FileHints, Recognized, TxControl};
+use crate::frontend::typescript::syntax::{
+    arguments, object_properties, property, text, Chain, Segment,
+};
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Client, EffectKind, OnConflict};
+use tree_sitter::Node;
+
+/// Delegate methods, what they do, and whether they throw when no row matches.
+const METHODS: &[(&str, EffectKind, bool)] = &[
+    ("findUnique", EffectKind::Read, false),
+    ("findUniqueOrThrow", EffectKind::Read, true),
+    ("findFirst", EffectKind::Read, false),
+    ("findFirstOrThrow", EffectKind::Read, true),
+    ("findMany", EffectKind::Read, false),
+    ("count", EffectKind::Read, false),
+    ("aggregate", EffectKind::Read, false),
+    ("groupBy", EffectKind::Read, false),
+    ("create", EffectKind::Insert, false),
+    ("createMany", EffectKind::Insert, false),
+    ("createManyAndReturn", EffectKind::Insert, false),
+    ("update", EffectKind::Update, true),
+    ("updateMany", EffectKind::Update, false),
+    ("updateManyAndReturn", EffectKind::Update, false),
+    ("delete", EffectKind::Delete, true),
+    ("deleteMany", EffectKind::Delete, false),
+    ("upsert", EffectKind::Upsert, false),
+];
+
+/// Method names no other popular SDK uses on a `.x.method(` chain.
+const UNMISTAKABLE: &[&str] = &[
+    "findUnique",
+    "findUniqueOrThrow",
+    "findFirst",
+    "findFirstOrThrow",
+    "findMany",
+    "createMany",
+    "createManyAndReturn",
+    "updateMany",
+    "updateManyAndReturn",
+    "deleteMany",
+    "upsert",
+    "aggregate",
+    "groupBy",
+];
+
+/// Promise methods that may follow a delegate call without changing what it does.
+const PROMISE_TAIL: &[&str] = &["then", "catch", "finally"];
+
+/// Operators of a Prisma number update that the database applies to the current value.
+const ATOMIC_OPERATORS: &[&str] = &["increment", "decrement", "multiply", "divide"];
+
+/// Keys of a relation field's value that make it a nested write, not a column.
+const NESTED_WRITES: &[&str] = &[
+    "create",
+    "createMany",
+    "connect",
+    "connectOrCreate",
+    "disconnect",
+    "set",
+    "update",
+    "updateMany",
+    "upsert",
+    "delete",
+    "deleteMany",
+];
+
+pub fn mentions_prisma(src: &str) -> bool {
+    src.contains("prisma") || src.contains("Prisma") || src.contains("$transaction")
+}
+
+fn looks_like_client(handle: &str, hints: &FileHints) -> bool {
+    let lower = handle.to_ascii_lowercase();
+    hints.prisma
+        || ["prisma", "db", "tx", "trx", "client", "database"]
+            .iter()
+            .any(|w| lower.rsplit(['.', ' ']).next().unwrap_or("").contains(w))
+        || hints.prisma_names.iter().any(|n| n == handle)
+}
+
+pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
+    let segments = &chain.segments;
+    // The first called segment decides; anything after it must be a promise method.
+    let call_index = segments.iter().position(Segment::is_call)?;
+    if segments[call_index + 1..]
+        .iter()
+        .any(|s| !PROMISE_TAIL.contains(&s.name))
+    {
+        return None;
+    }
+    let call = &segments[call_index];
+    let handle = chain.receiver_text(call_index, src).to_string();
+    match call.name {
+        "$transaction" => return transaction(call, src),
+        "$queryRaw" | "$executeRaw" | "$queryRawUnsafe" | "$executeRawUnsafe" => {
+            return raw(call, handle, src)
+        }
+        _ => {}
+    }
+    let &(method, kind, throws) = METHODS.iter().find(|(m, _, _)| *m == call.name)?;
+    if call_index == 0 {
+        return None;
+    }
+    let model = &segments[call_index - 1];
+    if model.is_call()
+        || model.name.starts_with('$')
+        || !model.name.starts_with(|c: char| c.is_ascii_lowercase())
+    {
+        return None;
+    }
+    let client_handle = chain.receiver_text(call_index - 1, src).to_string();
+    if !UNMISTAKABLE.contains(&method) && !looks_like_client(&client_handle, hints) {
+        return None;
+    }
+    let mut draft = EffectDraft::new(kind, Client::Prisma, client_handle, call.name_node?);
+    draft.table = Some(model.name.to_string());
+    draft.throws_if_missing = throws;
+    draft.many =
+        method.ends_with("Many") || method.starts_with("createMany") || method == "findMany";
+    let Some(args) = call.arg(0) else {
+        return Some(Recognized::Effect(draft));
+    };
+    if let Some(filter) = property(args, "where", src) {
+        where_fields(filter, src, &mut draft.filter);
+    }
+    match kind {
+        EffectKind::Upsert => {
+            for key in ["create", "update"] {
+                if let Some(data) = property(args, key, src) {
+                    data_fields(data, src, &mut draft.values);
+                }
+            }
+        }
+        _ => {
+            if let Some(data) = property(args, "data", src) {
+                let first_row = if data.kind() == "array" {
+                    data.named_child(0)
+                } else {
+                    Some(data)
+                };
+                if let Some(row) = first_row {
+                    data_fields(row, src, &mut draft.values);
+                }
+            }
+        }
+    }
+    if method.starts_with("createMany")
+        && property(args, "skipDuplicates", src).is_some_and(|v| text(v, src) == "true")
+    {
+        draft.on_conflict = OnConflict::DoNothing;
+    }
+    Some(Recognized::Effect(draft))
+}
+
+fn transaction<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
+    let args = arguments(call.args?);
+    let first = *args.first()?;
+    let serializable = args
+        .get(1)
+        .and_then(|options| property(*options, "isolationLevel", src))
+        .is_some_and(|level| text(level, src).contains("Serializable"));
+    let (callback, batch) = match first.kind() {
+        "array" => (None, Some(first)),
+        "arrow_function" | "function_expression" | "function" => (Some(first), None),
+        _ => return None,
+    };
+    Some(Recognized::Transaction {
+        client: Client::Prisma,
+        callback,
+        batch,
+        serializable,
+    })
+}
+
+fn raw<'t>(call: &Segment<'t>, handle: String, src: &'t str) -> Option<Recognized<'t>> {
+    let site = call.name_node?;
+    let (sql, params) = if let Some(template) = call.template {
+        super::template_sql(template, src)
+    } else {
+        let args = arguments(call.args?);
+        let first = *args.first()?;
+        match first.kind() {
+            "string" => (
+                text(first, src).trim_matches(['"', '\'']).to_string(),
+                args[1..].to_vec(),
+            ),
+            "template_string" => super::template_sql(first, src),
+            // `$queryRaw(Prisma.sql`…`)`
+            "call_expression" => {
+                let template = first
+                    .child_by_field_name("arguments")
+                    .filter(|a| a.kind() == "template_string")?;
+                super::template_sql(template, src)
+            }
+            _ => return None,
+        }
+    };
+    let control = match sql.trim().to_ascii_uppercase().as_str() {
+        "BEGIN" | "START TRANSACTION" => Some(TxControl::Begin {
+            serializable: false,
+        }),
+        "COMMIT" => Some(TxControl::Commit),
+        "ROLLBACK" => Some(TxControl::Rollback),
+        _ => None,
+    };
+    if let Some(control) = control {
+        return Some(Recognized::Control {
+            client: Client::Prisma,
+            handle,
+            control,
+        });
+    }
+    Some(Recognized::Sql {
+        client: Client::Prisma,
+        handle,
+        site,
+        sql,
+        params,
+    })
+}
+
+/// The columns a `where` constrains, through `AND`/`OR`/`NOT`, compound unique
+/// keys (`userId_teamId: { userId, teamId }`) and filter operators (`{ equals: x }`).
+fn where_fields<'t>(filter: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    for (key, value) in object_properties(filter, src) {
+        match key.as_str() {
+            "AND" | "OR" | "NOT" => {
+                if value.kind() == "array" {
+                    for item in crate::frontend::typescript::syntax::named_children(value) {
+                        where_fields(item, src, out);
+                    }
+                } else {
+                    where_fields(value, src, out);
+                }
+            }
+            _ if value.kind() == "object" => {
+                let props = object_properties(value, src);
+                let operator = props.iter().find(|(k, _)| {
+                    matches!(
+                        k.as_str(),
+                        "equals"
+                            | "in"
+                            | "not"
+                            | "lt"
+                            | "lte"
+                            | "gt"
+                            | "gte"
+                            | "contains"
+                            | "startsWith"
+                            | "endsWith"
+                            | "notIn"
+                            | "is"
+                            | "isNot"
+                            | "some"
+                            | "every"
+                            | "none"
+                    )
+                });
+                match operator {
+                    Some((_, v)) => out.push(FieldDraft {
+                        column: key,
+                        value: Some(*v),
+                        atomic: false,
+                    }),
+                    // A compound unique key or a relation filter: its own columns count.
+                    None => where_fields(value, src, out),
+                }
+            }
+            _ => out.push(FieldDraft {
+                column: key,
+                value: Some(value),
+                atomic: false,
+            }),
+        }
+    }
+}
+
+fn data_fields<'t>(data: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    for (key, value) in object_properties(data, src) {
+        if out.iter().any(|f| f.column == key) {
+            continue;
+        }
+        if value.kind() == "object" {
+            let props = object_properties(value, src);
+            if let Some((_, amount)) = props
+                .iter()
+                .find(|(k, _)| ATOMIC_OPERATORS.contains(&k.as_str()))
+            {
+                out.push(FieldDraft {
+                    column: key,
+                    value: Some(*amount),
+                    atomic: true,
+                });
+                continue;
+            }
+            if let Some((_, v)) = props.iter().find(|(k, _)| k == "set") {
+                out.push(FieldDraft {
+                    column: key,
+                    value: Some(*v),
+                    atomic: false,
+                });
+                continue;
+            }
+            if props
+                .iter()
+                .any(|(k, _)| NESTED_WRITES.contains(&k.as_str()))
+            {
+                // A nested write runs in the same statement as its parent.
+                continue;
+            }
+        }
+        out.push(FieldDraft {
+            column: key,
+            value: Some(value),
+            atomic: false,
+        });
+    }
+}
+
+/// `{ email, teamId: input.teamId }`
+fn object_literal(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "{ /* … */ }".into();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == v {
+                k.clone()
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+/// A `where` on a unique key: Prisma names a compound key `a_b: { a, b }`.
+fn unique_where(key: &[(String, String)]) -> String {
+    if key.len() < 2 {
+        return object_literal(key);
+    }
+    let name: Vec<&str> = key.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{{ {}: {} }}", name.join("_"), object_literal(key))
+}
+
+fn client_of(target: &Target) -> &str {
+    if target.handle.is_empty() {
+        "prisma"
+    } else {
+        &target.handle
+    }
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } => format!(
+            "await {client}.{table}.upsert({{\n  where: {key},\n  create: {values},\n  update: {{}},\n}});",
+            client = client_of(target),
+            table = target.table,
+            key = unique_where(&target.key),
+            values = object_literal(&target.values),
+        ),
+        Remedy::HandleUniqueViolation { target, unique_key } => format!(
+            "try {{\n  await {client}.{table}.create({{ data: {values} }});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === \"P2002\") {{\n    return {client}.{table}.findUnique({{ where: {filter} }});\n  }}\n  throw e;\n}}",
+            client = client_of(target),
+            table = target.table,
+            values = object_literal(&target.values),
+            key = unique_key.join(", "),
+            filter = object_literal(&target.key),
+        ),
+        Remedy::ConditionalWrite { target, state } => {
+            let mut filter = target.key.clone();
+            filter.extend(state.iter().cloned());
+            format!(
+                "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {values},\n}});\nif (count === 0) {{\n  // someone else changed it first\n}}",
+                client = client_of(target),
+                table = target.table,
+                filter = object_literal(&filter),
+                values = object_literal(&target.values),
+            )
+        }
+        Remedy::LockThenCheck { target } => {
+            let key = target
+                .key
+                .first()
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "key".into());
+            format!(
+                "await {client}.$transaction(async (tx) => {{\n  // serialise requests for this key before checking\n  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;\n  const existing = await tx.{table}.findFirst({{ where: {filter} }});\n  // … decide and write through `tx` …\n}});",
+                client = client_of(target),
+                table = target.table,
+                filter = object_literal(&target.key),
+            )
+        }
+        Remedy::Transaction { targets } => {
+            let client = targets.first().map_or("prisma", client_of);
+            let body: Vec<String> = targets
+                .iter()
+                .map(|t| format!("  await tx.{}.…;", t.table))
+                .collect();
+            format!(
+                "await {client}.$transaction(async (tx) => {{\n{}\n}});",
+                body.join("\n")
+            )
+        }
+        Remedy::OptimisticLock { target, version_column } => {
+            let mut filter = target.key.clone();
+            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            let mut values: Vec<String> = target
+                .values
+                .iter()
+                .filter(|(k, _)| k != version_column)
+                .map(|(k, v)| if k == v { k.clone() } else { format!("{k}: {v}") })
+                .collect();
+            values.push(format!("{version_column}: {{ increment: 1 }}"));
+            format!(
+                "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {{ {values} }},\n}});\nif (count === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                client = client_of(target),
+                table = target.table,
+                filter = object_literal(&filter),
+                values = values.join(", "),
+            )
+        }
+        Remedy::AtomicUpdate { target, column } => format!(
+            "await {client}.{table}.update({{\n  where: {filter},\n  data: {{ {column}: {{ increment: delta }} }}, // or decrement\n}});",
+            client = client_of(target),
+            table = target.table,
+            filter = object_literal(&target.key),
+        ),
+        Remedy::DeleteOrder { targets } => {
+            let client = targets.first().map_or("prisma", client_of);
+            let steps: Vec<String> = targets
+                .iter()
+                .map(|t| format!("  {client}.{}.deleteMany({{ where: {} }}),", t.table, object_literal(&t.key)))
+                .collect();
+            format!("await {client}.$transaction([\n{}\n]);", steps.join("\n"))
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,1264 @@
+//! Lowers a TypeScript syntax tree into the effect model, one function at a time.
+//!
+//! The walk follows evaluation order and keeps, per function, an environment from
+//! variable names to the reads their values came from (taint). Conditions that
+//! depend on a read become [`Guard`]s of every effect they decide: inside the
+//! branch, after an early `return`/`throw`, on the right of `??`/`||`/`&&`, and
+//! after an `OrThrow` read. Transaction helpers recognised by a client are lowered
+//! inline, with their callback's first parameter as the transaction handle.
+//!
+//! Which nested functions are lowered inline: callbacks handed to a call that is
+//! awaited or returned (they run as part of this function: `withLock(key, async
+//! () => …)`), iteration and promise helpers (`.map`, `.then`), and transaction
+//! callbacks. Every other function — declarations, methods, callbacks given to
+//! `app.post(…)` — is its own [`Function`].
+
+use super::clients::{self, FileHints, Recognized, TxControl};
+use super::syntax::{self, named_children, text, unwrap_expr, Chain};
+use crate::frontend::sql;
+use crate::ir::{
+    Arm, Client, Completion, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall,
+    Span, Transaction, TransactionStyle, Value,
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+use tree_sitter::Node;
+
+/// Deeper than this, a subtree is skipped rather than risk the stack.
+const MAX_DEPTH: u32 = 600;
+
+/// Callee names whose callbacks run as part of the calling function.
+const INLINE_CALLEES: &[&str] = &[
+    "map",
+    "forEach",
+    "flatMap",
+    "filter",
+    "reduce",
+    "some",
+    "every",
+    "find",
+    "then",
+    "catch",
+    "finally",
+    "all",
+    "allSettled",
+    "race",
+    "any",
+];
+
+/// Property names of arrays and strings, not columns, when a condition reads them.
+const NON_COLUMN_FIELDS: &[&str] = &["length", "size"];
+
+/// The reads a value came from and the fields of their rows it looked at.
+#[derive(Clone, Debug, Default)]
+struct Taint {
+    reads: Vec<usize>,
+    fields: Vec<String>,
+}
+
+impl Taint {
+    fn read(index: usize) -> Taint {
+        Taint {
+            reads: vec![index],
+            fields: Vec::new(),
+        }
+    }
+    fn union(&mut self, other: Taint) {
+        for r in other.reads {
+            if !self.reads.contains(&r) {
+                self.reads.push(r);
+            }
+        }
+        for f in other.fields {
+            if !self.fields.contains(&f) {
+                self.fields.push(f);
+            }
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// `return`, `throw`: nothing after runs in this call.
+    Function,
+    /// `continue`, `break`: the rest of the loop body is skipped.
+    Loop,
+}
+
+struct Pending<'t> {
+    node: Node<'t>,
+    name: String,
+}
+
+pub struct Lowered {
+    pub model: FileModel,
+    /// Subtrees skipped for being too deeply nested (byte offset).
+    pub too_deep: Option<usize>,
+}
+
+pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
+    let mut local_names = HashSet::new();
+    collect_local_names(root, src, &mut local_names, 0);
+    let mut queue = VecDeque::new();
+    queue.push_back(Pending {
+        node: root,
+        name: "<module>".into(),
+    });
+    let mut functions = Vec::new();
+    let mut too_deep = None;
+    while let Some(pending) = queue.pop_front() {
+        let mut lowerer = FnLowerer::new(src, hints, &local_names, &mut queue, &pending);
+        lowerer.lower_body(pending.node);
+        too_deep = too_deep.or(lowerer.too_deep);
+        let function = lowerer.func;
+        if !function.effects.is_empty() || !function.calls.is_empty() {
+            functions.push(function);
+        }
+    }
+    functions.sort_by_key(|f| f.span.start);
+    Lowered {
+        model: FileModel { functions },
+        too_deep,
+    }
+}
+
+/// Names of functions declared in the file, so calls to them become [`LocalCall`]s.
+fn collect_local_names(node: Node, src: &str, out: &mut HashSet<String>, depth: u32) {
+    if depth > 64 {
+        return;
+    }
+    match node.kind() {
+        "function_declaration" | "generator_function_declaration" | "method_definition" => {
+            if let Some(name) = node.child_by_field_name("name") {
+                out.insert(text(name, src).to_string());
+            }
+        }
+        "variable_declarator" | "public_field_definition" => {
+            let name = node
+                .child_by_field_name("name")
+                .or_else(|| node.child_by_field_name("property"));
+            let value = node.child_by_field_name("value");
+            if let (Some(name), Some(value)) = (name, value) {
+                if syntax::is_function(value) {
+                    out.insert(text(name, src).to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+    for child in named_children(node) {
+        collect_local_names(child, src, out, depth + 1);
+    }
+}
+
+fn function_name(node: Node, src: &str) -> Option<String> {
+    match node.kind() {
+        "function_declaration" | "generator_function_declaration" | "function_expression" => node
+            .child_by_field_name("name")
+            .map(|n| text(n, src).to_string()),
+        "method_definition" => {
+            let method = text(node.child_by_field_name("name")?, src);
+            let class = std::iter::successors(node.parent(), |n| n.parent())
+                .find(|n| n.kind() == "class_declaration" || n.kind() == "class")
+                .and_then(|c| c.child_by_field_name("name"))
+                .map(|n| text(n, src));
+            Some(match class {
+                Some(class) => format!("{class}.{method}"),
+                None => method.to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+struct FnLowerer<'q, 't> {
+    src: &'t str,
+    hints: &'q FileHints,
+    local_names: &'q HashSet<String>,
+    queue: &'q mut VecDeque<Pending<'t>>,
+    func: Function,
+    env: HashMap<String, Taint>,
+    cond_guards: Vec<Guard>,
+    exit_guards: Vec<Guard>,
+    arms: Vec<Arm>,
+    next_branch: u32,
+    /// Open callback and batch transactions, innermost last, with their handle.
+    tx_stack: Vec<(usize, Option<String>)>,
+    /// Open explicit transactions (`BEGIN` on a connection) by handle.
+    explicit: HashMap<String, usize>,
+    loop_depth: u32,
+    unique_handled: u32,
+    /// The expression of the statement being lowered, when nothing awaits it.
+    floating_expr: Option<usize>,
+    /// The expression returned, when the statement is a `return` or an arrow body.
+    returned_expr: Option<usize>,
+    /// Inside an `await` or `return`: callbacks given to calls here run now.
+    awaited: u32,
+    effect_at: HashMap<usize, usize>,
+    depth: u32,
+    too_deep: Option<usize>,
+    is_module: bool,
+}
+
+impl<'q, 't> FnLowerer<'q, 't> {
+    fn new(
+        src: &'t str,
+        hints: &'q FileHints,
+        local_names: &'q HashSet<String>,
+        queue: &'q mut VecDeque<Pending<'t>>,
+        pending: &Pending<'t>,
+    ) -> Self {
+        let span = Span::new(pending.node.start_byte(), pending.node.end_byte());
+        FnLowerer {
+            src,
+            hints,
+            local_names,
+            queue,
+            func: Function::new(pending.name.clone(), span),
+            env: HashMap::new(),
+            cond_guards: Vec::new(),
+            exit_guards: Vec::new(),
+            arms: Vec::new(),
+            next_branch: 0,
+            tx_stack: Vec::new(),
+            explicit: HashMap::new(),
+            loop_depth: 0,
+            unique_handled: 0,
+            floating_expr: None,
+            returned_expr: None,
+            awaited: 0,
+            effect_at: HashMap::new(),
+            depth: 0,
+            too_deep: None,
+            is_module: pending.node.kind() == "program",
+        }
+    }
+
+    fn lower_body(&mut self, node: Node<'t>) {
+        if self.is_module {
+            for child in named_children(node) {
+                self.stmt(child);
+            }
+            return;
+        }
+        match node.child_by_field_name("body") {
+            Some(body) if body.kind() == "statement_block" => self.stmt(body),
+            Some(body) => {
+                self.returned_expr = Some(unwrap_expr(body).id());
+                self.awaited += 1;
+                self.expr(body);
+                self.awaited -= 1;
+            }
+            None => {}
+        }
+    }
+
+    fn queue_function(&mut self, node: Node<'t>, name: Option<String>) {
+        let name = name
+            .or_else(|| function_name(node, self.src))
+            .unwrap_or_else(|| format!("<function at byte {}>", node.start_byte()));
+        self.queue.push_back(Pending { node, name });
+    }
+
+    fn enter(&mut self, node: Node) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep.get_or_insert(node.start_byte());
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    // ---- statements -------------------------------------------------------
+
+    fn stmt(&mut self, node: Node<'t>) {
+        if !self.enter(node) {
+            return;
+        }
+        self.stmt_inner(node);
+        self.depth -= 1;
+    }
+
+    fn stmt_inner(&mut self, node: Node<'t>) {
+        match node.kind() {
+            "statement_block" => self.block(node),
+            "lexical_declaration" | "variable_declaration" => {
+                for declarator in named_children(node).filter(|n| n.kind() == "variable_declarator")
+                {
+                    self.declarator(declarator);
+                }
+            }
+            "expression_statement" => {
+                if let Some(expr) = node.named_child(0) {
+                    let inner = match expr.kind() {
+                        "unary_expression" if text(expr, self.src).starts_with("void") => {
+                            expr.named_child(0).unwrap_or(expr)
+                        }
+                        _ => expr,
+                    };
+                    let saved = self.floating_expr.replace(inner.id());
+                    self.expr(expr);
+                    self.floating_expr = saved;
+                }
+            }
+            "return_statement" | "throw_statement" => {
+                if let Some(value) = node.named_child(0) {
+                    let saved = self.returned_expr.replace(unwrap_expr(value).id());
+                    self.awaited += 1;
+                    self.expr(value);
+                    self.awaited -= 1;
+                    self.returned_expr = saved;
+                }
+            }
+            "if_statement" => self.if_statement(node),
+            "try_statement" => self.try_statement(node),
+            "for_statement" | "for_in_statement" | "while_statement" | "do_statement" => {
+                self.loop_statement(node)
+            }
+            "switch_statement" => self.switch_statement(node),
+            "labeled_statement" => {
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.stmt(body);
+                }
+            }
+            "export_statement" => {
+                for child in named_children(node) {
+                    self.stmt(child);
+                }
+            }
+            "function_declaration" | "generator_function_declaration" => {
+                self.queue_function(node, None)
+            }
+            "class_declaration" | "abstract_class_declaration" | "class" => self.class(node),
+            "import_statement"
+            | "comment"
+            | "type_alias_declaration"
+            | "interface_declaration"
+            | "enum_declaration"
+            | "ambient_declaration"
+            | "empty_statement" => {}
+            _ => {
+                for child in named_children(node) {
+                    if child.kind().ends_with("statement") || child.kind().ends_with("declaration")
+                    {
+                        self.stmt(child);
+                    } else {
+                        self.expr(child);
+                    }
+                }
+            }
+        }
+    }
+
+    fn block(&mut self, node: Node<'t>) {
+        let guards = self.cond_guards.len();
+        for child in named_children(node) {
+            self.stmt(child);
+        }
+        self.cond_guards.truncate(guards);
+    }
+
+    fn class(&mut self, node: Node<'t>) {
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        let class_name = node
+            .child_by_field_name("name")
+            .map(|n| text(n, self.src).to_string());
+        for member in named_children(body) {
+            match member.kind() {
+                "method_definition" => self.queue_function(member, None),
+                "public_field_definition" => {
+                    let name = member
+                        .child_by_field_name("name")
+                        .map(|n| text(n, self.src).to_string());
+                    if let Some(value) = member.child_by_field_name("value") {
+                        if syntax::is_function(value) {
+                            let name = match (&class_name, name) {
+                                (Some(c), Some(n)) => Some(format!("{c}.{n}")),
+                                (_, n) => n,
+                            };
+                            self.queue_function(value, name);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn declarator(&mut self, node: Node<'t>) {
+        let Some(name) = node.child_by_field_name("name") else {
+            return;
+        };
+        let Some(value) = node.child_by_field_name("value") else {
+            return;
+        };
+        if syntax::is_function(value) {
+            self.queue_function(value, Some(text(name, self.src).to_string()));
+            return;
+        }
+        let effects_before = self.func.effects.len();
+        let taint = self.expr(value);
+        let mut names = Vec::new();
+        syntax::pattern_names(name, self.src, &mut names);
+        if let Some(&index) = self.effect_at.get(&value_effect_node(value).id()) {
+            if index >= effects_before
+                && name.kind() != "object_pattern"
+                && name.kind() != "array_pattern"
+            {
+                self.func.effects[index].binding = Some(text(name, self.src).to_string());
+            } else if index >= effects_before {
+                self.func.effects[index].binding = names.first().cloned();
+            }
+        }
+        for n in names {
+            self.env.insert(n, taint.clone());
+        }
+    }
+
+    fn if_statement(&mut self, node: Node<'t>) {
+        let Some(condition) = node.child_by_field_name("condition") else {
+            return;
+        };
+        let taint = self.expr(condition);
+        let guards = self.guards_for(condition, &taint);
+        let branch = self.new_branch();
+        let saved = self.cond_guards.len();
+        self.cond_guards.extend(guards.iter().cloned());
+        let mut exits = Vec::new();
+        if let Some(consequence) = node.child_by_field_name("consequence") {
+            self.arms.push(Arm { branch, arm: 0 });
+            self.stmt(consequence);
+            self.arms.pop();
+            exits.push(exit_of(consequence, self.src));
+        }
+        if let Some(alternative) = node.child_by_field_name("alternative") {
+            self.arms.push(Arm { branch, arm: 1 });
+            for child in named_children(alternative) {
+                self.stmt(child);
+            }
+            self.arms.pop();
+            exits.push(
+                named_children(alternative)
+                    .last()
+                    .and_then(|n| exit_of(n, self.src)),
+            );
+        }
+        self.cond_guards.truncate(saved);
+        match exits.iter().flatten().min_by_key(|e| **e == Exit::Loop) {
+            Some(Exit::Function) => self.exit_guards.extend(guards),
+            Some(Exit::Loop) => self.cond_guards.extend(guards),
+            None => {}
+        }
+    }
+
+    fn try_statement(&mut self, node: Node<'t>) {
+        let handler = node.child_by_field_name("handler");
+        let handles_unique =
+            handler.is_some_and(|h| clients::mentions_unique_violation(text(h, self.src)));
+        let branch = self.new_branch();
+        if let Some(body) = node.child_by_field_name("body") {
+            self.unique_handled += u32::from(handles_unique);
+            self.arms.push(Arm { branch, arm: 0 });
+            self.stmt(body);
+            self.arms.pop();
+            self.unique_handled -= u32::from(handles_unique);
+        }
+        if let Some(handler) = handler {
+            if let Some(body) = handler.child_by_field_name("body") {
+                self.arms.push(Arm { branch, arm: 1 });
+                self.stmt(body);
+                self.arms.pop();
+            }
+        }
+        if let Some(finalizer) = node.child_by_field_name("finalizer") {
+            for child in named_children(finalizer) {
+                self.stmt(child);
+            }
+        }
+    }
+
+    fn loop_statement(&mut self, node: Node<'t>) {
+        let mut taint = Taint::default();
+        let mut condition_node = None;
+        for field in ["initializer", "condition", "right", "increment"] {
+            if let Some(part) = node.child_by_field_name(field) {
+                if field != "increment" {
+                    condition_node.get_or_insert(part);
+                    taint.union(self.expr(part));
+                }
+            }
+        }
+        // `for (const seat of seats)`: the loop variable carries the collection's taint.
+        if let Some(left) = node.child_by_field_name("left") {
+            let mut names = Vec::new();
+            syntax::pattern_names(left, self.src, &mut names);
+            for n in names {
+                self.env.insert(n, taint.clone());
+            }
+        }
+        let guards = match condition_node {
+            Some(c) if node.kind() != "for_in_statement" => self.guards_for(c, &taint),
+            _ => Vec::new(),
+        };
+        let saved = self.cond_guards.len();
+        self.cond_guards.extend(guards);
+        self.loop_depth += 1;
+        if let Some(body) = node.child_by_field_name("body") {
+            self.stmt(body);
+        }
+        if let Some(condition) = node
+            .child_by_field_name("condition")
+            .filter(|_| node.kind() == "do_statement")
+        {
+            self.expr(condition);
+        }
+        self.loop_depth -= 1;
+        self.cond_guards.truncate(saved);
+    }
+
+    fn switch_statement(&mut self, node: Node<'t>) {
+        let Some(value) = node.child_by_field_name("value") else {
+            return;
+        };
+        let taint = self.expr(value);
+        let guards = self.guards_for(value, &taint);
+        let branch = self.new_branch();
+        let saved = self.cond_guards.len();
+        self.cond_guards.extend(guards);
+        if let Some(body) = node.child_by_field_name("body") {
+            for (arm, case) in named_children(body).enumerate() {
+                self.arms.push(Arm {
+                    branch,
+                    arm: arm as u32,
+                });
+                for child in named_children(case) {
+                    if child.kind().ends_with("statement") || child.kind().ends_with("declaration")
+                    {
+                        self.stmt(child);
+                    }
+                }
+                self.arms.pop();
+            }
+        }
+        self.cond_guards.truncate(saved);
+    }
+
+    fn new_branch(&mut self) -> u32 {
+        self.next_branch += 1;
+        self.next_branch
+    }
+
+    // ---- expressions ------------------------------------------------------
+
+    fn expr(&mut self, node: Node<'t>) -> Taint {
+        if !self.enter(node) {
+            return Taint::default();
+        }
+        let taint = self.expr_inner(node);
+        self.depth -= 1;
+        taint
+    }
+
+    fn expr_inner(&mut self, node: Node<'t>) -> Taint {
+        match node.kind() {
+            "identifier" | "shorthand_property_identifier" => self
+                .env
+                .get(text(node, self.src))
+                .cloned()
+                .unwrap_or_default(),
+            "member_expression" => {
+                let mut taint = node
+                    .child_by_field_name("object")
+                    .map(|o| self.expr(o))
+                    .unwrap_or_default();
+                if !taint.is_empty() {
+                    if let Some(prop) = node.child_by_field_name("property") {
+                        let field = text(prop, self.src);
+                        if !NON_COLUMN_FIELDS.contains(&field)
+                            && !taint.fields.iter().any(|f| f == field)
+                        {
+                            taint.fields.push(field.to_string());
+                        }
+                    }
+                }
+                taint
+            }
+            "call_expression" => self.call(node),
+            "await_expression" => {
+                self.awaited += 1;
+                let taint = node
+                    .named_child(0)
+                    .map(|c| self.expr(c))
+                    .unwrap_or_default();
+                self.awaited -= 1;
+                taint
+            }
+            "ternary_expression" => self.ternary(node),
+            "binary_expression" => self.binary(node),
+            "assignment_expression" | "augmented_assignment_expression" => self.assignment(node),
+            "arrow_function" | "function_expression" | "function" | "generator_function" => {
+                self.queue_function(node, None);
+                Taint::default()
+            }
+            "class" => {
+                self.class(node);
+                Taint::default()
+            }
+            "new_expression" => {
+                // `new Promise((resolve) => …)` runs its executor now.
+                let mut taint = Taint::default();
+                if let Some(args) = node.child_by_field_name("arguments") {
+                    for arg in syntax::arguments(args) {
+                        if syntax::is_function(arg) {
+                            self.inline_callback(arg, Taint::default());
+                        } else {
+                            taint.union(self.expr(arg));
+                        }
+                    }
+                }
+                taint
+            }
+            "string"
+            | "number"
+            | "true"
+            | "false"
+            | "null"
+            | "undefined"
+            | "regex"
+            | "comment"
+            | "this"
+            | "super"
+            | "property_identifier"
+            | "type_annotation"
+            | "type_arguments" => Taint::default(),
+            _ => {
+                let mut taint = Taint::default();
+                for child in named_children(node) {
+                    taint.union(self.expr(child));
+                }
+                taint
+            }
+        }
+    }
+
+    fn ternary(&mut self, node: Node<'t>) -> Taint {
+        let Some(condition) = node.child_by_field_name("condition") else {
+            return Taint::default();
+        };
+        let mut taint = self.expr(condition);
+        let guards = self.guards_for(condition, &taint);
+        let branch = self.new_branch();
+        let saved = self.cond_guards.len();
+        self.cond_guards.extend(guards);
+        for (arm, field) in ["consequence", "alternative"].into_iter().enumerate() {
+            if let Some(part) = node.child_by_field_name(field) {
+                self.arms.push(Arm {
+                    branch,
+                    arm: arm as u32,
+                });
+                taint.union(self.expr(part));
+                self.arms.pop();
+            }
+        }
+        self.cond_guards.truncate(saved);
+        taint
+    }
+
+    fn binary(&mut self, node: Node<'t>) -> Taint {
+        let operator = node
+            .child_by_field_name("operator")
+            .map(|o| text(o, self.src));
+        let left = node.child_by_field_name("left");
+        let right = node.child_by_field_name("right");
+        let mut taint = left.map(|l| self.expr(l)).unwrap_or_default();
+        let Some(right) = right else {
+            return taint;
+        };
+        if matches!(operator, Some("??" | "||" | "&&")) {
+            // The right side runs only depending on the left.
+            let guards = left.map(|l| self.guards_for(l, &taint)).unwrap_or_default();
+            let branch = self.new_branch();
+            let saved = self.cond_guards.len();
+            self.cond_guards.extend(guards);
+            self.arms.push(Arm { branch, arm: 1 });
+            taint.union(self.expr(right));
+            self.arms.pop();
+            self.cond_guards.truncate(saved);
+        } else {
+            taint.union(self.expr(right));
+        }
+        taint
+    }
+
+    fn assignment(&mut self, node: Node<'t>) -> Taint {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            return Taint::default();
+        };
+        let effects_before = self.func.effects.len();
+        let taint = self.expr(right);
+        let augmented = node.kind() == "augmented_assignment_expression";
+        let mut names = Vec::new();
+        match left.kind() {
+            "identifier" => names.push(text(left, self.src).to_string()),
+            "member_expression" | "subscript_expression" => {
+                // `order.total = …` taints `order` as a whole.
+                let root = std::iter::successors(Some(left), |n| n.child_by_field_name("object"))
+                    .last()
+                    .unwrap_or(left);
+                if root.kind() == "identifier" {
+                    let name = text(root, self.src).to_string();
+                    let mut merged = self.env.get(&name).cloned().unwrap_or_default();
+                    merged.union(taint.clone());
+                    self.env.insert(name, merged);
+                }
+                return taint;
+            }
+            _ => syntax::pattern_names(left, self.src, &mut names),
+        }
+        if let Some(&index) = self.effect_at.get(&value_effect_node(right).id()) {
+            if index >= effects_before {
+                self.func.effects[index].binding = names.first().cloned();
+            }
+        }
+        for name in names {
+            let mut value = if augmented {
+                self.env.get(&name).cloned().unwrap_or_default()
+            } else {
+                Taint::default()
+            };
+            value.union(taint.clone());
+            self.env.insert(name, value);
+        }
+        taint
+    }
+
+    /// The guards a condition contributes: one per read it depends on, with the
+    /// fields of that read's row it inspects. A write's result in a condition
+    /// (`if (count === 0)`) marks the write's count as checked instead.
+    fn guards_for(&mut self, condition: Node, taint: &Taint) -> Vec<Guard> {
+        let span = Span::new(condition.start_byte(), condition.end_byte());
+        let mut guards = Vec::new();
+        for &read in &taint.reads {
+            let effect = &mut self.func.effects[read];
+            if effect.is_write() {
+                effect.count_checked = true;
+                continue;
+            }
+            if effect.kind != EffectKind::Read {
+                continue;
+            }
+            guards.push(Guard {
+                read,
+                span,
+                fields: taint.fields.clone(),
+            });
+        }
+        guards
+    }
+
+    // ---- calls ------------------------------------------------------------
+
+    fn call(&mut self, node: Node<'t>) -> Taint {
+        let chain = Chain::of(node, self.src);
+        match clients::recognize(&chain, self.src, self.hints) {
+            Some(Recognized::Effect(draft)) => {
+                let unique_handled = self.chain_handles_unique(&chain);
+                let filter = self.fields(&draft.filter);
+                let values = self.fields(&draft.values);
+                let mut effect = Effect::new(draft.kind, draft.client, span_of(node));
+                effect.site = span_of(draft.site);
+                effect.table = draft.table;
+                effect.filter = filter;
+                effect.values = values;
+                effect.many = draft.many;
+                effect.on_conflict = draft.on_conflict;
+                effect.row_lock = draft.row_lock;
+                effect.throws_if_missing = draft.throws_if_missing;
+                effect.unique_violation_handled = unique_handled;
+                effect.handle = draft.handle;
+                let index = self.push_effect(effect, node);
+                self.promise_callbacks(&chain, index);
+                Taint::read(index)
+            }
+            Some(Recognized::Sql {
+                client,
+                handle,
+                site,
+                sql,
+                params,
+            }) => self.sql_call(node, client, handle, site, &sql, &params),
+            Some(Recognized::Transaction {
+                client,
+                callback,
+                batch,
+                serializable,
+            }) => {
+                self.transaction(node, client, callback, batch, serializable);
+                Taint::default()
+            }
+            Some(Recognized::Control {
+                client,
+                handle,
+                control,
+            }) => {
+                self.control(node, client, handle, control);
+                Taint::default()
+            }
+            None => self.plain_call(node, &chain),
+        }
+    }
+
+    fn push_effect(&mut self, mut effect: Effect, node: Node) -> usize {
+        let id = unwrap_expr(node).id();
+        effect.completion = if self.floating_expr == Some(id) {
+            Completion::Floating
+        } else if self.returned_expr == Some(id) {
+            Completion::Returned
+        } else {
+            Completion::Awaited
+        };
+        effect.transaction = self.transaction_for(&effect.handle);
+        effect.guards = self.current_guards();
+        effect.arms = self.arms.clone();
+        effect.in_loop = self.loop_depth > 0;
+        effect.unique_violation_handled |= self.unique_handled > 0;
+        let index = self.func.effects.len();
+        self.func.effects.push(effect);
+        self.effect_at.insert(node.id(), index);
+        if self.func.effects[index].throws_if_missing
+            && self.func.effects[index].kind == EffectKind::Read
+        {
+            let site = self.func.effects[index].site;
+            self.exit_guards.push(Guard {
+                read: index,
+                span: site,
+                fields: Vec::new(),
+            });
+        }
+        index
+    }
+
+    fn current_guards(&self) -> Vec<Guard> {
+        let mut guards: Vec<Guard> = Vec::new();
+        for g in self.exit_guards.iter().chain(&self.cond_guards) {
+            match guards.iter_mut().find(|x| x.read == g.read) {
+                Some(existing) => {
+                    for f in &g.fields {
+                        if !existing.fields.contains(f) {
+                            existing.fields.push(f.clone());
+                        }
+                    }
+                }
+                None => guards.push(g.clone()),
+            }
+        }
+        guards
+    }
+
+    /// The transaction an effect through `handle` runs in: the innermost open one
+    /// whose handle it uses, or a batch being built.
+    fn transaction_for(&self, handle: &str) -> Option<usize> {
+        let root = handle.split(['.', '(', '[']).next().unwrap_or(handle);
+        for (tx, tx_handle) in self.tx_stack.iter().rev() {
+            match tx_handle {
+                None => return Some(*tx),
+                Some(h) if h == root || h == handle => return Some(*tx),
+                _ => {}
+            }
+        }
+        self.explicit
+            .get(handle)
+            .or_else(|| self.explicit.get(root))
+            .copied()
+    }
+
+    fn fields(&mut self, drafts: &[clients::FieldDraft<'t>]) -> Vec<Field> {
+        drafts
+            .iter()
+            .map(|d| Field {
+                column: d.column.clone(),
+                value: match d.value {
+                    Some(node) => self.value(node, d.atomic),
+                    None => Value {
+                        atomic: d.atomic,
+                        ..Value::default()
+                    },
+                },
+            })
+            .collect()
+    }
+
+    fn value(&mut self, node: Node<'t>, atomic: bool) -> Value {
+        let taint = self.expr(node);
+        let mut vars = Vec::new();
+        collect_vars(node, self.src, &mut vars, 0);
+        let literal = matches!(
+            node.kind(),
+            "string" | "number" | "true" | "false" | "null" | "undefined" | "template_string"
+        ) && named_children(node).all(|c| c.kind() != "template_substitution");
+        Value {
+            reads: taint.reads,
+            vars,
+            atomic,
+            literal,
+            text: short_text(text(node, self.src)),
+        }
+    }
+
+    fn chain_handles_unique(&self, chain: &Chain) -> bool {
+        chain
+            .segments
+            .iter()
+            .filter(|s| s.name == "catch")
+            .any(|s| {
+                s.args
+                    .is_some_and(|a| clients::mentions_unique_violation(text(a, self.src)))
+            })
+    }
+
+    /// `.then(cb)` / `.catch(cb)` after an effect: their callbacks run after it,
+    /// the `catch` one only when it failed.
+    fn promise_callbacks(&mut self, chain: &Chain<'t>, effect: usize) {
+        for segment in chain
+            .segments
+            .iter()
+            .filter(|s| PROMISE_METHODS.contains(&s.name))
+        {
+            let Some(args) = segment.args else { continue };
+            for arg in syntax::arguments(args) {
+                if !syntax::is_function(arg) {
+                    self.expr(arg);
+                } else if segment.name == "catch" {
+                    let branch = self.new_branch();
+                    self.arms.push(Arm { branch, arm: 1 });
+                    self.inline_callback(arg, Taint::default());
+                    self.arms.pop();
+                } else {
+                    let taint = if segment.name == "then" {
+                        Taint::read(effect)
+                    } else {
+                        Taint::default()
+                    };
+                    self.inline_callback(arg, taint);
+                }
+            }
+        }
+    }
+
+    fn sql_call(
+        &mut self,
+        node: Node<'t>,
+        client: Client,
+        handle: String,
+        site: Node<'t>,
+        sql_text: &str,
+        params: &[Node<'t>],
+    ) -> Taint {
+        let param_values: Vec<Value> = params.iter().map(|p| self.value(*p, false)).collect();
+        let mut taint = Taint::default();
+        for statement in sql::classify(sql_text) {
+            match statement.kind {
+                sql::SqlKind::Begin => {
+                    self.control(
+                        node,
+                        client,
+                        handle.clone(),
+                        TxControl::Begin {
+                            serializable: statement.serializable,
+                        },
+                    );
+                    continue;
+                }
+                sql::SqlKind::Commit | sql::SqlKind::Rollback => {
+                    self.control(node, client, handle.clone(), TxControl::Commit);
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(mut effect) =
+                crate::frontend::effect_from_sql(&statement, client, span_of(node), &|column| {
+                    let mut value = Value {
+                        atomic: column.atomic,
+                        literal: column.literal,
+                        ..Value::default()
+                    };
+                    for p in &column.params {
+                        if let Some(v) = param_values.get(p.wrapping_sub(1)) {
+                            value.reads.extend(v.reads.iter().copied());
+                            value.vars.extend(v.vars.iter().cloned());
+                            if value.text.is_empty() {
+                                value.text = v.text.clone();
+                            }
+                        }
+                    }
+                    value
+                })
+            else {
+                continue;
+            };
+            effect.site = span_of(site);
+            effect.handle = handle.clone();
+            let index = self.push_effect(effect, node);
+            taint.union(Taint::read(index));
+        }
+        taint
+    }
+
+    fn transaction(
+        &mut self,
+        node: Node<'t>,
+        client: Client,
+        callback: Option<Node<'t>>,
+        batch: Option<Node<'t>>,
+        serializable: bool,
+    ) {
+        let style = if batch.is_some() {
+            TransactionStyle::Batch
+        } else {
+            TransactionStyle::Callback
+        };
+        let handle = callback.and_then(|cb| syntax::param_name(cb, 0, self.src));
+        let parent = self.tx_stack.last().map(|(tx, _)| *tx);
+        let index = self.func.transactions.len();
+        self.func.transactions.push(Transaction {
+            style,
+            client,
+            span: span_of(node),
+            handle: handle.clone(),
+            serializable,
+            parent,
+        });
+        if let Some(callback) = callback {
+            self.tx_stack.push((index, handle.clone()));
+            self.inline_callback(callback, Taint::default());
+            self.tx_stack.pop();
+        } else if let Some(batch) = batch {
+            self.tx_stack.push((index, None));
+            let saved = self.returned_expr;
+            for item in named_children(batch) {
+                self.returned_expr = Some(unwrap_expr(item).id());
+                self.expr(item);
+            }
+            self.returned_expr = saved;
+            self.tx_stack.pop();
+        }
+        // The rest of the call (options) may still hold expressions worth lowering.
+        let _ = node;
+    }
+
+    fn control(&mut self, node: Node<'t>, client: Client, handle: String, control: TxControl) {
+        match control {
+            TxControl::Begin { serializable } => {
+                let index = self.func.transactions.len();
+                self.func.transactions.push(Transaction {
+                    style: TransactionStyle::Explicit,
+                    client,
+                    span: span_of(node),
+                    handle: Some(handle.clone()),
+                    serializable,
+                    parent: None,
+                });
+                self.explicit.insert(handle, index);
+            }
+            TxControl::Commit | TxControl::Rollback => {
+                self.explicit.remove(&handle);
+            }
+        }
+    }
+
+    /// Lowers a callback's body as part of this function; its first parameter
+    /// carries `param_taint`.
+    fn inline_callback(&mut self, function: Node<'t>, param_taint: Taint) {
+        if let Some(params) = function
+            .child_by_field_name("parameters")
+            .or_else(|| function.child_by_field_name("parameter"))
+        {
+            let mut names = Vec::new();
+            syntax::pattern_names(params, self.src, &mut names);
+            for name in names {
+                self.env.insert(name, param_taint.clone());
+            }
+        }
+        let Some(body) = function.child_by_field_name("body") else {
+            return;
+        };
+        // An early return inside a callback leaves the callback, not this function.
+        let saved_exit = self.exit_guards.len();
+        let saved_returned = self.returned_expr;
+        if body.kind() == "statement_block" {
+            self.stmt(body);
+        } else {
+            self.returned_expr = Some(unwrap_expr(body).id());
+            self.awaited += 1;
+            self.expr(body);
+            self.awaited -= 1;
+        }
+        self.returned_expr = saved_returned;
+        self.exit_guards.truncate(saved_exit);
+    }
+
+    fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
+        let mut taint = Taint::default();
+        let callee_name = chain
+            .last()
+            .map_or_else(|| text(chain.root, self.src), |s| s.name);
+        let inline = self.awaited > 0 || INLINE_CALLEES.contains(&callee_name);
+        // A call through a tainted receiver (`seats.filter(…)`) carries its taint.
+        let receiver_taint = self.expr(chain.root);
+        taint.union(receiver_taint.clone());
+        self.record_local_call(node, chain);
+        let in_iteration = INLINE_CALLEES[..7].contains(&callee_name);
+        for segment in &chain.segments {
+            let Some(args) = segment.args else {
+                if let Some(template) = segment.template {
+                    taint.union(self.expr(template));
+                }
+                continue;
+            };
+            for arg in syntax::arguments(args) {
+                if syntax::is_function(arg) {
+                    if inline {
+                        self.loop_depth += u32::from(in_iteration);
+                        self.inline_callback(arg, receiver_taint.clone());
+                        self.loop_depth -= u32::from(in_iteration);
+                    } else {
+                        self.queue_function(arg, Some(self.callback_name(node, chain)));
+                    }
+                } else {
+                    taint.union(self.expr(arg));
+                }
+            }
+        }
+        taint
+    }
+
+    fn callback_name(&self, node: Node, chain: &Chain) -> String {
+        let callee = chain.receiver_text(chain.segments.len().saturating_sub(1), self.src);
+        let last = chain.last().map_or("", |s| s.name);
+        let line = node.start_position().row + 1;
+        if last.is_empty() {
+            format!("<callback of {callee}() at line {line}>")
+        } else {
+            format!("<callback of {callee}.{last}() at line {line}>")
+        }
+    }
+
+    fn record_local_call(&mut self, node: Node, chain: &Chain) {
+        let callee = match (chain.root.kind(), chain.segments.as_slice()) {
+            ("identifier", [only]) if only.name.is_empty() => text(chain.root, self.src),
+            ("this", [method]) => method.name,
+            _ => return,
+        };
+        if !self.local_names.contains(callee) {
+            return;
+        }
+        self.func.calls.push(LocalCall {
+            callee: callee.to_string(),
+            span: span_of(node),
+            transaction: self.tx_stack.last().map(|(tx, _)| *tx),
+            arms: self.arms.clone(),
+            guards: self.current_guards(),
+            position: self.func.effects.len(),
+        });
+    }
+}
+
+const PROMISE_METHODS: &[&str] = &["then", "catch", "finally"];
+
+/// The node whose call produced a bound value: `await x.findFirst()`,
+/// `(await x.findFirst())!`, `await x.findFirst().catch(…)`.
+fn value_effect_node(node: Node) -> Node {
+    unwrap_expr(node)
+}
+
+fn exit_of(node: Node, src: &str) -> Option<Exit> {
+    match node.kind() {
+        "return_statement" | "throw_statement" => Some(Exit::Function),
+        "continue_statement" | "break_statement" => Some(Exit::Loop),
+        "statement_block" => named_children(node)
+            .filter(|c| c.kind() != "comment")
+            .find_map(|c| exit_of(c, src)),
+        "if_statement" => {
+            let consequence = node
+                .child_by_field_name("consequence")
+                .and_then(|c| exit_of(c, src));
+            let alternative = node
+                .child_by_field_name("alternative")
+                .and_then(|a| named_children(a).last())
+                .and_then(|a| exit_of(a, src));
+            match (consequence, alternative) {
+                (Some(a), Some(b)) => Some(if a == Exit::Loop || b == Exit::Loop {
+                    Exit::Loop
+                } else {
+                    Exit::Function
+                }),
+                _ => None,
+            }
+        }
+        "expression_statement" => {
+            // Next.js `redirect()` and `notFound()` throw; `process.exit()` ends the process.
+            let call = node
+                .named_child(0)
+                .map(unwrap_expr)
+                .filter(|c| c.kind() == "call_expression")?;
+            let callee = text(call.child_by_field_name("function")?, src);
+            matches!(
+                callee,
+                "redirect"
+                    | "notFound"
+                    | "permanentRedirect"
+                    | "process.exit"
+                    | "unauthorized"
+                    | "forbidden"
+            )
+            .then_some(Exit::Function)
+        }
+        _ => None,
+    }
+}
+
+fn collect_vars(node: Node, src: &str, out: &mut Vec<String>, depth: u32) {
+    if depth > 32 {
+        return;
+    }
+    match node.kind() {
+        "identifier" | "shorthand_property_identifier" => {
+            let name = text(node, src);
+            if !out.iter().any(|v| v == name) && name != "undefined" {
+                out.push(name.to_string());
+            }
+        }
+        "member_expression" => {
+            if let Some(object) = node.child_by_field_name("object") {
+                collect_vars(object, src, out, depth + 1);
+            }
+        }
+        "property_identifier" => {}
+        _ => {
+            for child in named_children(node) {
+                collect_vars(child, src, out, depth + 1);
+            }
+        }
+    }
+}
+
+fn short_text(code: &str) -> String {
+    let one_line: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 60 {
+        let cut: String = one_line.chars().take(57).collect();
+        format!("{cut}…")
+    } else {
+        one_line
+    }
+}
+
+fn span_of(node: Node) -> Span {
+    Span::new(node.start_byte(), node.end_byte())
+}

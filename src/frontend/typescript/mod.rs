@@ -1,0 +1,115 @@
+//! The TypeScript and JavaScript frontend: tree-sitter parsing and lowering.
+//!
+//! Parsers are costly to create and cheap to reuse, so each thread keeps one per
+//! grammar. Syntax errors do not stop lowering: tree-sitter recovers, the effects
+//! outside the broken part are still found, and the first error is reported.
+
+pub mod clients;
+mod lower;
+pub mod syntax;
+
+use crate::ir::FileModel;
+use std::cell::RefCell;
+use tree_sitter::{Node, Parser, Tree};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    TypeScript,
+    /// `.tsx` and `.jsx`: JSX is allowed, `<T>x` casts are not.
+    Tsx,
+}
+
+/// A problem found while parsing, at a byte offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxProblem {
+    pub offset: usize,
+    pub message: String,
+}
+
+pub struct Parsed {
+    pub model: FileModel,
+    pub problems: Vec<SyntaxProblem>,
+}
+
+thread_local! {
+    static PARSERS: RefCell<(Option<Parser>, Option<Parser>)> = const { RefCell::new((None, None)) };
+}
+
+fn parse_tree(src: &str, dialect: Dialect) -> Option<Tree> {
+    PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        let slot = match dialect {
+            Dialect::TypeScript => &mut parsers.0,
+            Dialect::Tsx => &mut parsers.1,
+        };
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            let language = match dialect {
+                Dialect::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT,
+                Dialect::Tsx => tree_sitter_typescript::LANGUAGE_TSX,
+            };
+            parser.set_language(&language.into()).ok()?;
+            *slot = Some(parser);
+        }
+        slot.as_mut()?.parse(src, None)
+    })
+}
+
+pub fn parse(src: &str, dialect: Dialect, hints: &clients::FileHints) -> Parsed {
+    let Some(tree) = parse_tree(src, dialect) else {
+        return Parsed {
+            model: FileModel::default(),
+            problems: vec![SyntaxProblem {
+                offset: 0,
+                message: "the parser gave up on this file".into(),
+            }],
+        };
+    };
+    let root = tree.root_node();
+    let lowered = lower::lower(root, src, hints);
+    let mut problems = Vec::new();
+    if root.has_error() {
+        if let Some(node) = first_error(root) {
+            let message = if node.is_missing() {
+                format!("syntax error: expected `{}`", node.kind())
+            } else {
+                "syntax error: unexpected code".to_string()
+            };
+            problems.push(SyntaxProblem {
+                offset: node.start_byte(),
+                message,
+            });
+        }
+    }
+    if let Some(offset) = lowered.too_deep {
+        problems.push(SyntaxProblem {
+            offset,
+            message: "nesting too deep: this part of the file was skipped".into(),
+        });
+    }
+    Parsed {
+        model: lowered.model,
+        problems,
+    }
+}
+
+fn first_error(root: Node) -> Option<Node> {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            return Some(node);
+        }
+        if node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return None;
+            }
+        }
+    }
+}

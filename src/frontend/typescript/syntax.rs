@@ -1,0 +1,270 @@
+//! Small helpers over tree-sitter nodes, and the call chain view clients match on.
+//!
+//! A call chain such as `ctx.prisma.user.findFirst({ … })` or
+//! `db.select().from(users).where(eq(users.id, id))` is flattened into a root
+//! expression and a list of segments, so that a client module can recognise its
+//! API by shape without walking the tree itself.
+
+use tree_sitter::Node;
+
+pub fn text<'t>(node: Node, src: &'t str) -> &'t str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    (0..node.named_child_count()).filter_map(move |i| node.named_child(i))
+}
+
+/// Strips wrappers that do not change which value an expression denotes:
+/// parentheses, `await`, `as T`, `satisfies T`, `<T>x`, `x!`.
+pub fn unwrap_expr(mut node: Node) -> Node {
+    loop {
+        match node.kind() {
+            "parenthesized_expression"
+            | "await_expression"
+            | "as_expression"
+            | "satisfies_expression"
+            | "non_null_expression"
+            | "type_assertion" => match node.named_child(0) {
+                Some(inner) if node.kind() != "type_assertion" => node = inner,
+                _ => match node.named_child(1).or_else(|| node.named_child(0)) {
+                    Some(inner) => node = inner,
+                    None => return node,
+                },
+            },
+            _ => return node,
+        }
+    }
+}
+
+pub fn is_function(node: Node) -> bool {
+    matches!(
+        node.kind(),
+        "arrow_function"
+            | "function_expression"
+            | "function"
+            | "function_declaration"
+            | "generator_function"
+            | "generator_function_declaration"
+            | "method_definition"
+    )
+}
+
+/// The name of a parameter list's `index`-th simple parameter (`(tx) =>`, `async (tx: Tx) =>`).
+pub fn param_name(function: Node, index: usize, src: &str) -> Option<String> {
+    if let Some(single) = function.child_by_field_name("parameter") {
+        return (index == 0).then(|| text(single, src).to_string());
+    }
+    let params = function.child_by_field_name("parameters")?;
+    let param = named_children(params)
+        .filter(|p| p.kind() != "comment")
+        .nth(index)?;
+    let pattern = param.child_by_field_name("pattern").unwrap_or(param);
+    (pattern.kind() == "identifier").then(|| text(pattern, src).to_string())
+}
+
+/// Every identifier a binding pattern introduces (`{ data: row }`, `[first]`, `x = 1`).
+pub fn pattern_names(pattern: Node, src: &str, out: &mut Vec<String>) {
+    match pattern.kind() {
+        "identifier" | "shorthand_property_identifier_pattern" => {
+            out.push(text(pattern, src).into())
+        }
+        "pair_pattern" => {
+            if let Some(value) = pattern.child_by_field_name("value") {
+                pattern_names(value, src, out);
+            }
+        }
+        "assignment_pattern" | "object_assignment_pattern" => {
+            if let Some(left) = pattern.child_by_field_name("left") {
+                pattern_names(left, src, out);
+            }
+        }
+        _ => {
+            for child in named_children(pattern) {
+                pattern_names(child, src, out);
+            }
+        }
+    }
+}
+
+/// The properties of an object literal: `(key, value)`; a shorthand `{ email }` has
+/// itself as value. Spreads and computed keys are skipped.
+pub fn object_properties<'t>(object: Node<'t>, src: &str) -> Vec<(String, Node<'t>)> {
+    let mut props = Vec::new();
+    if object.kind() != "object" {
+        return props;
+    }
+    for child in named_children(object) {
+        match child.kind() {
+            "pair" => {
+                let (Some(key), Some(value)) = (
+                    child.child_by_field_name("key"),
+                    child.child_by_field_name("value"),
+                ) else {
+                    continue;
+                };
+                let name = match key.kind() {
+                    "string" => text(key, src).trim_matches(['"', '\'', '`']).to_string(),
+                    "computed_property_name" => continue,
+                    _ => text(key, src).to_string(),
+                };
+                props.push((name, value));
+            }
+            "shorthand_property_identifier" => props.push((text(child, src).into(), child)),
+            _ => {}
+        }
+    }
+    props
+}
+
+pub fn property<'t>(object: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
+    object_properties(object, src)
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, v)| v)
+}
+
+/// The arguments of a call, without comments.
+pub fn arguments(args: Node) -> Vec<Node> {
+    named_children(args)
+        .filter(|n| n.kind() != "comment")
+        .collect()
+}
+
+/// One step of a call chain: a member access, possibly called.
+#[derive(Clone, Debug)]
+pub struct Segment<'t> {
+    /// The property name (`findFirst`); empty for a call on the root itself (`knex('users')`).
+    pub name: &'t str,
+    pub name_node: Option<Node<'t>>,
+    /// The `arguments` node when this segment is called.
+    pub args: Option<Node<'t>>,
+    /// The template literal when this segment is a tagged template (``sql`…` ``).
+    pub template: Option<Node<'t>>,
+    /// The call (or member) expression that ends at this segment.
+    pub node: Node<'t>,
+}
+
+impl<'t> Segment<'t> {
+    pub fn is_call(&self) -> bool {
+        self.args.is_some() || self.template.is_some()
+    }
+    pub fn arg(&self, index: usize) -> Option<Node<'t>> {
+        self.args.and_then(|a| arguments(a).into_iter().nth(index))
+    }
+}
+
+/// `root.seg1.seg2(args).seg3(args)`, flattened.
+#[derive(Clone, Debug)]
+pub struct Chain<'t> {
+    pub root: Node<'t>,
+    pub segments: Vec<Segment<'t>>,
+    /// The outermost node of the chain.
+    pub node: Node<'t>,
+}
+
+impl<'t> Chain<'t> {
+    /// Flattens the chain ending at `node` (a call, member or tagged template expression).
+    pub fn of(node: Node<'t>, src: &'t str) -> Chain<'t> {
+        let mut segments = Vec::new();
+        let mut current = node;
+        let mut pending_call: Option<(Option<Node<'t>>, Option<Node<'t>>, Node<'t>)> = None;
+        loop {
+            match current.kind() {
+                "call_expression" => {
+                    let Some(function) = current.child_by_field_name("function") else {
+                        break;
+                    };
+                    let args = current.child_by_field_name("arguments");
+                    let (args, template) = match args {
+                        Some(a) if a.kind() == "template_string" => (None, Some(a)),
+                        a => (a, None),
+                    };
+                    if let Some((a, t, n)) = pending_call.take() {
+                        // A call whose result is called again: `f()()`.
+                        segments.push(Segment {
+                            name: "",
+                            name_node: None,
+                            args: a,
+                            template: t,
+                            node: n,
+                        });
+                    }
+                    pending_call = Some((args, template, current));
+                    current = function;
+                }
+                "member_expression" => {
+                    let (Some(object), Some(prop)) = (
+                        current.child_by_field_name("object"),
+                        current.child_by_field_name("property"),
+                    ) else {
+                        break;
+                    };
+                    let (args, template, seg_node) = match pending_call.take() {
+                        Some((a, t, n)) => (a, t, n),
+                        None => (None, None, current),
+                    };
+                    segments.push(Segment {
+                        name: text(prop, src),
+                        name_node: Some(prop),
+                        args,
+                        template,
+                        node: seg_node,
+                    });
+                    current = object;
+                }
+                "parenthesized_expression" | "non_null_expression" | "await_expression"
+                    if pending_call.is_none() =>
+                {
+                    match current.named_child(0) {
+                        Some(inner) => current = inner,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        if let Some((a, t, n)) = pending_call.take() {
+            segments.push(Segment {
+                name: "",
+                name_node: None,
+                args: a,
+                template: t,
+                node: n,
+            });
+        }
+        segments.reverse();
+        Chain {
+            root: current,
+            segments,
+            node,
+        }
+    }
+
+    pub fn root_text(&self, src: &'t str) -> &'t str {
+        text(self.root, src)
+    }
+
+    /// The receiver text before segment `index` (`this.prisma` for `this.prisma.user.create`).
+    pub fn receiver_text(&self, index: usize, src: &'t str) -> &'t str {
+        let end = if index == 0 {
+            self.root.end_byte()
+        } else {
+            let prev = &self.segments[index - 1];
+            prev.node.end_byte()
+        };
+        src.get(self.root.start_byte()..end).unwrap_or("")
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Segment<'t>> {
+        self.segments.iter().find(|s| s.name == name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    pub fn last(&self) -> Option<&Segment<'t>> {
+        self.segments.last()
+    }
+}

@@ -1,0 +1,295 @@
+//! check-then-act: a read decides whether a write happens, and nothing stops a
+//! concurrent request from changing what was read in between.
+//!
+//! Three shapes race (RULES.md): "no such row" then insert one; "the row is in
+//! state X" then a write that changes that state; "the parent exists" then insert
+//! a child, when the project deletes parents elsewhere. A read locked inside its
+//! transaction, a write the database decides itself (upsert, `ON CONFLICT`, a
+//! filter that re-checks the state) and a handled unique violation close the race.
+
+use super::{help_with_code, join_words, target_of, Context, Rule};
+use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::ir::remedy::Remedy;
+use crate::ir::{Effect, EffectKind, Function, Guard};
+
+pub struct CheckThenAct;
+
+static META: RuleMeta = RuleMeta {
+    id: "check-then-act",
+    severity: Severity::Error,
+    summary: "a read decides whether a write happens, with nothing stopping a concurrent change in between",
+    doc: include_str!("../../rules/check-then-act.md"),
+};
+
+/// Tables that record what happened rather than state that can be raced for.
+const LOG_LIKE: &[&str] = &[
+    "log",
+    "audit",
+    "event",
+    "outbox",
+    "history",
+    "notification",
+    "activity",
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum Shape {
+    /// No row was found, so one is inserted.
+    AbsenceThenInsert,
+    /// The row's state was checked, and the write changes those columns.
+    StateThenWrite { columns: Vec<String> },
+    /// The parent was found, and a child pointing at it is inserted.
+    ParentThenChild { deleted_at: String },
+}
+
+impl Rule for CheckThenAct {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
+        for write in &function.effects {
+            if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
+                || write.is_conditional_write()
+            {
+                continue;
+            }
+            let race = write.guards.iter().find_map(|guard| {
+                let read = &function.effects[guard.read];
+                if read.kind != EffectKind::Read || read.span.start >= write.span.start {
+                    return None;
+                }
+                if function.same_transaction(read, write) && function.read_is_protected(guard.read)
+                {
+                    return None;
+                }
+                shape(cx, function, guard, read, write).map(|s| (guard, read, s))
+            });
+            if let Some((guard, read, shape)) = race {
+                out.push(finding(cx, guard, read, write, shape));
+            }
+        }
+    }
+}
+
+fn shape(
+    cx: &Context,
+    function: &Function,
+    guard: &Guard,
+    read: &Effect,
+    write: &Effect,
+) -> Option<Shape> {
+    let read_table = cx.table_key(read)?;
+    let write_table = cx.table_key(write)?;
+    if read_table == write_table {
+        return match write.kind {
+            EffectKind::Insert if !write.unique_violation_handled => Some(Shape::AbsenceThenInsert),
+            EffectKind::Update => state_change(function, guard, read, write),
+            _ => None,
+        };
+    }
+    if write.kind != EffectKind::Insert || is_log_like(&write_table) {
+        return None;
+    }
+    let references_parent = cx
+        .schema
+        .foreign_keys_between(write.table.as_deref()?, read.table.as_deref()?)
+        .next()
+        .is_some()
+        || write
+            .values
+            .iter()
+            .any(|v| v.value.reads.contains(&guard.read));
+    let deleted_at = cx.project.deleted_tables.get(&read_table)?;
+    references_parent.then(|| Shape::ParentThenChild {
+        deleted_at: deleted_at.clone(),
+    })
+}
+
+/// An update of the row that was read, setting a column the check looked at.
+fn state_change(
+    function: &Function,
+    guard: &Guard,
+    read: &Effect,
+    write: &Effect,
+) -> Option<Shape> {
+    let same_row = write.filter.iter().any(|f| {
+        f.value.reads.contains(&guard.read)
+            || f.value
+                .vars
+                .iter()
+                .any(|v| read.filter.iter().any(|rf| rf.value.vars.contains(v)))
+    });
+    if !same_row {
+        return None;
+    }
+    // The state a check relies on: fields the condition inspects, and constant
+    // filters of the read (`where: { status: 'free' }` then `if (!seat)`).
+    let mut state: Vec<&str> = guard.fields.iter().map(String::as_str).collect();
+    state.extend(
+        read.filter
+            .iter()
+            .filter(|f| f.value.literal)
+            .map(|f| f.column.as_str()),
+    );
+    let columns: Vec<String> = write
+        .values
+        .iter()
+        .filter(|v| state.contains(&v.column.as_str()))
+        // A value computed from the read itself is a lost update: missing-version-check.
+        .filter(|v| v.value.atomic || !v.value.reads.contains(&guard.read))
+        .map(|v| v.column.clone())
+        .collect();
+    if columns.is_empty() {
+        return None;
+    }
+    // The update re-checks the state itself: `updateMany({ where: { id, status: 'free' } })`.
+    if write.filter.iter().any(|f| columns.contains(&f.column)) {
+        return None;
+    }
+    let _ = function;
+    Some(Shape::StateThenWrite { columns })
+}
+
+fn is_log_like(table: &str) -> bool {
+    LOG_LIKE.iter().any(|w| table.contains(w))
+}
+
+fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Shape) -> Finding {
+    let table = write.table.as_deref().unwrap_or("?");
+    let read_table = read.table.as_deref().unwrap_or("?");
+    let read_name = read
+        .binding
+        .as_deref()
+        .map_or_else(|| format!("the `{read_table}` read"), |b| format!("`{b}`"));
+    let check_line = cx.line_of(guard.span.start);
+    let target = target_of(write);
+    let mut read_target = target_of(read);
+    read_target.values = target.values.clone();
+    let (message, label, help) = match &shape {
+        Shape::AbsenceThenInsert => {
+            let checked: Vec<&str> = read.filter_columns().collect();
+            let unique = cx.schema.unique_key_within(read_table, &checked);
+            let message = format!(
+                "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
+            );
+            let advice = match &unique {
+                Some(key) => format!(
+                    "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",
+                    key.join(", ")
+                ),
+                None => format!(
+                    "Let the database decide: add a unique constraint on ({}) and insert in one statement that tolerates the row already existing:",
+                    checked.join(", ")
+                ),
+            };
+            let mut help = help_with_code(
+                &advice,
+                &cx.suggest(
+                    write,
+                    &Remedy::InsertOnConflict {
+                        target: read_target.clone(),
+                    },
+                ),
+            );
+            if let Some(key) = unique {
+                help.push_str(&help_with_code(
+                    "\n\nor keep the insert and handle the violation:",
+                    &cx.suggest(
+                        write,
+                        &Remedy::HandleUniqueViolation {
+                            target: read_target.clone(),
+                            unique_key: key,
+                        },
+                    ),
+                ));
+            }
+            (
+                message,
+                "inserts based on a check that may be stale".to_string(),
+                help,
+            )
+        }
+        Shape::StateThenWrite { columns } => {
+            let cols = join_words(&columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>());
+            let message = format!(
+                "`{table}` is updated on the strength of {read_name}'s {cols}, but a concurrent request can pass the same check before this write lands"
+            );
+            let state: Vec<(String, String)> = read
+                .filter
+                .iter()
+                .filter(|f| f.value.literal && columns.contains(&f.column))
+                .map(|f| (f.column.clone(), f.value.text.clone()))
+                .chain(
+                    columns
+                        .iter()
+                        .filter(|c| {
+                            !read
+                                .filter
+                                .iter()
+                                .any(|f| &f.column == *c && f.value.literal)
+                        })
+                        .map(|c| (c.clone(), "/* the value you checked */".to_string())),
+                )
+                .collect();
+            let advice = format!(
+                "Put the check into the write: filter on {cols} as well and look at how many rows changed, so only one request wins:"
+            );
+            let help = help_with_code(
+                &advice,
+                &cx.suggest(
+                    write,
+                    &Remedy::ConditionalWrite {
+                        target: target.clone(),
+                        state,
+                    },
+                ),
+            );
+            (
+                message,
+                format!("changes {cols}, which the check at line {check_line} relied on"),
+                help,
+            )
+        }
+        Shape::ParentThenChild { deleted_at } => {
+            let message = format!(
+                "`{table}` is inserted pointing at a `{read_table}` row checked earlier, but `{read_table}` rows are deleted elsewhere ({deleted_at}); a delete in between breaks the reference"
+            );
+            let advice = format!(
+                "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (Prisma `P2003`, Postgres `23503`) by re-reading and retrying:"
+            );
+            let help = help_with_code(
+                &advice,
+                &cx.suggest(
+                    write,
+                    &Remedy::LockThenCheck {
+                        target: read_target.clone(),
+                    },
+                ),
+            );
+            (
+                message,
+                format!("inserts a child of the `{read_table}` row checked above"),
+                help,
+            )
+        }
+    };
+    Finding {
+        rule: META.id,
+        severity: META.severity,
+        span: write.site,
+        label,
+        message,
+        help,
+        related: std::iter::once(Related {
+            span: read.site,
+            message: format!("the check reads `{read_table}` here, without a lock"),
+        })
+        .chain((guard.span != read.site).then(|| Related {
+            span: guard.span,
+            message: "and decides here".to_string(),
+        }))
+        .collect(),
+        fix: None,
+    }
+}

@@ -1,0 +1,128 @@
+//! The rules: each one file, each a function from a lowered [`Function`] to findings.
+//!
+//! Rules see only the effect model, the discovered schema and facts about the
+//! whole project; they never see syntax or an ORM's spelling. Registering a rule
+//! is one line in [`RULES`]; its documentation is `rules/<id>.md`, its fixtures
+//! live in `fixtures/<id>/`, and tests fail until all exist.
+
+use crate::diagnostic::{Finding, RuleMeta};
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Effect, EffectKind, FileModel, Function};
+use crate::schema::Schema;
+use std::collections::BTreeMap;
+
+pub mod check_then_act;
+
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>);
+}
+
+/// Every rule, in the order `racelint rules` lists them.
+pub static RULES: &[&dyn Rule] = &[&check_then_act::CheckThenAct];
+
+/// Ids reported by the pipeline itself rather than by a rule.
+pub const PIPELINE_IDS: &[&str] = &["unused-suppression", "suppression-missing-reason"];
+
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    RULES.iter().copied().find(|r| r.meta().id == id)
+}
+
+/// What the whole project's code does, gathered before any rule runs.
+#[derive(Debug, Default)]
+pub struct ProjectFacts {
+    /// Table keys deleted somewhere, with one place that does it (`path:line`).
+    pub deleted_tables: BTreeMap<String, String>,
+}
+
+impl ProjectFacts {
+    pub fn add_file(
+        &mut self,
+        schema: &Schema,
+        model: &FileModel,
+        place: impl Fn(&Effect) -> String,
+    ) {
+        for function in &model.functions {
+            for effect in &function.effects {
+                if effect.kind == EffectKind::Delete {
+                    if let Some(table) = &effect.table {
+                        self.deleted_tables
+                            .entry(schema.table_key(table))
+                            .or_insert_with(|| place(effect));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: ProjectFacts) {
+        for (table, place) in other.deleted_tables {
+            self.deleted_tables.entry(table).or_insert(place);
+        }
+    }
+}
+
+/// What a rule may consult besides the function it checks.
+pub struct Context<'a> {
+    pub schema: &'a Schema,
+    pub project: &'a ProjectFacts,
+    /// The file's text, for naming things as the code does.
+    pub text: &'a str,
+}
+
+impl Context<'_> {
+    pub fn table_key(&self, effect: &Effect) -> Option<String> {
+        effect.table.as_deref().map(|t| self.schema.table_key(t))
+    }
+
+    /// The line of a byte offset, for messages that point elsewhere in the file.
+    pub fn line_of(&self, offset: u32) -> usize {
+        let end = (offset as usize).min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// The fix for `remedy` in the effect's client, as help text.
+    pub fn suggest(&self, effect: &Effect, remedy: &Remedy) -> String {
+        crate::frontend::suggest(effect.client, remedy).unwrap_or_default()
+    }
+}
+
+/// The neutral description of an effect a client renders a fix for.
+pub fn target_of(effect: &Effect) -> Target {
+    Target {
+        table: effect.table.clone().unwrap_or_default(),
+        handle: effect.handle.clone(),
+        key: effect
+            .filter
+            .iter()
+            .map(|f| (f.column.clone(), f.value.text.clone()))
+            .collect(),
+        values: effect
+            .values
+            .iter()
+            .map(|f| (f.column.clone(), f.value.text.clone()))
+            .collect(),
+    }
+}
+
+/// `a`, `a` and `b`, `a`, `b` and `c`.
+pub fn join_words(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Help text: the advice in words, then the code for the client, as a block.
+pub fn help_with_code(advice: &str, code: &str) -> String {
+    if code.is_empty() {
+        return advice.to_string();
+    }
+    let indented: Vec<String> = code.lines().map(|l| format!("    {l}")).collect();
+    format!("{advice}\n\n{}", indented.join("\n"))
+}
