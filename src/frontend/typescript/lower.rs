@@ -505,7 +505,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             _ => Vec::new(),
         };
         let saved = self.cond_guards.len();
-        self.cond_guards.extend(guards);
+        self.cond_guards.extend(guards.iter().cloned());
         self.loop_depth += 1;
         if let Some(body) = node.child_by_field_name("body") {
             self.stmt(body);
@@ -518,6 +518,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         self.loop_depth -= 1;
         self.cond_guards.truncate(saved);
+        // What follows a loop runs once its condition failed: `while (await
+        // findUnique(slug)) slug = next(slug);` then create means "no row found".
+        self.cond_guards.extend(guards);
     }
 
     fn switch_statement(&mut self, node: Node<'t>) {

@@ -1,0 +1,194 @@
+//! Runs every fixture under `fixtures/` and compares what racelint reports with
+//! the expectations written inside the fixture:
+//!
+//! - `// expect: RULE` at the end of a line, or alone on the line above it: that
+//!   line must carry a finding of RULE; `// expect: RULE "words"` also requires the
+//!   words in the message.
+//! - `// related: RULE` likewise marks the line a related span must point at.
+//! - `// racelint-fixture: quiet` near the top: the file must produce nothing.
+//!
+//! A finding no marker claims is *noisy*; a marker no finding matches is *missing*.
+//! Each file is linted alone, except folders holding a `racelint.toml`, which are
+//! linted as one project.
+
+use racelint::diagnostic::Diagnostic;
+use racelint::lint::{self, Options};
+use racelint::schema::Schema;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+struct Marker {
+    line: u32,
+    rule: String,
+    words: Option<String>,
+    related: bool,
+}
+
+fn markers(text: &str) -> (Vec<Marker>, bool) {
+    let lines: Vec<&str> = text.lines().collect();
+    let quiet = lines.iter().take(5).any(|l| l.contains("racelint-fixture: quiet"));
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        for (tag, related) in [("// expect: ", false), ("// related: ", true)] {
+            let Some(at) = line.find(tag) else { continue };
+            let spec = line[at + tag.len()..].trim();
+            let (rule, words) = match spec.find('"') {
+                Some(q) => (spec[..q].trim(), Some(spec[q + 1..].trim_end_matches('"').to_string())),
+                None => (spec, None),
+            };
+            let alone = line[..at].trim().is_empty();
+            let target = if alone {
+                // The next line that is not itself a comment.
+                (i + 1..lines.len())
+                    .find(|&j| !lines[j].trim_start().starts_with("//"))
+                    .unwrap_or(i)
+            } else {
+                i
+            };
+            out.push(Marker { line: target as u32 + 1, rule: rule.to_string(), words, related });
+        }
+    }
+    (out, quiet)
+}
+
+fn lintable(path: &Path) -> bool {
+    racelint::discover::language_of(path).is_some()
+}
+
+/// Units of linting: single files, or folders marked as projects.
+fn units(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir != root && dir.join("racelint.toml").exists() {
+            out.push(dir);
+            continue;
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                stack.push(path);
+            } else if lintable(&path) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
+    let options = Options { paths: vec![unit.to_path_buf()], jobs: 1, ..Options::default() };
+    let schema = Schema::default();
+    lint::check(&options, &schema).expect("lint runs").diagnostics
+}
+
+fn files_of(unit: &Path) -> Vec<PathBuf> {
+    if unit.is_file() {
+        return vec![unit.to_path_buf()];
+    }
+    racelint::discover::discover(&[unit.to_path_buf()], &[], 1).unwrap().files
+}
+
+#[test]
+fn fixtures_match_their_expectations() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for unit in units(&root) {
+        if unit.starts_with(root.join("schema")) {
+            continue;
+        }
+        let diagnostics = lint_unit(&unit);
+        for file in files_of(&unit) {
+            checked += 1;
+            let text = std::fs::read_to_string(&file).unwrap();
+            let (markers, quiet) = markers(&text);
+            let shown = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&file).display().to_string();
+            let same_file = |d: &Diagnostic| Path::new(&d.location.path).ends_with(file.strip_prefix(&root).unwrap());
+            let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| same_file(d)).collect();
+            if quiet && !markers.is_empty() {
+                failures.push(format!("{shown}: marked quiet but has expectations"));
+            }
+            for d in &mine {
+                let claimed = markers.iter().any(|m| !m.related && m.rule == d.rule && m.line == d.location.start.line);
+                if !claimed {
+                    failures.push(format!(
+                        "noisy   {shown}:{}: {} — {}",
+                        d.location.start.line, d.rule, d.message
+                    ));
+                }
+            }
+            for m in &markers {
+                let found = mine.iter().any(|d| {
+                    d.rule == m.rule
+                        && if m.related {
+                            d.related.iter().any(|r| r.location.start.line == m.line)
+                        } else {
+                            d.location.start.line == m.line
+                                && m.words.as_ref().is_none_or(|w| d.message.contains(w.as_str()) || d.help.contains(w.as_str()))
+                        }
+                });
+                if !found {
+                    let kind = if m.related { "related" } else { "finding" };
+                    let words = m.words.as_deref().map(|w| format!(" containing \"{w}\"")).unwrap_or_default();
+                    failures.push(format!("missing {shown}:{}: {} {kind}{words}", m.line, m.rule));
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no fixtures found");
+    assert!(failures.is_empty(), "{} fixture failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every rule has a doc with the required headings, and firing and quiet fixtures.
+#[test]
+fn every_rule_is_documented_and_has_fixtures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    const HEADINGS: &[&str] = &[
+        "## What it does",
+        "## Why is this a race",
+        "## Example",
+        "## Use instead",
+        "## Fix safety",
+        "## Options",
+        "## Known limitations",
+        "## References",
+    ];
+    let mut problems = Vec::new();
+    for rule in racelint::rules::RULES {
+        let meta = rule.meta();
+        let doc = std::fs::read_to_string(root.join("rules").join(format!("{}.md", meta.id))).unwrap_or_default();
+        for heading in HEADINGS {
+            if !doc.contains(heading) {
+                problems.push(format!("rules/{}.md lacks `{heading}`", meta.id));
+            }
+        }
+        if doc != meta.doc {
+            problems.push(format!("{}: its doc is not rules/{}.md", meta.id, meta.id));
+        }
+        assert!(!meta.summary.ends_with('.'), "{}: summary ends with a full stop", meta.id);
+        let dir = root.join("fixtures").join(meta.id);
+        let files: Vec<String> = files_of(&dir).iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+        let firing = files.iter().filter(|t| t.contains(&format!("expect: {}", meta.id))).count();
+        let quiet = files.iter().filter(|t| t.contains("racelint-fixture: quiet")).count();
+        if firing < 3 || quiet < 3 {
+            problems.push(format!("fixtures/{}: {firing} firing and {quiet} quiet fixtures (at least 3 of each)", meta.id));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn messages_are_lowercase_without_full_stop() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for unit in units(&root) {
+        for d in lint_unit(&unit) {
+            let first = d.message.chars().next().unwrap();
+            assert!(!first.is_uppercase(), "{}: message starts uppercase: {}", d.location.path, d.message);
+            assert!(!d.message.ends_with('.'), "{}: message ends with a full stop: {}", d.location.path, d.message);
+            assert!(!d.help.is_empty());
+        }
+    }
+}
