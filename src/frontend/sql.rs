@@ -675,7 +675,8 @@ fn relation_table(relation: &TableFactor) -> Option<String> {
 /// The last part of a possibly schema-qualified, possibly quoted name.
 fn table_name(name: &ObjectName) -> Option<String> {
     match name.0.last()? {
-        ObjectNamePart::Identifier(ident) if !ident.value.starts_with(PARAM_NAME) => {
+        // An interpolated table name (`FROM ${table}`) is not a table we know.
+        ObjectNamePart::Identifier(ident) if param_of_ident(ident).is_none() => {
             Some(ident.value.clone())
         }
         _ => None,
@@ -829,8 +830,20 @@ fn column_of(expr: &Expr) -> Option<String> {
     None
 }
 
+/// A placeholder the parser took for a name: ours (`__racelint_param_2`), or a
+/// `$2` a dialect reads as a name where SQL wants one (`FROM $1`).
+fn param_of_ident(ident: &Ident) -> Option<usize> {
+    if let Some(n) = ident.value.strip_prefix(PARAM_NAME) {
+        return n.parse().ok();
+    }
+    if ident.quote_style.is_none() {
+        return placeholder_number(&ident.value);
+    }
+    None
+}
+
 fn column_name(ident: &Ident) -> Option<String> {
-    if ident.value.starts_with(PARAM_NAME)
+    if param_of_ident(ident).is_some()
         || (ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default"))
     {
         None
@@ -1040,11 +1053,7 @@ fn scan_expr(expr: &Expr, depth: usize, info: &mut ValueInfo) {
 }
 
 fn scan_ident(ident: &Ident, info: &mut ValueInfo) {
-    if let Some(n) = ident
-        .value
-        .strip_prefix(PARAM_NAME)
-        .and_then(|n| n.parse().ok())
-    {
+    if let Some(n) = param_of_ident(ident) {
         info.param(n);
     } else if let Some(column) = column_name(ident) {
         // Postgres reads `current_date` and friends as bare words; they are constants.
@@ -1184,5 +1193,585 @@ fn scan_set_expr(body: &SetExpr, depth: usize, info: &mut ValueInfo) {
 fn scan_relation(relation: &TableFactor, depth: usize, info: &mut ValueInfo) {
     if let TableFactor::Derived { subquery, .. } = relation {
         scan_query(subquery, depth + 1, info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str) -> SqlStatement {
+        let mut statements = classify(sql);
+        assert_eq!(statements.len(), 1, "{sql}: {statements:#?}");
+        statements.remove(0)
+    }
+
+    fn kinds(sql: &str) -> Vec<SqlKind> {
+        classify(sql).into_iter().map(|s| s.kind).collect()
+    }
+
+    fn col(column: &str, params: &[usize]) -> SqlColumn {
+        SqlColumn {
+            column: column.into(),
+            params: params.to_vec(),
+            atomic: false,
+            literal: false,
+        }
+    }
+
+    fn lit(column: &str) -> SqlColumn {
+        SqlColumn {
+            literal: true,
+            ..col(column, &[])
+        }
+    }
+
+    fn atomic(column: &str, params: &[usize]) -> SqlColumn {
+        SqlColumn {
+            atomic: true,
+            ..col(column, params)
+        }
+    }
+
+    /// Runs `f` on a thread with the default 2 MiB stack, as rayon's workers have,
+    /// so that a stack overflow fails the test instead of hiding in the main
+    /// thread's larger stack.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn select_with_filter_and_table() {
+        let s = one("SELECT id, email FROM users WHERE email = $1 AND deleted_at IS NULL");
+        assert_eq!(s.kind, SqlKind::Select);
+        assert_eq!(s.table.as_deref(), Some("users"));
+        assert_eq!(s.filter, vec![col("email", &[1]), lit("deleted_at")]);
+        assert_eq!(s.row_lock, RowLock::None);
+        assert!(s.values.is_empty());
+    }
+
+    #[test]
+    fn select_first_table_of_a_join_and_qualified_columns() {
+        let s = one(
+            "select u.id from users u join memberships m on m.user_id = u.id \
+             where m.org_id = $1 and u.id = $2",
+        );
+        assert_eq!(s.table.as_deref(), Some("users"));
+        assert_eq!(s.filter, vec![col("org_id", &[1]), col("id", &[2])]);
+    }
+
+    #[test]
+    fn select_row_locks() {
+        assert_eq!(
+            one("SELECT * FROM seats WHERE id = $1 FOR UPDATE").row_lock,
+            RowLock::Exclusive
+        );
+        assert_eq!(
+            one("SELECT * FROM seats WHERE id = $1 FOR NO KEY UPDATE").row_lock,
+            RowLock::Exclusive
+        );
+        assert_eq!(
+            one("SELECT * FROM seats WHERE id = $1 FOR SHARE").row_lock,
+            RowLock::Shared
+        );
+        assert_eq!(
+            one("SELECT * FROM seats WHERE id = $1 FOR KEY SHARE NOWAIT").row_lock,
+            RowLock::Shared
+        );
+        let s = one("SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED");
+        assert_eq!(s.row_lock, RowLock::Exclusive);
+        assert_eq!(s.table.as_deref(), Some("jobs"));
+        assert_eq!(s.filter, vec![lit("status")]);
+        // A lock word inside a string is data, not a clause.
+        assert_eq!(
+            one("SELECT * FROM t WHERE note = 'for no key update'").row_lock,
+            RowLock::None
+        );
+    }
+
+    #[test]
+    fn filter_shapes() {
+        let s = one(
+            "SELECT * FROM t WHERE (a = $1 OR b <> 'x') AND NOT c IN ($2, $3) \
+             AND d BETWEEN $4 AND 10 AND e LIKE $5 AND $6 = f AND g = ANY($7) AND h IS NOT NULL",
+        );
+        assert_eq!(
+            s.filter,
+            vec![
+                col("a", &[1]),
+                lit("b"),
+                col("c", &[2, 3]),
+                col("d", &[4]),
+                col("e", &[5]),
+                col("f", &[6]),
+                col("g", &[7]),
+                lit("h"),
+            ]
+        );
+    }
+
+    #[test]
+    fn filter_through_functions_casts_and_subqueries() {
+        let s = one(
+            "SELECT * FROM users WHERE lower(email) = lower($1) AND id::text = $2 \
+             AND org_id IN (SELECT org_id FROM members WHERE user_id = $3)",
+        );
+        assert_eq!(
+            s.filter,
+            vec![col("email", &[1]), col("id", &[2]), col("org_id", &[3])]
+        );
+    }
+
+    #[test]
+    fn filter_literal_only_for_constants() {
+        let s = one("SELECT * FROM t WHERE status = 'free' AND booked = false AND at < now() AND n = $1 + 1");
+        assert_eq!(
+            s.filter,
+            vec![lit("status"), lit("booked"), lit("at"), col("n", &[1])]
+        );
+    }
+
+    #[test]
+    fn insert_values_and_returning() {
+        let s =
+            one("INSERT INTO users (email, name, created_at) VALUES ($1, $2, now()) RETURNING id");
+        assert_eq!(s.kind, SqlKind::Insert);
+        assert_eq!(s.table.as_deref(), Some("users"));
+        assert_eq!(
+            s.values,
+            vec![col("email", &[1]), col("name", &[2]), lit("created_at")]
+        );
+        assert!(s.returning);
+        assert_eq!(s.on_conflict, OnConflict::None);
+    }
+
+    #[test]
+    fn insert_select_pairs_the_select_list() {
+        let s = one("INSERT INTO members (org_id, user_id) SELECT $1, $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM members WHERE org_id = $1 AND user_id = $2)");
+        assert_eq!(s.kind, SqlKind::Insert);
+        assert_eq!(s.table.as_deref(), Some("members"));
+        assert_eq!(s.values, vec![col("org_id", &[1]), col("user_id", &[2])]);
+    }
+
+    #[test]
+    fn insert_on_conflict() {
+        let s = one("INSERT INTO likes (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+        assert_eq!(s.on_conflict, OnConflict::DoNothing);
+        let s = one("INSERT INTO counters (key, n) VALUES ($1, 1) \
+             ON CONFLICT (key) DO UPDATE SET n = counters.n + 1 RETURNING n");
+        assert_eq!(s.on_conflict, OnConflict::DoUpdate);
+        assert!(s.returning);
+        assert_eq!(s.values, vec![col("key", &[1]), lit("n")]);
+    }
+
+    #[test]
+    fn mysql_upserts_backticks_and_question_marks() {
+        let s = one("INSERT INTO `stock` (`sku`, `qty`) VALUES (?, ?) ON DUPLICATE KEY UPDATE `qty` = `qty` + VALUES(`qty`)");
+        assert_eq!(s.kind, SqlKind::Insert);
+        assert_eq!(s.table.as_deref(), Some("stock"));
+        assert_eq!(s.on_conflict, OnConflict::DoUpdate);
+        assert_eq!(s.values, vec![col("sku", &[1]), col("qty", &[2])]);
+
+        let s = one("INSERT IGNORE INTO tags (name) VALUES (?)");
+        assert_eq!(s.on_conflict, OnConflict::DoNothing);
+
+        let s = one("UPDATE `accounts` SET `balance` = ? WHERE `id` = ? AND version = ?");
+        assert_eq!(s.table.as_deref(), Some("accounts"));
+        assert_eq!(s.values, vec![col("balance", &[1])]);
+        assert_eq!(s.filter, vec![col("id", &[2]), col("version", &[3])]);
+    }
+
+    #[test]
+    fn question_marks_are_numbered_in_text_order() {
+        let s = one("SELECT * FROM t WHERE a = ? AND b IN (?, ?) AND c = ? LIMIT ?");
+        assert_eq!(
+            s.filter,
+            vec![col("a", &[1]), col("b", &[2, 3]), col("c", &[4])]
+        );
+    }
+
+    #[test]
+    fn sqlite_upserts() {
+        assert_eq!(
+            one("INSERT OR IGNORE INTO t (a) VALUES (?)").on_conflict,
+            OnConflict::DoNothing
+        );
+        assert_eq!(
+            one("INSERT OR REPLACE INTO t (a) VALUES (?)").on_conflict,
+            OnConflict::DoUpdate
+        );
+    }
+
+    #[test]
+    fn update_set_and_where() {
+        let s =
+            one("UPDATE posts SET title = $1, updated_at = now() WHERE id = $2 AND version = $3");
+        assert_eq!(s.kind, SqlKind::Update);
+        assert_eq!(s.table.as_deref(), Some("posts"));
+        assert_eq!(s.values, vec![col("title", &[1]), lit("updated_at")]);
+        assert_eq!(s.filter, vec![col("id", &[2]), col("version", &[3])]);
+        assert!(!s.returning);
+    }
+
+    #[test]
+    fn update_atomic_values() {
+        let s = one("UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1");
+        assert_eq!(s.values, vec![atomic("balance", &[1])]);
+        assert_eq!(s.filter, vec![col("id", &[2]), col("balance", &[1])]);
+
+        let s = one(
+            "UPDATE products SET stock = stock - 1, views = count + 1, version = version + 1, \
+             total = (SELECT sum(x) FROM items WHERE order_id = $1) WHERE id = $2 RETURNING *",
+        );
+        assert_eq!(
+            s.values,
+            vec![
+                atomic("stock", &[]),
+                atomic("views", &[]),
+                atomic("version", &[]),
+                atomic("total", &[1]),
+            ]
+        );
+        assert!(s.returning);
+
+        // Parameters, constants and functions of them do not read the row.
+        let s = one("UPDATE t SET a = $1, b = coalesce($2, 'x'), c = now(), d = CURRENT_TIMESTAMP, e = NULL");
+        assert_eq!(
+            s.values,
+            vec![col("a", &[1]), col("b", &[2]), lit("c"), lit("d"), lit("e")]
+        );
+    }
+
+    #[test]
+    fn update_with_alias_and_tuple_assignment() {
+        let s = one("UPDATE accounts AS a SET (x, y) = ($1, a.x) WHERE a.id = $2");
+        assert_eq!(s.table.as_deref(), Some("accounts"));
+        assert_eq!(s.values, vec![col("x", &[1]), atomic("y", &[])]);
+        assert_eq!(s.filter, vec![col("id", &[2])]);
+    }
+
+    #[test]
+    fn delete() {
+        let s = one("DELETE FROM sessions WHERE user_id = $1 RETURNING id");
+        assert_eq!(s.kind, SqlKind::Delete);
+        assert_eq!(s.table.as_deref(), Some("sessions"));
+        assert_eq!(s.filter, vec![col("user_id", &[1])]);
+        assert!(s.returning);
+    }
+
+    #[test]
+    fn merge_is_an_upsert() {
+        let s = one(
+            "MERGE INTO stock s USING (SELECT $1 AS sku) src ON s.sku = src.sku \
+             WHEN MATCHED THEN UPDATE SET qty = s.qty + 1 \
+             WHEN NOT MATCHED THEN INSERT (sku, qty) VALUES ($1, 1)",
+        );
+        assert_eq!(s.kind, SqlKind::Insert);
+        assert_eq!(s.on_conflict, OnConflict::DoUpdate);
+        assert_eq!(s.table.as_deref(), Some("stock"));
+        assert_eq!(s.values, vec![col("sku", &[1]), lit("qty")]);
+    }
+
+    #[test]
+    fn transactions() {
+        assert_eq!(one("BEGIN").kind, SqlKind::Begin);
+        assert!(!one("BEGIN").serializable);
+        assert_eq!(one("start transaction").kind, SqlKind::Begin);
+        let s = one("BEGIN ISOLATION LEVEL SERIALIZABLE");
+        assert_eq!((s.kind, s.serializable), (SqlKind::Begin, true));
+        let s = one("START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE");
+        assert_eq!((s.kind, s.serializable), (SqlKind::Begin, true));
+        assert!(!one("BEGIN ISOLATION LEVEL REPEATABLE READ").serializable);
+        assert_eq!(one("COMMIT").kind, SqlKind::Commit);
+        assert_eq!(one("END").kind, SqlKind::Commit);
+        assert_eq!(one("ROLLBACK").kind, SqlKind::Rollback);
+        assert_eq!(one("ROLLBACK TO SAVEPOINT sp1").kind, SqlKind::Savepoint);
+        assert_eq!(one("SAVEPOINT sp1").kind, SqlKind::Savepoint);
+        assert_eq!(one("RELEASE SAVEPOINT sp1").kind, SqlKind::Savepoint);
+        let s = one("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+        assert_eq!((s.kind, s.serializable), (SqlKind::Other, true));
+        assert!(!one("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").serializable);
+    }
+
+    #[test]
+    fn table_locks() {
+        let s = one("LOCK TABLE public.accounts IN EXCLUSIVE MODE");
+        assert_eq!(
+            (s.kind, s.table.as_deref()),
+            (SqlKind::Lock, Some("accounts"))
+        );
+        let s = one("LOCK TABLES stock WRITE");
+        assert_eq!((s.kind, s.table.as_deref()), (SqlKind::Lock, Some("stock")));
+    }
+
+    #[test]
+    fn advisory_locks() {
+        for function in [
+            "pg_advisory_lock",
+            "pg_advisory_xact_lock",
+            "pg_try_advisory_lock",
+            "pg_try_advisory_xact_lock",
+        ] {
+            let s = one(&format!("SELECT {function}(hashtext($1))"));
+            assert_eq!(s.kind, SqlKind::Lock, "{function}");
+            assert_eq!(s.table, None);
+            assert_eq!(s.lock_key, Some(col(function, &[1])));
+        }
+        let s = one("select pg_advisory_xact_lock(42)");
+        assert_eq!(s.lock_key, Some(lit("pg_advisory_xact_lock")));
+        let s =
+            one("SELECT CASE WHEN pg_try_advisory_xact_lock($1, $2) THEN 1 ELSE 0 END AS locked");
+        assert_eq!(s.kind, SqlKind::Lock);
+        assert_eq!(s.lock_key, Some(col("pg_try_advisory_xact_lock", &[1, 2])));
+        assert_eq!(one("SELECT pg_advisory_unlock($1)").kind, SqlKind::Select);
+    }
+
+    #[test]
+    fn other_statements() {
+        assert_eq!(
+            kinds("CREATE TABLE t (id serial PRIMARY KEY, email text UNIQUE)"),
+            vec![SqlKind::Other]
+        );
+        assert_eq!(
+            kinds("CREATE UNIQUE INDEX ON users (email); ALTER TABLE t ADD COLUMN v int; SET search_path = app"),
+            vec![SqlKind::Other; 3]
+        );
+        assert_eq!(kinds("VALUES (1), (2)"), vec![SqlKind::Other]);
+    }
+
+    #[test]
+    fn identifiers_quoted_and_qualified() {
+        let s = one(r#"SELECT "id" FROM "public"."users" WHERE "users"."email" = $1"#);
+        assert_eq!(s.table.as_deref(), Some("users"));
+        assert_eq!(s.filter, vec![col("email", &[1])]);
+        // Prisma's raw queries quote its PascalCase model tables.
+        let s = one(r#"UPDATE "User" SET "credits" = "credits" - $1 WHERE "id" = $2"#);
+        assert_eq!(s.table.as_deref(), Some("User"));
+        assert_eq!(s.values, vec![atomic("credits", &[1])]);
+        let s = one(
+            r#"INSERT INTO "public"."Order" ("userId", "total") VALUES ($1, $2) ON CONFLICT ("userId") DO NOTHING"#,
+        );
+        assert_eq!(s.table.as_deref(), Some("Order"));
+        assert_eq!(s.values, vec![col("userId", &[1]), col("total", &[2])]);
+    }
+
+    #[test]
+    fn mixed_case_and_comments() {
+        let s = one(
+            "-- claim a seat\n/* keep the row locked */ SeLeCt * FrOm Seats\n  WhErE Id = $1 -- trailing\n  for UPDATE",
+        );
+        assert_eq!(s.table.as_deref(), Some("Seats"));
+        assert_eq!(s.filter, vec![col("Id", &[1])]);
+        assert_eq!(s.row_lock, RowLock::Exclusive);
+    }
+
+    #[test]
+    fn several_statements() {
+        let statements = classify(
+            "BEGIN; SELECT balance FROM accounts WHERE id = $1 FOR UPDATE; \
+             UPDATE accounts SET balance = $2 WHERE id = $1; COMMIT;",
+        );
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                SqlKind::Begin,
+                SqlKind::Select,
+                SqlKind::Update,
+                SqlKind::Commit
+            ]
+        );
+        assert_eq!(statements[1].row_lock, RowLock::Exclusive);
+    }
+
+    #[test]
+    fn a_bad_statement_does_not_hide_the_others() {
+        let statements =
+            classify("DELETE FROM a WHERE id = 1; THIS IS NOT SQL; INSERT INTO b (x) VALUES (2)");
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![SqlKind::Delete, SqlKind::Unparsed, SqlKind::Insert]
+        );
+        assert_eq!(statements[2].table.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn data_modifying_ctes_come_first() {
+        let statements = classify(
+            "WITH moved AS (DELETE FROM a WHERE created < $1 RETURNING *) INSERT INTO b SELECT * FROM moved",
+        );
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![SqlKind::Delete, SqlKind::Insert]);
+        assert_eq!(statements[0].table.as_deref(), Some("a"));
+        assert_eq!(statements[0].filter, vec![col("created", &[1])]);
+        assert!(statements[0].returning);
+        assert_eq!(statements[1].table.as_deref(), Some("b"));
+
+        let statements = classify(
+            "WITH u AS (UPDATE stock SET qty = qty - 1 WHERE sku = $1 AND qty > 0 RETURNING sku) \
+             SELECT count(*) FROM u",
+        );
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![SqlKind::Update, SqlKind::Select]);
+        assert_eq!(statements[1].table.as_deref(), Some("stock"));
+    }
+
+    #[test]
+    fn read_only_ctes_and_derived_tables_resolve_to_their_table() {
+        let s = one("WITH recent AS (SELECT * FROM orders WHERE at > $1) SELECT * FROM recent WHERE user_id = $2");
+        assert_eq!(s.kind, SqlKind::Select);
+        assert_eq!(s.table.as_deref(), Some("orders"));
+        assert_eq!(s.filter, vec![col("user_id", &[2])]);
+        let s = one("SELECT * FROM (SELECT * FROM events) e");
+        assert_eq!(s.table.as_deref(), Some("events"));
+    }
+
+    #[test]
+    fn placeholders_anywhere() {
+        let s = one("SELECT * FROM t WHERE a = $1 ORDER BY b LIMIT $2 OFFSET $3");
+        assert_eq!(s.filter, vec![col("a", &[1])]);
+        // A template literal interpolating the table name.
+        let s = one("SELECT * FROM $1 WHERE id = $2");
+        assert_eq!(s.kind, SqlKind::Select);
+        assert_eq!(s.table, None);
+        assert_eq!(s.filter, vec![col("id", &[2])]);
+        let s = one("UPDATE $1 SET n = n + $2 WHERE $3 = $4");
+        assert_eq!(s.kind, SqlKind::Update);
+        assert_eq!(s.values, vec![atomic("n", &[2])]);
+    }
+
+    #[test]
+    fn real_world_statements() {
+        let s = one("SELECT id FROM users WHERE id = $1::uuid AND org_id = $2 FOR UPDATE OF users");
+        assert_eq!(s.filter, vec![col("id", &[1]), col("org_id", &[2])]);
+        assert_eq!(s.row_lock, RowLock::Exclusive);
+
+        let s = one(
+            "INSERT INTO carts (user_id) VALUES ($1) ON CONFLICT ON CONSTRAINT carts_user_key \
+             DO UPDATE SET updated_at = now() RETURNING id",
+        );
+        assert_eq!(s.on_conflict, OnConflict::DoUpdate);
+        assert_eq!(s.values, vec![col("user_id", &[1])]);
+
+        let s = one(
+            "UPDATE orders o SET status = 'paid', paid_at = now() FROM payments p \
+             WHERE p.order_id = o.id AND p.id = $1 AND o.status = 'pending'",
+        );
+        assert_eq!(s.table.as_deref(), Some("orders"));
+        assert_eq!(s.values, vec![lit("status"), lit("paid_at")]);
+        assert_eq!(
+            s.filter,
+            vec![col("order_id", &[]), col("id", &[1]), lit("status")]
+        );
+
+        let s = one(
+            "SELECT COUNT(*) AS \"count\" FROM \"Booking\" WHERE \"roomId\" = $1 AND \"date\" = $2",
+        );
+        assert_eq!(s.table.as_deref(), Some("Booking"));
+        assert_eq!(s.filter, vec![col("roomId", &[1]), col("date", &[2])]);
+
+        let s = one("DELETE FROM `sessions` WHERE `expires_at` < NOW() LIMIT 1000");
+        assert_eq!(s.kind, SqlKind::Delete);
+        assert_eq!(s.filter, vec![lit("expires_at")]);
+
+        let s = one("SELECT * FROM a UNION ALL SELECT * FROM b WHERE x = $1");
+        assert_eq!(s.table.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn function_bodies_in_migrations() {
+        let statements = classify(
+            "CREATE FUNCTION bump() RETURNS trigger AS $$ BEGIN NEW.v := OLD.v + 1; RETURN NEW; END $$ \
+             LANGUAGE plpgsql; UPDATE t SET v = 0;",
+        );
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![SqlKind::Other, SqlKind::Update]);
+    }
+
+    #[test]
+    fn empty_and_comment_only() {
+        assert!(classify("").is_empty());
+        assert!(classify("   \n\t").is_empty());
+        assert!(classify("-- nothing\n/* at all */").is_empty());
+    }
+
+    #[test]
+    fn unparsable_text_is_one_unparsed_statement() {
+        for text in [
+            "hello world",
+            "SELECT * FROM t WHERE name = 'unterminated",
+            "SELECT \"unterminated",
+            "UPDATE SET WHERE",
+            ";;; garbage ;;; more garbage ;",
+            "\u{0}\u{1}\u{7f}\u{fffd}\u{1f600}",
+            ")))(((",
+        ] {
+            assert_eq!(kinds(text), vec![SqlKind::Unparsed], "{text:?}");
+        }
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        let text = String::from_utf8_lossy(&bytes);
+        assert_eq!(kinds(&text), vec![SqlKind::Unparsed]);
+    }
+
+    #[test]
+    fn oversized_text_is_not_parsed() {
+        let text = format!("SELECT 1 FROM t WHERE {}", "a = 1 AND ".repeat(200_000));
+        assert!(text.len() > MAX_SQL_BYTES);
+        assert_eq!(kinds(&text), vec![SqlKind::Unparsed]);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        on_small_stack(|| {
+            let open = format!("SELECT {}1", "(".repeat(10_000));
+            assert_eq!(kinds(&open), vec![SqlKind::Unparsed]);
+            let balanced = format!(
+                "SELECT {}1{} FROM t",
+                "(".repeat(10_000),
+                ")".repeat(10_000)
+            );
+            assert_eq!(kinds(&balanced), vec![SqlKind::Unparsed]);
+            let subqueries = format!(
+                "SELECT * FROM t WHERE id IN {}1{}",
+                "(SELECT id FROM t WHERE id IN ".repeat(5_000),
+                ")".repeat(5_000)
+            );
+            assert_eq!(kinds(&subqueries), vec![SqlKind::Unparsed]);
+            let not = format!("SELECT * FROM t WHERE {} a", "NOT ".repeat(10_000));
+            assert_eq!(kinds(&not), vec![SqlKind::Unparsed]);
+        });
+    }
+
+    #[test]
+    fn long_operator_chains_stay_bounded() {
+        on_small_stack(|| {
+            // Just under the refusal threshold: parsed, walked and dropped on a small stack.
+            let ors = vec!["x = 1"; MAX_CHAIN_TOKENS / 4 - 1].join(" OR ");
+            let s = one(&format!("SELECT * FROM t WHERE {ors}"));
+            assert_eq!(s.filter.len(), MAX_CHAIN_TOKENS / 4 - 1);
+            let plus = format!(
+                "UPDATE t SET n = n{} WHERE id = $1",
+                " + 1".repeat(MAX_CHAIN_TOKENS / 2 - 8)
+            );
+            let s = one(&plus);
+            assert_eq!(s.kind, SqlKind::Update);
+            // Beyond it: refused before parsing.
+            let long = format!("SELECT {}", vec!["1"; 200_000].join(" + "));
+            assert_eq!(kinds(&long), vec![SqlKind::Unparsed]);
+        });
+    }
+
+    #[test]
+    fn wide_statements_are_fine() {
+        let rows = vec!["(1, 'a')"; 20_000].join(", ");
+        let s = one(&format!("INSERT INTO t (n, s) VALUES {rows}"));
+        assert_eq!(s.values, vec![lit("n"), lit("s")]);
     }
 }
