@@ -26,14 +26,20 @@ struct Marker {
 
 fn markers(text: &str) -> (Vec<Marker>, bool) {
     let lines: Vec<&str> = text.lines().collect();
-    let quiet = lines.iter().take(5).any(|l| l.contains("racelint-fixture: quiet"));
+    let quiet = lines
+        .iter()
+        .take(5)
+        .any(|l| l.contains("racelint-fixture: quiet"));
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         for (tag, related) in [("// expect: ", false), ("// related: ", true)] {
             let Some(at) = line.find(tag) else { continue };
             let spec = line[at + tag.len()..].trim();
             let (rule, words) = match spec.find('"') {
-                Some(q) => (spec[..q].trim(), Some(spec[q + 1..].trim_end_matches('"').to_string())),
+                Some(q) => (
+                    spec[..q].trim(),
+                    Some(spec[q + 1..].trim_end_matches('"').to_string()),
+                ),
                 None => (spec, None),
             };
             let alone = line[..at].trim().is_empty();
@@ -45,7 +51,12 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
             } else {
                 i
             };
-            out.push(Marker { line: target as u32 + 1, rule: rule.to_string(), words, related });
+            out.push(Marker {
+                line: target as u32 + 1,
+                rule: rule.to_string(),
+                words,
+                related,
+            });
         }
     }
     (out, quiet)
@@ -64,7 +75,10 @@ fn units(root: &Path) -> Vec<PathBuf> {
             out.push(dir);
             continue;
         }
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for path in entries {
             if path.is_dir() {
@@ -79,16 +93,24 @@ fn units(root: &Path) -> Vec<PathBuf> {
 }
 
 fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
-    let options = Options { paths: vec![unit.to_path_buf()], jobs: 1, ..Options::default() };
+    let options = Options {
+        paths: vec![unit.to_path_buf()],
+        jobs: 1,
+        ..Options::default()
+    };
     let schema = Schema::default();
-    lint::check(&options, &schema).expect("lint runs").diagnostics
+    lint::check(&options, &schema)
+        .expect("lint runs")
+        .diagnostics
 }
 
 fn files_of(unit: &Path) -> Vec<PathBuf> {
     if unit.is_file() {
         return vec![unit.to_path_buf()];
     }
-    racelint::discover::discover(&[unit.to_path_buf()], &[], 1).unwrap().files
+    racelint::discover::discover(&[unit.to_path_buf()], &[], 1)
+        .unwrap()
+        .files
 }
 
 #[test]
@@ -105,14 +127,22 @@ fn fixtures_match_their_expectations() {
             checked += 1;
             let text = std::fs::read_to_string(&file).unwrap();
             let (markers, quiet) = markers(&text);
-            let shown = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&file).display().to_string();
-            let same_file = |d: &Diagnostic| Path::new(&d.location.path).ends_with(file.strip_prefix(&root).unwrap());
+            let shown = file
+                .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            let same_file = |d: &Diagnostic| {
+                Path::new(&d.location.path).ends_with(file.strip_prefix(&root).unwrap())
+            };
             let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| same_file(d)).collect();
             if quiet && !markers.is_empty() {
                 failures.push(format!("{shown}: marked quiet but has expectations"));
             }
             for d in &mine {
-                let claimed = markers.iter().any(|m| !m.related && m.rule == d.rule && m.line == d.location.start.line);
+                let claimed = markers
+                    .iter()
+                    .any(|m| !m.related && m.rule == d.rule && m.line == d.location.start.line);
                 if !claimed {
                     failures.push(format!(
                         "noisy   {shown}:{}: {} — {}",
@@ -127,19 +157,33 @@ fn fixtures_match_their_expectations() {
                             d.related.iter().any(|r| r.location.start.line == m.line)
                         } else {
                             d.location.start.line == m.line
-                                && m.words.as_ref().is_none_or(|w| d.message.contains(w.as_str()) || d.help.contains(w.as_str()))
+                                && m.words.as_ref().is_none_or(|w| {
+                                    d.message.contains(w.as_str()) || d.help.contains(w.as_str())
+                                })
                         }
                 });
                 if !found {
                     let kind = if m.related { "related" } else { "finding" };
-                    let words = m.words.as_deref().map(|w| format!(" containing \"{w}\"")).unwrap_or_default();
-                    failures.push(format!("missing {shown}:{}: {} {kind}{words}", m.line, m.rule));
+                    let words = m
+                        .words
+                        .as_deref()
+                        .map(|w| format!(" containing \"{w}\""))
+                        .unwrap_or_default();
+                    failures.push(format!(
+                        "missing {shown}:{}: {} {kind}{words}",
+                        m.line, m.rule
+                    ));
                 }
             }
         }
     }
     assert!(checked > 0, "no fixtures found");
-    assert!(failures.is_empty(), "{} fixture failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every rule has a doc with the required headings, and firing and quiet fixtures.
@@ -159,7 +203,8 @@ fn every_rule_is_documented_and_has_fixtures() {
     let mut problems = Vec::new();
     for rule in racelint::rules::RULES {
         let meta = rule.meta();
-        let doc = std::fs::read_to_string(root.join("rules").join(format!("{}.md", meta.id))).unwrap_or_default();
+        let doc = std::fs::read_to_string(root.join("rules").join(format!("{}.md", meta.id)))
+            .unwrap_or_default();
         for heading in HEADINGS {
             if !doc.contains(heading) {
                 problems.push(format!("rules/{}.md lacks `{heading}`", meta.id));
@@ -168,13 +213,29 @@ fn every_rule_is_documented_and_has_fixtures() {
         if doc != meta.doc {
             problems.push(format!("{}: its doc is not rules/{}.md", meta.id, meta.id));
         }
-        assert!(!meta.summary.ends_with('.'), "{}: summary ends with a full stop", meta.id);
+        assert!(
+            !meta.summary.ends_with('.'),
+            "{}: summary ends with a full stop",
+            meta.id
+        );
         let dir = root.join("fixtures").join(meta.id);
-        let files: Vec<String> = files_of(&dir).iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
-        let firing = files.iter().filter(|t| t.contains(&format!("expect: {}", meta.id))).count();
-        let quiet = files.iter().filter(|t| t.contains("racelint-fixture: quiet")).count();
+        let files: Vec<String> = files_of(&dir)
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        let firing = files
+            .iter()
+            .filter(|t| t.contains(&format!("expect: {}", meta.id)))
+            .count();
+        let quiet = files
+            .iter()
+            .filter(|t| t.contains("racelint-fixture: quiet"))
+            .count();
         if firing < 3 || quiet < 3 {
-            problems.push(format!("fixtures/{}: {firing} firing and {quiet} quiet fixtures (at least 3 of each)", meta.id));
+            problems.push(format!(
+                "fixtures/{}: {firing} firing and {quiet} quiet fixtures (at least 3 of each)",
+                meta.id
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -186,8 +247,18 @@ fn messages_are_lowercase_without_full_stop() {
     for unit in units(&root) {
         for d in lint_unit(&unit) {
             let first = d.message.chars().next().unwrap();
-            assert!(!first.is_uppercase(), "{}: message starts uppercase: {}", d.location.path, d.message);
-            assert!(!d.message.ends_with('.'), "{}: message ends with a full stop: {}", d.location.path, d.message);
+            assert!(
+                !first.is_uppercase(),
+                "{}: message starts uppercase: {}",
+                d.location.path,
+                d.message
+            );
+            assert!(
+                !d.message.ends_with('.'),
+                "{}: message ends with a full stop: {}",
+                d.location.path,
+                d.message
+            );
             assert!(!d.help.is_empty());
         }
     }

@@ -212,8 +212,15 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
         }
         Shape::StateThenWrite { columns } => {
             let cols = join_words(&columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>());
+            let row = read.binding.as_deref().unwrap_or(read_table);
+            let checked = join_words(
+                &columns
+                    .iter()
+                    .map(|c| format!("`{row}.{c}`"))
+                    .collect::<Vec<_>>(),
+            );
             let message = format!(
-                "`{table}` is updated on the strength of {read_name}'s {cols}, but a concurrent request can pass the same check before this write lands"
+                "`{table}` is written because {checked} passed the check at line {check_line}, but a concurrent request can pass the same check before this write lands"
             );
             let state: Vec<(String, String)> = read
                 .filter

@@ -97,7 +97,9 @@ fn first_error(root: Node) -> Option<Node> {
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
-        if node.is_error() || node.is_missing() {
+        let known_gap =
+            node.is_missing() && node.parent().is_some_and(syntax::is_misparsed_generic_tag);
+        if (node.is_error() || node.is_missing()) && !known_gap {
             return Some(node);
         }
         if node.has_error() && cursor.goto_first_child() {

@@ -154,6 +154,35 @@ impl<'t> Segment<'t> {
     }
 }
 
+/// The tree tree-sitter-typescript 0.23 builds for a tagged template with type
+/// arguments (``tx.$queryRaw<Row[]>`…` ``): an instantiation expression, possibly
+/// under a `!` the parser invented, called with the template.
+pub fn is_misparsed_generic_tag(node: Node) -> bool {
+    let instantiation = match node.kind() {
+        "non_null_expression" => match node.named_child(0) {
+            Some(n) if n.kind() == "instantiation_expression" => n,
+            _ => return false,
+        },
+        "instantiation_expression" => node,
+        _ => return false,
+    };
+    instantiation
+        .parent()
+        .and_then(|p| {
+            if p.kind() == "non_null_expression" {
+                p.parent()
+            } else {
+                Some(p)
+            }
+        })
+        .is_some_and(|call| {
+            call.kind() == "call_expression"
+                && call
+                    .child_by_field_name("arguments")
+                    .is_some_and(|a| a.kind() == "template_string")
+        })
+}
+
 /// `root.seg1.seg2(args).seg3(args)`, flattened.
 #[derive(Clone, Debug)]
 pub struct Chain<'t> {
@@ -212,6 +241,26 @@ impl<'t> Chain<'t> {
                         node: seg_node,
                     });
                     current = object;
+                }
+                // tree-sitter-typescript 0.23 parses ``await tx.$queryRaw<T>`…` `` as
+                // `(await tx.$queryRaw)<T>!` called with the template: see through it.
+                "non_null_expression" | "instantiation_expression"
+                    if is_misparsed_generic_tag(current) =>
+                {
+                    let inner = match current.kind() {
+                        "non_null_expression" => current.named_child(0),
+                        _ => current.named_child(0).and_then(|n| {
+                            if n.kind() == "await_expression" {
+                                n.named_child(0)
+                            } else {
+                                Some(n)
+                            }
+                        }),
+                    };
+                    match inner {
+                        Some(inner) => current = inner,
+                        None => break,
+                    }
                 }
                 "parenthesized_expression" | "non_null_expression" | "await_expression"
                     if pending_call.is_none() =>

@@ -1,0 +1,314 @@
+//! The command line as users and scripts see it: exit codes, the JSON contract,
+//! bad input that must not stop the run, determinism, and that nothing is written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn racelint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racelint"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("racelint runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const GET_OR_CREATE: &str = r#"import { prisma } from "./db";
+
+export async function invite(email: string, teamId: string) {
+  const existing = await prisma.invite.findFirst({ where: { email, teamId } });
+  if (existing) return existing;
+  return prisma.invite.create({ data: { email, teamId } });
+}
+"#;
+
+const UPSERT: &str = r#"import { prisma } from "./db";
+
+export async function invite(email: string, teamId: string) {
+  return prisma.invite.upsert({
+    where: { email_teamId: { email, teamId } },
+    create: { email, teamId },
+    update: {},
+  });
+}
+"#;
+
+fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("racelint.toml"), "").unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn validate_against_contract(document: &serde_json::Value) {
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/racelint-output.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the contract schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "output breaks the contract: {problems:#?}\n{document:#}"
+    );
+}
+
+#[test]
+fn get_or_create_is_reported_with_both_spans_and_exit_1() {
+    let dir = project(&[("src/invite.ts", GET_OR_CREATE.as_bytes())]);
+    let out = racelint(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    validate_against_contract(&doc);
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["rule"], "check-then-act");
+    assert_eq!(finding["path"], "src/invite.ts");
+    assert_eq!(finding["line"], 6, "the act is the create");
+    assert_eq!(
+        finding["related"][0]["line"], 4,
+        "the check is the findFirst"
+    );
+    assert!(finding["help"]
+        .as_str()
+        .unwrap()
+        .contains("prisma.invite.upsert"));
+    assert_eq!(doc["summary"]["findings"], 1);
+}
+
+#[test]
+fn upsert_is_quiet_and_exits_0() {
+    let dir = project(&[("src/invite.ts", UPSERT.as_bytes())]);
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("No races found in 1 file."));
+}
+
+#[test]
+fn bad_files_are_reported_and_the_rest_is_linted() {
+    let mut not_utf8 = b"export const s = '".to_vec();
+    not_utf8.extend([0xff, 0xfe, 0xfd]);
+    not_utf8.extend(b"';\n");
+    let dir = project(&[
+        ("src/invite.ts", GET_OR_CREATE.as_bytes()),
+        (
+            "src/broken.ts",
+            b"export async function f( {\n  const x = await prisma.user.findFirst(\n",
+        ),
+        ("src/binary.js", b"\x7fELF\x00\x00\x01\x02garbage\x00"),
+        ("src/latin1.ts", &not_utf8),
+    ]);
+    let out = racelint(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings in the good file still count"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    validate_against_contract(&doc);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    let errors = doc["errors"].as_array().unwrap();
+    let kind_of = |path: &str| {
+        errors
+            .iter()
+            .find(|e| e["path"] == path)
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind_of("src/broken.ts").as_deref(), Some("parse-error"));
+    assert_eq!(kind_of("src/binary.js").as_deref(), Some("read-error"));
+    assert_eq!(kind_of("src/latin1.ts").as_deref(), Some("read-error"));
+    assert!(errors
+        .iter()
+        .find(|e| e["path"] == "src/broken.ts")
+        .unwrap()["line"]
+        .as_u64()
+        .is_some());
+    let err = stderr(&out);
+    assert!(
+        err.contains("src/latin1.ts") && err.contains("UTF-8"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn parse_errors_alone_do_not_fail_the_run() {
+    let dir = project(&[("a.ts", b"function (")]);
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("parse-error: a.ts:1:"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_empty_folder_is_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = racelint(dir.path(), &["check", "."]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("No races found in 0 files."));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = racelint(dir.path(), &["check", "does/not/exist"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("does/not/exist"));
+    assert_eq!(
+        racelint(dir.path(), &["check", "--select", "no-such-rule"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        racelint(dir.path(), &["check", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        racelint(dir.path(), &["explain", "no-such-rule"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(racelint(dir.path(), &["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn select_and_ignore_choose_rules() {
+    let dir = project(&[("src/invite.ts", GET_OR_CREATE.as_bytes())]);
+    assert_eq!(
+        racelint(dir.path(), &["check", "--ignore", "check-then-act"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        racelint(dir.path(), &["check", "--select", "check-then-act"])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn rules_explain_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = stdout(&racelint(dir.path(), &["rules"]));
+    for rule in racelint::rules::RULES {
+        assert!(rules.contains(rule.meta().id), "{rules}");
+    }
+    let explain = racelint(dir.path(), &["explain", "check-then-act"]);
+    assert_eq!(explain.status.code(), Some(0));
+    assert!(stdout(&explain).starts_with("# check-then-act"));
+    let version = racelint(dir.path(), &["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+}
+
+fn without_elapsed(json: &str) -> serde_json::Value {
+    let mut doc: serde_json::Value = serde_json::from_str(json).unwrap();
+    doc["summary"].as_object_mut().unwrap().remove("elapsed_ms");
+    doc
+}
+
+#[test]
+fn output_is_the_same_whatever_the_thread_count() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let runs: Vec<serde_json::Value> = ["1", "2", "8", "2"]
+        .iter()
+        .map(|jobs| {
+            without_elapsed(&stdout(&racelint(
+                &fixtures,
+                &["check", "--format", "json", "--jobs", jobs, "."],
+            )))
+        })
+        .collect();
+    assert!(runs[0]["findings"].as_array().unwrap().len() > 5);
+    for run in &runs[1..] {
+        assert_eq!(run, &runs[0]);
+    }
+}
+
+fn snapshot_tree(root: &Path) -> Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let meta = fs::metadata(&path).unwrap();
+                out.push((
+                    path.clone(),
+                    meta.modified().unwrap(),
+                    fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn a_check_writes_nothing() {
+    let dir = project(&[
+        ("src/invite.ts", GET_OR_CREATE.as_bytes()),
+        ("src/ok.ts", UPSERT.as_bytes()),
+    ]);
+    let before = snapshot_tree(dir.path());
+    for format in ["human", "json"] {
+        racelint(dir.path(), &["check", "--format", format]);
+    }
+    assert_eq!(before, snapshot_tree(dir.path()));
+}
+
+#[test]
+fn human_output_reads_well() {
+    let dir = project(&[("src/invite.ts", GET_OR_CREATE.as_bytes())]);
+    let out = racelint(dir.path(), &["check"]);
+    insta::assert_snapshot!("human_get_or_create", stdout(&out));
+}
+
+#[test]
+fn the_schema_copy_matches_the_contract() {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/racelint-output.schema.json");
+    if let Ok(original) = fs::read_to_string(shared) {
+        let copy = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/racelint-output.schema.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            original, copy,
+            "tests/data/racelint-output.schema.json is out of date"
+        );
+    }
+}
