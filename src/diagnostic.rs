@@ -9,7 +9,9 @@ use crate::source::Position;
 use serde::Serialize;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Info,
@@ -184,4 +186,16 @@ pub fn fingerprint(rule: &str, path: &str, code_parts: &[&str]) -> String {
         }
     }
     format!("{:016x}", hasher.digest())
+}
+
+/// What a rule is, apart from what it finds: the one record that `racelint rules`,
+/// the config's rule-id check and the SARIF rule table all read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub severity: Severity,
+    /// One line, lowercase, no trailing full stop.
+    pub summary: &'static str,
+    /// The rule's documentation in Markdown (`rules/<id>.md`).
+    pub doc: &'static str,
 }

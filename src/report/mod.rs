@@ -1,0 +1,5 @@
+//! Everything that turns a [`crate::diagnostic::Report`] into bytes for someone else
+//! to read. One file per format; nothing outside this folder renders.
+
+pub mod github;
+pub mod sarif;
