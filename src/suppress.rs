@@ -197,7 +197,7 @@ pub fn apply(
                 message,
                 "suppresses nothing",
                 help,
-                s.removal.map(|span| remove(span)),
+                s.removal.map(remove),
             ));
         } else {
             let first_kept = reportable.iter().position(|&r| !r).unwrap_or(0);
