@@ -188,12 +188,14 @@ pub fn fingerprint(rule: &str, path: &str, code_parts: &[&str]) -> String {
     format!("{:016x}", hasher.digest())
 }
 
-/// What every report needs to know about a rule.
-#[derive(Clone, Copy, Debug)]
+/// What a rule is, apart from what it finds: the one record that `racelint rules`,
+/// the config's rule-id check and the SARIF rule table all read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RuleMeta {
     pub id: &'static str,
     pub severity: Severity,
+    /// One line, lowercase, no trailing full stop.
     pub summary: &'static str,
-    /// The rule's documentation, `rules/<id>.md`.
+    /// The rule's documentation in Markdown (`rules/<id>.md`).
     pub doc: &'static str,
 }

@@ -12,7 +12,9 @@
 //!
 //! [`lint`] runs the stages; [`cli`] is the command line around it.
 
+pub mod baseline;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub mod frontend;
@@ -22,3 +24,4 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod source;
+pub mod suppress;

@@ -1,5 +1,7 @@
-//! Rendering a [`crate::diagnostic::Report`]: the only place that formats findings
-//! for people or machines.
+//! Everything that turns a [`crate::diagnostic::Report`] into bytes for someone else
+//! to read. One file per format; nothing outside this folder renders.
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod sarif;

@@ -1,0 +1,717 @@
+//! `racelint.toml`: finding it, reading it, and refusing anything it does not know.
+//!
+//! Every table denies unknown keys, and every rule id is checked against the rule
+//! list, because a misspelt key or id that is silently ignored leaves a team
+//! believing a rule is off (or on) when it is not. Errors are
+//! [`miette::Diagnostic`]s that point at the offending key in the file, so the CLI
+//! can print them like any other report and exit 2.
+//!
+//! ```toml
+//! select = ["check-then-act", "non-atomic-writes"]   # run only these (default: all)
+//! ignore = ["sleep-as-sync"]                         # never run these
+//! include = ["src/**"]          # gitignore-style globs, relative to this file's folder
+//! exclude = ["**/generated/**"]
+//! fail-on = "warning"           # exit 1 at or above this severity: error | warning | info
+//! max-file-size = 1048576       # bytes; larger files are skipped (reported as `skipped`)
+//!
+//! [rules]                       # a rule's severity, or "off"
+//! missing-version-check = "warning"
+//! in-process-lock = "off"
+//!
+//! [clients]                     # extra names the client is reached by
+//! prisma = ["db", "ctx.database"]
+//! drizzle = ["orm"]
+//!
+//! [non-atomic-writes]           # tables whose writes never need a transaction with others
+//! log-tables = ["audit_log", "outbox"]
+//! ```
+
+use crate::diagnostic::{RuleMeta, Severity};
+use crate::ir::Client;
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+pub const CONFIG_FILE: &str = "racelint.toml";
+
+/// Hand-written files are far below this; what is above it is bundled or generated
+/// code (a minified bundle, a generated client) where findings are noise and
+/// parsing costs seconds.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleLevel {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+impl RuleLevel {
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            RuleLevel::Error => Some(Severity::Error),
+            RuleLevel::Warning => Some(Severity::Warning),
+            RuleLevel::Info => Some(Severity::Info),
+            RuleLevel::Off => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clients {
+    /// Names a `PrismaClient` is reached by besides `prisma` (`db`, `ctx.database`).
+    #[serde(default)]
+    pub prisma: Vec<String>,
+    /// Names a Drizzle database is reached by besides `db`.
+    #[serde(default)]
+    pub drizzle: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NonAtomicWrites {
+    /// Added to the rule's built-in log-like names: a write to one of these tables
+    /// never needs to share a transaction with the writes around it.
+    #[serde(default)]
+    pub log_tables: Vec<String>,
+}
+
+/// The settings of one run. [`Config::default`] is what racelint does without a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The file this came from; `None` for the defaults.
+    pub path: Option<PathBuf>,
+    /// Severity overrides and rules turned off, by rule id.
+    pub rules: BTreeMap<String, RuleLevel>,
+    /// Run only these rules; `None` runs all.
+    pub select: Option<Vec<String>>,
+    pub ignore: Vec<String>,
+    /// Gitignore-style globs relative to [`Config::base_dir`]; empty means all files.
+    pub include: Vec<String>,
+    /// Gitignore-style globs relative to [`Config::base_dir`], on top of `.gitignore`.
+    pub exclude: Vec<String>,
+    /// The least severity that makes `check` exit 1.
+    pub fail_on: Severity,
+    /// Files larger than this many bytes are skipped.
+    pub max_file_size: u64,
+    pub clients: Clients,
+    pub non_atomic_writes: NonAtomicWrites,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            rules: BTreeMap::new(),
+            select: None,
+            ignore: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            fail_on: Severity::Warning,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            clients: Clients::default(),
+            non_atomic_writes: NonAtomicWrites::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The folder `include`/`exclude` globs are relative to: the config file's.
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
+    }
+
+    /// The severity `rule` reports at in this run, or `None` when it does not run.
+    /// `select` and `ignore` decide whether it runs; `[rules]` can then turn it off
+    /// or change its severity.
+    pub fn severity(&self, rule: &RuleMeta) -> Option<Severity> {
+        if let Some(select) = &self.select {
+            if !select.iter().any(|id| id == rule.id) {
+                return None;
+            }
+        }
+        if self.ignore.iter().any(|id| id == rule.id) {
+            return None;
+        }
+        match self.rules.get(rule.id) {
+            Some(level) => level.severity(),
+            None => Some(rule.severity),
+        }
+    }
+
+    /// Folds in `--select` (replaces the file's `select`) and `--ignore` (adds to
+    /// its `ignore`), the precedence ruff and clippy users expect.
+    pub fn merge_cli(&mut self, select: Option<Vec<String>>, ignore: Vec<String>) {
+        if select.is_some() {
+            self.select = select;
+        }
+        self.ignore.extend(ignore);
+    }
+
+    /// Whether a finding of this severity makes `check` exit 1.
+    pub fn fails(&self, severity: Severity) -> bool {
+        severity >= self.fail_on
+    }
+
+    /// The extra names configured for a client; empty for clients without a key.
+    pub fn client_names(&self, client: Client) -> &[String] {
+        match client {
+            Client::Prisma => &self.clients.prisma,
+            Client::Drizzle => &self.clients.drizzle,
+            _ => &[],
+        }
+    }
+}
+
+/// The `racelint.toml` in `start` (a folder, or a file's folder) or its nearest
+/// ancestor. The search stops at the repository root (a folder holding `.git`) so
+/// that a checkout never picks up a stray config from the home directory above it.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    let start = std::path::absolute(start).ok()?;
+    let mut dir = if start.is_file() {
+        start.parent()?
+    } else {
+        start.as_path()
+    };
+    loop {
+        let candidate = dir.join(CONFIG_FILE);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+        dir = dir.parent()?;
+    }
+}
+
+/// Reads and checks a config file. `known_rules` is every rule id that exists
+/// (including `unused-suppression` and `suppression-missing-reason`).
+pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(Box::new(Inner {
+            message: format!("cannot read {}: {e}", path.display()),
+            src: None,
+            span: None,
+            label: None,
+            help: None,
+        }))
+    })?;
+    let mut config = parse(&text, &path.display().to_string(), known_rules)?;
+    config.path = Some(path.to_path_buf());
+    Ok(config)
+}
+
+/// Checks config text; `name` is how errors name the file.
+pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    let err = |message: String, span: Option<std::ops::Range<usize>>, label: &str| {
+        ConfigError(Box::new(Inner {
+            message,
+            src: Some(NamedSource::new(name, text.to_string()).with_language("TOML")),
+            span: span.map(|r| SourceSpan::from(r.start..r.end)),
+            label: Some(label.to_string()),
+            help: None,
+        }))
+    };
+
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        let label = if message.starts_with("unknown field") {
+            "not a racelint setting"
+        } else {
+            "here"
+        };
+        // toml's own message already lists the keys that are expected here.
+        err(format!("invalid {name}: {message}"), e.span(), label)
+    })?;
+
+    let check_rule = |id: &Spanned<String>| -> Result<(), ConfigError> {
+        if known_rules.contains(&id.get_ref().as_str()) {
+            return Ok(());
+        }
+        let mut error = err(
+            format!("unknown rule `{}` in {name}", id.get_ref()),
+            Some(id.span()),
+            "no rule has this id",
+        );
+        error.0.help = Some(match closest(id.get_ref(), known_rules) {
+            Some(near) => format!("did you mean `{near}`? `racelint rules` lists every id"),
+            None => "`racelint rules` lists every id".into(),
+        });
+        Err(error)
+    };
+    for id in raw.rules.keys() {
+        check_rule(id)?;
+    }
+    for id in raw.select.iter().flatten().chain(&raw.ignore) {
+        check_rule(id)?;
+    }
+
+    for glob in raw.include.iter().chain(&raw.exclude) {
+        let mut builder = ignore::overrides::OverrideBuilder::new("/");
+        if let Err(e) = builder.add(glob.get_ref()) {
+            return Err(err(
+                format!("invalid glob `{}` in {name}: {e}", glob.get_ref()),
+                Some(glob.span()),
+                "not a valid glob",
+            ));
+        }
+    }
+
+    for names in [&raw.clients.prisma, &raw.clients.drizzle] {
+        for n in names {
+            let valid = !n.get_ref().is_empty()
+                && n.get_ref().split('.').all(|part| {
+                    !part.is_empty()
+                        && !part.starts_with(|c: char| c.is_ascii_digit())
+                        && part
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                });
+            if !valid {
+                return Err(err(
+                    format!("invalid client name `{}` in {name}", n.get_ref()),
+                    Some(n.span()),
+                    "expected a variable or a dotted path such as `ctx.db`",
+                ));
+            }
+        }
+    }
+
+    if let Some(size) = &raw.max_file_size {
+        if *size.get_ref() == 0 {
+            return Err(err(
+                format!("invalid {name}: max-file-size must be at least 1 byte"),
+                Some(size.span()),
+                "every file would be skipped",
+            ));
+        }
+    }
+
+    let strings = |v: Vec<Spanned<String>>| v.into_iter().map(Spanned::into_inner).collect();
+    let defaults = Config::default();
+    Ok(Config {
+        path: None,
+        rules: raw
+            .rules
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
+        select: raw.select.map(strings),
+        ignore: strings(raw.ignore),
+        include: strings(raw.include),
+        exclude: strings(raw.exclude),
+        fail_on: raw.fail_on.unwrap_or(defaults.fail_on),
+        max_file_size: raw
+            .max_file_size
+            .map_or(defaults.max_file_size, Spanned::into_inner),
+        clients: Clients {
+            prisma: strings(raw.clients.prisma),
+            drizzle: strings(raw.clients.drizzle),
+        },
+        non_atomic_writes: raw.non_atomic_writes,
+    })
+}
+
+/// The file as written, with spans kept where a later check must point.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    #[serde(default)]
+    rules: BTreeMap<Spanned<String>, RuleLevel>,
+    select: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    fail_on: Option<Severity>,
+    max_file_size: Option<Spanned<u64>>,
+    #[serde(default)]
+    clients: RawClients,
+    #[serde(default)]
+    non_atomic_writes: NonAtomicWrites,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClients {
+    #[serde(default)]
+    prisma: Vec<Spanned<String>>,
+    #[serde(default)]
+    drizzle: Vec<Spanned<String>>,
+}
+
+/// The known id nearest to a misspelling, if it is near enough to be a typo.
+fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(id, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A config file that cannot be used. Its `miette` form shows the file with the
+/// offending key labelled; its `Display` is the one-line message.
+#[derive(Debug)]
+pub struct ConfigError(Box<Inner>);
+
+// Boxed because a `Result` carrying a config error travels through the happy path
+// of every run.
+#[derive(Debug)]
+struct Inner {
+    message: String,
+    src: Option<NamedSource<String>>,
+    span: Option<SourceSpan>,
+    label: Option<String>,
+    help: Option<String>,
+}
+
+impl ConfigError {
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The byte range of the offending key or value in the file, if known.
+    pub fn span(&self) -> Option<std::ops::Range<usize>> {
+        self.0.span.map(|s| s.offset()..s.offset() + s.len())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl miette::Diagnostic for ConfigError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("racelint::config"))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.0.span?;
+        self.0.src.as_ref()?;
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            self.0.label.clone(),
+            span,
+        ))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &[
+        "check-then-act",
+        "non-atomic-writes",
+        "sleep-as-sync",
+        "in-process-lock",
+        "unused-suppression",
+    ];
+
+    fn ok(text: &str) -> Config {
+        parse(text, "racelint.toml", KNOWN).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn fail(text: &str) -> ConfigError {
+        parse(text, "racelint.toml", KNOWN).expect_err("config must be rejected")
+    }
+
+    fn spanned<'a>(text: &'a str, e: &ConfigError) -> &'a str {
+        &text[e.span().expect("error has a span")]
+    }
+
+    fn meta(id: &'static str, severity: Severity) -> RuleMeta {
+        RuleMeta {
+            id,
+            severity,
+            summary: "",
+            doc: "",
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(ok(""), Config::default());
+        assert_eq!(Config::default().fail_on, Severity::Warning);
+        assert_eq!(Config::default().max_file_size, 1024 * 1024);
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = ok(r#"
+select = ["check-then-act", "non-atomic-writes"]
+ignore = ["sleep-as-sync"]
+include = ["src/**"]
+exclude = ["**/generated/**", "!keep.ts"]
+fail-on = "error"
+max-file-size = 4096
+
+[rules]
+check-then-act = "warning"
+in-process-lock = "off"
+non-atomic-writes = "info"
+
+[clients]
+prisma = ["db", "ctx.database"]
+drizzle = ["orm"]
+
+[non-atomic-writes]
+log-tables = ["audit_log", "outbox"]
+"#);
+        assert_eq!(
+            c.select,
+            Some(vec!["check-then-act".into(), "non-atomic-writes".into()])
+        );
+        assert_eq!(c.ignore, vec!["sleep-as-sync"]);
+        assert_eq!(c.include, vec!["src/**"]);
+        assert_eq!(c.exclude, vec!["**/generated/**", "!keep.ts"]);
+        assert_eq!(c.fail_on, Severity::Error);
+        assert_eq!(c.max_file_size, 4096);
+        assert_eq!(c.rules["check-then-act"], RuleLevel::Warning);
+        assert_eq!(c.rules["in-process-lock"], RuleLevel::Off);
+        assert_eq!(c.rules["non-atomic-writes"], RuleLevel::Info);
+        assert_eq!(c.clients.prisma, vec!["db", "ctx.database"]);
+        assert_eq!(c.client_names(Client::Prisma), ["db", "ctx.database"]);
+        assert_eq!(c.client_names(Client::Drizzle), ["orm"]);
+        assert!(c.client_names(Client::Sqlx).is_empty());
+        assert_eq!(c.non_atomic_writes.log_tables, vec!["audit_log", "outbox"]);
+    }
+
+    #[test]
+    fn severity_combines_select_ignore_and_rules() {
+        let cta = meta("check-then-act", Severity::Error);
+        let naw = meta("non-atomic-writes", Severity::Error);
+        let sleep = meta("sleep-as-sync", Severity::Warning);
+        let lock = meta("in-process-lock", Severity::Warning);
+
+        let c = ok(r#"
+ignore = ["sleep-as-sync"]
+[rules]
+check-then-act = "info"
+in-process-lock = "off"
+"#);
+        assert_eq!(c.severity(&cta), Some(Severity::Info));
+        assert_eq!(c.severity(&naw), Some(Severity::Error));
+        assert_eq!(c.severity(&sleep), None);
+        assert_eq!(c.severity(&lock), None);
+
+        let c = ok(r#"select = ["non-atomic-writes"]"#);
+        assert_eq!(c.severity(&cta), None);
+        assert_eq!(c.severity(&naw), Some(Severity::Error));
+
+        let mut c = ok(r#"select = ["non-atomic-writes"]
+ignore = ["in-process-lock"]"#);
+        c.merge_cli(
+            Some(vec!["check-then-act".into()]),
+            vec!["sleep-as-sync".into()],
+        );
+        assert_eq!(c.severity(&cta), Some(Severity::Error));
+        assert_eq!(c.severity(&naw), None);
+        assert_eq!(c.ignore, vec!["in-process-lock", "sleep-as-sync"]);
+        c.merge_cli(None, vec![]);
+        assert_eq!(c.select, Some(vec!["check-then-act".into()]));
+    }
+
+    #[test]
+    fn fail_on_is_a_threshold() {
+        let c = ok(r#"fail-on = "warning""#);
+        assert!(c.fails(Severity::Error));
+        assert!(c.fails(Severity::Warning));
+        assert!(!c.fails(Severity::Info));
+        assert!(ok(r#"fail-on = "info""#).fails(Severity::Info));
+        assert!(!ok(r#"fail-on = "error""#).fails(Severity::Warning));
+    }
+
+    #[test]
+    fn unknown_top_level_key_points_at_the_key() {
+        let text = "fail-on = \"error\"\nselekt = [\"check-then-act\"]\n";
+        let e = fail(text);
+        assert_eq!(spanned(text, &e), "selekt");
+        assert!(
+            e.message().contains("unknown field `selekt`"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_tables_point_at_the_key() {
+        let text = "[clients]\nprisma = [\"db\"]\nsequelize = [\"s\"]\n";
+        assert_eq!(spanned(text, &fail(text)), "sequelize");
+        let text = "[non-atomic-writes]\nlog_tables = [\"x\"]\n";
+        assert_eq!(spanned(text, &fail(text)), "log_tables");
+        let text = "[nonatomic]\nx = 1\n";
+        assert_eq!(spanned(text, &fail(text)), "nonatomic");
+    }
+
+    #[test]
+    fn unknown_rule_ids_point_at_the_id() {
+        let text = "[rules]\ncheck-then-akt = \"off\"\n";
+        let e = fail(text);
+        assert_eq!(spanned(text, &e), "check-then-akt");
+        assert!(e.message().contains("unknown rule `check-then-akt`"));
+        let help = miette::Diagnostic::help(&e).unwrap().to_string();
+        assert!(help.contains("did you mean `check-then-act`"), "{help}");
+
+        let text = "select = [\"check-then-act\", \"race-everything\"]\n";
+        let e = fail(text);
+        assert_eq!(spanned(text, &e), "\"race-everything\"");
+        assert!(!miette::Diagnostic::help(&e)
+            .unwrap()
+            .to_string()
+            .contains("did you mean"));
+
+        let text = "ignore = [\"sleep-as-sync\", \"nope\"]\n";
+        assert_eq!(spanned(text, &fail(text)), "\"nope\"");
+    }
+
+    #[test]
+    fn bad_values_point_at_the_value() {
+        let text = "[rules]\ncheck-then-act = \"fatal\"\n";
+        let e = fail(text);
+        assert_eq!(spanned(text, &e), "\"fatal\"");
+        assert!(
+            e.message().contains("unknown variant `fatal`"),
+            "{}",
+            e.message()
+        );
+
+        let text = "fail-on = \"never\"\n";
+        assert_eq!(spanned(text, &fail(text)), "\"never\"");
+
+        let text = "max-file-size = \"2MiB\"\n";
+        assert_eq!(spanned(text, &fail(text)), "\"2MiB\"");
+        let text = "max-file-size = 0\n";
+        assert_eq!(spanned(text, &fail(text)), "0");
+        let text = "max-file-size = -5\n";
+        assert_eq!(spanned(text, &fail(text)), "-5");
+
+        let text = "select = \"check-then-act\"\n";
+        assert_eq!(spanned(text, &fail(text)), "\"check-then-act\"");
+    }
+
+    #[test]
+    fn invalid_globs_and_client_names_are_errors() {
+        let text = "exclude = [\"src/{a,b\"]\n";
+        let e = fail(text);
+        assert_eq!(spanned(text, &e), "\"src/{a,b\"");
+        assert!(e.message().contains("invalid glob"));
+
+        let text = "[clients]\nprisma = [\"db\", \"ctx..db\"]\n";
+        assert_eq!(spanned(text, &fail(text)), "\"ctx..db\"");
+        let text = "[clients]\ndrizzle = [\"\"]\n";
+        assert_eq!(spanned(text, &fail(text)), "\"\"");
+        assert_eq!(
+            ok("[clients]\nprisma = [\"$db\", \"this.prisma_1\"]")
+                .clients
+                .prisma
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn toml_syntax_errors_have_a_location() {
+        let text = "select = [\"check-then-act\"\nfail-on = \"error\"\n";
+        let e = fail(text);
+        assert!(e.span().is_some());
+    }
+
+    #[test]
+    fn miette_report_shows_the_file_and_label() {
+        let text = "fail-on = \"error\"\nselekt = []\n";
+        let e = fail(text);
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &e)
+            .unwrap();
+        assert!(out.contains("racelint::config"), "{out}");
+        assert!(out.contains("racelint.toml:2:1"), "{out}");
+        assert!(out.contains("not a racelint setting"), "{out}");
+        assert!(out.contains("selekt = []"), "{out}");
+    }
+
+    #[test]
+    fn load_reads_a_file_and_remembers_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, "fail-on = \"error\"\n").unwrap();
+        let c = load(&path, KNOWN).unwrap();
+        assert_eq!(c.fail_on, Severity::Error);
+        assert_eq!(c.base_dir(), Some(dir.path()));
+
+        let missing = load(&dir.path().join("nope.toml"), KNOWN).unwrap_err();
+        assert!(missing.message().contains("cannot read"));
+        assert!(missing.span().is_none());
+    }
+
+    #[test]
+    fn find_config_walks_up_to_the_repository_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let deep = repo.join("apps/web/lib");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        let file = deep.join("x.ts");
+        std::fs::write(&file, "").unwrap();
+
+        // A config above the repository is not this project's.
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        assert_eq!(find_config(&deep), None);
+
+        std::fs::write(repo.join(CONFIG_FILE), "").unwrap();
+        assert_eq!(find_config(&deep), Some(repo.join(CONFIG_FILE)));
+        assert_eq!(find_config(&file), Some(repo.join(CONFIG_FILE)));
+
+        std::fs::write(repo.join("apps").join(CONFIG_FILE), "").unwrap();
+        assert_eq!(
+            find_config(&file),
+            Some(repo.join("apps").join(CONFIG_FILE))
+        );
+    }
+
+    #[test]
+    fn closest_suggests_only_near_misses() {
+        assert_eq!(closest("sleep-as-synch", KNOWN), Some("sleep-as-sync"));
+        assert_eq!(closest("zzz", KNOWN), None);
+    }
+}
