@@ -62,6 +62,7 @@ pub struct Discovered {
 pub fn discover(
     paths: &[PathBuf],
     excludes: &[String],
+    keep: &(dyn Fn(&Path) -> bool + Sync),
     threads: usize,
 ) -> Result<Discovered, String> {
     let mut files = Vec::new();
@@ -107,6 +108,7 @@ pub fn discover(
                     Ok(entry) => {
                         if entry.file_type().is_some_and(|t| t.is_file())
                             && language_of(entry.path()).is_some()
+                            && keep(entry.path())
                         {
                             found
                                 .lock()
@@ -150,16 +152,21 @@ fn walk_error(error: &ignore::Error) -> RunError {
     }
 }
 
-/// A path relative to the current directory when below it, else absolute.
-pub fn display_path(path: &Path) -> String {
-    let absolute = if path.is_absolute() {
+/// The path made absolute against the current directory, without `.` and `..`.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir()
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
     };
-    let absolute = normalize(&absolute);
+    normalize(&joined)
+}
+
+/// A path relative to the current directory when below it, else absolute.
+pub fn display_path(path: &Path) -> String {
+    let absolute = absolute(path);
     let shown = std::env::current_dir()
         .ok()
         .and_then(|cwd| {

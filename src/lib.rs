@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod discover;
+pub mod fix;
 pub mod frontend;
 pub mod ir;
 pub mod lint;

@@ -7,9 +7,10 @@
 //! anywhere). Findings are sorted once, at the end, so output is deterministic
 //! whatever the number of threads.
 
+use crate::config::Config;
 use crate::diagnostic::{
     fingerprint, Diagnostic, ErrorKind, Finding, Location, RelatedLocation, Report, ResolvedEdit,
-    ResolvedFix, RunError, Severity,
+    ResolvedFix, RuleMeta, RunError, Severity,
 };
 use crate::discover::{self, Language};
 use crate::frontend::typescript::{self, clients::FileHints};
@@ -17,33 +18,29 @@ use crate::ir::FileModel;
 use crate::rules::{self, Context, ProjectFacts, Rule};
 use crate::schema::Schema;
 use crate::source::SourceFile;
+use crate::suppress;
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Files larger than this are skipped with a note: generated bundles, data dumps.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Options {
     pub paths: Vec<PathBuf>,
-    /// Run only these rules (empty: all).
-    pub select: Vec<String>,
-    pub ignore: Vec<String>,
+    /// Rules, severities, include/exclude globs, file size limit, client names.
+    pub config: Config,
+    /// `--exclude` globs, on top of `.gitignore` and the config's `exclude`.
     pub exclude: Vec<String>,
+    /// Worker threads; 0 means one per core.
     pub jobs: usize,
-    pub max_file_size: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             paths: vec![PathBuf::from(".")],
-            select: Vec::new(),
-            ignore: Vec::new(),
+            config: Config::default(),
             exclude: Vec::new(),
             jobs: 0,
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
     }
 }
@@ -58,7 +55,7 @@ impl std::fmt::Display for Fatal {
     }
 }
 
-/// A file after parsing: its text and model, kept only when it has effects.
+/// A file after parsing: its text and model, kept only when rules have work there.
 struct Lowered {
     file: SourceFile,
     model: FileModel,
@@ -69,18 +66,21 @@ enum FileOutcome {
     Nothing(Vec<RunError>),
 }
 
-pub fn selected_rules(options: &Options) -> Result<Vec<&'static dyn Rule>, Fatal> {
-    for id in options.select.iter().chain(&options.ignore) {
-        if rules::find(id).is_none() {
-            return Err(Fatal(format!("unknown rule `{id}` (see `racelint rules`)")));
-        }
-    }
-    Ok(rules::RULES
+/// Every id a rule or a suppression may name: the rules and the suppression checks.
+pub fn all_rule_meta() -> Vec<RuleMeta> {
+    rules::RULES
         .iter()
-        .copied()
-        .filter(|r| options.select.is_empty() || options.select.iter().any(|s| s == r.meta().id))
-        .filter(|r| !options.ignore.iter().any(|s| s == r.meta().id))
-        .collect())
+        .map(|r| *r.meta())
+        .chain(suppress::META.iter().copied())
+        .collect()
+}
+
+/// The rules this run uses, each with the severity it reports at.
+pub fn active_rules(config: &Config) -> Vec<(&'static dyn Rule, Severity)> {
+    rules::RULES
+        .iter()
+        .filter_map(|r| config.severity(r.meta()).map(|s| (*r, s)))
+        .collect()
 }
 
 pub fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, Fatal> {
@@ -94,18 +94,36 @@ pub fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, Fatal> {
 
 pub fn check(options: &Options, schema: &Schema) -> Result<Report, Fatal> {
     let started = Instant::now();
-    let rules = selected_rules(options)?;
+    let config = &options.config;
+    let rules = active_rules(config);
+    let known: Vec<&str> = all_rule_meta().iter().map(|m| m.id).collect();
+    let active: Vec<&str> = rules
+        .iter()
+        .map(|(r, _)| r.meta().id)
+        .chain(
+            suppress::META
+                .iter()
+                .filter(|m| config.severity(m).is_some())
+                .map(|m| m.id),
+        )
+        .collect();
     let pool = thread_pool(options.jobs)?;
     let jobs = pool.current_num_threads();
-    let discovered = discover::discover(&options.paths, &options.exclude, jobs).map_err(Fatal)?;
+    let scope = Scope::new(config).map_err(Fatal)?;
+    let discovered =
+        discover::discover(&options.paths, &options.exclude, &|p| scope.keeps(p), jobs)
+            .map_err(Fatal)?;
     let mut errors = discovered.errors;
     let files = discovered.files.len();
+    let hints = HintNames {
+        prisma: config.clients.prisma.clone(),
+    };
 
     let outcomes: Vec<FileOutcome> = pool.install(|| {
         discovered
             .files
             .par_iter()
-            .map(|path| lint_file(path, options.max_file_size))
+            .map(|path| lint_file(path, config.max_file_size, &hints))
             .collect()
     });
     let mut lowered = Vec::new();
@@ -138,13 +156,31 @@ pub fn check(options: &Options, schema: &Schema) -> Result<Report, Fatal> {
                     schema,
                     project: &project,
                     text: &file.file.text,
+                    log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
                 for function in &file.model.functions {
-                    for rule in &rules {
+                    for (rule, severity) in &rules {
+                        let from = findings.len();
                         rule.check(&cx, function, &mut findings);
+                        for finding in &mut findings[from..] {
+                            finding.severity = *severity;
+                        }
                     }
                 }
+                let findings = if file.file.text.contains(suppress::MARKER) {
+                    let suppressions = suppress::parse(&file.file.text);
+                    let (mut kept, extra) =
+                        suppress::apply(findings, &suppressions, &file.file, &known, &active);
+                    kept.extend(extra.into_iter().filter_map(|mut f| {
+                        let meta = suppress::META.iter().find(|m| m.id == f.rule)?;
+                        f.severity = config.severity(meta)?;
+                        Some(f)
+                    }));
+                    kept
+                } else {
+                    findings
+                };
                 findings
                     .into_iter()
                     .map(|f| place(&file.file, f))
@@ -167,6 +203,53 @@ pub fn check(options: &Options, schema: &Schema) -> Result<Report, Fatal> {
     })
 }
 
+/// The config's `include` and `exclude` globs, relative to the config's folder.
+struct Scope {
+    include: Option<ignore::gitignore::Gitignore>,
+    exclude: Option<ignore::gitignore::Gitignore>,
+}
+
+impl Scope {
+    fn new(config: &Config) -> Result<Scope, String> {
+        let base = config
+            .base_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = discover::absolute(&base);
+        let build = |globs: &[String]| -> Result<Option<ignore::gitignore::Gitignore>, String> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(&base);
+            for glob in globs {
+                builder
+                    .add_line(None, glob)
+                    .map_err(|e| format!("invalid glob `{glob}`: {e}"))?;
+            }
+            builder.build().map(Some).map_err(|e| e.to_string())
+        };
+        Ok(Scope {
+            include: build(&config.include)?,
+            exclude: build(&config.exclude)?,
+        })
+    }
+
+    /// Whether a walked file is in scope (files named on the command line always are).
+    fn keeps(&self, path: &Path) -> bool {
+        let path = discover::absolute(path);
+        let matches = |set: &ignore::gitignore::Gitignore| {
+            path.starts_with(set.path())
+                && set.matched_path_or_any_parents(&path, false).is_ignore()
+        };
+        self.include.as_ref().is_none_or(matches) && !self.exclude.as_ref().is_some_and(matches)
+    }
+}
+
+/// Client names from the configuration, handed to the frontends.
+struct HintNames {
+    prisma: Vec<String>,
+}
+
 fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     vec![RunError {
         kind,
@@ -176,7 +259,7 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &PathBuf, max_size: u64) -> FileOutcome {
+fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -228,10 +311,11 @@ fn lint_file(path: &PathBuf, max_size: u64) -> FileOutcome {
             ))
         }
     };
-    let file = SourceFile::new(path.clone(), display, text);
+    let file = SourceFile::new(path.to_path_buf(), display, text);
     let (model, problems) = match discover::language_of(path) {
         Some(Language::TypeScript(dialect)) => {
-            let hints = FileHints::of(&file.text);
+            let mut hints = FileHints::of(&file.text);
+            hints.prisma_names.clone_from(&names.prisma);
             let parsed = typescript::parse(&file.text, dialect, &hints);
             (
                 parsed.model,
@@ -253,7 +337,8 @@ fn lint_file(path: &PathBuf, max_size: u64) -> FileOutcome {
             position: Some(file.position(offset as u32)),
         })
         .collect();
-    if model.functions.is_empty() {
+    // A suppression comment is checked even in a file without effects.
+    if model.functions.is_empty() && !file.text.contains(suppress::MARKER) {
         FileOutcome::Nothing(errors)
     } else {
         FileOutcome::Lowered(Lowered { file, model }, errors)
@@ -304,7 +389,7 @@ pub fn place(file: &SourceFile, finding: Finding) -> Diagnostic {
     }
 }
 
-/// Whether the report should fail the run at `threshold`.
-pub fn fails(report: &Report, threshold: Severity) -> bool {
-    report.diagnostics.iter().any(|d| d.severity >= threshold)
+/// Whether the report should make `check` exit 1.
+pub fn fails(report: &Report, config: &Config) -> bool {
+    report.diagnostics.iter().any(|d| config.fails(d.severity))
 }

@@ -25,7 +25,8 @@ use crate::source::SourceFile;
 pub const UNUSED_SUPPRESSION: &str = "unused-suppression";
 pub const SUPPRESSION_MISSING_REASON: &str = "suppression-missing-reason";
 
-const MARKER: &str = "racelint-ignore";
+/// Every suppression comment contains this; files without it skip the parse.
+pub const MARKER: &str = "racelint-ignore";
 
 /// The two rules this module reports, for the rule table (`racelint rules`, SARIF,
 /// the config's id check).

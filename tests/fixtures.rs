@@ -108,7 +108,7 @@ fn files_of(unit: &Path) -> Vec<PathBuf> {
     if unit.is_file() {
         return vec![unit.to_path_buf()];
     }
-    racelint::discover::discover(&[unit.to_path_buf()], &[], 1)
+    racelint::discover::discover(&[unit.to_path_buf()], &[], &|_| true, 1)
         .unwrap()
         .files
 }

@@ -1,74 +1,183 @@
-//! `racelint check`: lint, report, and exit 0, 1 or 2.
+//! `racelint check`: load the configuration, lint, filter by baseline, fix if asked,
+//! report, and exit 0, 1 or 2.
 
-use super::{split_list, Format, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
-use crate::diagnostic::Severity;
+use super::{split_list, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
+use crate::config::{self, Config};
 use crate::lint::{self, Options};
-use crate::report;
 use crate::schema::Schema;
-use clap::Args;
+use crate::{baseline, discover, fix, report};
+use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Files and folders to lint
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
     /// Run only these rules (comma-separated or repeated)
     #[arg(long, value_name = "RULE,...")]
     pub select: Vec<String>,
     /// Skip these rules
     #[arg(long, value_name = "RULE,...")]
     pub ignore: Vec<String>,
+    /// A racelint.toml (default: found in the linted folder or its parents)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only findings that are not in this baseline
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record today's findings as the baseline
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Apply the fixes that are safe and print what changed
+    #[arg(long)]
+    pub fix: bool,
     /// Worker threads (default: all cores)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
     /// Skip paths matching this glob, on top of .gitignore (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Files larger than this many bytes are skipped with a note
-    #[arg(long, value_name = "BYTES", default_value_t = lint::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
+    /// Files larger than this many bytes are skipped with a note (default: the config's, 1 MiB)
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
 }
 
 pub fn run(args: CheckArgs) -> i32 {
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     let options = Options {
-        paths: args.paths,
-        select: split_list(&args.select),
-        ignore: split_list(&args.ignore),
-        exclude: args.exclude,
+        paths: args.paths.clone(),
+        config,
+        exclude: args.exclude.clone(),
         jobs: args.jobs,
-        max_file_size: args.max_file_size,
     };
     let schema = Schema::default();
-    let report = match lint::check(&options, &schema) {
+    let mut report = match lint::check(&options, &schema) {
         Ok(report) => report,
         Err(fatal) => {
             eprintln!("racelint: error: {fatal}");
             return EXIT_ERROR;
         }
     };
+    if args.fix {
+        let outcome = fix::apply(&report);
+        for (path, count) in &outcome.written {
+            eprintln!(
+                "racelint: fixed {count} finding{} in {path}",
+                if *count == 1 { "" } else { "s" }
+            );
+        }
+        for (path, why) in &outcome.refused {
+            eprintln!("racelint: did not fix {path}: {why}");
+        }
+        if !outcome.written.is_empty() {
+            report = match lint::check(&options, &schema) {
+                Ok(report) => report,
+                Err(fatal) => {
+                    eprintln!("racelint: error: {fatal}");
+                    return EXIT_ERROR;
+                }
+            };
+        }
+    }
+    if let Some(path) = &args.write_baseline {
+        if let Err(e) = baseline::write(path, &report.diagnostics) {
+            eprintln!(
+                "racelint: error: cannot write the baseline {}: {e}",
+                path.display()
+            );
+            return EXIT_ERROR;
+        }
+        eprintln!(
+            "racelint: recorded {} finding(s) in {}",
+            report.diagnostics.len(),
+            path.display()
+        );
+    }
+    if let Some(path) = &args.baseline {
+        match baseline::load(path) {
+            Ok(known) => {
+                report.diagnostics =
+                    baseline::filter(std::mem::take(&mut report.diagnostics), &known)
+            }
+            Err(e) => {
+                eprintln!(
+                    "racelint: error: cannot read the baseline {}: {e}",
+                    path.display()
+                );
+                return EXIT_ERROR;
+            }
+        }
+    }
     let rendered = match args.format {
-        Format::Human => report::human::render(
+        CheckFormat::Human => report::human::render(
             &report,
             &report::human::Style::detect(std::io::stdout().is_terminal()),
         ),
-        Format::Json => report::json::render(&report),
+        CheckFormat::Json => report::json::render(&report),
+        CheckFormat::Sarif => report::sarif::render(&report, &lint::all_rule_meta()),
+        CheckFormat::Github => report::github::render(&report),
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    // A closed pipe (`racelint check | head`) is not a lint failure.
+    let _ = stdout
         .write_all(rendered.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
-        // A closed pipe (`racelint check | head`) is not a lint failure.
-    }
+        .and_then(|_| stdout.flush());
     eprint!("{}", report::human::error_lines(&report));
-    if lint::fails(&report, Severity::Warning) {
+    if lint::fails(&report, &options.config) {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
     }
+}
+
+/// The configuration: `--config`, else the nearest `racelint.toml`, else defaults;
+/// then the command line on top.
+fn load_config(args: &CheckArgs) -> Result<Config, i32> {
+    let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
+    let found = args.config.clone().or_else(|| {
+        let first = args
+            .paths
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("."));
+        config::find_config(&discover::absolute(&first))
+    });
+    let mut config = match found {
+        Some(path) => match config::load(&path, &known) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("{:?}", miette::Report::new(error));
+                return Err(EXIT_ERROR);
+            }
+        },
+        None => Config::default(),
+    };
+    let select = split_list(&args.select);
+    let ignore = split_list(&args.ignore);
+    for id in select.iter().chain(&ignore) {
+        if !known.contains(&id.as_str()) {
+            eprintln!("racelint: error: unknown rule `{id}` (see `racelint rules`)");
+            return Err(EXIT_ERROR);
+        }
+    }
+    config.merge_cli((!select.is_empty()).then_some(select), ignore);
+    if let Some(size) = args.max_file_size {
+        config.max_file_size = size;
+    }
+    Ok(config)
 }

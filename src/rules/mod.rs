@@ -68,6 +68,8 @@ pub struct Context<'a> {
     pub project: &'a ProjectFacts,
     /// The file's text, for naming things as the code does.
     pub text: &'a str,
+    /// Tables configured as logs or outboxes (`[non-atomic-writes] log-tables`).
+    pub log_tables: &'a [String],
 }
 
 impl Context<'_> {

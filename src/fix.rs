@@ -1,0 +1,85 @@
+//! `--fix`: writes the fixes whose applicability is `safe`, and nothing else.
+//!
+//! Edits are applied per file from the end backwards so earlier offsets stay
+//! valid; an edit overlapping one already taken waits for the next run. A fixed
+//! file must parse no worse than before, or it is not written.
+
+use crate::diagnostic::{Applicability, Report};
+use crate::discover::{language_of, Language};
+use crate::frontend::typescript::{self, clients::FileHints};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub struct Outcome {
+    /// `(path, number of findings fixed)` for every file written.
+    pub written: Vec<(String, usize)>,
+    /// Files whose fixes were dropped, and why.
+    pub refused: Vec<(String, String)>,
+}
+
+pub fn apply(report: &Report) -> Outcome {
+    let mut per_file: BTreeMap<String, (std::sync::Arc<str>, Vec<(usize, usize, String)>, usize)> =
+        BTreeMap::new();
+    for d in &report.diagnostics {
+        let Some(fix) = d
+            .fix
+            .as_ref()
+            .filter(|f| f.applicability == Applicability::Safe)
+        else {
+            continue;
+        };
+        let entry = per_file
+            .entry(d.location.path.clone())
+            .or_insert_with(|| (d.source.clone(), Vec::new(), 0));
+        entry.2 += 1;
+        for edit in &fix.edits {
+            entry.1.push((
+                edit.span.start as usize,
+                edit.span.end as usize,
+                edit.replacement.clone(),
+            ));
+        }
+    }
+    let mut outcome = Outcome {
+        written: Vec::new(),
+        refused: Vec::new(),
+    };
+    for (path, (source, mut edits, findings)) in per_file {
+        edits.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut taken: Vec<(usize, usize, String)> = Vec::new();
+        for edit in edits {
+            if taken.last().is_none_or(|last| edit.0 >= last.1) && edit.1 <= source.len() {
+                taken.push(edit);
+            }
+        }
+        let mut text = source.to_string();
+        for (start, end, replacement) in taken.iter().rev() {
+            if text.is_char_boundary(*start) && text.is_char_boundary(*end) {
+                text.replace_range(*start..*end, replacement);
+            }
+        }
+        if parse_problems(&path, &text) > parse_problems(&path, &source) {
+            outcome.refused.push((
+                path,
+                "the fixed file would not parse; nothing written".into(),
+            ));
+            continue;
+        }
+        match std::fs::write(PathBuf::from(&path), text) {
+            Ok(()) => outcome.written.push((path, findings)),
+            Err(e) => outcome.refused.push((path, format!("cannot write: {e}"))),
+        }
+    }
+    outcome
+}
+
+fn parse_problems(path: &str, text: &str) -> usize {
+    match language_of(std::path::Path::new(path)) {
+        Some(Language::TypeScript(dialect)) => {
+            typescript::parse(text, dialect, &FileHints::default())
+                .problems
+                .len()
+        }
+        _ => 0,
+    }
+}
