@@ -17,9 +17,14 @@ pub struct Outcome {
     pub refused: Vec<(String, String)>,
 }
 
+/// A byte range of the file and its replacement.
+type ByteEdit = (usize, usize, String);
+
+/// One file's text, the edits for it, and how many findings they fix.
+type FileEdits = (std::sync::Arc<str>, Vec<ByteEdit>, usize);
+
 pub fn apply(report: &Report) -> Outcome {
-    let mut per_file: BTreeMap<String, (std::sync::Arc<str>, Vec<(usize, usize, String)>, usize)> =
-        BTreeMap::new();
+    let mut per_file: BTreeMap<String, FileEdits> = BTreeMap::new();
     for d in &report.diagnostics {
         let Some(fix) = d
             .fix
@@ -45,8 +50,8 @@ pub fn apply(report: &Report) -> Outcome {
         refused: Vec::new(),
     };
     for (path, (source, mut edits, findings)) in per_file {
-        edits.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut taken: Vec<(usize, usize, String)> = Vec::new();
+        edits.sort_by_key(|e| (e.0, e.1));
+        let mut taken: Vec<ByteEdit> = Vec::new();
         for edit in edits {
             if taken.last().is_none_or(|last| edit.0 >= last.1) && edit.1 <= source.len() {
                 taken.push(edit);
