@@ -25,17 +25,6 @@ const INT_BUILDERS: [&str; 10] = [
     "int4",
 ];
 
-fn on_delete(value: &str) -> Option<OnDelete> {
-    match value.to_ascii_lowercase().as_str() {
-        "cascade" => Some(OnDelete::Cascade),
-        "set null" => Some(OnDelete::SetNull),
-        "set default" => Some(OnDelete::SetDefault),
-        "restrict" => Some(OnDelete::Restrict),
-        "no action" => Some(OnDelete::NoAction),
-        _ => None,
-    }
-}
-
 /// A `pgTableCreator((name) => `app_${name}`)` variable, with the template that names its tables.
 struct Creator {
     var: String,
@@ -264,7 +253,7 @@ fn column_reference(
         .get(1)
         .and_then(|o| object_get(*o, "onDelete", src))
         .and_then(|v| string_value(v, src))
-        .and_then(|s| on_delete(&s));
+        .and_then(|s| OnDelete::from_words(&s));
     Some(ForeignKey {
         columns: vec![key.to_string()],
         references: object,
@@ -355,7 +344,7 @@ fn read_extras(file: &SourceFile, src: &str, extra: Node, table: &mut Table) {
                     .find(|l| l.name == "onDelete")
                     .and_then(|l| l.args.first())
                     .and_then(|a| string_value(*a, src))
-                    .and_then(|s| on_delete(&s));
+                    .and_then(|s| OnDelete::from_words(&s));
                 table.foreign_keys.push(ForeignKey {
                     columns,
                     references,

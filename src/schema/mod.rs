@@ -37,6 +37,29 @@ pub enum OnDelete {
 }
 
 impl OnDelete {
+    /// SQL's words for an action, any case: `CASCADE`, `set null`, `No Action`.
+    pub fn from_words(words: &str) -> Option<OnDelete> {
+        match words.trim().to_ascii_lowercase().as_str() {
+            "cascade" => Some(OnDelete::Cascade),
+            "set null" => Some(OnDelete::SetNull),
+            "set default" => Some(OnDelete::SetDefault),
+            "restrict" => Some(OnDelete::Restrict),
+            "no action" => Some(OnDelete::NoAction),
+            _ => None,
+        }
+    }
+
+    /// The contract's spelling: `cascade`, `set-null`, `set-default`, `restrict`, `no-action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDelete::Cascade => "cascade",
+            OnDelete::SetNull => "set-null",
+            OnDelete::SetDefault => "set-default",
+            OnDelete::Restrict => "restrict",
+            OnDelete::NoAction => "no-action",
+        }
+    }
+
     /// Whether deleting the parent row takes care of the children by itself.
     pub fn handles_children(self) -> bool {
         matches!(
