@@ -164,10 +164,10 @@ fn read_member(
     let mut join_columns: Option<Vec<(Option<String>, Option<String>)>> = None;
     for (dec, args) in &decs {
         match dec.as_str() {
-            "PrimaryGeneratedColumn" | "PrimaryColumn" | "ObjectIdColumn" => {
-                if !table.primary_key.iter().any(|c| c == prop) {
-                    table.primary_key.push(prop.to_string());
-                }
+            "PrimaryGeneratedColumn" | "PrimaryColumn" | "ObjectIdColumn"
+                if !table.primary_key.iter().any(|c| c == prop) =>
+            {
+                table.primary_key.push(prop.to_string());
             }
             "Column" => {
                 if is_true(option(args, "unique", src), src) {
@@ -177,10 +177,8 @@ fn read_member(
                     table.primary_key.push(prop.to_string());
                 }
             }
-            "Index" | "Unique" => {
-                if dec == "Unique" || is_true(option(args, "unique", src), src) {
-                    push_unique(table, vec![prop.to_string()]);
-                }
+            "Index" | "Unique" if dec == "Unique" || is_true(option(args, "unique", src), src) => {
+                push_unique(table, vec![prop.to_string()]);
             }
             "VersionColumn" => table.version_column = Some(prop.to_string()),
             "ManyToOne" | "OneToOne" => relation = Some((dec.as_str(), args)),
