@@ -174,6 +174,42 @@ fn skip_trivia(s: &str) -> usize {
     }
 }
 
+/// The statements inside a `DO $$ BEGIN … EXCEPTION … END $$` block, which
+/// drizzle-kit and hand-written migrations use to make DDL idempotent; any other
+/// statement is returned as it is.
+fn expand_do(offset: usize, stmt: &str) -> Vec<(usize, &str)> {
+    let is_do = stmt.len() > 3
+        && stmt[..2].eq_ignore_ascii_case("DO")
+        && stmt[2..].starts_with(char::is_whitespace);
+    let open = stmt.find('$');
+    let (true, Some(open)) = (is_do, open) else {
+        return vec![(offset, stmt)];
+    };
+    let Some(tag_len) = stmt[open + 1..].find('$').map(|e| e + 2) else {
+        return vec![(offset, stmt)];
+    };
+    let tag = &stmt[open..open + tag_len];
+    let body_start = open + tag_len;
+    let body_end = stmt[body_start..]
+        .find(tag)
+        .map_or(stmt.len(), |e| body_start + e);
+    let body = &stmt[body_start..body_end];
+    split_statements(body)
+        .into_iter()
+        .map(|(o, s)| {
+            let rest = if s.len() >= 5 && s[..5].eq_ignore_ascii_case("BEGIN") {
+                &s[5..]
+            } else {
+                s
+            };
+            let lead = skip_trivia(rest);
+            let cut = s.len() - rest.len() + lead;
+            (offset + body_start + o + cut, &s[cut..])
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
 /// Whether a statement can change keys; everything else (DML, functions, grants,
 /// triggers, extensions) is passed over without parsing or noting.
 fn shapes_keys(stmt: &str) -> bool {
@@ -213,7 +249,10 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
     ];
     let mut relevant = 0;
     let mut first_failure: Option<(usize, String)> = None;
-    for (offset, stmt) in split_statements(text) {
+    for (offset, stmt) in split_statements(text)
+        .into_iter()
+        .flat_map(|(o, s)| expand_do(o, s))
+    {
         if !shapes_keys(stmt) {
             continue;
         }
@@ -818,6 +857,16 @@ ALTER TABLE "LudicTrace" ADD CONSTRAINT "LudicTrace_posDesignId_fkey" FOREIGN KE
         );
         assert_eq!(orders.foreign_keys[0].on_delete, OnDelete::NoAction);
         assert!(s.tables.iter().any(|t| t.name == "customers"));
+    }
+
+    #[test]
+    fn ddl_inside_do_blocks_counts() {
+        let sql = "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY, a_id int);\n--> statement-breakpoint\nDO $$ BEGIN\n ALTER TABLE \"b\" ADD CONSTRAINT \"b_a_fk\" FOREIGN KEY (\"a_id\") REFERENCES \"public\".\"a\"(\"id\") ON DELETE cascade ON UPDATE no action;\nEXCEPTION\n WHEN duplicate_object THEN null;\nEND $$;";
+        let s = schema(&[("drizzle/0000_init.sql", sql)]);
+        let fk = &s.tables[1].foreign_keys[0];
+        assert_eq!(fk.on_delete, OnDelete::Cascade);
+        assert_eq!(fk.references, "a");
+        assert_eq!(fk.source, "drizzle/0000_init.sql:5");
     }
 
     #[test]
