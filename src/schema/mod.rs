@@ -4,7 +4,26 @@
 //! schemas, SQL migrations, Drizzle tables, Diesel `table!`, SeaORM and TypeORM
 //! entities) before the rules run. Rules ask it questions by the names code uses
 //! (`prisma.ludicTrace`, a Drizzle variable `cards`, a Diesel module `users`).
+//!
+//! Each source has its own module that turns one file into a [`FileSchema`] and
+//! never fails as a whole run; [`discover`] walks the project, runs them and merges
+//! the results (migrations win over ORM declarations); [`output`] prints the result.
 
+pub mod diesel;
+pub mod discover;
+pub mod drizzle;
+pub mod migrations;
+pub mod output;
+pub mod prisma;
+pub mod sea_orm;
+mod ts;
+pub mod typeorm;
+
+pub use discover::{discover, SchemaDiscovery};
+pub use output::{render_text, to_json};
+
+use crate::diagnostic::RunError;
+use crate::source::SourceFile;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -18,6 +37,29 @@ pub enum OnDelete {
 }
 
 impl OnDelete {
+    /// SQL's words for an action, any case: `CASCADE`, `set null`, `No Action`.
+    pub fn from_words(words: &str) -> Option<OnDelete> {
+        match words.trim().to_ascii_lowercase().as_str() {
+            "cascade" => Some(OnDelete::Cascade),
+            "set null" => Some(OnDelete::SetNull),
+            "set default" => Some(OnDelete::SetDefault),
+            "restrict" => Some(OnDelete::Restrict),
+            "no action" => Some(OnDelete::NoAction),
+            _ => None,
+        }
+    }
+
+    /// The contract's spelling: `cascade`, `set-null`, `set-default`, `restrict`, `no-action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDelete::Cascade => "cascade",
+            OnDelete::SetNull => "set-null",
+            OnDelete::SetDefault => "set-default",
+            OnDelete::Restrict => "restrict",
+            OnDelete::NoAction => "no-action",
+        }
+    }
+
     /// Whether deleting the parent row takes care of the children by itself.
     pub fn handles_children(self) -> bool {
         matches!(
@@ -34,8 +76,22 @@ pub struct ForeignKey {
     pub references: String,
     pub referenced_columns: Vec<String>,
     pub on_delete: OnDelete,
+    /// False when the source cannot say what happens on delete (Diesel's `joinable!`,
+    /// a SeaORM relation without `on_delete`): `on_delete` then holds the database
+    /// default, `no-action`, but rules should not build a finding on it.
+    #[serde(skip)]
+    pub on_delete_known: bool,
     /// `file:line` the fact came from.
     pub source: String,
+}
+
+impl ForeignKey {
+    /// Whether the schema says that deleting a referenced parent row fails while this
+    /// child row exists. Unknown actions answer false, so that rules stay quiet rather
+    /// than guess.
+    pub fn blocks_parent_delete(&self) -> bool {
+        self.on_delete_known && !self.on_delete.handles_children()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -51,6 +107,74 @@ pub struct Table {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_column: Option<String>,
     pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// What one schema file declares, before merging. Foreign keys may still name the
+/// referenced table by a code name (a Prisma model, a Drizzle variable); the merge
+/// resolves them to database names.
+#[derive(Debug, Default)]
+pub struct FileSchema {
+    pub tables: Vec<Table>,
+    /// Things skipped or guessed, for `--verbose`.
+    pub notes: Vec<String>,
+    /// Set when the file could not be understood at all.
+    pub error: Option<RunError>,
+}
+
+/// `path:line` of a byte offset, the form every `source` takes.
+pub(crate) fn source_at(file: &SourceFile, offset: usize) -> String {
+    format!(
+        "{}:{}",
+        file.display_path,
+        file.position(offset as u32).line
+    )
+}
+
+/// A [`SourceFile`] for a schema file whose display path is relative to the root.
+pub(crate) fn schema_file(rel_path: &str, text: &str) -> SourceFile {
+    SourceFile::new(rel_path.into(), rel_path.to_string(), text.to_string())
+}
+
+/// A whole-file failure, placed at `offset`.
+pub(crate) fn schema_error(file: &SourceFile, offset: usize, message: String) -> RunError {
+    RunError {
+        kind: crate::diagnostic::ErrorKind::SchemaError,
+        path: file.display_path.clone(),
+        message,
+        position: Some(file.position(offset as u32)),
+    }
+}
+
+/// `LudicTrace` → `ludicTrace`: how Prisma names a model's client property (only the
+/// first character changes, so `URLRecord` becomes `uRLRecord`).
+pub fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `FruitId` / `userProfile` → `fruit_id` / `user_profile`: SeaORM column variants and
+/// TypeORM's default table names.
+pub fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_uppercase();
+            if i > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -162,5 +286,37 @@ mod tests {
         assert_eq!(fold_name("categories"), fold_name("Category"));
         assert_eq!(fold_name("public.users"), "user");
         assert_eq!(fold_name("address"), "address");
+    }
+
+    #[test]
+    fn case_conversions() {
+        assert_eq!(lower_first("LudicTrace"), "ludicTrace");
+        assert_eq!(snake_case("FruitId"), "fruit_id");
+        assert_eq!(snake_case("UserProfile"), "user_profile");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+    }
+
+    #[test]
+    fn unknown_actions_never_block() {
+        let fk = ForeignKey {
+            columns: vec!["user_id".into()],
+            references: "users".into(),
+            referenced_columns: vec!["id".into()],
+            on_delete: OnDelete::NoAction,
+            on_delete_known: false,
+            source: "src/schema.rs:3".into(),
+        };
+        assert!(!fk.blocks_parent_delete());
+        let known = ForeignKey {
+            on_delete_known: true,
+            ..fk.clone()
+        };
+        assert!(known.blocks_parent_delete());
+        let cascade = ForeignKey {
+            on_delete: OnDelete::Cascade,
+            ..known
+        };
+        assert!(!cascade.blocks_parent_delete());
     }
 }

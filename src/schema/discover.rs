@@ -1,0 +1,588 @@
+//! Finding the schema sources under a project root, parsing them in parallel and
+//! merging what they say into one [`Schema`].
+//!
+//! Merge rules: tables meet by database name (case-insensitively). ORM sources add
+//! to each other. Where migrations describe a table, its keys, foreign keys and
+//! their delete actions are the migrations' — the database is what the migrations
+//! built — and every fact an ORM states differently becomes a note. Aliases and
+//! sources are always the union. Output order is fixed: files by path, tables by
+//! name, sources by path and line.
+
+use super::{diesel, drizzle, fold_name, migrations, prisma, sea_orm, typeorm};
+use super::{FileSchema, ForeignKey, Schema, Table};
+use crate::diagnostic::{ErrorKind, RunError};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Schema files larger than this are dumps or generated bundles, not schemas.
+const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024;
+const SKIP_DIRS: [&str; 5] = ["node_modules", "target", "dist", "build", ".next"];
+
+/// What `discover` found: the merged schema, files it could not use, and notes on
+/// what it skipped or which source won a disagreement (for `--verbose`).
+#[derive(Debug, Default)]
+pub struct SchemaDiscovery {
+    pub schema: Schema,
+    pub errors: Vec<RunError>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Prisma,
+    Drizzle,
+    TypeOrm,
+    Diesel,
+    SeaOrm,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Prisma => "Prisma",
+            Kind::Drizzle => "Drizzle",
+            Kind::TypeOrm => "TypeORM",
+            Kind::Diesel => "Diesel",
+            Kind::SeaOrm => "SeaORM",
+        }
+    }
+}
+
+enum Parsed {
+    Orm(Kind, FileSchema),
+    Migration(migrations::ParsedMigration),
+    Error(RunError),
+}
+
+fn rel_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.to_string_lossy().replace('\\', "/")
+}
+
+fn is_ts(ext: &str) -> bool {
+    matches!(
+        ext,
+        "ts" | "tsx" | "mts" | "cts" | "js" | "jsx" | "mjs" | "cjs"
+    )
+}
+
+/// Files that may hold schema, by extension alone; content decides later.
+fn candidates(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = ignore::WalkBuilder::new(root)
+        .require_git(false)
+        .filter_entry(|e| {
+            !(e.file_type().is_some_and(|t| t.is_dir())
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| SKIP_DIRS.contains(&n)))
+        })
+        .build()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(ignore::DirEntry::into_path)
+        .filter(|p| {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            match ext {
+                "prisma" => true,
+                // Rollbacks describe the schema before, not after.
+                "sql" => name != "down.sql" && !name.ends_with(".down.sql"),
+                "rs" => true,
+                e => is_ts(e) && !name.ends_with(".d.ts"),
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn read_error(kind: ErrorKind, rel: &str, message: String) -> Parsed {
+    Parsed::Error(RunError {
+        kind,
+        path: rel.to_string(),
+        message,
+        position: None,
+    })
+}
+
+fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
+    let rel = rel_path(root, path);
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let declared = matches!(ext, "prisma" | "sql");
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        return if declared {
+            vec![read_error(
+                ErrorKind::Skipped,
+                &rel,
+                format!("schema file of {size} bytes is over the 5 MB limit"),
+            )]
+        } else {
+            Vec::new()
+        };
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if declared => return vec![read_error(ErrorKind::ReadError, &rel, e.to_string())],
+        Err(_) => return Vec::new(),
+    };
+    let wanted = |text: &str| -> Vec<Kind> {
+        let mut kinds = Vec::new();
+        match ext {
+            "prisma" => kinds.push(Kind::Prisma),
+            "rs" => {
+                if text.contains("table!") || text.contains("joinable!") {
+                    kinds.push(Kind::Diesel);
+                }
+                if text.contains("DeriveEntityModel") {
+                    kinds.push(Kind::SeaOrm);
+                }
+            }
+            "sql" => {}
+            _ => {
+                if ["pgTable", "mysqlTable", "sqliteTable", "TableCreator"]
+                    .iter()
+                    .any(|m| text.contains(m))
+                {
+                    kinds.push(Kind::Drizzle);
+                }
+                if text.contains("@Entity") {
+                    kinds.push(Kind::TypeOrm);
+                }
+            }
+        }
+        kinds
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            return if declared || !wanted(&lossy).is_empty() {
+                vec![read_error(ErrorKind::ReadError, &rel, "not UTF-8".into())]
+            } else {
+                Vec::new()
+            };
+        }
+    };
+    if ext == "sql" {
+        return vec![Parsed::Migration(migrations::parse(&rel, &text))];
+    }
+    wanted(&text)
+        .into_iter()
+        .map(|kind| {
+            let parsed = match kind {
+                Kind::Prisma => prisma::parse(&rel, &text),
+                Kind::Drizzle => drizzle::parse(&rel, &text),
+                Kind::TypeOrm => typeorm::parse(&rel, &text),
+                Kind::Diesel => diesel::parse(&rel, &text),
+                Kind::SeaOrm => sea_orm::parse(&rel, &text),
+            };
+            Parsed::Orm(kind, parsed)
+        })
+        .collect()
+}
+
+/// Finds and merges every schema source under `root`. Never fails: unreadable or
+/// unparseable files become `errors`, and the rest is still used.
+pub fn discover(root: &Path) -> SchemaDiscovery {
+    let files = candidates(root);
+    let parsed: Vec<Vec<Parsed>> = files.par_iter().map(|p| parse_file(root, p)).collect();
+    let mut out = SchemaDiscovery::default();
+    let mut orm: Vec<(Kind, Table)> = Vec::new();
+    let mut migration_files = Vec::new();
+    for p in parsed.into_iter().flatten() {
+        match p {
+            Parsed::Orm(kind, fs) => {
+                out.notes.extend(fs.notes);
+                out.errors.extend(fs.error);
+                orm.extend(fs.tables.into_iter().map(|t| (kind, t)));
+            }
+            Parsed::Migration(mut m) => {
+                out.errors.extend(m.error.take());
+                migration_files.push(m);
+            }
+            Parsed::Error(e) => out.errors.push(e),
+        }
+    }
+    // Files came sorted by path, which is migration order.
+    let migrated = migrations::replay(migration_files);
+    out.notes.extend(migrated.notes);
+    out.schema = merge(orm, migrated.tables, &mut out.notes);
+    out
+}
+
+fn key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn same_columns(a: &[String], b: &[String]) -> bool {
+    let norm = |c: &[String]| {
+        let mut v: Vec<String> = c.iter().map(|x| fold_name(x)).collect();
+        v.sort();
+        v
+    };
+    norm(a) == norm(b)
+}
+
+fn same_fk(a: &ForeignKey, b: &ForeignKey) -> bool {
+    same_columns(&a.columns, &b.columns) && fold_name(&a.references) == fold_name(&b.references)
+}
+
+fn cols(c: &[String]) -> String {
+    format!("({})", c.join(", "))
+}
+
+/// Maps a code name (model, variable, class, module) to a database table name.
+fn resolver<'a>(tables: &'a [&'a Table]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name: &str| {
+        let exact = tables
+            .iter()
+            .find(|t| t.name == name || t.aliases.iter().any(|a| a == name));
+        let loose = || {
+            tables.iter().find(|t| {
+                key(&t.name) == key(name) || t.aliases.iter().any(|a| key(a) == key(name))
+            })
+        };
+        let folded = || {
+            let f = fold_name(name);
+            tables
+                .iter()
+                .find(|t| fold_name(&t.name) == f || t.aliases.iter().any(|a| fold_name(a) == f))
+        };
+        exact.or_else(loose).or_else(folded).map(|t| t.name.clone())
+    }
+}
+
+struct OrmTable {
+    kinds: Vec<Kind>,
+    table: Table,
+}
+
+fn merge(mut orm: Vec<(Kind, Table)>, migrated: Vec<Table>, notes: &mut Vec<String>) -> Schema {
+    // References name code names; turn them into database names first, so that
+    // keys from different sources can be compared.
+    let resolved: Vec<Vec<Option<String>>> = {
+        let all: Vec<&Table> = orm.iter().map(|(_, t)| t).chain(migrated.iter()).collect();
+        let resolve = resolver(&all);
+        orm.iter()
+            .map(|(_, t)| {
+                t.foreign_keys
+                    .iter()
+                    .map(|fk| resolve(&fk.references))
+                    .collect()
+            })
+            .collect()
+    };
+    for ((_, t), names) in orm.iter_mut().zip(resolved) {
+        for (fk, name) in t.foreign_keys.iter_mut().zip(names) {
+            match name {
+                Some(n) => fk.references = n,
+                None => notes.push(format!(
+                    "{}: foreign key to `{}`, a table racelint did not find",
+                    fk.source, fk.references
+                )),
+            }
+        }
+    }
+
+    let mut groups: Vec<OrmTable> = Vec::new();
+    for (kind, table) in orm {
+        match groups
+            .iter_mut()
+            .find(|g| key(&g.table.name) == key(&table.name))
+        {
+            Some(g) => {
+                union(&mut g.table, table, notes);
+                if !g.kinds.contains(&kind) {
+                    g.kinds.push(kind);
+                }
+            }
+            None => groups.push(OrmTable {
+                kinds: vec![kind],
+                table,
+            }),
+        }
+    }
+
+    let mut tables: Vec<Table> = Vec::new();
+    for mig in migrated {
+        match groups
+            .iter()
+            .position(|g| key(&g.table.name) == key(&mig.name))
+        {
+            Some(i) => {
+                let g = groups.remove(i);
+                tables.push(overlay(g, mig, notes));
+            }
+            None => tables.push(mig),
+        }
+    }
+    tables.extend(groups.into_iter().map(|g| g.table));
+
+    // A key given without columns (`REFERENCES users`, `joinable!`, TypeORM's
+    // default join) points at the referenced primary key.
+    let pks: Vec<(String, Vec<String>)> = tables
+        .iter()
+        .map(|t| (key(&t.name), t.primary_key.clone()))
+        .collect();
+    for t in &mut tables {
+        for fk in &mut t.foreign_keys {
+            if fk.referenced_columns.is_empty() {
+                if let Some((_, pk)) = pks.iter().find(|(k, _)| *k == key(&fk.references)) {
+                    fk.referenced_columns = pk.clone();
+                }
+            }
+        }
+        t.aliases.sort();
+        t.aliases.dedup();
+        sort_sources(&mut t.sources);
+    }
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    Schema { tables }
+}
+
+/// Sorts `path:line` strings by path, then by line as a number.
+fn sort_sources(sources: &mut Vec<String>) {
+    fn split(s: &str) -> (&str, u64) {
+        match s.rsplit_once(':') {
+            Some((p, l)) => (p, l.parse().unwrap_or(0)),
+            None => (s, 0),
+        }
+    }
+    sources.sort_by(|a, b| split(a).cmp(&split(b)));
+    sources.dedup();
+}
+
+/// Two ORM declarations of one table: the union, the first one winning conflicts.
+fn union(a: &mut Table, b: Table, notes: &mut Vec<String>) {
+    a.aliases.extend(b.aliases);
+    a.sources.extend(b.sources.iter().cloned());
+    let b_at = b.sources.first().cloned().unwrap_or_default();
+    if a.primary_key.is_empty() {
+        a.primary_key = b.primary_key;
+    } else if !b.primary_key.is_empty() && !same_columns(&a.primary_key, &b.primary_key) {
+        notes.push(format!(
+            "table `{}`: {b_at} declares primary key {}, another source {}; keeping the first",
+            a.name,
+            cols(&b.primary_key),
+            cols(&a.primary_key)
+        ));
+    }
+    for u in b.unique {
+        if !a.unique.iter().any(|x| same_columns(x, &u)) {
+            a.unique.push(u);
+        }
+    }
+    if a.version_column.is_none() {
+        a.version_column = b.version_column;
+    }
+    for fk in b.foreign_keys {
+        match a.foreign_keys.iter_mut().find(|x| same_fk(x, &fk)) {
+            None => a.foreign_keys.push(fk),
+            Some(x) if !x.on_delete_known && fk.on_delete_known => *x = fk,
+            Some(x) if fk.on_delete_known && x.on_delete != fk.on_delete => notes.push(format!(
+                "table `{}`: {} says ON DELETE {}, {} says {}; keeping the first",
+                a.name,
+                x.source,
+                x.on_delete.as_str(),
+                fk.source,
+                fk.on_delete.as_str()
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+/// An ORM declaration under the migrations that built the table: migrations win.
+fn overlay(orm: OrmTable, mig: Table, notes: &mut Vec<String>) -> Table {
+    let OrmTable { kinds, table: o } = orm;
+    let kind_names: Vec<&str> = kinds.iter().map(|k| k.label()).collect();
+    let by = kind_names.join("/");
+    let declares_keys = kinds.iter().any(|k| *k != Kind::Diesel);
+    let mut t = mig;
+    let name = t.name.clone();
+    let mut note = |s: String| notes.push(format!("table `{name}`: {s}"));
+    t.aliases.extend(o.aliases);
+    t.sources.extend(o.sources);
+    if t.primary_key.is_empty() {
+        t.primary_key = o.primary_key;
+    } else if !o.primary_key.is_empty() && !same_columns(&t.primary_key, &o.primary_key) {
+        note(format!(
+            "{by} declares primary key {}, the migrations {}; using the migrations",
+            cols(&o.primary_key),
+            cols(&t.primary_key)
+        ));
+    }
+    for u in &o.unique {
+        if !t.unique.iter().any(|x| same_columns(x, u)) && !same_columns(u, &t.primary_key) {
+            note(format!(
+                "{by} declares unique {} that the migrations do not; using the migrations",
+                cols(u)
+            ));
+        }
+    }
+    if declares_keys {
+        for u in &t.unique {
+            if !o.unique.iter().any(|x| same_columns(x, u)) {
+                note(format!(
+                    "the migrations make {} unique, {by} does not say so",
+                    cols(u)
+                ));
+            }
+        }
+    }
+    if t.version_column.is_none() {
+        t.version_column = o.version_column;
+    }
+    for fk in &o.foreign_keys {
+        match t.foreign_keys.iter().find(|x| same_fk(x, fk)) {
+            None => note(format!(
+                "{} declares a foreign key {} → {} that the migrations do not have; using the migrations",
+                fk.source,
+                cols(&fk.columns),
+                fk.references
+            )),
+            Some(x) if fk.on_delete_known && x.on_delete != fk.on_delete => note(format!(
+                "{} says ON DELETE {} for {}, the migration ({}) says {}; using the migration",
+                fk.source,
+                fk.on_delete.as_str(),
+                cols(&fk.columns),
+                x.source,
+                x.on_delete.as_str()
+            )),
+            Some(_) => {}
+        }
+    }
+    if kinds.contains(&Kind::Prisma)
+        || kinds.contains(&Kind::Drizzle)
+        || kinds.contains(&Kind::TypeOrm)
+    {
+        for fk in &t.foreign_keys {
+            if !o.foreign_keys.iter().any(|x| same_fk(x, fk)) {
+                note(format!(
+                    "the migrations have a foreign key {} → {} ({}) that {by} does not declare",
+                    cols(&fk.columns),
+                    fk.references,
+                    fk.source
+                ));
+            }
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::OnDelete;
+
+    fn fk(cols: &[&str], references: &str, on_delete: OnDelete, source: &str) -> ForeignKey {
+        ForeignKey {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            references: references.into(),
+            referenced_columns: Vec::new(),
+            on_delete,
+            on_delete_known: true,
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn migrations_win_and_disagreements_are_noted() {
+        let parent = Table {
+            name: "decks".into(),
+            aliases: vec!["decks".into()],
+            sources: vec!["src/db/schema.ts:3".into()],
+            primary_key: vec!["id".into()],
+            ..Table::default()
+        };
+        let orm_cards = Table {
+            name: "cards".into(),
+            aliases: vec!["cards".into()],
+            sources: vec!["src/db/schema.ts:10".into()],
+            primary_key: vec!["id".into()],
+            unique: vec![vec!["slug".into()]],
+            foreign_keys: vec![fk(
+                &["deckId"],
+                "decks",
+                OnDelete::Cascade,
+                "src/db/schema.ts:12",
+            )],
+            ..Table::default()
+        };
+        let mig_cards = Table {
+            name: "cards".into(),
+            sources: vec!["drizzle/0000_init.sql:9".into()],
+            primary_key: vec!["id".into()],
+            foreign_keys: vec![fk(
+                &["deck_id"],
+                "decks",
+                OnDelete::NoAction,
+                "drizzle/0000_init.sql:20",
+            )],
+            ..Table::default()
+        };
+        let mut notes = Vec::new();
+        let schema = merge(
+            vec![(Kind::Drizzle, parent), (Kind::Drizzle, orm_cards)],
+            vec![mig_cards],
+            &mut notes,
+        );
+        let cards = schema.table("cards").unwrap();
+        assert_eq!(cards.foreign_keys.len(), 1);
+        assert_eq!(
+            cards.foreign_keys[0].on_delete,
+            OnDelete::NoAction,
+            "the migration wins"
+        );
+        assert_eq!(cards.foreign_keys[0].referenced_columns, ["id"]);
+        assert!(
+            cards.unique.is_empty(),
+            "the migrations never made slug unique"
+        );
+        assert_eq!(
+            cards.sources,
+            ["drizzle/0000_init.sql:9", "src/db/schema.ts:10"]
+        );
+        assert_eq!(cards.aliases, ["cards"]);
+        assert_eq!(notes.len(), 2, "{notes:#?}");
+        assert!(notes.iter().any(|n| n.contains("ON DELETE cascade")));
+        assert_eq!(schema.tables[0].name, "cards", "tables sorted by name");
+    }
+
+    #[test]
+    fn unknown_actions_give_way_to_known_ones() {
+        let a = Table {
+            name: "posts".into(),
+            foreign_keys: vec![ForeignKey {
+                on_delete_known: false,
+                ..fk(
+                    &["user_id"],
+                    "users",
+                    OnDelete::NoAction,
+                    "src/schema.rs:20",
+                )
+            }],
+            ..Table::default()
+        };
+        let b = Table {
+            name: "posts".into(),
+            foreign_keys: vec![fk(
+                &["user_id"],
+                "users",
+                OnDelete::Cascade,
+                "src/entity/posts.rs:30",
+            )],
+            ..Table::default()
+        };
+        let mut notes = Vec::new();
+        let schema = merge(
+            vec![(Kind::Diesel, a), (Kind::SeaOrm, b)],
+            Vec::new(),
+            &mut notes,
+        );
+        let fk = &schema.tables[0].foreign_keys[0];
+        assert!(fk.on_delete_known);
+        assert_eq!(fk.on_delete, OnDelete::Cascade);
+    }
+}

@@ -1,0 +1,446 @@
+//! Schema discovery on whole fixture projects (`fixtures/schema/<source>/`): what a
+//! person reading each project would say its database looks like.
+
+use racelint::diagnostic::ErrorKind;
+use racelint::schema::{discover, render_text, to_json, OnDelete, Schema, SchemaDiscovery, Table};
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/schema")
+        .join(name)
+}
+
+fn run(name: &str) -> SchemaDiscovery {
+    discover(&fixture(name))
+}
+
+fn table<'a>(schema: &'a Schema, code_name: &str) -> &'a Table {
+    schema
+        .table(code_name)
+        .unwrap_or_else(|| panic!("no table for `{code_name}` in {:?}", names(schema)))
+}
+
+fn names(schema: &Schema) -> Vec<&str> {
+    schema.tables.iter().map(|t| t.name.as_str()).collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn prisma_ludics_project_from_seed_000() {
+    let d = run("prisma");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(
+        names(s),
+        [
+            "Deliberation",
+            "LudicAct",
+            "LudicChronicle",
+            "LudicDesign",
+            "ludic_traces"
+        ],
+        "node_modules/.prisma is not the project's schema"
+    );
+
+    // The client property and the model both find the mapped table.
+    let trace = table(s, "ludicTrace");
+    assert_eq!(trace.name, "ludic_traces");
+    assert!(trace.aliases.contains(&"LudicTrace".to_string()));
+    assert_eq!(trace.version_column.as_deref(), Some("version"));
+
+    // The seed's bug: traces reference designs twice, neither cascades.
+    let to_design: Vec<_> = s
+        .foreign_keys_between("ludicTrace", "ludicDesign")
+        .collect();
+    assert_eq!(to_design.len(), 2);
+    for fk in &to_design {
+        assert_eq!(fk.on_delete, OnDelete::Restrict);
+        assert!(fk.blocks_parent_delete());
+    }
+    let cols: Vec<_> = to_design.iter().map(|fk| fk.columns[0].as_str()).collect();
+    assert_eq!(cols, ["posDesignId", "negDesignId"]);
+
+    // Chronicles and acts: chronicles cascade from designs, acts do not.
+    let children: Vec<(&str, OnDelete)> = s
+        .children_of("LudicDesign")
+        .iter()
+        .map(|(t, fk)| (t.name.as_str(), fk.on_delete))
+        .collect();
+    assert!(children.contains(&("LudicAct", OnDelete::Restrict)));
+    assert!(children.contains(&("LudicChronicle", OnDelete::Cascade)));
+    assert!(s.related("ludicChronicle", "ludicAct"));
+
+    // Composite unique keys, as the client spells the columns.
+    assert_eq!(
+        s.unique_key_within(
+            "ludicDesign",
+            &["deliberationId", "participantId", "scope", "id"]
+        ),
+        Some(strings(&["id"]))
+    );
+    assert_eq!(
+        s.unique_key_within("ludicDesign", &["deliberationId", "participantId", "scope"]),
+        Some(strings(&["deliberationId", "participantId", "scope"]))
+    );
+    assert_eq!(
+        s.unique_key_within("ludicDesign", &["deliberationId"]),
+        None
+    );
+
+    // Schema and migration agree, so both are sources and nothing is in dispute.
+    let design = table(s, "LudicDesign");
+    assert!(design
+        .sources
+        .iter()
+        .any(|x| x.starts_with("prisma/schema.prisma:")));
+    assert!(design
+        .sources
+        .iter()
+        .any(|x| x.starts_with("prisma/migrations/20251101093000_init/migration.sql:")));
+    assert!(
+        d.notes.iter().all(|n| !n.contains("LudicDesign")),
+        "{:#?}",
+        d.notes
+    );
+}
+
+#[test]
+fn prisma_multi_file_schema() {
+    let d = run("prisma-multi");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(names(s), ["TagOnPost", "posts", "teams", "users"]);
+    let post = table(s, "post");
+    assert_eq!(post.unique, [strings(&["authorId", "slug"])]);
+    assert_eq!(post.version_column.as_deref(), Some("revision"));
+    let author = s
+        .foreign_keys_between("Post", "User")
+        .next()
+        .expect("post → user");
+    assert_eq!(
+        author.references, "users",
+        "model name resolved across files to its @@map"
+    );
+    assert_eq!(author.on_delete, OnDelete::Cascade);
+    assert_eq!(author.source, "prisma/schema/post.prisma:13");
+    // An optional relation without onDelete: Prisma's default is SetNull.
+    let team = s
+        .foreign_keys_between("user", "team")
+        .next()
+        .expect("user → team");
+    assert_eq!(team.on_delete, OnDelete::SetNull);
+    assert_eq!(
+        table(s, "tagOnPost").primary_key,
+        strings(&["postId", "tag"])
+    );
+    assert!(s.version_column("user").is_none());
+}
+
+#[test]
+fn sql_migrations_in_order() {
+    let d = run("migrations");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(
+        names(s),
+        ["accounts", "entries", "transfers"],
+        "renamed, and scratch dropped"
+    );
+
+    let accounts = table(s, "accounts");
+    assert_eq!(accounts.primary_key, ["id"]);
+    assert_eq!(accounts.unique, [strings(&["owner_id", "currency"])]);
+    assert_eq!(accounts.version_column.as_deref(), Some("version"));
+
+    let entries = table(s, "entries");
+    let to_account = s
+        .foreign_keys_between("entries", "accounts")
+        .next()
+        .unwrap();
+    assert_eq!(to_account.on_delete, OnDelete::Cascade);
+    assert_eq!(to_account.referenced_columns, ["id"]);
+    let to_transfer = s
+        .foreign_keys_between("entries", "transfers")
+        .next()
+        .unwrap();
+    assert_eq!(to_transfer.on_delete, OnDelete::SetNull);
+    assert_eq!(
+        to_transfer.source,
+        "migrations/20240210090000_transfers.up.sql:19"
+    );
+    assert_eq!(
+        entries.sources,
+        ["migrations/20240105120000_create_accounts.sql:13"]
+    );
+
+    // The rollback file would have dropped it.
+    let transfers = table(s, "transfers");
+    assert_eq!(transfers.primary_key, ["id"]);
+    assert_eq!(transfers.unique, [strings(&["idempotency_key"])]);
+    let actions: Vec<OnDelete> = transfers
+        .foreign_keys
+        .iter()
+        .map(|fk| fk.on_delete)
+        .collect();
+    assert_eq!(
+        actions,
+        [OnDelete::NoAction, OnDelete::Restrict],
+        "absent ON DELETE is no action"
+    );
+
+    // The ALTER sqlparser cannot read is a note, not an error.
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.starts_with("migrations/20240210090000_transfers.up.sql:15:")),
+        "{:#?}",
+        d.notes
+    );
+}
+
+#[test]
+fn drizzle_tables_with_their_generated_migration() {
+    let d = run("drizzle");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(names(s), ["cards", "deck_tags", "decks", "reviews"]);
+    // The variable name is how code reaches the table.
+    assert_eq!(s.table_key("deckTags"), "deck_tags");
+
+    let cards = table(s, "cards");
+    assert_eq!(cards.version_column.as_deref(), Some("version"));
+    assert_eq!(
+        s.foreign_keys_between("cards", "decks")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+    // The unique index is found whichever spelling of the column the caller uses.
+    assert!(s
+        .unique_key_within("cards", &["deckId", "position"])
+        .is_some());
+    assert!(s
+        .unique_key_within("cards", &["deck_id", "position"])
+        .is_some());
+
+    let review_card = s.foreign_keys_between("reviews", "cards").next().unwrap();
+    assert_eq!(review_card.on_delete, OnDelete::NoAction);
+    assert!(review_card.blocks_parent_delete());
+    assert_eq!(table(s, "deckTags").primary_key.len(), 2);
+
+    // Both the TypeScript and the SQL are sources; they agree, so no disputes.
+    assert_eq!(cards.sources.len(), 2, "{:?}", cards.sources);
+    assert!(
+        d.notes.iter().all(|n| !n.starts_with("table")),
+        "{:#?}",
+        d.notes
+    );
+}
+
+#[test]
+fn diesel_schema_with_migrations() {
+    let d = run("diesel");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(names(s), ["app_users", "comments", "posts"]);
+    assert_eq!(
+        s.table_key("users"),
+        "app_users",
+        "the module name is the alias"
+    );
+
+    // The migration says CASCADE; joinable! alone says nothing.
+    let post_user = s.foreign_keys_between("posts", "users").next().unwrap();
+    assert_eq!(post_user.on_delete, OnDelete::Cascade);
+    assert!(post_user.on_delete_known);
+    // No migration for comments: the action is unknown and must not block.
+    let comment_post = s.foreign_keys_between("comments", "posts").next().unwrap();
+    assert!(!comment_post.on_delete_known);
+    assert!(!comment_post.blocks_parent_delete());
+    assert_eq!(comment_post.referenced_columns, ["id"]);
+
+    assert_eq!(
+        table(s, "users").unique,
+        [strings(&["email"])],
+        "unique only the migration knows"
+    );
+    assert_eq!(s.version_column("posts"), Some("version"));
+}
+
+#[test]
+fn sea_orm_entities() {
+    let d = run("sea-orm");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(names(s), ["cake", "cake_filling", "filling"]);
+    assert_eq!(s.table_key("cake_filling::Entity"), "cake_filling");
+    assert_eq!(s.table_key("CakeFilling"), "cake_filling");
+    let cf = table(s, "cake_filling");
+    assert_eq!(cf.primary_key, ["cake_id", "filling_id"]);
+    assert_eq!(
+        s.foreign_keys_between("cake_filling", "cake")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+    let filling = s
+        .foreign_keys_between("cake_filling", "filling")
+        .next()
+        .unwrap();
+    assert_eq!(filling.on_delete, OnDelete::NoAction);
+    assert!(filling.on_delete_known);
+    assert_eq!(s.version_column("cake"), Some("version"));
+    assert_eq!(table(s, "cake").unique, [strings(&["name"])]);
+}
+
+#[test]
+fn typeorm_entities() {
+    let d = run("typeorm");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(names(s), ["coupons", "purchase_order", "users"]);
+    assert_eq!(s.table_key("PurchaseOrder"), "purchase_order");
+    let order = table(s, "PurchaseOrder");
+    assert_eq!(order.version_column.as_deref(), Some("version"));
+    assert!(order.unique.contains(&strings(&["customerId", "number"])));
+    assert!(order.unique.contains(&strings(&["externalRef"])));
+    let customer = s
+        .foreign_keys_between("PurchaseOrder", "User")
+        .next()
+        .unwrap();
+    assert_eq!(customer.columns, ["customerId"]);
+    assert_eq!(customer.on_delete, OnDelete::Cascade);
+    let coupon = s
+        .foreign_keys_between("PurchaseOrder", "Coupon")
+        .next()
+        .unwrap();
+    assert_eq!(coupon.columns, ["couponId"]);
+    assert_eq!(
+        coupon.referenced_columns,
+        ["code"],
+        "the referenced primary key"
+    );
+    assert_eq!(coupon.on_delete, OnDelete::NoAction);
+    assert_eq!(table(s, "User").unique, [strings(&["email"])]);
+}
+
+#[test]
+fn a_broken_file_is_reported_and_the_rest_still_read() {
+    let d = run("broken");
+    let s = &d.schema;
+    assert_eq!(names(s), ["Invite", "invites"]);
+    assert!(s.unique_key_within("invites", &["email"]).is_some());
+
+    let mut errors: Vec<(&str, u32)> = d
+        .errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e.kind, ErrorKind::SchemaError);
+            (e.path.as_str(), e.position.map_or(0, |p| p.line))
+        })
+        .collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            ("migrations/0001_bad.sql", 2),
+            ("prisma/schema/bad.prisma", 3)
+        ]
+    );
+}
+
+#[test]
+fn unreadable_and_oversized_files_do_not_stop_discovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("schema.prisma"), "model A {\n  id Int @id\n}\n").unwrap();
+    std::fs::write(root.join("latin1.sql"), b"CREATE TABLE caf\xe9 (id int);\n").unwrap();
+    std::fs::write(root.join("dump.sql"), "-- x\n".repeat(1_400_000)).unwrap();
+    std::fs::create_dir(root.join("node_modules")).unwrap();
+    std::fs::write(
+        root.join("node_modules/lib.prisma"),
+        "model Hidden {\n id Int @id\n}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+    std::fs::create_dir(root.join("ignored")).unwrap();
+    std::fs::write(
+        root.join("ignored/x.prisma"),
+        "model Ignored {\n id Int @id\n}\n",
+    )
+    .unwrap();
+
+    let d = discover(root);
+    assert_eq!(names(&d.schema), ["A"]);
+    let mut kinds: Vec<(&str, ErrorKind)> =
+        d.errors.iter().map(|e| (e.path.as_str(), e.kind)).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("dump.sql", ErrorKind::Skipped),
+            ("latin1.sql", ErrorKind::ReadError)
+        ]
+    );
+}
+
+#[test]
+fn outputs_are_stable_and_follow_the_contract() {
+    let d = run("prisma");
+    let json = to_json(&d.schema);
+    assert_eq!(
+        json,
+        to_json(&run("prisma").schema),
+        "two runs, same document"
+    );
+    assert_eq!(json["version"], 1);
+    let trace = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ludic_traces")
+        .unwrap();
+    assert_eq!(trace["version_column"], "version");
+    assert_eq!(
+        trace["aliases"],
+        serde_json::json!(["LudicTrace", "ludicTrace"])
+    );
+    let on_delete: Vec<&str> = trace["foreign_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["on_delete"].as_str().unwrap())
+        .collect();
+    assert!(on_delete.contains(&"restrict") && on_delete.contains(&"cascade"));
+    let deliberation = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Deliberation")
+        .unwrap();
+    assert!(deliberation.get("version_column").is_none());
+
+    let text = render_text(&d.schema, &d.notes, false);
+    assert!(
+        text.contains("ludic_traces  (code: LudicTrace, ludicTrace)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(posDesignId) -> LudicDesign(id)  on delete restrict"),
+        "{text}"
+    );
+}
+
+#[test]
+#[ignore = "prints a fixture's schema: RACELINT_FIXTURE=prisma cargo test --test schema show -- --ignored --nocapture"]
+fn show() {
+    let d = run(&std::env::var("RACELINT_FIXTURE").unwrap_or_else(|_| "prisma".into()));
+    println!("{}", render_text(&d.schema, &d.notes, true));
+    println!("{:#?}", d.errors);
+}
