@@ -16,7 +16,7 @@ use crate::discover::{self, Language};
 use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::FileModel;
 use crate::rules::{self, Context, ProjectFacts, Rule};
-use crate::schema::Schema;
+use crate::schema::{self, Schema};
 use crate::source::SourceFile;
 use crate::suppress;
 use rayon::prelude::*;
@@ -32,6 +32,18 @@ pub struct Options {
     pub exclude: Vec<String>,
     /// Worker threads; 0 means one per core.
     pub jobs: usize,
+    /// Where to discover the database schema.
+    pub schema: SchemaSource,
+}
+
+#[derive(Clone, Debug)]
+pub enum SchemaSource {
+    /// The project root of the first path (CONTRACT.md: nearest `.git` or `racelint.toml`).
+    ProjectRoot,
+    /// This folder.
+    Folder(PathBuf),
+    /// No schema at all.
+    None,
 }
 
 impl Default for Options {
@@ -41,6 +53,7 @@ impl Default for Options {
             config: Config::default(),
             exclude: Vec::new(),
             jobs: 0,
+            schema: SchemaSource::ProjectRoot,
         }
     }
 }
@@ -92,7 +105,23 @@ pub fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, Fatal> {
         .map_err(|e| Fatal(format!("cannot start worker threads: {e}")))
 }
 
-pub fn check(options: &Options, schema: &Schema) -> Result<Report, Fatal> {
+/// Finds the schema under the configured root; its problems become run errors.
+fn discover_schema(options: &Options) -> (Schema, Vec<RunError>) {
+    let root = match &options.schema {
+        SchemaSource::None => return (Schema::default(), Vec::new()),
+        SchemaSource::Folder(folder) => folder.clone(),
+        SchemaSource::ProjectRoot => discover::project_root(
+            options
+                .paths
+                .first()
+                .map_or(Path::new("."), PathBuf::as_path),
+        ),
+    };
+    let found = schema::discover(&root);
+    (found.schema, found.errors)
+}
+
+pub fn check(options: &Options) -> Result<Report, Fatal> {
     let started = Instant::now();
     let config = &options.config;
     let rules = active_rules(config);
@@ -119,13 +148,20 @@ pub fn check(options: &Options, schema: &Schema) -> Result<Report, Fatal> {
         prisma: config.clients.prisma.clone(),
     };
 
-    let outcomes: Vec<FileOutcome> = pool.install(|| {
-        discovered
-            .files
-            .par_iter()
-            .map(|path| lint_file(path, config.max_file_size, &hints))
-            .collect()
+    let ((schema, schema_errors), outcomes) = pool.install(|| {
+        rayon::join(
+            || discover_schema(options),
+            || {
+                discovered
+                    .files
+                    .par_iter()
+                    .map(|path| lint_file(path, config.max_file_size, &hints))
+                    .collect::<Vec<FileOutcome>>()
+            },
+        )
     });
+    let schema = &schema;
+    errors.extend(schema_errors);
     let mut lowered = Vec::new();
     for outcome in outcomes {
         match outcome {

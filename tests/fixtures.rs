@@ -12,8 +12,7 @@
 //! linted as one project.
 
 use racelint::diagnostic::Diagnostic;
-use racelint::lint::{self, Options};
-use racelint::schema::Schema;
+use racelint::lint::{self, Options, SchemaSource};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -93,15 +92,20 @@ fn units(root: &Path) -> Vec<PathBuf> {
 }
 
 fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
+    // A project folder brings its schema; a single file is linted without one, so
+    // that the schema fixtures do not leak into every other fixture.
+    let schema = if unit.is_dir() {
+        SchemaSource::Folder(unit.to_path_buf())
+    } else {
+        SchemaSource::None
+    };
     let options = Options {
         paths: vec![unit.to_path_buf()],
         jobs: 1,
+        schema,
         ..Options::default()
     };
-    let schema = Schema::default();
-    lint::check(&options, &schema)
-        .expect("lint runs")
-        .diagnostics
+    lint::check(&options).expect("lint runs").diagnostics
 }
 
 fn files_of(unit: &Path) -> Vec<PathBuf> {

@@ -4,7 +4,6 @@
 use super::{split_list, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use crate::config::{self, Config};
 use crate::lint::{self, Options};
-use crate::schema::Schema;
 use crate::{baseline, discover, fix, report};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -64,9 +63,9 @@ pub fn run(args: CheckArgs) -> i32 {
         config,
         exclude: args.exclude.clone(),
         jobs: args.jobs,
+        schema: lint::SchemaSource::ProjectRoot,
     };
-    let schema = Schema::default();
-    let mut report = match lint::check(&options, &schema) {
+    let mut report = match lint::check(&options) {
         Ok(report) => report,
         Err(fatal) => {
             eprintln!("racelint: error: {fatal}");
@@ -85,7 +84,7 @@ pub fn run(args: CheckArgs) -> i32 {
             eprintln!("racelint: did not fix {path}: {why}");
         }
         if !outcome.written.is_empty() {
-            report = match lint::check(&options, &schema) {
+            report = match lint::check(&options) {
                 Ok(report) => report,
                 Err(fatal) => {
                     eprintln!("racelint: error: {fatal}");

@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod model;
 mod rules;
+mod schema;
 
 pub const EXIT_CLEAN: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
@@ -30,6 +31,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// List every rule: id, default severity, summary
     Rules(rules::RulesArgs),
+    /// Print the database schema racelint discovered (tables, keys, foreign keys)
+    Schema(schema::SchemaArgs),
     /// Print a rule's documentation
     Explain {
         /// The rule id, e.g. check-then-act
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Explain { rule } => explain::run(&rule),
         Command::Model { path } => model::run(&path),
     }

@@ -1,0 +1,58 @@
+//! `racelint schema`: the database schema racelint discovered under the project root.
+
+use super::{Format, EXIT_CLEAN};
+use crate::{discover, schema};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// A path inside the project (default: .); discovery starts at its project root
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also print what was skipped and where sources disagreed
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+pub fn run(args: SchemaArgs) -> i32 {
+    let first = args
+        .paths
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let root = discover::project_root(&first);
+    let found = schema::discover(&root);
+    match args.format {
+        Format::Human => print!(
+            "{}",
+            schema::output::render_text(&found.schema, &found.notes, args.verbose)
+        ),
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&schema::output::to_json(&found.schema))
+                .unwrap_or_default();
+            println!("{text}");
+        }
+    }
+    for error in &found.errors {
+        match error.position {
+            Some(p) => eprintln!(
+                "racelint: {}: {}:{}:{}: {}",
+                error.kind.as_str(),
+                error.path,
+                p.line,
+                p.column,
+                error.message
+            ),
+            None => eprintln!(
+                "racelint: {}: {}: {}",
+                error.kind.as_str(),
+                error.path,
+                error.message
+            ),
+        }
+    }
+    EXIT_CLEAN
+}
