@@ -1,0 +1,1 @@
+//! Tests of the Rust frontend on real-looking service code.
