@@ -14,10 +14,10 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Block, Expr, Item, Pat, Stmt};
 
-use super::clients::{self, Chain, EffectSpec, FieldSpec, Features, Op, OpKind, Step};
+use super::clients::{self, Chain, EffectSpec, Features, FieldSpec, Op, OpKind, Step};
 use crate::ir::{
-    Arm, Completion, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Span,
-    Transaction, TransactionStyle, Value,
+    Arm, Completion, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Span, Transaction,
+    TransactionStyle, Value,
 };
 
 pub(super) fn lower_file(
@@ -38,7 +38,7 @@ pub(super) fn lower_file(
         functions: Vec::new(),
         cx: FnCx::new(String::new(), Span::default()),
     };
-    lw.collect_locals(&file.items, None);
+    lw.collect_locals(&file.items);
     lw.items(&file.items);
     FileModel {
         functions: lw.functions,
@@ -215,7 +215,7 @@ impl<'t> Lowerer<'t> {
 
     // ---- items ----
 
-    fn collect_locals(&mut self, items: &[Item], ty: Option<&str>) {
+    fn collect_locals(&mut self, items: &[Item]) {
         for item in items {
             match item {
                 Item::Fn(f) => {
@@ -239,7 +239,7 @@ impl<'t> Lowerer<'t> {
                 }
                 Item::Mod(m) => {
                     if let Some((_, items)) = &m.content {
-                        self.collect_locals(items, ty);
+                        self.collect_locals(items);
                     }
                 }
                 Item::Const(c) => {
@@ -405,11 +405,7 @@ impl<'t> Lowerer<'t> {
     }
 
     fn model(&self, name: &str) -> Option<&Model> {
-        self.cx
-            .scopes
-            .iter()
-            .rev()
-            .find_map(|s| s.models.get(name))
+        self.cx.scopes.iter().rev().find_map(|s| s.models.get(name))
     }
 
     fn push_scope(&mut self) {
@@ -513,7 +509,12 @@ impl<'t> Lowerer<'t> {
     }
 
     /// Runs `f` one level deeper, with `guards` in force until it returns.
-    fn nested<R>(&mut self, arm: Option<Arm>, guards: &[Guard], f: impl FnOnce(&mut Self) -> R) -> R {
+    fn nested<R>(
+        &mut self,
+        arm: Option<Arm>,
+        guards: &[Guard],
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
         if let Some(a) = arm {
             self.cx.arms.push(a);
         }
@@ -579,9 +580,12 @@ impl<'t> Lowerer<'t> {
                 Stmt::Item(item) => self.item(item),
                 Stmt::Expr(e, semi) => {
                     let tail = last && semi.is_none();
-                    let v = self.expr(e, Pos {
-                        tail: pos.tail && tail,
-                    });
+                    let v = self.expr(
+                        e,
+                        Pos {
+                            tail: pos.tail && tail,
+                        },
+                    );
                     if tail {
                         t = v;
                     }
@@ -672,7 +676,12 @@ impl<'t> Lowerer<'t> {
 
     fn model_for(&self, pat: &Pat, init: &Expr, t: &Taint) -> Option<Model> {
         if let Expr::Struct(s) = strip(init) {
-            let segs: Vec<String> = s.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = s
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             return Some(Model {
                 table: clients::sea_orm::model_table(&segs),
                 fields: s
@@ -687,8 +696,12 @@ impl<'t> Lowerer<'t> {
         }
         if let Pat::Type(pt) = pat {
             if let syn::Type::Path(tp) = &*pt.ty {
-                let segs: Vec<String> =
-                    tp.path.segments.iter().map(|s| s.ident.to_string()).collect();
+                let segs: Vec<String> = tp
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
                 if let Some(table) = clients::sea_orm::model_table(&segs) {
                     return Some(Model {
                         table: Some(table),
@@ -868,7 +881,7 @@ impl<'t> Lowerer<'t> {
                                 syn::parse_quote!(#left - #right)
                             };
                             if let Some(model) = self.model_mut(&var) {
-                                model.fields.retain(|(c, _)| *c != m.to_string());
+                                model.fields.retain(|(c, _)| m != c);
                                 model.fields.push((m.to_string(), value));
                             }
                         }
@@ -1001,7 +1014,7 @@ impl<'t> Lowerer<'t> {
     fn mark_unique(&mut self, t: &Taint) {
         for &i in t.effects.iter().chain(&t.counts) {
             if let Some(e) = self.cx.f.effects.get_mut(i) {
-                if e.kind.is_write() {
+                if may_write(e.kind) {
                     e.unique_violation_handled = true;
                 }
             }
@@ -1064,7 +1077,11 @@ impl<'t> Lowerer<'t> {
             let sql_of = |e: &Expr| -> Option<String> {
                 clients::str_lit(e).or_else(|| {
                     let id = root_ident(strip_ref(e))?;
-                    self.cx.sql_vars.get(&id).or_else(|| self.consts.get(&id)).cloned()
+                    self.cx
+                        .sql_vars
+                        .get(&id)
+                        .or_else(|| self.consts.get(&id))
+                        .cloned()
                 })
             };
             clients::recognize(&self.features, &chain, &sql_of)
@@ -1086,7 +1103,7 @@ impl<'t> Lowerer<'t> {
                         created = self.emit(op, &chain, e, pos);
                         t = Taint::default();
                         for &c in &created {
-                            if op.counts && self.cx.f.effects[c].kind.is_write() {
+                            if op.counts && may_write(self.cx.f.effects[c].kind) {
                                 t.counts.insert(c);
                             } else {
                                 t.effects.insert(c);
@@ -1120,7 +1137,7 @@ impl<'t> Lowerer<'t> {
                                 .effects
                                 .iter()
                                 .copied()
-                                .filter(|&w| self.cx.f.effects[w].kind.is_write())
+                                .filter(|&w| may_write(self.cx.f.effects[w].kind))
                                 .collect();
                             for w in writes {
                                 t.effects.remove(&w);
@@ -1146,7 +1163,8 @@ impl<'t> Lowerer<'t> {
                                 self.leave_if_missing(m, e, &created);
                             }
                         }
-                        "map_err" | "or_else" | "map_or_else" | "unwrap_or_else" | "inspect_err" => {
+                        "map_err" | "or_else" | "map_or_else" | "unwrap_or_else"
+                        | "inspect_err" => {
                             if self.mentions_unique(&m.args) {
                                 let tt = t.clone();
                                 self.mark_unique(&tt);
@@ -1175,7 +1193,7 @@ impl<'t> Lowerer<'t> {
                             .effects
                             .iter()
                             .copied()
-                            .filter(|&w| self.cx.f.effects[w].kind.is_write())
+                            .filter(|&w| may_write(self.cx.f.effects[w].kind))
                             .collect();
                         for w in writes {
                             t.effects.remove(&w);
@@ -1300,9 +1318,7 @@ impl<'t> Lowerer<'t> {
         args: impl Iterator<Item = &'a Expr>,
         _t: &Taint,
     ) {
-        let transaction = args
-            .map(clients::handle_text)
-            .find_map(|h| self.tx_of(&h));
+        let transaction = args.map(clients::handle_text).find_map(|h| self.tx_of(&h));
         self.cx.f.calls.push(LocalCall {
             callee,
             span,
@@ -1343,8 +1359,17 @@ impl<'t> Lowerer<'t> {
         let mut t = Taint::default();
         for (j, a) in m.args.iter().enumerate() {
             match (&op.kind, strip(a)) {
-                (OpKind::TxCallback { closure, serializable }, Expr::Closure(c)) if *closure == j => {
-                    let handle = c.inputs.first().and_then(|p| pat_idents(p).into_iter().next());
+                (
+                    OpKind::TxCallback {
+                        closure,
+                        serializable,
+                    },
+                    Expr::Closure(c),
+                ) if *closure == j => {
+                    let handle = c
+                        .inputs
+                        .first()
+                        .and_then(|p| pat_idents(p).into_iter().next());
                     let index = self.cx.f.transactions.len();
                     let span = self.span_of(m);
                     self.cx.f.transactions.push(Transaction {
@@ -1537,7 +1562,12 @@ fn param_client(ty: &str, f: &Features) -> crate::ir::Client {
     use crate::ir::Client;
     if ty.contains("DatabaseTransaction") {
         Client::SeaOrm
-    } else if f.sqlx && (ty.contains("Postgres") || ty.contains("Sqlite") || ty.contains("MySql") || ty.contains("'_")) {
+    } else if f.sqlx
+        && (ty.contains("Postgres")
+            || ty.contains("Sqlite")
+            || ty.contains("MySql")
+            || ty.contains("'_"))
+    {
         Client::Sqlx
     } else if f.tokio_postgres || f.postgres {
         Client::TokioPostgres
@@ -1552,6 +1582,11 @@ fn strip(e: &Expr) -> &Expr {
         Expr::Group(g) => strip(&g.expr),
         _ => e,
     }
+}
+
+/// A write, or a call racelint could not classify (which may be one).
+fn may_write(kind: EffectKind) -> bool {
+    kind.is_write() || kind == EffectKind::Opaque
 }
 
 fn strip_ref(e: &Expr) -> &Expr {
@@ -1664,7 +1699,13 @@ fn expr_exit(e: &Expr) -> Option<Exit> {
         Expr::If(i) => {
             let t = block_exit(&i.then_branch)?;
             let (_, e) = i.else_branch.as_ref()?;
-            expr_exit(e).map(|x| if x == Exit::Return && t == Exit::Return { t } else { Exit::Loop })
+            expr_exit(e).map(|x| {
+                if x == Exit::Return && t == Exit::Return {
+                    t
+                } else {
+                    Exit::Loop
+                }
+            })
         }
         Expr::Call(c) => match &*c.func {
             Expr::Path(p) if clients::path_text(&p.path).ends_with("process::exit") => {

@@ -69,7 +69,8 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
             }
             match last {
                 "insert_into" | "insert_or_ignore_into" | "replace_into" => {
-                    let mut s = EffectSpec::new(EffectKind::Insert, c.args.first().and_then(table_of));
+                    let mut s =
+                        EffectSpec::new(EffectKind::Insert, c.args.first().and_then(table_of));
                     if last == "insert_or_ignore_into" {
                         s.on_conflict = OnConflict::DoNothing;
                     }
@@ -139,7 +140,14 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
         spec.throws_if_missing = false;
     }
     let counts = method == "execute";
-    Some(op(features, chain, exec, call, OpKind::Effects(vec![spec]), counts))
+    Some(op(
+        features,
+        chain,
+        exec,
+        call,
+        OpKind::Effects(vec![spec]),
+        counts,
+    ))
 }
 
 fn op(
@@ -169,7 +177,15 @@ fn optional_after(chain: &Chain, exec: usize) -> bool {
 
 /// `conn.transaction(|conn| …)`, `conn.build_transaction().serializable().run(|conn| …)`.
 fn transaction(chain: &Chain) -> Option<Op> {
-    let i = chain.find(0, &["transaction", "immediate_transaction", "exclusive_transaction", "run"])?;
+    let i = chain.find(
+        0,
+        &[
+            "transaction",
+            "immediate_transaction",
+            "exclusive_transaction",
+            "run",
+        ],
+    )?;
     let (name, call) = chain.method(i)?;
     let closure = call
         .args
@@ -250,7 +266,9 @@ fn query_method(spec: &mut EffectSpec, name: &str, m: &ExprMethodCall) {
 
 /// `users::id.eq(x).and(status.eq("free"))` → `[(id, x), (status, "free")]`.
 fn conditions(e: &Expr, out: &mut Vec<FieldSpec>) {
-    let Expr::MethodCall(m) = strip_ref(e) else { return };
+    let Expr::MethodCall(m) = strip_ref(e) else {
+        return;
+    };
     let name = m.method.to_string();
     match name.as_str() {
         "and" | "or" => {
@@ -352,7 +370,10 @@ pub fn suggest(remedy: &Remedy) -> String {
         if t.handle.is_empty() {
             "conn".to_owned()
         } else {
-            t.handle.trim_start_matches('&').trim_start_matches("mut ").to_owned()
+            t.handle
+                .trim_start_matches('&')
+                .trim_start_matches("mut ")
+                .to_owned()
         }
     };
     match remedy {

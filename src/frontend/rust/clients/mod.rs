@@ -186,14 +186,21 @@ impl EffectSpec {
 pub(crate) enum OpKind {
     Effects(Vec<EffectSpec>),
     /// `pool.begin()`, `client.transaction()`: the binding becomes the handle.
-    TxBegin { serializable: bool },
+    TxBegin {
+        serializable: bool,
+    },
     /// Raw `BEGIN` sent through a connection: the executor becomes the handle.
-    SqlBegin { serializable: bool },
+    SqlBegin {
+        serializable: bool,
+    },
     /// `tx.commit()`, `tx.rollback()`, raw `COMMIT`: ends the executor's transaction.
     TxEnd,
     /// `conn.transaction(|c| …)`: the closure at argument `closure` of the step
     /// runs inside a new transaction whose handle is its first parameter.
-    TxCallback { closure: usize, serializable: bool },
+    TxCallback {
+        closure: usize,
+        serializable: bool,
+    },
 }
 
 pub(crate) struct Op {
@@ -347,9 +354,8 @@ pub(crate) fn is_literal(e: &Expr) -> bool {
             // `true`-like constants and enum variants (`Status::Free`, `None`).
             let last = p.path.segments.last().map(|s| s.ident.to_string());
             p.path.segments.len() > 1
-                || last.is_some_and(|s| {
-                    s == "None" || s.chars().all(|c| c.is_uppercase() || c == '_')
-                })
+                || last
+                    .is_some_and(|s| s == "None" || s.chars().all(|c| c.is_uppercase() || c == '_'))
         }
         Expr::Call(c) => {
             // `Set("free")`, `Some(0)`, `Status::Free("x")`.
@@ -366,7 +372,13 @@ pub(crate) fn is_literal(e: &Expr) -> bool {
 /// The last segment of a path expression (`users::table` → `table`).
 pub(crate) fn path_segments(e: &Expr) -> Option<Vec<String>> {
     match e {
-        Expr::Path(p) => Some(p.path.segments.iter().map(|s| s.ident.to_string()).collect()),
+        Expr::Path(p) => Some(
+            p.path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect(),
+        ),
         Expr::Reference(r) => path_segments(&r.expr),
         Expr::Paren(p) => path_segments(&p.expr),
         _ => None,
@@ -429,8 +441,10 @@ pub(crate) fn sql_op(statements: &[SqlStatement], params: &[Expr]) -> OpKind {
         spec.values = arg(&st.values);
         spec.on_conflict = st.on_conflict;
         spec.row_lock = st.row_lock;
-        spec.many = matches!(kind, EffectKind::Update | EffectKind::Delete | EffectKind::Read)
-            && st.filter.is_empty();
+        spec.many = matches!(
+            kind,
+            EffectKind::Update | EffectKind::Delete | EffectKind::Read
+        ) && st.filter.is_empty();
         specs.push(spec);
     }
     if specs.is_empty() && statements.is_empty() {

@@ -9,7 +9,14 @@ use super::{handle_text, is_literal, path_text, Chain, EffectSpec, FieldSpec, Op
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 
-const TERMINALS: &[&str] = &["one", "all", "exec", "exec_with_returning", "count", "stream"];
+const TERMINALS: &[&str] = &[
+    "one",
+    "all",
+    "exec",
+    "exec_with_returning",
+    "count",
+    "stream",
+];
 
 pub(crate) fn recognize(chain: &Chain) -> Option<Op> {
     if let Some(op) = transaction(chain) {
@@ -45,7 +52,10 @@ fn op(chain: &Chain, i: usize, call: &ExprMethodCall, kind: OpKind, executor: St
 
 fn transaction(chain: &Chain) -> Option<Op> {
     let first = chain.steps.iter().position(|s| s.method().is_some())?;
-    if !chain.steps[..first].iter().all(|s| matches!(s, Step::Field(_))) {
+    if !chain.steps[..first]
+        .iter()
+        .all(|s| matches!(s, Step::Field(_)))
+    {
         return None;
     }
     let (name, call) = chain.method(first)?;
@@ -61,7 +71,10 @@ fn transaction(chain: &Chain) -> Option<Op> {
         },
         "commit" | "rollback" if call.args.is_empty() => OpKind::TxEnd,
         "transaction" | "transaction_with_config" => {
-            let closure = call.args.iter().position(|a| matches!(a, Expr::Closure(_)))?;
+            let closure = call
+                .args
+                .iter()
+                .position(|a| matches!(a, Expr::Closure(_)))?;
             OpKind::TxCallback {
                 closure,
                 serializable: quote::ToTokens::to_token_stream(&call.args)
@@ -76,9 +89,16 @@ fn transaction(chain: &Chain) -> Option<Op> {
 
 /// `cake::Entity::find()…` and the other associated functions of an entity.
 fn entity_query(chain: &Chain) -> Option<Op> {
-    let Expr::Call(c) = chain.root else { return None };
+    let Expr::Call(c) = chain.root else {
+        return None;
+    };
     let Expr::Path(p) = &*c.func else { return None };
-    let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     let n = segs.len();
     if n < 2 {
         return None;
@@ -90,7 +110,8 @@ fn entity_query(chain: &Chain) -> Option<Op> {
         "find" => EffectSpec::new(EffectKind::Read, Some(table)),
         "find_by_id" => {
             let mut s = EffectSpec::new(EffectKind::Read, Some(table));
-            s.filter.extend(arg.map(|a| FieldSpec::new("id", vec![a.clone()])));
+            s.filter
+                .extend(arg.map(|a| FieldSpec::new("id", vec![a.clone()])));
             s
         }
         "insert" | "insert_many" => {
@@ -123,7 +144,8 @@ fn entity_query(chain: &Chain) -> Option<Op> {
         }
         "delete_by_id" => {
             let mut s = EffectSpec::new(EffectKind::Delete, Some(table));
-            s.filter.extend(arg.map(|a| FieldSpec::new("id", vec![a.clone()])));
+            s.filter
+                .extend(arg.map(|a| FieldSpec::new("id", vec![a.clone()])));
             s
         }
         _ => return None,
@@ -158,7 +180,9 @@ fn entity_query(chain: &Chain) -> Option<Op> {
                 }
             }
             "col_expr" => {
-                if let (Some(col), Some(v)) = (m.args.first().and_then(column), m.args.iter().nth(1)) {
+                if let (Some(col), Some(v)) =
+                    (m.args.first().and_then(column), m.args.iter().nth(1))
+                {
                     let text = quote::ToTokens::to_token_stream(v).to_string();
                     let atomic = text.contains("Expr :: col") || text.contains("col (");
                     spec.values.push(FieldSpec {
@@ -192,7 +216,12 @@ fn active_model(chain: &Chain) -> Option<Op> {
     let mut spec = EffectSpec::new(kind, None);
     match chain.root {
         Expr::Struct(s) => {
-            let segs: Vec<String> = s.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = s
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             spec.table = model_table(&segs);
             for f in &s.fields {
                 if let syn::Member::Named(m) = &f.member {
@@ -254,7 +283,12 @@ fn snake(s: &str) -> String {
 /// `cake::Column::Name` → `name`.
 fn column(e: &Expr) -> Option<String> {
     let Expr::Path(p) = e else { return None };
-    let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     let n = segs.len();
     (n >= 2 && segs[n - 2] == "Column").then(|| snake(&segs[n - 1]))
 }
@@ -297,7 +331,11 @@ fn pascal(s: &str) -> String {
 pub fn suggest(remedy: &Remedy) -> String {
     let db = |t: &Target| {
         let h = t.handle.trim_start_matches('&');
-        if h.is_empty() { "db".to_owned() } else { h.to_owned() }
+        if h.is_empty() {
+            "db".to_owned()
+        } else {
+            h.to_owned()
+        }
     };
     let filters = |t: &Target| -> String {
         t.key
@@ -308,7 +346,10 @@ pub fn suggest(remedy: &Remedy) -> String {
     let active = |t: &Target| -> String {
         let mut all = t.key.clone();
         all.extend(t.values.iter().filter(|v| !t.key.contains(v)).cloned());
-        let fields: Vec<String> = all.iter().map(|(c, v)| format!("    {c}: Set({v}),")).collect();
+        let fields: Vec<String> = all
+            .iter()
+            .map(|(c, v)| format!("    {c}: Set({v}),"))
+            .collect();
         format!(
             "{}::ActiveModel {{\n{}\n    ..Default::default()\n}}",
             t.table,

@@ -41,7 +41,8 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
             let mut kind = sql_op(&classify(&sql), &params);
             if let OpKind::Effects(specs) = &mut kind {
                 for s in specs.iter_mut() {
-                    s.throws_if_missing = method == "fetch_one" && s.kind == EffectKind::Read;
+                    s.throws_if_missing = method == "fetch_one"
+                        && matches!(s.kind, EffectKind::Read | EffectKind::Opaque);
                 }
             }
             kind
@@ -190,7 +191,10 @@ pub fn suggest(remedy: &Remedy) -> String {
             )
         }
         Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
-            let pool = targets.first().map(|t| pool_of(&t.handle)).unwrap_or("pool".into());
+            let pool = targets
+                .first()
+                .map(|t| pool_of(&t.handle))
+                .unwrap_or("pool".into());
             let body = targets
                 .iter()
                 .map(|t| {
@@ -199,7 +203,11 @@ pub fn suggest(remedy: &Remedy) -> String {
                     } else {
                         ("/* write */", sql_assign(&t.key, 1, " AND "))
                     };
-                    let wh = if wh.is_empty() { String::new() } else { format!(" WHERE {wh}") };
+                    let wh = if wh.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" WHERE {wh}")
+                    };
                     format!(
                         "sqlx::query!(\"{verb} {}{wh}\", {}).execute(&mut *tx).await?;",
                         t.table,

@@ -26,7 +26,10 @@ pub(crate) fn recognize(
     sql_of: &dyn Fn(&Expr) -> Option<String>,
 ) -> Option<Op> {
     let first = chain.steps.iter().position(|s| s.method().is_some())?;
-    if !chain.steps[..first].iter().all(|s| matches!(s, Step::Field(_))) {
+    if !chain.steps[..first]
+        .iter()
+        .all(|s| matches!(s, Step::Field(_)))
+    {
         return None;
     }
     if !matches!(chain.root, Expr::Path(_)) {
@@ -45,7 +48,14 @@ pub(crate) fn recognize(
     };
     match name.as_str() {
         "transaction" if call.args.is_empty() => {
-            return Some(mk(OpKind::TxBegin { serializable: false }, first, call, false))
+            return Some(mk(
+                OpKind::TxBegin {
+                    serializable: false,
+                },
+                first,
+                call,
+                false,
+            ))
         }
         "commit" | "rollback" if call.args.is_empty() => {
             return Some(mk(OpKind::TxEnd, first, call, false))
@@ -69,18 +79,14 @@ pub(crate) fn recognize(
     if !single && call.args.len() != 2 {
         return None;
     }
-    let params: Vec<Expr> = call
-        .args
-        .iter()
-        .nth(1)
-        .map(slice_elems)
-        .unwrap_or_default();
+    let params: Vec<Expr> = call.args.iter().nth(1).map(slice_elems).unwrap_or_default();
     let kind = match sql_of(&call.args[0]) {
         Some(sql) => {
             let mut kind = sql_op(&classify(&sql), &params);
             if let OpKind::Effects(specs) = &mut kind {
                 for s in specs.iter_mut() {
-                    s.throws_if_missing = name == "query_one" && s.kind == EffectKind::Read;
+                    s.throws_if_missing = name == "query_one"
+                        && matches!(s.kind, EffectKind::Read | EffectKind::Opaque);
                     s.many |= name == "query" && s.kind == EffectKind::Read;
                 }
             }
@@ -104,10 +110,17 @@ fn slice_elems(e: &Expr) -> Vec<Expr> {
 pub fn suggest(remedy: &Remedy) -> String {
     let client = |t: &Target| {
         let h = t.handle.trim_start_matches('&').trim_start_matches("mut ");
-        if h.is_empty() { "client".to_owned() } else { h.to_owned() }
+        if h.is_empty() {
+            "client".to_owned()
+        } else {
+            h.to_owned()
+        }
     };
     let params = |vals: Vec<&str>| -> String {
-        vals.iter().map(|v| format!("&{v}")).collect::<Vec<_>>().join(", ")
+        vals.iter()
+            .map(|v| format!("&{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let wh = |t: &Target, first: usize| super::sql_assign(&t.key, first, " AND ");
     match remedy {
