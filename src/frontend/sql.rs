@@ -115,16 +115,19 @@ pub fn classify(sql: &str) -> Vec<SqlStatement> {
         if too_long_a_chain(&tokens) {
             return vec![SqlStatement::new(SqlKind::Unparsed)];
         }
+        // Most SQL is Postgres and parses here: the other dialects are not even
+        // tokenized then.
+        if let Some(statements) = parse(dialect, &tokens, false) {
+            return lower_all(&statements);
+        }
         tokenized.push((dialect, tokens));
     }
-    // Every dialect reads the whole text as it is before any reads it with
-    // placeholders turned into names: that rewrite only rescues a `$1` standing
-    // where SQL wants a name (`FROM ${table}`), and must not win over a real parse.
-    for params_as_names in [false, true] {
-        for (dialect, tokens) in &tokenized {
-            if let Some(statements) = parse(*dialect, tokens, params_as_names) {
-                return lower_all(&statements);
-            }
+    // Placeholders become names only once every dialect has failed on the text as
+    // it is: that rewrite rescues a `$1` standing where SQL wants a name
+    // (`FROM ${table}`) and must not win over a real parse.
+    for (dialect, tokens) in &tokenized {
+        if let Some(statements) = parse(*dialect, tokens, true) {
+            return lower_all(&statements);
         }
     }
     // One bad statement (a dialect-specific DDL, a function body) must not hide
