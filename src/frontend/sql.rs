@@ -3,11 +3,13 @@
 //! Raw SQL reaches racelint through Prisma's `$queryRaw`, tagged `sql` templates,
 //! node-postgres `query`, sqlx `query!`, Diesel `sql_query`, tokio-postgres and
 //! migrations. This module parses it with `sqlparser` (PostgreSQL dialect, falling
-//! back to the generic and MySQL ones) and says, per statement, what kind it is, which table it
-//! touches, which columns its `WHERE` constrains and which it sets, and whether it
-//! locks, upserts or is computed atomically. Placeholders (`$1`, `?`) are reported
-//! by position so that frontends can map them to the argument expressions.
-//! It never panics: text it cannot parse comes back as [`SqlKind::Unparsed`].
+//! back to the generic and MySQL ones) and says, per statement, what kind it is,
+//! which table it touches, which columns its `WHERE` constrains and which it sets,
+//! and whether it locks, upserts or is computed atomically. Placeholders are
+//! reported by number (`$2` → 2, the n-th `?` → n) so that frontends can map them
+//! to the argument expressions.
+//! It never panics and its work is bounded: text it cannot parse, or will not
+//! (over 1 MiB, pathologically deep), comes back as [`SqlKind::Unparsed`].
 
 use sqlparser::ast::{
     AccessExpr, Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Function,
