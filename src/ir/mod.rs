@@ -237,9 +237,11 @@ impl Effect {
 /// Two effects can both run in one call of the function unless they sit in
 /// different arms of the same branch point.
 pub fn may_both_run(a: &Effect, b: &Effect) -> bool {
-    !a.arms
-        .iter()
-        .any(|x| b.arms.iter().any(|y| x.branch == y.branch && x.arm != y.arm))
+    !a.arms.iter().any(|x| {
+        b.arms
+            .iter()
+            .any(|y| x.branch == y.branch && x.arm != y.arm)
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -42,10 +42,7 @@ pub enum Remedy {
         version_column: String,
     },
     /// Let the database compute the new value from the current one.
-    AtomicUpdate {
-        target: Target,
-        column: String,
-    },
+    AtomicUpdate { target: Target, column: String },
     /// Delete the children first: the tables in the order they must be deleted.
     DeleteOrder { targets: Vec<Target> },
 }

@@ -140,7 +140,10 @@ impl Schema {
         std::iter::once(&t.primary_key)
             .chain(t.unique.iter())
             .filter(|key| !key.is_empty())
-            .find(|key| key.iter().all(|k| columns.iter().any(|c| fold_name(c) == fold_name(k))))
+            .find(|key| {
+                key.iter()
+                    .all(|k| columns.iter().any(|c| fold_name(c) == fold_name(k)))
+            })
             .cloned()
     }
 
