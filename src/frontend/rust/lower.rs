@@ -1098,8 +1098,7 @@ impl<'t> Lowerer<'t> {
                     let is_op = op.as_ref().is_some_and(|o| o.step == i);
                     if is_op {
                         let op = op.as_ref().expect("checked");
-                        let args = self.op_args(op, m);
-                        let _ = args;
+                        self.op_args(op, m);
                         created = self.emit(op, &chain, e, pos);
                         t = Taint::default();
                         for &c in &created {
@@ -1125,7 +1124,7 @@ impl<'t> Lowerer<'t> {
                     if i == 0 {
                         if let Some(callee) = self.self_method(chain.root, &name) {
                             let at = self.exprs(m.args.iter());
-                            self.local_call(callee, e, m, &at);
+                            self.local_call(callee, e, m);
                             t.add(at);
                             continue;
                         }
@@ -1261,7 +1260,7 @@ impl<'t> Lowerer<'t> {
                 }
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
-                    self.record_call(callee, span, c.args.iter(), &t);
+                    self.record_call(callee, span, c.args.iter());
                 }
                 t
             }
@@ -1305,10 +1304,9 @@ impl<'t> Lowerer<'t> {
             .then(|| format!("{ty}::{name}"))
     }
 
-    fn local_call(&mut self, callee: String, whole: &Expr, m: &syn::ExprMethodCall, t: &Taint) {
+    fn local_call(&mut self, callee: String, whole: &Expr, m: &syn::ExprMethodCall) {
         let span = self.span_of(whole);
-        let _ = t;
-        self.record_call(callee, span, m.args.iter(), t);
+        self.record_call(callee, span, m.args.iter());
     }
 
     fn record_call<'a>(
@@ -1316,7 +1314,6 @@ impl<'t> Lowerer<'t> {
         callee: String,
         span: Span,
         args: impl Iterator<Item = &'a Expr>,
-        _t: &Taint,
     ) {
         let transaction = args.map(clients::handle_text).find_map(|h| self.tx_of(&h));
         self.cx.f.calls.push(LocalCall {

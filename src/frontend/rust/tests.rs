@@ -987,3 +987,94 @@ fn every_client_renders_every_remedy() {
     );
     assert!(suggest(Client::Prisma, &remedies[0]).is_none());
 }
+
+#[test]
+fn the_sql_classifier_is_merged_so_guarded_assertions_run() {
+    assert!(sql_ready());
+}
+
+const SQLX_RAW_BEGIN: &str = r#"
+use sqlx::PgPool;
+async fn transfer(pool: &PgPool, from: i64, to: i64, amount: i64) -> sqlx::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("BEGIN ISOLATION LEVEL SERIALIZABLE").execute(&mut *conn).await?;
+    sqlx::query("UPDATE accounts SET balance = balance - $1 WHERE id = $2").bind(amount).bind(from).execute(&mut *conn).await?;
+    sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2").bind(amount).bind(to).execute(&mut *conn).await?;
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(from).execute(&mut *conn).await?;
+    Ok(())
+}
+"#;
+
+#[test]
+fn sqlx_raw_begin_commit_on_a_connection() {
+    let m = model(SQLX_RAW_BEGIN);
+    let f = func(&m, "transfer");
+    assert_eq!(f.transactions.len(), 1);
+    assert_eq!(f.transactions[0].handle.as_deref(), Some("conn"));
+    assert!(f.transactions[0].serializable);
+    assert_eq!(f.effects.len(), 3, "BEGIN and COMMIT are not effects");
+    assert!(f.same_transaction(&f.effects[0], &f.effects[1]));
+    assert!(f.effects[0].values[0].value.atomic);
+    assert_eq!(f.effects[2].transaction, None, "after COMMIT");
+    assert_eq!(f.effects[2].kind, EffectKind::Lock);
+}
+
+#[test]
+fn sqlx_query_file_reads_the_crate_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("queries")).unwrap();
+    std::fs::write(
+        dir.path().join("queries/claim.sql"),
+        "UPDATE coupons SET used = true WHERE code = $1 AND used = false",
+    )
+    .unwrap();
+    let src = r#"
+use sqlx::PgPool;
+async fn claim(pool: &PgPool, code: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query_file!("queries/claim.sql", code).execute(pool).await?;
+    Ok(r.rows_affected() == 1)
+}
+"#;
+    let m = lower_in_crate(src, Some(dir.path())).unwrap();
+    let e = &m.functions[0].effects[0];
+    assert_eq!(e.kind, EffectKind::Update);
+    assert_eq!(e.table.as_deref(), Some("coupons"));
+    assert!(e.count_checked);
+    assert!(e
+        .filter
+        .iter()
+        .any(|f| f.column == "code" && f.value.vars == vec!["code"]));
+    let m = lower(src).unwrap();
+    assert_eq!(
+        m.functions[0].effects[0].kind,
+        EffectKind::Opaque,
+        "no crate root"
+    );
+}
+
+/// `SMOKE=/path/to/rust/code cargo test --lib smoke_dir -- --ignored --nocapture`
+/// lowers every `.rs` file below a folder: no panic, every span inside its file.
+#[test]
+#[ignore]
+fn smoke_dir() {
+    let dir = std::env::var("SMOKE").unwrap();
+    let mut n = 0;
+    let mut effects = 0;
+    for entry in ignore::Walk::new(dir).flatten() {
+        let p = entry.path();
+        if p.extension().is_some_and(|e| e == "rs") {
+            let t = std::fs::read_to_string(p).unwrap_or_default();
+            if let Ok(m) = lower(&t) {
+                for f in &m.functions {
+                    effects += f.effects.len();
+                    for e in &f.effects {
+                        assert!(t.get(e.span.range()).is_some(), "{p:?}");
+                    }
+                }
+            }
+            n += 1;
+        }
+    }
+    eprintln!("{n} files, {effects} effects");
+}

@@ -5,7 +5,7 @@
 
 use syn::{Expr, ExprMethodCall};
 
-use super::{handle_text, is_literal, path_text, Chain, EffectSpec, FieldSpec, Op, OpKind, Step};
+use super::{handle_text, is_literal, Chain, EffectSpec, FieldSpec, Op, OpKind, Step};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 
@@ -444,13 +444,5 @@ pub fn suggest(remedy: &Remedy) -> String {
                 C = pascal(column)
             )
         }
-    }
-}
-
-#[allow(dead_code)]
-fn path_of(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Path(p) => Some(path_text(&p.path)),
-        _ => None,
     }
 }
