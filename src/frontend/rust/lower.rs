@@ -124,6 +124,9 @@ struct FnCx {
     joined: usize,
     /// Variables holding SQL text or a statement prepared from it.
     sql_vars: HashMap<String, String>,
+    /// Variables holding one column of a row: `let s = seat.status;`,
+    /// `let s: String = row.get("status");` → `s` → `status`.
+    var_fields: HashMap<String, String>,
 }
 
 impl FnCx {
@@ -143,6 +146,7 @@ impl FnCx {
             tx_begin: None,
             joined: 0,
             sql_vars: HashMap::new(),
+            var_fields: HashMap::new(),
         }
     }
 }
@@ -484,6 +488,16 @@ impl<'t> Lowerer<'t> {
                 }
                 syn::visit::visit_expr_field(self, f);
             }
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                let Some(id) = p.path.get_ident().map(|i| i.to_string()) else {
+                    return;
+                };
+                if let Some(col) = self.lw.cx.var_fields.get(&id) {
+                    if self.lw.lookup(&id).effects.contains(&self.r) && !self.out.contains(col) {
+                        self.out.push(col.clone());
+                    }
+                }
+            }
         }
         let mut v = Fields {
             lw: self,
@@ -615,6 +629,9 @@ impl<'t> Lowerer<'t> {
         }
         if let (Some(name), Some(sql)) = (names.first(), sql_text(&init.expr)) {
             self.cx.sql_vars.insert(name.clone(), sql);
+        }
+        if let (Some(name), Some(col)) = (names.first(), column_of_row(&init.expr)) {
+            self.cx.var_fields.insert(name.clone(), col);
         }
         let before = self.cx.f.effects.len();
         self.cx.tx_begin = None;
@@ -1591,6 +1608,31 @@ fn strip_ref(e: &Expr) -> &Expr {
         Expr::Reference(r) => strip_ref(&r.expr),
         Expr::Paren(p) => strip_ref(&p.expr),
         _ => e,
+    }
+}
+
+/// The column a `let` takes out of a row: `seat.status`, `row.get("status")`,
+/// `row.try_get("status")?`.
+fn column_of_row(e: &Expr) -> Option<String> {
+    match strip(e) {
+        Expr::Try(t) => column_of_row(&t.expr),
+        Expr::Reference(r) => column_of_row(&r.expr),
+        Expr::MethodCall(m)
+            if matches!(
+                m.method.to_string().as_str(),
+                "clone" | "to_owned" | "to_string" | "unwrap"
+            ) =>
+        {
+            column_of_row(&m.receiver)
+        }
+        Expr::Field(f) => match (&*f.base, &f.member) {
+            (Expr::Path(_), syn::Member::Named(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "get" | "try_get") => {
+            m.args.first().and_then(clients::str_lit)
+        }
+        _ => None,
     }
 }
 

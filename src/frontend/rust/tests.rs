@@ -731,7 +731,7 @@ fn tokio_postgres_transactions_guards_and_prepared_statements() {
         .guards
         .iter()
         .find(|g| text(TOKIO_PG, g.span) == "status != \"free\"");
-    assert!(g.is_some_and(|g| g.read == 0));
+    assert!(g.is_some_and(|g| g.read == 0 && g.fields == vec!["status".to_string()]));
     assert_eq!(text(TOKIO_PG, update.site), "execute");
 
     let g = func(&m, "get_or_create");
