@@ -2,6 +2,7 @@
 //! the [`crate::ir`] model. A frontend never fails: what it cannot parse it reports
 //! as a problem next to whatever it could lower.
 
+pub mod rust;
 pub mod sql;
 pub mod typescript;
 

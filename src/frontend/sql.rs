@@ -3,11 +3,13 @@
 //! Raw SQL reaches racelint through Prisma's `$queryRaw`, tagged `sql` templates,
 //! node-postgres `query`, sqlx `query!`, Diesel `sql_query`, tokio-postgres and
 //! migrations. This module parses it with `sqlparser` (PostgreSQL dialect, falling
-//! back to the generic and MySQL ones) and says, per statement, what kind it is, which table it
-//! touches, which columns its `WHERE` constrains and which it sets, and whether it
-//! locks, upserts or is computed atomically. Placeholders (`$1`, `?`) are reported
-//! by position so that frontends can map them to the argument expressions.
-//! It never panics: text it cannot parse comes back as [`SqlKind::Unparsed`].
+//! back to the generic and MySQL ones) and says, per statement, what kind it is,
+//! which table it touches, which columns its `WHERE` constrains and which it sets,
+//! and whether it locks, upserts or is computed atomically. Placeholders are
+//! reported by number (`$2` → 2, the n-th `?` → n) so that frontends can map them
+//! to the argument expressions.
+//! It never panics and its work is bounded: text it cannot parse, or will not
+//! (over 1 MiB, pathologically deep), comes back as [`SqlKind::Unparsed`].
 
 use sqlparser::ast::{
     AccessExpr, Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Function,
@@ -115,16 +117,19 @@ pub fn classify(sql: &str) -> Vec<SqlStatement> {
         if too_long_a_chain(&tokens) {
             return vec![SqlStatement::new(SqlKind::Unparsed)];
         }
+        // Most SQL is Postgres and parses here: the other dialects are not even
+        // tokenized then.
+        if let Some(statements) = parse(dialect, &tokens, false) {
+            return lower_all(&statements);
+        }
         tokenized.push((dialect, tokens));
     }
-    // Every dialect reads the whole text as it is before any reads it with
-    // placeholders turned into names: that rewrite only rescues a `$1` standing
-    // where SQL wants a name (`FROM ${table}`), and must not win over a real parse.
-    for params_as_names in [false, true] {
-        for (dialect, tokens) in &tokenized {
-            if let Some(statements) = parse(*dialect, tokens, params_as_names) {
-                return lower_all(&statements);
-            }
+    // Placeholders become names only once every dialect has failed on the text as
+    // it is: that rewrite rescues a `$1` standing where SQL wants a name
+    // (`FROM ${table}`) and must not win over a real parse.
+    for (dialect, tokens) in &tokenized {
+        if let Some(statements) = parse(*dialect, tokens, true) {
+            return lower_all(&statements);
         }
     }
     // One bad statement (a dialect-specific DDL, a function body) must not hide

@@ -1,0 +1,296 @@
+//! sqlx: `sqlx::query("…").bind(x).fetch_one(&pool)`, `query_as::<_, T>`,
+//! `query_scalar`, the checked macros `query!("…", args)`, `query_as!(T, "…", args)`,
+//! `query_scalar!`, `query_file!("path")`, and transactions through
+//! `pool.begin()` … `tx.commit()` or raw `BEGIN` / `COMMIT`.
+
+use syn::Expr;
+
+use super::{
+    borrowed, code_values, handle_text, macro_args, macro_name, names, path_text, sql_assign,
+    sql_op, str_lit, Chain, EffectSpec, Features, Op, OpKind, Step,
+};
+use crate::frontend::sql::classify;
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Client, EffectKind};
+
+const EXECUTORS: &[&str] = &[
+    "fetch_one",
+    "fetch_optional",
+    "fetch_all",
+    "fetch",
+    "fetch_many",
+    "execute",
+    "execute_many",
+];
+
+pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
+    if let Some(op) = transaction_control(chain) {
+        return Some(op);
+    }
+    let (sql, mut params) = query_root(features, chain.root)?;
+    let exec = chain.find(0, EXECUTORS)?;
+    for (name, call) in chain.methods_before(exec) {
+        if name == "bind" {
+            params.extend(call.args.first().cloned());
+        }
+    }
+    let (method, call) = chain.method(exec)?;
+    let executor = call.args.first().map(handle_text).unwrap_or_default();
+    let kind = match sql {
+        Some(sql) => {
+            let mut kind = sql_op(&classify(&sql), &params);
+            if let OpKind::Effects(specs) = &mut kind {
+                for s in specs.iter_mut() {
+                    s.throws_if_missing = method == "fetch_one"
+                        && matches!(s.kind, EffectKind::Read | EffectKind::Opaque);
+                }
+            }
+            kind
+        }
+        None => OpKind::Effects(vec![EffectSpec::new(EffectKind::Opaque, None)]),
+    };
+    Some(Op {
+        client: Client::Sqlx,
+        kind,
+        step: exec,
+        executor,
+        site: call.method.span(),
+        is_async: true,
+        counts: false,
+    })
+}
+
+/// `pool.begin()`, `tx.commit()`, `tx.rollback()`.
+fn transaction_control(chain: &Chain) -> Option<Op> {
+    let first = chain.steps.iter().position(|s| s.method().is_some())?;
+    // Only field accesses may precede the method: `self.pool.begin()`.
+    if !chain.steps[..first]
+        .iter()
+        .all(|s| matches!(s, Step::Field(_)))
+    {
+        return None;
+    }
+    let (name, call) = chain.method(first)?;
+    let kind = match name.as_str() {
+        "begin" if call.args.is_empty() => OpKind::TxBegin {
+            serializable: false,
+        },
+        "commit" | "rollback" if call.args.is_empty() => OpKind::TxEnd,
+        _ => return None,
+    };
+    Some(Op {
+        client: Client::Sqlx,
+        kind,
+        step: first,
+        executor: handle_text(&call.receiver),
+        site: call.method.span(),
+        is_async: true,
+        counts: false,
+    })
+}
+
+/// The SQL text (None when it is not a literal) and the macro's arguments.
+fn query_root(features: &Features, root: &Expr) -> Option<(Option<String>, Vec<Expr>)> {
+    match root {
+        Expr::Call(call) => {
+            let Expr::Path(p) = &*call.func else {
+                return None;
+            };
+            let path = path_text(&p.path);
+            let last = path.rsplit("::").next().unwrap_or("");
+            let known = matches!(
+                last,
+                "query" | "query_as" | "query_scalar" | "query_with" | "query_as_with"
+            );
+            if !known || !(path.starts_with("sqlx::") || path == last) {
+                return None;
+            }
+            Some((call.args.first().and_then(str_lit), Vec::new()))
+        }
+        Expr::Macro(m) => {
+            let name = macro_name(&m.mac);
+            let path = path_text(&m.mac.path);
+            if !(path.starts_with("sqlx::") || path == name) {
+                return None;
+            }
+            let typed = name.contains("_as");
+            let file = name.starts_with("query_file");
+            if !name.starts_with("query") {
+                return None;
+            }
+            let args = macro_args(&m.mac)?;
+            let text_at = usize::from(typed);
+            let text = args.get(text_at).and_then(str_lit);
+            let sql = if file {
+                text.and_then(|rel| {
+                    let root = features.crate_root.as_ref()?;
+                    std::fs::read_to_string(root.join(rel)).ok()
+                })
+            } else {
+                text
+            };
+            Some((sql, args.into_iter().skip(text_at + 1).collect()))
+        }
+        _ => None,
+    }
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {
+            let Target {
+                table, handle, key, ..
+            } = target;
+            let cols = all_columns(target);
+            let placeholders = (1..=cols.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let conflict = names(key).join(", ");
+            let args = all_values(target);
+            let insert = format!(
+                "let row = sqlx::query!(\n    \"INSERT INTO {table} ({}) VALUES ({placeholders}) \\\n     ON CONFLICT ({conflict}) DO NOTHING RETURNING *\",\n    {}\n)\n.fetch_optional({})\n.await?;",
+                cols.join(", "),
+                args.join(", "),
+                borrowed(handle)
+            );
+            if let Remedy::HandleUniqueViolation { .. } = remedy {
+                format!(
+                    "match sqlx::query!(\"INSERT INTO {table} ({}) VALUES ({placeholders})\", {})\n    .execute({})\n    .await\n{{\n    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {{ /* already exists: load it or answer 409 */ }}\n    other => {{ other?; }}\n}}",
+                    cols.join(", "),
+                    args.join(", "),
+                    borrowed(handle)
+                )
+            } else {
+                format!("{insert}\n// `None` means the row already existed: load it instead.")
+            }
+        }
+        Remedy::ConditionalWrite { target, state } => {
+            let set = sql_assign(&target.values, 1, ", ");
+            let n = target.values.len();
+            let mut wh = sql_assign(&target.key, n + 1, " AND ");
+            for (c, v) in state {
+                wh.push_str(&format!(" AND {c} = {}", sql_quote(v)));
+            }
+            let mut args = code_values(&target.values);
+            args.extend(code_values(&target.key));
+            format!(
+                "let done = sqlx::query!(\"UPDATE {} SET {set} WHERE {wh}\", {})\n    .execute({})\n    .await?;\nif done.rows_affected() != 1 {{\n    // somebody else changed it first\n}}",
+                target.table,
+                args.join(", "),
+                borrowed(&target.handle)
+            )
+        }
+        Remedy::LockThenCheck { target } => {
+            let wh = sql_assign(&target.key, 1, " AND ");
+            format!(
+                "let mut tx = {}.begin().await?;\nlet row = sqlx::query!(\"SELECT * FROM {} WHERE {wh} FOR UPDATE\", {})\n    .fetch_optional(&mut *tx)\n    .await?;\n// check `row`, then write through `&mut *tx`\ntx.commit().await?;",
+                pool_of(&target.handle),
+                target.table,
+                code_values(&target.key).join(", ")
+            )
+        }
+        Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
+            let pool = targets
+                .first()
+                .map(|t| pool_of(&t.handle))
+                .unwrap_or("pool".into());
+            let body = targets
+                .iter()
+                .map(|t| {
+                    let (verb, wh) = if matches!(remedy, Remedy::DeleteOrder { .. }) {
+                        ("DELETE FROM", sql_assign(&t.key, 1, " AND "))
+                    } else {
+                        ("/* write */", sql_assign(&t.key, 1, " AND "))
+                    };
+                    let wh = if wh.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" WHERE {wh}")
+                    };
+                    format!(
+                        "sqlx::query!(\"{verb} {}{wh}\", {}).execute(&mut *tx).await?;",
+                        t.table,
+                        code_values(&t.key).join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            format!("let mut tx = {pool}.begin().await?;\n{body}\ntx.commit().await?;")
+        }
+        Remedy::OptimisticLock {
+            target,
+            version_column: v,
+        } => {
+            let set = sql_assign(&target.values, 1, ", ");
+            let n = target.values.len();
+            let wh = sql_assign(&target.key, n + 1, " AND ");
+            let mut args = code_values(&target.values);
+            args.extend(code_values(&target.key));
+            format!(
+                "let done = sqlx::query!(\n    \"UPDATE {} SET {set}, {v} = {v} + 1 WHERE {wh} AND {v} = ${}\",\n    {}, {v}\n)\n.execute({})\n.await?;\nif done.rows_affected() == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
+                target.table,
+                n + target.key.len() + 1,
+                args.join(", "),
+                borrowed(&target.handle)
+            )
+        }
+        Remedy::AtomicUpdate { target, column } => {
+            let wh = sql_assign(&target.key, 2, " AND ");
+            let delta = target
+                .values
+                .iter()
+                .find(|(c, _)| c == column)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "amount".into());
+            let mut args = vec![delta.as_str()];
+            args.extend(code_values(&target.key));
+            format!(
+                "sqlx::query!(\"UPDATE {} SET {column} = {column} + $1 WHERE {wh}\", {})\n    .execute({})\n    .await?;",
+                target.table,
+                args.join(", "),
+                borrowed(&target.handle)
+            )
+        }
+    }
+}
+
+fn all_columns(t: &Target) -> Vec<&str> {
+    let mut cols = names(&t.key);
+    for c in names(&t.values) {
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    cols
+}
+
+fn all_values(t: &Target) -> Vec<&str> {
+    let mut seen = names(&t.key);
+    let mut vals = code_values(&t.key);
+    for (c, v) in &t.values {
+        if !seen.contains(&c.as_str()) {
+            seen.push(c);
+            vals.push(v);
+        }
+    }
+    vals
+}
+
+/// A Rust literal (`"free"`) as SQL (`'free'`).
+pub(crate) fn sql_quote(v: &str) -> String {
+    match v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(s) => format!("'{}'", s.replace('\'', "''")),
+        None => v.to_owned(),
+    }
+}
+
+/// `&mut *tx` or `&self.pool` → the pool to begin on.
+fn pool_of(handle: &str) -> String {
+    let h = handle.trim_start_matches('&').trim_start_matches("mut ");
+    if h.is_empty() {
+        "pool".into()
+    } else {
+        h.to_owned()
+    }
+}
