@@ -13,11 +13,12 @@ use crate::diagnostic::{
     ResolvedFix, RuleMeta, RunError, Severity,
 };
 use crate::discover::{self, Language};
+use crate::frontend::rust;
 use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::FileModel;
 use crate::rules::{self, Context, ProjectFacts, Rule};
 use crate::schema::{self, Schema};
-use crate::source::SourceFile;
+use crate::source::{Position, SourceFile};
 use crate::suppress;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -348,36 +349,54 @@ fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
         }
     };
     let file = SourceFile::new(path.to_path_buf(), display, text);
-    let (model, problems) = match discover::language_of(path) {
-        Some(Language::TypeScript(dialect)) => {
-            let mut hints = FileHints::of(&file.text);
-            hints.prisma_names.clone_from(&names.prisma);
-            let parsed = typescript::parse(&file.text, dialect, &hints);
-            (
-                parsed.model,
-                parsed
-                    .problems
-                    .into_iter()
-                    .map(|p| (p.offset, p.message))
-                    .collect::<Vec<_>>(),
-            )
-        }
-        Some(Language::Rust) | None => (FileModel::default(), Vec::new()),
-    };
-    let errors: Vec<RunError> = problems
-        .into_iter()
-        .map(|(offset, message)| RunError {
-            kind: ErrorKind::ParseError,
-            path: file.display_path.clone(),
-            message,
-            position: Some(file.position(offset as u32)),
-        })
-        .collect();
+    let (model, mut errors) = lower_source(&file, names);
+    errors.sort_by_key(|e| e.position);
     // A suppression comment is checked even in a file without effects.
     if model.functions.is_empty() && !file.text.contains(suppress::MARKER) {
         FileOutcome::Nothing(errors)
     } else {
         FileOutcome::Lowered(Lowered { file, model }, errors)
+    }
+}
+
+/// Runs the file's frontend: its model, and its parse problems as run errors.
+fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunError>) {
+    let parse_error = |position, message| RunError {
+        kind: ErrorKind::ParseError,
+        path: file.display_path.clone(),
+        message,
+        position: Some(position),
+    };
+    match discover::language_of(&file.path) {
+        Some(Language::TypeScript(dialect)) => {
+            let mut hints = FileHints::of(&file.text);
+            hints.prisma_names.clone_from(&names.prisma);
+            let parsed = typescript::parse(&file.text, dialect, &hints);
+            let errors = parsed
+                .problems
+                .into_iter()
+                .map(|p| parse_error(file.position(p.offset as u32), p.message))
+                .collect();
+            (parsed.model, errors)
+        }
+        Some(Language::Rust) => {
+            let crate_root = file
+                .path
+                .ancestors()
+                .skip(1)
+                .find(|dir| dir.join("Cargo.toml").is_file());
+            match rust::lower_in_crate(&file.text, crate_root) {
+                Ok(model) => (model, Vec::new()),
+                Err(e) => {
+                    let position = Position {
+                        line: e.line.max(1),
+                        column: e.column.max(1),
+                    };
+                    (FileModel::default(), vec![parse_error(position, e.message)])
+                }
+            }
+        }
+        None => (FileModel::default(), Vec::new()),
     }
 }
 

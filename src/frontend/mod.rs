@@ -12,7 +12,7 @@ use sql::{SqlColumn, SqlKind, SqlStatement};
 
 /// The help text, with code, for a remedy in the client the finding's code uses.
 pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
-    typescript::clients::suggest(client, remedy)
+    typescript::clients::suggest(client, remedy).or_else(|| rust::suggest(client, remedy))
 }
 
 /// The effect of one classified SQL statement; `None` for statements that touch
