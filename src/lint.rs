@@ -196,7 +196,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                for function in &file.model.functions {
+                for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         let from = findings.len();
                         rule.check(&cx, function, &mut findings);
@@ -230,7 +230,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             .cmp(&b.sort_key())
             .then_with(|| a.message.cmp(&b.message))
     });
-    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.message == b.message);
+    // A helper's race is found in the helper and again in each caller that
+    // inlines it: one report per rule and place.
+    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
     Ok(Report {
         diagnostics,
