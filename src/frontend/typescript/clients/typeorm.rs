@@ -165,7 +165,7 @@ pub fn recognize<'t>(
     {
         return query_builder(chain, q, src, hints);
     }
-    let (call_index, call) = single_call(chain)?;
+    let (call_index, call) = repository_call(chain).or_else(|| single_call(chain))?;
     let receiver = chain.receiver_text(call_index, src);
     match call.name {
         "transaction" if hints.orm.typeorm => return transaction(call, src),
@@ -317,6 +317,20 @@ pub fn recognize<'t>(
         _ => {}
     }
     Some(Recognized::Effect(draft))
+}
+
+/// `x.getRepository(User).findOneBy(…)`: the call after the repository getter.
+fn repository_call<'c, 't>(chain: &'c Chain<'t>) -> Option<(usize, &'c Segment<'t>)> {
+    let getter = chain
+        .segments
+        .iter()
+        .position(|s| matches!(s.name, "getRepository" | "withRepository") && s.is_call())?;
+    let index = getter + 1;
+    let call = chain.segments.get(index).filter(|s| s.is_call())?;
+    chain.segments[index + 1..]
+        .iter()
+        .all(|s| super::ormkit::PROMISE_TAIL.contains(&s.name))
+        .then_some((index, call))
 }
 
 fn is_data_source(receiver: &str) -> bool {
@@ -598,16 +612,21 @@ fn sql_where<'t>(sql: &str, params: Option<Node<'t>>, src: &str, out: &mut Vec<F
     }
 }
 
+/// How the code reaches the repository: its own handle, or a getter on it.
 fn repo_of(target: &Target) -> String {
-    if !target.handle.is_empty() && looks_like_repository(last_name(&target.handle)) {
-        return target.handle.clone();
+    let entity = entity_of(target);
+    let handle = target.handle.as_str();
+    if handle.is_empty() {
+        return format!("dataSource.getRepository({entity})");
     }
-    let entity = if target.table.is_empty() {
-        "Entity".to_string()
+    let last = last_name(handle).to_ascii_lowercase();
+    if last.contains("queryrunner") {
+        format!("{handle}.manager.getRepository({entity})")
+    } else if is_manager(handle) || is_data_source(handle) {
+        format!("{handle}.getRepository({entity})")
     } else {
-        super::ormkit::capitalize(&target.table)
-    };
-    format!("dataSource.getRepository({entity})")
+        handle.to_string()
+    }
 }
 
 fn entity_of(target: &Target) -> String {
