@@ -13,11 +13,12 @@ use crate::diagnostic::{
     ResolvedFix, RuleMeta, RunError, Severity,
 };
 use crate::discover::{self, Language};
+use crate::frontend::rust;
 use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::FileModel;
 use crate::rules::{self, Context, ProjectFacts, Rule};
 use crate::schema::{self, Schema};
-use crate::source::SourceFile;
+use crate::source::{Position, SourceFile};
 use crate::suppress;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub struct Options {
     pub jobs: usize,
     /// Where to discover the database schema.
     pub schema: SchemaSource,
+    /// Skip parsing files without database vocabulary (`frontend::may_have_effects`).
+    pub prefilter: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +57,7 @@ impl Default for Options {
             exclude: Vec::new(),
             jobs: 0,
             schema: SchemaSource::ProjectRoot,
+            prefilter: true,
         }
     }
 }
@@ -155,7 +159,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, &hints))
+                    .map(|path| lint_file(path, config.max_file_size, options.prefilter, &hints))
                     .collect::<Vec<FileOutcome>>()
             },
         )
@@ -195,7 +199,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                for function in &file.model.functions {
+                for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         let from = findings.len();
                         rule.check(&cx, function, &mut findings);
@@ -229,7 +233,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             .cmp(&b.sort_key())
             .then_with(|| a.message.cmp(&b.message))
     });
-    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.message == b.message);
+    // A helper's race is found in the helper and again in each caller that
+    // inlines it: one report per rule and place.
+    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
     Ok(Report {
         diagnostics,
@@ -295,7 +301,7 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
+fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -347,37 +353,62 @@ fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
             ))
         }
     };
-    let file = SourceFile::new(path.to_path_buf(), display, text);
-    let (model, problems) = match discover::language_of(path) {
-        Some(Language::TypeScript(dialect)) => {
-            let mut hints = FileHints::of(&file.text);
-            hints.prisma_names.clone_from(&names.prisma);
-            let parsed = typescript::parse(&file.text, dialect, &hints);
-            (
-                parsed.model,
-                parsed
-                    .problems
-                    .into_iter()
-                    .map(|p| (p.offset, p.message))
-                    .collect::<Vec<_>>(),
-            )
+    if prefilter {
+        if let Some(language) = discover::language_of(path) {
+            if !crate::frontend::may_have_effects(language, &text) {
+                return FileOutcome::Nothing(Vec::new());
+            }
         }
-        Some(Language::Rust) | None => (FileModel::default(), Vec::new()),
-    };
-    let errors: Vec<RunError> = problems
-        .into_iter()
-        .map(|(offset, message)| RunError {
-            kind: ErrorKind::ParseError,
-            path: file.display_path.clone(),
-            message,
-            position: Some(file.position(offset as u32)),
-        })
-        .collect();
+    }
+    let file = SourceFile::new(path.to_path_buf(), display, text);
+    let (model, mut errors) = lower_source(&file, names);
+    errors.sort_by_key(|e| e.position);
     // A suppression comment is checked even in a file without effects.
     if model.functions.is_empty() && !file.text.contains(suppress::MARKER) {
         FileOutcome::Nothing(errors)
     } else {
         FileOutcome::Lowered(Lowered { file, model }, errors)
+    }
+}
+
+/// Runs the file's frontend: its model, and its parse problems as run errors.
+fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunError>) {
+    let parse_error = |position, message| RunError {
+        kind: ErrorKind::ParseError,
+        path: file.display_path.clone(),
+        message,
+        position: Some(position),
+    };
+    match discover::language_of(&file.path) {
+        Some(Language::TypeScript(dialect)) => {
+            let mut hints = FileHints::of(&file.text);
+            hints.prisma_names.clone_from(&names.prisma);
+            let parsed = typescript::parse(&file.text, dialect, &hints);
+            let errors = parsed
+                .problems
+                .into_iter()
+                .map(|p| parse_error(file.position(p.offset as u32), p.message))
+                .collect();
+            (parsed.model, errors)
+        }
+        Some(Language::Rust) => {
+            let crate_root = file
+                .path
+                .ancestors()
+                .skip(1)
+                .find(|dir| dir.join("Cargo.toml").is_file());
+            match rust::lower_in_crate(&file.text, crate_root) {
+                Ok(model) => (model, Vec::new()),
+                Err(e) => {
+                    let position = Position {
+                        line: e.line.max(1),
+                        column: e.column.max(1),
+                    };
+                    (FileModel::default(), vec![parse_error(position, e.message)])
+                }
+            }
+        }
+        None => (FileModel::default(), Vec::new()),
     }
 }
 

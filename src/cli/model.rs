@@ -18,7 +18,18 @@ pub fn run(path: &Path) -> i32 {
         Some(Language::TypeScript(dialect)) => {
             typescript::parse(&text, dialect, &FileHints::of(&text)).model
         }
-        _ => {
+        Some(Language::Rust) => match crate::frontend::rust::lower(&text) {
+            Ok(model) => model,
+            Err(e) => {
+                let shown = path.display();
+                eprintln!(
+                    "racelint: parse-error: {shown}:{}:{}: {}",
+                    e.line, e.column, e.message
+                );
+                return EXIT_ERROR;
+            }
+        },
+        None => {
             eprintln!("racelint: error: no frontend for `{}`", path.display());
             return EXIT_ERROR;
         }

@@ -122,6 +122,11 @@ impl FileHints {
     }
 }
 
+/// The text some recognised call must contain, over every client.
+pub fn triggers() -> impl Iterator<Item = &'static str> {
+    prisma::TRIGGERS.iter().copied()
+}
+
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
     prisma::recognize(chain, src, hints)
 }
