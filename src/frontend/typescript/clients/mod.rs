@@ -124,7 +124,12 @@ impl FileHints {
 
 /// The text some recognised call must contain, over every client.
 pub fn triggers() -> impl Iterator<Item = &'static str> {
-    prisma::TRIGGERS.iter().copied()
+    prisma::TRIGGERS
+        .iter()
+        .chain(sequelize::TRIGGERS)
+        .chain(typeorm::TRIGGERS)
+        .chain(supabase::TRIGGERS)
+        .copied()
 }
 
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {

@@ -29,6 +29,27 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains (the prefilter's vocabulary).
+pub const TRIGGERS: &[&str] = &[
+    ".find",
+    ".count",
+    ".max",
+    ".min",
+    ".sum",
+    ".create",
+    ".bulkCreate",
+    ".update",
+    ".increment",
+    ".decrement",
+    ".destroy",
+    ".upsert",
+    ".transaction",
+    ".commit",
+    ".rollback",
+    ".save",
+    ".reload",
+];
+
 /// Where a static method keeps its options (argument index) and what it does.
 const STATIC: &[(&str, EffectKind, usize)] = &[
     ("findOne", EffectKind::Read, 0),

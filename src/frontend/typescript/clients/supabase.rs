@@ -17,6 +17,9 @@ use crate::frontend::typescript::syntax::{property, text, Chain};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 
+/// Text every call this module recognises contains (the prefilter's vocabulary).
+pub const TRIGGERS: &[&str] = &[".from", ".rpc"];
+
 /// Filter methods whose first argument is a column.
 const FILTERS: &[&str] = &[
     "eq",

@@ -26,6 +26,31 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains (the prefilter's vocabulary).
+pub const TRIGGERS: &[&str] = &[
+    ".find",
+    ".count",
+    ".exist",
+    ".sum",
+    ".maximum",
+    ".minimum",
+    ".save",
+    ".insert",
+    ".update",
+    ".increment",
+    ".decrement",
+    ".softDelete",
+    ".softRemove",
+    ".restore",
+    ".delete",
+    ".remove",
+    ".upsert",
+    ".transaction",
+    "Transaction(",
+    ".query",
+    "createQueryBuilder",
+];
+
 /// Repository / entity-manager methods.
 const METHODS: &[(&str, EffectKind)] = &[
     ("findOne", EffectKind::Read),
