@@ -32,13 +32,17 @@ pub fn field<'t>(column: impl Into<String>, value: Option<Node<'t>>) -> FieldDra
 
 /// The properties of an object literal as fields; for an array of rows, the first row.
 pub fn object_fields<'t>(node: Node<'t>, src: &str) -> Vec<FieldDraft<'t>> {
-    let row = if node.kind() == "array" {
-        match node.named_child(0) {
+    let row = match node.kind() {
+        "array" => match node.named_child(0) {
             Some(first) => first,
             None => return Vec::new(),
-        }
-    } else {
-        node
+        },
+        // `items.map((i) => ({ orderId, sku: i.sku }))`: the row the callback builds.
+        "call_expression" => match mapped_row(node) {
+            Some(row) => row,
+            None => return Vec::new(),
+        },
+        _ => node,
     };
     object_properties(row, src)
         .into_iter()
@@ -122,4 +126,17 @@ fn is_row_variable(code: &str) -> bool {
         && code.chars().all(|c| c.is_alphanumeric() || c == '_')
         && !code.to_ascii_lowercase().ends_with("id")
         && code.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// The object literal a `.map` callback returns, for rows built from a list.
+fn mapped_row(call: Node) -> Option<Node> {
+    let function = call.child_by_field_name("function")?;
+    let property = function.child_by_field_name("property")?;
+    if function.kind() != "member_expression" || property.kind() != "property_identifier" {
+        return None;
+    }
+    let callback = call.child_by_field_name("arguments")?.named_child(0)?;
+    let body = callback.child_by_field_name("body")?;
+    let body = crate::frontend::typescript::syntax::unwrap_expr(body);
+    (body.kind() == "object").then_some(body)
 }
