@@ -475,17 +475,17 @@ pub fn suggest(remedy: &Remedy) -> String {
         } => {
             let mut filter = key_or_id(target);
             filter.push((version_column.clone(), format!("row.{version_column}")));
-            let values: Vec<(String, String)> = target
+            let mut values: Vec<(String, String)> = target
                 .values
                 .iter()
                 .filter(|(k, _)| k != version_column)
                 .cloned()
                 .collect();
+            values.push((version_column.clone(), format!("row.{version_column} + 1")));
             format!(
-                "// or declare the model with `version: true`: save() then checks and bumps `version` itself\nconst [affectedCount] = await {model}.update(\n  {{ {values}{sep}{version_column}: row.{version_column} + 1 }},\n  {{ where: {filter} }},\n);\nif (affectedCount === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                "// or declare the model with `version: true`: save() then tests and bumps `{version_column}` itself\nconst [affectedCount] = await {model}.update({values}, {{\n  where: {filter},\n}});\nif (affectedCount === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
                 model = model_of(target),
-                values = object_literal(&values).trim_start_matches("{ ").trim_end_matches(" }").replace("/* … */", ""),
-                sep = if values.is_empty() { "" } else { ", " },
+                values = object_literal(&values),
                 filter = object_literal(&filter),
             )
         }
@@ -510,5 +510,76 @@ pub fn suggest(remedy: &Remedy) -> String {
                 steps.join("\n")
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::frontend::typescript::{clients::FileHints, parse, Dialect};
+    use crate::ir::{EffectKind, OnConflict, RowLock};
+
+    fn lower(src: &str) -> crate::ir::Function {
+        let parsed = parse(src, Dialect::TypeScript, &FileHints::of(src));
+        parsed
+            .model
+            .functions
+            .into_iter()
+            .next()
+            .expect("a function")
+    }
+
+    #[test]
+    fn save_writes_the_fields_assigned_since_the_read() {
+        let f = lower(
+            "import { Account } from 'sequelize-models';\nasync function w(id, amount) {\n  const account = await Account.findByPk(id);\n  account.balance = account.balance - amount;\n  await account.save();\n}",
+        );
+        assert_eq!(f.effects.len(), 2);
+        let save = &f.effects[1];
+        assert_eq!(save.kind, EffectKind::Update);
+        assert_eq!(save.table.as_deref(), Some("Account"));
+        assert_eq!(save.values[0].column, "balance");
+        assert_eq!(save.values[0].value.reads, vec![0]);
+        assert_eq!(save.filter[0].value.reads, vec![0]);
+    }
+
+    #[test]
+    fn a_call_without_the_transaction_option_escapes_the_transaction() {
+        let f = lower(
+            "async function f(sequelize) {\n  await sequelize.transaction(async (t) => {\n    const w = await Wallet.findOne({ where: { id }, lock: t.LOCK.UPDATE, transaction: t });\n    await Wallet.update({ frozen: true }, { where: { id } });\n  });\n}",
+        );
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[0].row_lock, RowLock::Exclusive);
+        assert_eq!(f.effects[1].transaction, None);
+        assert_eq!(f.effects[1].handle, "Wallet");
+    }
+
+    #[test]
+    fn unmanaged_transactions_are_named_by_their_variable() {
+        let f = lower(
+            "async function f(sequelize) {\n  const t = await sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.SERIALIZABLE });\n  await Project.create({ name }, { transaction: t });\n  await t.commit();\n  await Member.create({ name });\n}",
+        );
+        assert_eq!(f.transactions[0].handle.as_deref(), Some("t"));
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[1].transaction, None);
+    }
+
+    #[test]
+    fn find_or_create_and_bulk_options_decide_on_conflict() {
+        let f = lower(
+            "async function f(sequelize) {\n  await Tag.findOrCreate({ where: { slug }, defaults: { name } });\n  await Tag.bulkCreate(rows, { ignoreDuplicates: true });\n  await Tag.bulkCreate(rows, { updateOnDuplicate: ['name'] });\n  await Tag.increment({ uses: 1 }, { where: { id } });\n}",
+        );
+        assert_eq!(f.effects[0].kind, EffectKind::Insert);
+        assert_eq!(f.effects[0].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[1].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[2].kind, EffectKind::Upsert);
+        assert!(f.effects[3].values[0].value.atomic);
+    }
+
+    #[test]
+    fn capitalized_calls_outside_sequelize_files_are_not_models() {
+        let src = "async function f() {\n  await Stripe.create({ amount });\n}";
+        let parsed = parse(src, Dialect::TypeScript, &FileHints::of(src));
+        assert!(parsed.model.functions.is_empty());
     }
 }

@@ -259,3 +259,47 @@ pub fn suggest(remedy: &Remedy) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::frontend::typescript::{clients::FileHints, parse, Dialect};
+    use crate::ir::{EffectKind, OnConflict};
+
+    fn lower(src: &str) -> crate::ir::Function {
+        let parsed = parse(src, Dialect::TypeScript, &FileHints::of(src));
+        parsed
+            .model
+            .functions
+            .into_iter()
+            .next()
+            .expect("a function")
+    }
+
+    #[test]
+    fn reads_filters_and_destructured_data() {
+        let f = lower(
+            "async function f(supabase) {\n  const { data, error } = await supabase.from('seats').select('*').eq('id', id).eq('status', 'free').single();\n  if (!data) return;\n  await supabase.from('seats').update({ status: 'held' }).eq('id', id);\n}",
+        );
+        let read = &f.effects[0];
+        assert_eq!(read.kind, EffectKind::Read);
+        assert_eq!(read.table.as_deref(), Some("seats"));
+        assert!(!read.throws_if_missing);
+        assert!(!read.many);
+        assert_eq!(read.binding.as_deref(), Some("data"));
+        assert!(read.filter[1].value.literal);
+        assert_eq!(f.effects[1].kind, EffectKind::Update);
+        assert_eq!(f.effects[1].guards[0].read, 0);
+    }
+
+    #[test]
+    fn upsert_options_and_rpc() {
+        let f = lower(
+            "async function f(supabase) {\n  await supabase.from('profiles').upsert({ user_id }, { onConflict: 'user_id', ignoreDuplicates: true });\n  await supabase.from('profiles').upsert({ user_id, name });\n  await supabase.rpc('do_it', { x });\n  await supabase.storage.from('avatars').upload(path, file);\n}",
+        );
+        assert_eq!(f.effects.len(), 3);
+        assert_eq!(f.effects[0].kind, EffectKind::Insert);
+        assert_eq!(f.effects[0].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[1].kind, EffectKind::Upsert);
+        assert_eq!(f.effects[2].kind, EffectKind::Opaque);
+    }
+}

@@ -757,3 +757,65 @@ pub fn suggest(remedy: &Remedy) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::frontend::typescript::{clients::FileHints, parse, Dialect};
+    use crate::ir::{EffectKind, OnConflict, RowLock};
+
+    fn lower(src: &str) -> crate::ir::Function {
+        let parsed = parse(src, Dialect::TypeScript, &FileHints::of(src));
+        parsed
+            .model
+            .functions
+            .into_iter()
+            .next()
+            .expect("a function")
+    }
+
+    #[test]
+    fn injected_repositories_name_their_entity() {
+        let f = lower(
+            "import { Repository } from 'typeorm';\nclass S {\n  constructor(private readonly users: Repository<User>) {}\n  async f(id) {\n    const u = await this.users.findOneByOrFail({ id });\n    u.name = 'x';\n    await this.users.save(u);\n    await this.users.save({ email });\n  }\n}",
+        );
+        assert_eq!(f.effects[0].table.as_deref(), Some("User"));
+        assert!(f.effects[0].throws_if_missing);
+        assert_eq!(f.effects[1].kind, EffectKind::Update);
+        assert_eq!(f.effects[1].values[0].column, "name");
+        assert_eq!(f.effects[2].kind, EffectKind::Insert);
+    }
+
+    #[test]
+    fn manager_calls_are_inside_the_callback_and_outer_repositories_are_not() {
+        let f = lower(
+            "import { DataSource } from 'typeorm';\nasync function f(dataSource, accountRepository) {\n  await dataSource.transaction('SERIALIZABLE', async (manager) => {\n    const repo = manager.getRepository(Account);\n    await repo.decrement({ id }, 'balance', 5);\n    await manager.increment(Account, { id: to }, 'balance', 5);\n    await accountRepository.update({ id }, { frozen: true });\n  });\n}",
+        );
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[0].table.as_deref(), Some("Account"));
+        assert!(f.effects[0].values[0].value.atomic);
+        assert_eq!(f.effects[1].transaction, Some(0));
+        assert_eq!(f.effects[2].transaction, None);
+    }
+
+    #[test]
+    fn query_builder_lock_and_query_runner() {
+        let f = lower(
+            "import { DataSource } from 'typeorm';\nasync function f(dataSource) {\n  const qr = dataSource.createQueryRunner();\n  await qr.startTransaction();\n  const seat = await qr.manager.getRepository(Seat).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id }).getOne();\n  await qr.manager.upsert(Seat, { id, status: 'held' }, ['id']);\n  await qr.commitTransaction();\n}",
+        );
+        assert_eq!(f.effects[0].row_lock, RowLock::Exclusive);
+        assert_eq!(f.effects[0].filter[0].column, "id");
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[1].kind, EffectKind::Upsert);
+        assert_eq!(f.effects[1].on_conflict, OnConflict::DoUpdate);
+    }
+
+    #[test]
+    fn declared_repositories_are_found_in_text() {
+        let repos = super::declared_repositories(
+            "@InjectRepository(User) private users!: Repository<User>;\nconst orders = AppDataSource.getRepository(Order);",
+        );
+        assert!(repos.contains(&("users".into(), "User".into())));
+        assert!(repos.contains(&("orders".into(), "Order".into())));
+    }
+}
