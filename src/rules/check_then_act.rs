@@ -38,6 +38,9 @@ impl Rule for CheckThenAct {
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
         for (write_index, write) in function.effects.iter().enumerate() {
+            if super::rechecked_under_lock(cx, function, write_index) {
+                continue;
+            }
             if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
                 || write.is_conditional_write()
             {
@@ -50,6 +53,10 @@ impl Rule for CheckThenAct {
                 }
                 if function.same_transaction(read, write) && function.read_is_protected(guard.read)
                 {
+                    return None;
+                }
+                // A lock between the check and the write is lock-after-check's finding.
+                if super::lock_between(function, guard.read, write_index).is_some() {
                     return None;
                 }
                 shape(cx, function, guard, read, write).map(|s| (guard, read, s))

@@ -10,6 +10,7 @@ use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
 pub mod prisma;
+pub mod runtime;
 
 // ---- Sequelize, TypeORM, supabase-js ------------------------------------------
 mod ormkit;
@@ -42,6 +43,9 @@ pub struct EffectDraft<'t> {
     pub handle: String,
     /// The node to underline (the method name).
     pub site: Node<'t>,
+    /// The handle is the receiver written before the call (`prisma` in
+    /// `prisma.user.create`), not something passed elsewhere (an option).
+    pub receiver_is_handle: bool,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -58,6 +62,7 @@ impl<'t> EffectDraft<'t> {
             throws_if_missing: false,
             handle,
             site,
+            receiver_is_handle: true,
         }
     }
 }
