@@ -6,7 +6,6 @@
 use syn::Expr;
 
 use super::{handle_text, sql_op, Chain, Features, Op, OpKind, Step};
-use crate::frontend::sql::classify;
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind};
 
@@ -82,7 +81,7 @@ pub(crate) fn recognize(
     let params: Vec<Expr> = call.args.iter().nth(1).map(slice_elems).unwrap_or_default();
     let kind = match sql_of(&call.args[0]) {
         Some(sql) => {
-            let mut kind = sql_op(&classify(&sql), &params);
+            let mut kind = sql_op(&sql, &params);
             if let OpKind::Effects(specs) = &mut kind {
                 for s in specs.iter_mut() {
                     s.throws_if_missing = name == "query_one"
