@@ -423,7 +423,10 @@ impl<'t> Lowerer<'t> {
         self.cx.scopes.pop();
         let n = self.cx.scopes.len();
         // A transaction bound in a block ends with it (the handle is dropped: rollback).
-        self.cx.open_tx.retain(|t| t.scope <= n);
+        // A callback's transaction (`usize::MAX`) ends with its closure instead.
+        self.cx
+            .open_tx
+            .retain(|t| t.scope == usize::MAX || t.scope <= n);
     }
 
     /// The taint of the variables an expression mentions, without lowering it.

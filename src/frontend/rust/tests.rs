@@ -907,6 +907,37 @@ fn files_without_a_client_have_no_effects() {
 // ---------------- suggestions ----------------
 
 #[test]
+fn callback_transaction_outlives_inner_blocks() {
+    // An inner block (a loop, a `.map` closure) ending must not end the callback's
+    // transaction: the writes after it still run inside.
+    let m = lower(
+        r#"
+        use diesel::prelude::*;
+        fn set_roles(conn: &mut PgConnection, user: i64, roles: &[String]) -> QueryResult<()> {
+            conn.transaction(|conn| {
+                diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user))).execute(conn)?;
+                for role in roles {
+                    let r = role.trim();
+                    diesel::insert_into(user_roles::table).values(user_roles::role.eq(r)).execute(conn)?;
+                }
+                let names: Vec<String> = roles.iter().map(|r| { let x = r.clone(); x }).collect();
+                diesel::insert_into(audit::table).values(audit::note.eq(names.len() as i32)).execute(conn)?;
+                Ok(())
+            })
+        }
+        "#,
+    )
+    .unwrap();
+    let f = &m.functions[0];
+    assert_eq!(f.effects.len(), 3);
+    assert!(
+        f.effects.iter().all(|e| e.transaction == Some(0)),
+        "{:#?}",
+        f.effects
+    );
+}
+
+#[test]
 fn sql_constants_are_read_from_the_query_text() {
     use super::clients::sql_constant;
     let sql = "UPDATE seats SET status = 'booked', holder_id = $1, paid = true WHERE id = $2";

@@ -436,6 +436,15 @@ pub fn suggest(remedy: &Remedy) -> String {
                     }
                 })
                 .collect();
+            if matches!(remedy, Remedy::DeleteOrder { .. }) {
+                // The order is the fix; the deletes stay where they are (often
+                // already inside `conn.transaction`).
+                return body
+                    .iter()
+                    .map(|l| l.trim_start().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
             format!(
                 "{c}.transaction::<_, diesel::result::Error, _>(|{c}| {{\n{}\n    Ok(())\n}})?;",
                 body.join("\n")

@@ -416,10 +416,15 @@ pub fn suggest(remedy: &Remedy) -> String {
                     if matches!(remedy, Remedy::DeleteOrder { .. }) {
                         format!("{}::Entity::delete_many(){}\n    .exec(&txn)\n    .await?;", t.table, filters(t))
                     } else {
-                        format!("/* write to {} with &txn */", t.table)
+                        format!("// … the write to `{}`, with `&txn`", t.table)
                     }
                 })
                 .collect();
+            let h = d.trim_start_matches('&');
+            if h.starts_with("tx") {
+                // Already in a transaction: keep it, change the order.
+                return body.join("\n").replace("&txn", &format!("&{h}"));
+            }
             format!("let txn = {d}.begin().await?;\n{}\ntxn.commit().await?;", body.join("\n"))
         }
         Remedy::OptimisticLock {

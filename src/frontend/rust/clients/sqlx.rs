@@ -222,7 +222,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                     };
                     if delete {
                         format!(
-                            "{}.execute(&mut *tx).await?;",
+                            "{}\n    .execute(&mut *tx)\n    .await?;",
                             query(&[format!("DELETE FROM {}{wh}", t.table)], &args)
                         )
                     } else {
@@ -231,7 +231,12 @@ pub fn suggest(remedy: &Remedy) -> String {
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            format!("let mut tx = {pool}.begin().await?;\n{body}\ntx.commit().await?;")
+            if is_transaction(&pool) {
+                // Already inside a transaction: only the order (or the handle) changes.
+                body.replace("&mut *tx", &format!("&mut *{pool}"))
+            } else {
+                format!("let mut tx = {pool}.begin().await?;\n{body}\ntx.commit().await?;")
+            }
         }
         Remedy::OptimisticLock {
             target,
@@ -276,8 +281,13 @@ pub fn suggest(remedy: &Remedy) -> String {
 /// `sqlx::query!("…", a, b)`, one SQL line per string line, arguments after.
 fn query(lines: &[String], args: &[&str]) -> String {
     let sql = lines.join(" \\\n     ");
-    if args.is_empty() && lines.len() == 1 && sql.len() < 60 {
-        return format!("sqlx::query!(\"{sql}\")");
+    let one_line = if args.is_empty() {
+        format!("sqlx::query!(\"{sql}\")")
+    } else {
+        format!("sqlx::query!(\"{sql}\", {})", args.join(", "))
+    };
+    if lines.len() == 1 && one_line.len() <= 72 {
+        return one_line;
     }
     let args = if args.is_empty() {
         String::new()
@@ -334,6 +344,12 @@ pub(crate) fn sql_quote(v: &str) -> String {
         Some(s) => format!("'{}'", s.replace('\'', "''")),
         None => v.to_owned(),
     }
+}
+
+/// Whether a handle names an open transaction rather than a pool.
+fn is_transaction(handle: &str) -> bool {
+    let last = handle.rsplit('.').next().unwrap_or(handle);
+    matches!(last, "tx" | "txn" | "trx" | "transaction") || last.ends_with("_tx")
 }
 
 /// `&mut *tx` or `&self.pool` → the pool to begin on.
