@@ -37,7 +37,7 @@ impl Rule for CheckThenAct {
     }
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
-        for write in &function.effects {
+        for (write_index, write) in function.effects.iter().enumerate() {
             if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
                 || write.is_conditional_write()
             {
@@ -45,7 +45,7 @@ impl Rule for CheckThenAct {
             }
             let race = write.guards.iter().find_map(|guard| {
                 let read = &function.effects[guard.read];
-                if read.kind != EffectKind::Read || read.span.start >= write.span.start {
+                if read.kind != EffectKind::Read || guard.read >= write_index {
                     return None;
                 }
                 if function.same_transaction(read, write) && function.read_is_protected(guard.read)
