@@ -984,11 +984,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn push_effect(&mut self, mut effect: Effect, node: Node) -> usize {
         let id = unwrap_expr(node).id();
-        effect.completion = if self.floating_expr == Some(id) || self.dropped_async > 0 {
+        let returned = self.returned_expr == Some(id);
+        effect.completion = if self.floating_expr == Some(id)
+            || self.dropped_async > 0
+            || (returned && self.discard_returns)
+        {
             Completion::Floating
-        } else if self.returned_expr == Some(id) && self.discard_returns {
-            Completion::Floating
-        } else if self.returned_expr == Some(id) {
+        } else if returned {
             Completion::Returned
         } else {
             Completion::Awaited
