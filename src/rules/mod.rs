@@ -117,24 +117,28 @@ impl Context<'_> {
         if self.schema.table_key(a) == self.schema.table_key(b) || self.schema.related(a, b) {
             return true;
         }
-        let keys = |e: &Effect| -> Vec<String> {
-            e.filter
+        let code = |fields: &[crate::ir::Field]| -> Vec<String> {
+            fields
                 .iter()
-                .chain(&e.values)
                 .filter(|f| !f.value.literal && !f.value.text.is_empty())
                 .map(|f| f.value.text.clone())
                 .collect()
         };
-        let first_keys: Vec<String> = first
-            .filter
-            .iter()
-            .filter(|f| !f.value.literal)
-            .map(|f| f.value.text.clone())
-            .collect();
-        let second_keys = keys(second);
-        let shares_key = second_keys.iter().any(|k| first_keys.contains(k));
+        let (first_filter, first_all) = (
+            code(&first.filter),
+            [code(&first.filter), code(&first.values)].concat(),
+        );
+        let (second_filter, second_all) = (
+            code(&second.filter),
+            [code(&second.filter), code(&second.values)].concat(),
+        );
+        // One write is keyed by a value the other uses (`where: { id: projectId }`
+        // and `data: { projectId }`); two inserts merely carrying the same value are
+        // siblings, not related.
+        let shares_key = second_all.iter().any(|k| first_filter.contains(k))
+            || second_filter.iter().any(|k| first_all.contains(k));
         let uses_result = first.binding.as_deref().is_some_and(|binding| {
-            second_keys.iter().any(|k| {
+            second_all.iter().any(|k| {
                 k == binding
                     || k.starts_with(&format!("{binding}."))
                     || k.starts_with(&format!("{binding}?."))
