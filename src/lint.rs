@@ -148,6 +148,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             .map_err(Fatal)?;
     let mut errors = discovered.errors;
     let files = discovered.files.len();
+    let prefilter = options
+        .prefilter
+        .then(|| crate::frontend::Prefilter::new(&config.clients.prisma));
     let hints = HintNames {
         prisma: config.clients.prisma.clone(),
     };
@@ -159,7 +162,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, options.prefilter, &hints))
+                    .map(|path| lint_file(path, config.max_file_size, prefilter.as_ref(), &hints))
                     .collect::<Vec<FileOutcome>>()
             },
         )
@@ -301,7 +304,12 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> FileOutcome {
+fn lint_file(
+    path: &Path,
+    max_size: u64,
+    prefilter: Option<&crate::frontend::Prefilter>,
+    names: &HintNames,
+) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -353,11 +361,9 @@ fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> 
             ))
         }
     };
-    if prefilter {
-        if let Some(language) = discover::language_of(path) {
-            if !crate::frontend::may_have_effects(language, &text) {
-                return FileOutcome::Nothing(Vec::new());
-            }
+    if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
+        if !prefilter.admits(language, &text) {
+            return FileOutcome::Nothing(Vec::new());
         }
     }
     let file = SourceFile::new(path.to_path_buf(), display, text);

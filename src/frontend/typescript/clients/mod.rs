@@ -19,6 +19,20 @@ pub mod supabase;
 pub mod typeorm;
 // --------------------------------------------------------------------------------
 
+/// What a client needs to see in a file's text before it can recognise anything
+/// there. The prefilter (`frontend::Prefilter`) parses a file only when, for some
+/// client, one of its `calls` appears, or one of its `gates` and one of its
+/// `gated_calls` both appear. Each client's recognition must keep to this: it may
+/// recognise a gated call only in a file that contains one of its gates.
+pub struct Vocabulary {
+    /// Text of calls the client recognises whatever else the file says.
+    pub calls: &'static [&'static str],
+    /// Text of calls it recognises only where a gate appears too.
+    pub gated_calls: &'static [&'static str],
+    /// Words (matched ignoring ASCII case) that open the gated calls.
+    pub gates: &'static [&'static str],
+}
+
 /// A column of a filter or of the data written, with the code of its value.
 #[derive(Clone, Debug)]
 pub struct FieldDraft<'t> {
@@ -127,14 +141,14 @@ impl FileHints {
     }
 }
 
-/// The text some recognised call must contain, over every client.
-pub fn triggers() -> impl Iterator<Item = &'static str> {
-    prisma::TRIGGERS
-        .iter()
-        .chain(sequelize::TRIGGERS)
-        .chain(typeorm::TRIGGERS)
-        .chain(supabase::TRIGGERS)
-        .copied()
+/// Every client's vocabulary, for the prefilter.
+pub fn vocabularies() -> [&'static Vocabulary; 4] {
+    [
+        &prisma::VOCABULARY,
+        &sequelize::VOCABULARY,
+        &typeorm::VOCABULARY,
+        &supabase::VOCABULARY,
+    ]
 }
 
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
