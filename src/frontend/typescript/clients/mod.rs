@@ -9,6 +9,10 @@ use super::syntax::Chain;
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+pub mod drizzle;
+pub mod knex;
+pub mod kysely;
+pub mod pg;
 pub mod prisma;
 
 /// A column of a filter or of the data written, with the code of its value.
@@ -98,6 +102,16 @@ pub struct FileHints {
     pub prisma: bool,
     /// Extra names of client variables from the configuration, per client.
     pub prisma_names: Vec<String>,
+    /// The file imports from `drizzle-orm`.
+    pub drizzle: bool,
+    /// The file imports `kysely`.
+    pub kysely: bool,
+    /// The file imports or mentions `knex`.
+    pub knex: bool,
+    /// The file imports node-postgres (`pg`) or a driver with its API.
+    pub pg: bool,
+    /// The file imports postgres.js (`postgres`) or a driver with its tagged template.
+    pub postgres_js: bool,
 }
 
 impl FileHints {
@@ -105,18 +119,185 @@ impl FileHints {
         FileHints {
             prisma: prisma::mentions_prisma(src),
             prisma_names: Vec::new(),
+            drizzle: imports(src, &["drizzle-orm"]),
+            kysely: imports(src, &["kysely"]),
+            knex: imports(src, &["knex"]) || src.contains("Knex"),
+            pg: imports(src, &["pg", "pg-pool", "@neondatabase/serverless"]),
+            postgres_js: imports(src, &["postgres", "@vercel/postgres"]),
         }
     }
 }
 
+/// Whether the file imports (or requires) one of `modules`, or a path under one.
+fn imports(src: &str, modules: &[&str]) -> bool {
+    modules.iter().any(|m| {
+        ['"', '\'']
+            .iter()
+            .any(|q| src.contains(&format!("{q}{m}{q}")) || src.contains(&format!("{q}{m}/")))
+    })
+}
+
+/// The first client that recognises the chain wins: Drizzle's relational
+/// `db.query.users.findFirst` must be claimed before Prisma sees a delegate call,
+/// and Kysely's `sql`...`.execute(db)` before postgres.js sees a tagged template.
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
-    prisma::recognize(chain, src, hints)
+    drizzle::recognize(chain, src, hints)
+        .or_else(|| kysely::recognize(chain, src, hints))
+        .or_else(|| knex::recognize(chain, src, hints))
+        .or_else(|| prisma::recognize(chain, src, hints))
+        .or_else(|| pg::recognize(chain, src, hints))
 }
 
 /// The fix for a remedy, in the client's API.
 pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<String> {
     match client {
         Client::Prisma => Some(prisma::suggest(remedy)),
+        Client::Drizzle => Some(drizzle::suggest(remedy)),
+        Client::Kysely => Some(kysely::suggest(remedy)),
+        Client::Knex => Some(knex::suggest(remedy)),
+        Client::SqlTs => Some(pg::suggest(remedy)),
+        _ => None,
+    }
+}
+
+/// Promise methods that may follow a query without changing what it does.
+pub const PROMISE_TAIL: &[&str] = &["then", "catch", "finally"];
+
+/// The segments of a chain without a trailing `.then(…)`/`.catch(…)`/`.finally(…)`.
+pub fn core_segments<'a, 't>(chain: &'a Chain<'t>) -> &'a [super::syntax::Segment<'t>] {
+    let mut end = chain.segments.len();
+    while end > 0 && PROMISE_TAIL.contains(&chain.segments[end - 1].name) {
+        end -= 1;
+    }
+    &chain.segments[..end]
+}
+
+/// Whether the last part of a handle names a database connection, pool or
+/// transaction (`db`, `ctx.db`, `this.pool`, `trx`, `client`).
+pub fn looks_like_db(handle: &str) -> bool {
+    let last = handle
+        .rsplit(['.', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    [
+        "db", "tx", "trx", "database", "drizzle", "conn", "client", "pool", "pg", "sql", "knex",
+    ]
+    .iter()
+    .any(|w| last.contains(w))
+}
+
+/// The text of a string literal, or of a template literal without substitutions.
+pub fn string_value(node: Node, src: &str) -> Option<String> {
+    match node.kind() {
+        "string" => Some(
+            super::syntax::text(node, src)
+                .trim_matches(['"', '\''])
+                .to_string(),
+        ),
+        "template_string"
+            if super::syntax::named_children(node).all(|c| c.kind() != "template_substitution") =>
+        {
+            Some(super::syntax::text(node, src).trim_matches('`').to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the value of `node` is consumed as a statement: awaited, returned, an
+/// expression statement of its own, or an arrow function's body. A query-valued
+/// expression elsewhere (a property value, an argument) is a fragment of another
+/// statement: `set({ balance: knex.raw("balance - ?", [n]) })`.
+pub fn in_statement_position(node: Node) -> bool {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        match parent.kind() {
+            "parenthesized_expression"
+            | "as_expression"
+            | "satisfies_expression"
+            | "non_null_expression" => current = parent,
+            "await_expression" | "expression_statement" | "return_statement" => return true,
+            "arrow_function" => {
+                return parent
+                    .child_by_field_name("body")
+                    .is_some_and(|b| b.id() == current.id())
+            }
+            "unary_expression" => {
+                return parent.child(0).is_some_and(|op| op.kind() == "void");
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The name a statement's value is bound to: `const trx = await knex.transaction()`.
+pub fn bound_name(node: Node, src: &str) -> Option<String> {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        match parent.kind() {
+            "parenthesized_expression" | "as_expression" | "await_expression" => current = parent,
+            "variable_declarator" => {
+                let name = parent.child_by_field_name("name")?;
+                return (name.kind() == "identifier")
+                    .then(|| super::syntax::text(name, src).to_string());
+            }
+            "assignment_expression" => {
+                let left = parent.child_by_field_name("left")?;
+                return (left.kind() == "identifier")
+                    .then(|| super::syntax::text(left, src).to_string());
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Whether `node` is a tagged template whose tag is the identifier `tag` (``sql`…` ``).
+pub fn is_tagged_template(node: Node, tag: &str, src: &str) -> bool {
+    node.kind() == "call_expression"
+        && node
+            .child_by_field_name("arguments")
+            .is_some_and(|a| a.kind() == "template_string")
+        && node
+            .child_by_field_name("function")
+            .is_some_and(|f| super::syntax::text(f, src) == tag)
+}
+
+/// Whether `code` uses `column` as a word (`balance - ?`, `"balance"`, `t.balance`).
+pub fn mentions_column(code: &str, column: &str) -> bool {
+    let snake = crate::schema::snake_case(column);
+    [column, snake.as_str()].iter().any(|c| {
+        code.match_indices(*c).any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + c.len()..].chars().next();
+            let is_word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+            !is_word(before) && !is_word(after)
+        })
+    })
+}
+
+/// The affected rows of an update or delete may be many unless the filter names `id`.
+pub fn many_unless_id(filter: &[FieldDraft]) -> bool {
+    !filter.iter().any(|f| f.column == "id")
+}
+
+/// A SQL text's transaction control, if that is all it is.
+pub fn control_of(sql: &str) -> Option<TxControl> {
+    let upper = sql.trim().trim_end_matches(';').to_ascii_uppercase();
+    if upper == "BEGIN" || upper == "START TRANSACTION" {
+        return Some(TxControl::Begin {
+            serializable: false,
+        });
+    }
+    if upper.starts_with("BEGIN") || upper.starts_with("START TRANSACTION") {
+        return Some(TxControl::Begin {
+            serializable: upper.contains("SERIALIZABLE"),
+        });
+    }
+    match upper.as_str() {
+        "COMMIT" | "END" => Some(TxControl::Commit),
+        "ROLLBACK" => Some(TxControl::Rollback),
         _ => None,
     }
 }

@@ -1,0 +1,500 @@
+//! Knex: `knex("users").where({ email }).first()`, `.insert(…)`, `.update(…)`,
+//! `.increment(…)`, `.del()`, `knex.transaction(async (trx) => …)` (and the
+//! explicit `const trx = await knex.transaction()` … `trx.commit()`), and
+//! `knex.raw("…", [bindings])`.
+//!
+//! The query starts at a call with a table name: the instance itself called
+//! (`knex("users")`, `trx("users")`, `this.db("users")`) or `from`/`table`/`into`
+//! with a string. The handle is the instance called, so `trx("users")` inside a
+//! transaction callback runs in it. Gate: the file imports `knex` (or mentions the
+//! `Knex` type), or the instance is named like a database (`knex`, `db`, `trx`);
+//! and at least one Knex query method follows the table.
+//!
+//! `knex.raw(…)` counts as a statement only where its value is consumed as one
+//! (awaited, returned, an expression statement); inside `.update({ balance:
+//! knex.raw("balance - ?", [n]) })` it is an expression of that update.
+
+use super::{
+    bound_name, core_segments, in_statement_position, looks_like_db, many_unless_id,
+    mentions_column, EffectDraft, FieldDraft, FileHints, Recognized, TxControl,
+};
+use crate::frontend::typescript::syntax::{
+    arguments, is_function, named_children, object_properties, text, unwrap_expr, Chain, Segment,
+};
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use tree_sitter::Node;
+
+/// Methods of a Knex query builder, any of which makes a table call a query.
+const QUERY_METHODS: &[&str] = &[
+    "where",
+    "andWhere",
+    "orWhere",
+    "whereNot",
+    "whereIn",
+    "whereNotIn",
+    "whereNull",
+    "whereNotNull",
+    "first",
+    "select",
+    "pluck",
+    "count",
+    "sum",
+    "insert",
+    "update",
+    "del",
+    "delete",
+    "increment",
+    "decrement",
+    "forUpdate",
+    "forShare",
+    "forNoKeyUpdate",
+    "forKeyShare",
+    "returning",
+    "onConflict",
+    "orderBy",
+    "limit",
+    "join",
+    "leftJoin",
+    "innerJoin",
+    "truncate",
+];
+
+pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
+    let segments = core_segments(chain);
+    let start = segments.iter().position(Segment::is_call)?;
+    let first = &segments[start];
+    let handle = chain.receiver_text(start, src).to_string();
+    let knexish = |h: &str| hints.knex || h.to_ascii_lowercase().contains("knex");
+    match first.name {
+        "transaction" if start + 1 == segments.len() && knexish(&handle) => {
+            return transaction(chain, first, handle, src);
+        }
+        "commit" | "rollback" if hints.knex && start + 1 == segments.len() && start > 0 => {
+            let control = if first.name == "commit" {
+                TxControl::Commit
+            } else {
+                TxControl::Rollback
+            };
+            return Some(Recognized::Control {
+                client: Client::Knex,
+                handle,
+                control,
+            });
+        }
+        "raw"
+            if start + 1 == segments.len()
+                && (knexish(&handle) || looks_like_db(&handle))
+                && in_statement_position(chain.node) =>
+        {
+            return raw(first, handle, src);
+        }
+        _ => {}
+    }
+    // The table: `knex("users")`, `this.db("users")`, `.from("users")`, `.table("users")`.
+    let (table, handle, rest_from) = if first.name.is_empty() || looks_like_db(first.name) {
+        let table = first.arg(0).and_then(|a| super::string_value(a, src))?;
+        let handle = match first.name_node {
+            Some(name) => src
+                .get(chain.root.start_byte()..name.end_byte())
+                .unwrap_or("")
+                .to_string(),
+            None => handle,
+        };
+        (table, handle, start + 1)
+    } else {
+        let at = segments[start..]
+            .iter()
+            .position(|s| matches!(s.name, "from" | "table" | "into"))?;
+        let table = segments[start + at]
+            .arg(0)
+            .and_then(|a| super::string_value(a, src))?;
+        (table, handle, start)
+    };
+    if !(hints.knex || looks_like_db(&handle)) {
+        return None;
+    }
+    let rest = &segments[rest_from..];
+    if !rest.iter().any(|s| QUERY_METHODS.contains(&s.name)) {
+        return None;
+    }
+    let table = table.split_whitespace().next().unwrap_or("").to_string();
+    let mut kind = EffectKind::Read;
+    let mut site = None;
+    let mut draft_filter = Vec::new();
+    let mut values = Vec::new();
+    let mut on_conflict = OnConflict::None;
+    let mut row_lock = RowLock::None;
+    let mut first_row = false;
+    let mut multi_insert = false;
+    for (i, segment) in rest.iter().enumerate() {
+        match segment.name {
+            "where" | "andWhere" | "orWhere" | "whereIn" | "whereNull" | "whereNot" => {
+                where_fields(segment, src, &mut draft_filter)
+            }
+            "first" => {
+                first_row = true;
+                site.get_or_insert(segment.name_node);
+            }
+            "select" | "pluck" | "count" => {
+                site.get_or_insert(segment.name_node);
+            }
+            "insert" => {
+                kind = EffectKind::Insert;
+                site = Some(segment.name_node);
+                if let Some(data) = segment.arg(0) {
+                    let row = if data.kind() == "array" {
+                        multi_insert = true;
+                        data.named_child(0)
+                    } else {
+                        Some(data)
+                    };
+                    if let Some(row) = row {
+                        object_fields(row, src, &mut values);
+                    }
+                }
+            }
+            "update" => {
+                kind = EffectKind::Update;
+                site = Some(segment.name_node);
+                match segment.args.map(arguments).unwrap_or_default().as_slice() {
+                    [column, value] => {
+                        if let Some(column) = super::string_value(*column, src) {
+                            let atomic = is_atomic(*value, &column, src);
+                            values.push(FieldDraft {
+                                column,
+                                value: Some(*value),
+                                atomic,
+                            });
+                        }
+                    }
+                    [data] => object_fields(*data, src, &mut values),
+                    _ => {}
+                }
+            }
+            "increment" | "decrement" => {
+                kind = EffectKind::Update;
+                site = Some(segment.name_node);
+                let args = segment.args.map(arguments).unwrap_or_default();
+                match args.as_slice() {
+                    [column, rest @ ..] if column.kind() == "string" => {
+                        if let Some(column) = super::string_value(*column, src) {
+                            values.push(FieldDraft {
+                                column,
+                                value: rest.first().copied(),
+                                atomic: true,
+                            });
+                        }
+                    }
+                    [object] => {
+                        for (column, value) in object_properties(*object, src) {
+                            values.push(FieldDraft {
+                                column,
+                                value: Some(value),
+                                atomic: true,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "del" | "delete" | "truncate" => {
+                kind = EffectKind::Delete;
+                site = Some(segment.name_node);
+            }
+            "onConflict" => {
+                let resolution = rest[i + 1..].iter().find_map(|s| match s.name {
+                    "ignore" => Some(OnConflict::DoNothing),
+                    "merge" => Some(OnConflict::DoUpdate),
+                    _ => None,
+                });
+                on_conflict = resolution.unwrap_or(OnConflict::None);
+            }
+            "forUpdate" | "forNoKeyUpdate" => row_lock = RowLock::Exclusive,
+            "forShare" | "forKeyShare" => row_lock = RowLock::Shared,
+            _ => {}
+        }
+    }
+    if kind == EffectKind::Insert && on_conflict == OnConflict::DoUpdate {
+        kind = EffectKind::Upsert;
+    }
+    let site = site.flatten().or(first.name_node).unwrap_or(chain.root);
+    let mut draft = EffectDraft::new(kind, Client::Knex, handle, site);
+    draft.table = Some(table);
+    draft.on_conflict = on_conflict;
+    draft.row_lock = row_lock;
+    draft.many = match kind {
+        EffectKind::Read => !first_row && many_unless_id(&draft_filter),
+        EffectKind::Insert | EffectKind::Upsert => multi_insert,
+        _ => many_unless_id(&draft_filter),
+    };
+    draft.filter = draft_filter;
+    draft.values = values;
+    Some(Recognized::Effect(draft))
+}
+
+fn transaction<'t>(
+    chain: &Chain<'t>,
+    call: &Segment<'t>,
+    handle: String,
+    src: &'t str,
+) -> Option<Recognized<'t>> {
+    let args = call.args.map(arguments).unwrap_or_default();
+    let serializable = args.iter().any(|a| {
+        a.kind() == "object" && text(*a, src).to_ascii_lowercase().contains("serializable")
+    });
+    match args.iter().find(|a| is_function(**a)) {
+        Some(callback) => Some(Recognized::Transaction {
+            client: Client::Knex,
+            callback: Some(*callback),
+            batch: None,
+            serializable,
+        }),
+        // `const trx = await knex.transaction();` … `await trx.commit();`
+        None => {
+            let name = bound_name(chain.node, src)?;
+            let _ = handle;
+            Some(Recognized::Control {
+                client: Client::Knex,
+                handle: name,
+                control: TxControl::Begin { serializable },
+            })
+        }
+    }
+}
+
+fn raw<'t>(call: &Segment<'t>, handle: String, src: &'t str) -> Option<Recognized<'t>> {
+    let args = arguments(call.args?);
+    let first = *args.first()?;
+    let (sql, mut params) = match first.kind() {
+        "template_string" => super::template_sql(first, src),
+        _ => (super::string_value(first, src)?, Vec::new()),
+    };
+    if let Some(bindings) = args.get(1).filter(|b| b.kind() == "array") {
+        params.extend(named_children(*bindings).filter(|n| n.kind() != "comment"));
+    }
+    if let Some(control) = super::control_of(&sql) {
+        return Some(Recognized::Control {
+            client: Client::Knex,
+            handle,
+            control,
+        });
+    }
+    Some(Recognized::Sql {
+        client: Client::Knex,
+        handle,
+        site: call.name_node?,
+        sql,
+        params,
+    })
+}
+
+/// `.where({ a, b })`, `.where("a", v)`, `.where("a", ">", v)`, `.whereIn("a", xs)`,
+/// `.whereNull("a")`.
+fn where_fields<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    let Some(args) = segment.args else { return };
+    let args = arguments(args);
+    match args.as_slice() {
+        [object] if object.kind() == "object" => {
+            for (column, value) in object_properties(*object, src) {
+                out.push(FieldDraft {
+                    column: strip_qualifier(&column),
+                    value: Some(value),
+                    atomic: false,
+                });
+            }
+        }
+        [column] => {
+            if let Some(column) = super::string_value(*column, src) {
+                out.push(FieldDraft {
+                    column: strip_qualifier(&column),
+                    value: None,
+                    atomic: false,
+                });
+            }
+        }
+        [column, .., value] => {
+            if let Some(column) = super::string_value(*column, src) {
+                out.push(FieldDraft {
+                    column: strip_qualifier(&column),
+                    value: Some(*value),
+                    atomic: false,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn strip_qualifier(column: &str) -> String {
+    column.rsplit('.').next().unwrap_or(column).to_string()
+}
+
+fn object_fields<'t>(data: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    for (column, value) in object_properties(unwrap_expr(data), src) {
+        let atomic = is_atomic(value, &column, src);
+        out.push(FieldDraft {
+            column,
+            value: Some(value),
+            atomic,
+        });
+    }
+}
+
+/// `knex.raw("balance - ?", [amount])`: computed from the current row.
+fn is_atomic(value: Node, column: &str, src: &str) -> bool {
+    let value = unwrap_expr(value);
+    value.kind() == "call_expression"
+        && value.child_by_field_name("function").is_some_and(|f| {
+            let callee = text(f, src);
+            callee == "raw" || callee.ends_with(".raw")
+        })
+        && mentions_column(text(value, src), column)
+}
+
+// ---- suggestions --------------------------------------------------------
+
+fn handle_of(target: &Target) -> &str {
+    if target.handle.is_empty() {
+        "knex"
+    } else {
+        &target.handle
+    }
+}
+
+fn table_of(target: &Target) -> &str {
+    if target.table.is_empty() {
+        "table"
+    } else {
+        &target.table
+    }
+}
+
+fn object_literal(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "{ /* … */ }".into();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == v {
+                k.clone()
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+fn columns(key: &[(String, String)]) -> String {
+    let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+    if cols.is_empty() {
+        "[\"id\"]".into()
+    } else {
+        format!("[{}]", cols.join(", "))
+    }
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } => format!(
+            "const [row] = await {db}(\"{table}\")\n  .insert({values})\n  .onConflict({cols})\n  .ignore() // or .merge() to update the existing row\n  .returning(\"*\");\n// no row back: it already existed; select it by the same key",
+            db = handle_of(target),
+            table = table_of(target),
+            values = object_literal(&target.values),
+            cols = columns(&target.key),
+        ),
+        Remedy::HandleUniqueViolation { target, unique_key } => format!(
+            "try {{\n  await {db}(\"{table}\").insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}(\"{table}\").where({filter}).first();\n  }}\n  throw e;\n}}",
+            db = handle_of(target),
+            table = table_of(target),
+            values = object_literal(&target.values),
+            key = unique_key.join(", "),
+            filter = object_literal(&target.key),
+        ),
+        Remedy::ConditionalWrite { target, state } => {
+            let mut filter = target.key.clone();
+            filter.extend(state.iter().cloned());
+            format!(
+                "const changed = await {db}(\"{table}\")\n  .where({filter})\n  .update({values});\nif (changed === 0) {{\n  // someone else changed it first\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                filter = object_literal(&filter),
+                values = object_literal(&target.values),
+            )
+        }
+        Remedy::LockThenCheck { target } => format!(
+            "await {db}.transaction(async (trx) => {{\n  const row = await trx(\"{table}\")\n    .where({filter})\n    .forUpdate()\n    .first();\n  // … check `row`, then write through `trx(…)` …\n}});",
+            db = handle_of(target),
+            table = table_of(target),
+            filter = object_literal(&target.key),
+        ),
+        Remedy::Transaction { targets } => {
+            let db = targets.first().map_or("knex", handle_of);
+            let body: Vec<String> = targets
+                .iter()
+                .map(|t| format!("  await trx(\"{}\").…;", table_of(t)))
+                .collect();
+            format!(
+                "await {db}.transaction(async (trx) => {{\n{}\n}});",
+                body.join("\n")
+            )
+        }
+        Remedy::OptimisticLock {
+            target,
+            version_column,
+        } => {
+            let mut filter = target.key.clone();
+            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            let mut values: Vec<String> = target
+                .values
+                .iter()
+                .filter(|(k, _)| k != version_column)
+                .map(|(k, v)| if k == v { k.clone() } else { format!("{k}: {v}") })
+                .collect();
+            values.push(format!(
+                "{version_column}: {db}.raw(\"?? + 1\", [\"{version_column}\"])",
+                db = handle_of(target)
+            ));
+            format!(
+                "const changed = await {db}(\"{table}\")\n  .where({filter})\n  .update({{ {values} }});\nif (changed === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                filter = object_literal(&filter),
+                values = values.join(", "),
+            )
+        }
+        Remedy::AtomicUpdate { target, column } => format!(
+            "await {db}(\"{table}\")\n  .where({filter})\n  .decrement(\"{column}\", amount); // or .increment(…)",
+            db = handle_of(target),
+            table = table_of(target),
+            filter = object_literal(&target.key),
+        ),
+        Remedy::DeleteOrder { targets } => {
+            let db = targets.first().map_or("knex", handle_of);
+            let steps: Vec<String> = targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "  await trx(\"{}\").where({}).del();",
+                        table_of(t),
+                        object_literal(&t.key)
+                    )
+                })
+                .collect();
+            format!(
+                "// children first, so no foreign key points at a deleted row\nawait {db}.transaction(async (trx) => {{\n{}\n}});",
+                steps.join("\n")
+            )
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

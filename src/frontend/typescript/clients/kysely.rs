@@ -1,0 +1,406 @@
+//! Kysely: `db.selectFrom("users")…executeTakeFirst()`, `insertInto`, `updateTable`,
+//! `deleteFrom`, `db.transaction().execute(async (trx) => …)` and
+//! `sql`…`.execute(db)`.
+//!
+//! A Kysely builder does nothing until it is executed, so a chain is an effect only
+//! when it ends in `execute`, `executeTakeFirst` or `executeTakeFirstOrThrow`
+//! (optionally followed by `.then`/`.catch`); a builder kept in a variable and never
+//! executed is not one. The builder method names (`selectFrom`, `insertInto`,
+//! `updateTable`, `deleteFrom`) are Kysely's own, so no import is required.
+
+use super::{
+    core_segments, many_unless_id, mentions_column, EffectDraft, FieldDraft, FileHints, Recognized,
+};
+use crate::frontend::typescript::syntax::{
+    arguments, is_function, named_children, object_properties, param_name, text, unwrap_expr,
+    Chain, Segment,
+};
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use tree_sitter::Node;
+
+const EXECUTE: &[&str] = &["execute", "executeTakeFirst", "executeTakeFirstOrThrow"];
+
+pub fn recognize<'t>(
+    chain: &Chain<'t>,
+    src: &'t str,
+    _hints: &FileHints,
+) -> Option<Recognized<'t>> {
+    let segments = core_segments(chain);
+    let last = segments.last()?;
+    if !EXECUTE.contains(&last.name) || !last.is_call() {
+        return None;
+    }
+    // `sql`…`.execute(db)`
+    if let [template, execute] = segments {
+        if template.name.is_empty() && template.template.is_some() && text(chain.root, src) == "sql"
+        {
+            let (sql, params) = super::template_sql(template.template?, src);
+            let handle = execute.arg(0).map(|a| text(a, src).to_string())?;
+            return Some(Recognized::Sql {
+                client: Client::Kysely,
+                handle,
+                site: execute.name_node?,
+                sql,
+                params,
+            });
+        }
+    }
+    let start = segments.iter().position(Segment::is_call)?;
+    let first = &segments[start];
+    let handle = chain.receiver_text(start, src).to_string();
+    if first.name == "transaction" {
+        let callback = last.arg(0).filter(|c| is_function(*c))?;
+        let serializable = segments[start + 1..].iter().any(|s| {
+            s.name == "setIsolationLevel"
+                && s.args
+                    .is_some_and(|a| text(a, src).to_ascii_lowercase().contains("serializable"))
+        });
+        return Some(Recognized::Transaction {
+            client: Client::Kysely,
+            callback: Some(callback),
+            batch: None,
+            serializable,
+        });
+    }
+    let kind = match first.name {
+        "selectFrom" => EffectKind::Read,
+        "insertInto" | "replaceInto" => EffectKind::Insert,
+        "updateTable" => EffectKind::Update,
+        "deleteFrom" => EffectKind::Delete,
+        _ => return None,
+    };
+    let table = first.arg(0).and_then(|t| super::string_value(t, src))?;
+    let table = table.split_whitespace().next().unwrap_or("").to_string();
+    let mut draft = EffectDraft::new(kind, Client::Kysely, handle, first.name_node?);
+    draft.table = Some(table);
+    draft.throws_if_missing = last.name == "executeTakeFirstOrThrow";
+    let mut multi_row = false;
+    for segment in &segments[start + 1..] {
+        match segment.name {
+            "where" | "orWhere" | "having" => where_fields(segment, src, &mut draft.filter),
+            "values" => {
+                if let Some(rows) = segment.arg(0) {
+                    let row = if rows.kind() == "array" {
+                        multi_row = true;
+                        rows.named_child(0)
+                    } else {
+                        Some(rows)
+                    };
+                    if let Some(row) = row {
+                        set_fields(row, "eb", src, &mut draft.values);
+                    }
+                }
+            }
+            "set" => set_call(segment, src, &mut draft.values),
+            "onConflict" | "onDuplicateKeyUpdate" => {
+                let code = segment.args.map_or("", |a| text(a, src));
+                if segment.name == "onDuplicateKeyUpdate" || code.contains("doUpdateSet") {
+                    draft.kind = EffectKind::Upsert;
+                    draft.on_conflict = OnConflict::DoUpdate;
+                } else if code.contains("doNothing") {
+                    draft.on_conflict = OnConflict::DoNothing;
+                }
+            }
+            "ignore" | "orIgnore" => draft.on_conflict = OnConflict::DoNothing,
+            "forUpdate" | "forNoKeyUpdate" => draft.row_lock = RowLock::Exclusive,
+            "forShare" | "forKeyShare" => draft.row_lock = RowLock::Shared,
+            _ => {}
+        }
+    }
+    draft.many = match kind {
+        EffectKind::Insert => multi_row,
+        EffectKind::Read => last.name == "execute" && many_unless_id(&draft.filter),
+        _ => many_unless_id(&draft.filter),
+    };
+    Some(Recognized::Effect(draft))
+}
+
+fn strip_qualifier(column: &str) -> String {
+    column.rsplit('.').next().unwrap_or(column).to_string()
+}
+
+/// `.where("email", "=", email)`, `.where((eb) => eb.and([eb("id", "=", id), …]))`.
+fn where_fields<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    let Some(args) = segment.args else { return };
+    let args = arguments(args);
+    match args.as_slice() {
+        [column, _operator, value] => {
+            if let Some(column) = super::string_value(*column, src) {
+                out.push(FieldDraft {
+                    column: strip_qualifier(&column),
+                    value: Some(*value),
+                    atomic: false,
+                });
+            }
+        }
+        [callback] if is_function(*callback) => {
+            if let Some(body) = callback.child_by_field_name("body") {
+                comparisons(body, src, out, 0);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every `x("column", "op", value)` call inside an expression-builder callback.
+fn comparisons<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, depth: u32) {
+    if depth > 24 {
+        return;
+    }
+    if node.kind() == "call_expression" {
+        let args = node
+            .child_by_field_name("arguments")
+            .filter(|a| a.kind() == "arguments")
+            .map(arguments)
+            .unwrap_or_default();
+        if let [column, operator, value] = args.as_slice() {
+            if let (Some(column), Some(_)) = (
+                super::string_value(*column, src),
+                super::string_value(*operator, src),
+            ) {
+                out.push(FieldDraft {
+                    column: strip_qualifier(&column),
+                    value: Some(*value),
+                    atomic: false,
+                });
+                return;
+            }
+        }
+    }
+    for child in named_children(node) {
+        comparisons(child, src, out, depth + 1);
+    }
+}
+
+/// `.set({ … })`, `.set((eb) => ({ … }))`, `.set("column", value)`.
+fn set_call<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    let Some(args) = segment.args else { return };
+    match arguments(args).as_slice() {
+        [column, value] => {
+            if let Some(column) = super::string_value(*column, src) {
+                let atomic = is_atomic(*value, &column, "eb", src);
+                out.push(FieldDraft {
+                    column,
+                    value: Some(value_node(*value)),
+                    atomic,
+                });
+            }
+        }
+        [data] if is_function(*data) => {
+            let builder = param_name(*data, 0, src).unwrap_or_else(|| "eb".into());
+            if let Some(body) = data.child_by_field_name("body") {
+                let object = if body.kind() == "statement_block" {
+                    named_children(body)
+                        .find(|s| s.kind() == "return_statement")
+                        .and_then(|r| r.named_child(0))
+                } else {
+                    Some(body)
+                };
+                if let Some(object) = object {
+                    set_fields(unwrap_expr(object), &builder, src, out);
+                }
+            }
+        }
+        [data] => set_fields(*data, "eb", src, out),
+        _ => {}
+    }
+}
+
+fn set_fields<'t>(data: Node<'t>, builder: &str, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    for (column, value) in object_properties(unwrap_expr(data), src) {
+        let atomic = is_atomic(value, &column, builder, src);
+        out.push(FieldDraft {
+            column,
+            value: Some(value_node(value)),
+            atomic,
+        });
+    }
+}
+
+/// A callback value stands for its body: `(eb) => eb("balance", "-", amount)`.
+fn value_node(value: Node) -> Node {
+    if is_function(value) {
+        if let Some(body) = value.child_by_field_name("body") {
+            if body.kind() != "statement_block" {
+                return body;
+            }
+        }
+    }
+    value
+}
+
+/// Computed by the database from the current row: an expression-builder callback
+/// or call (`(eb) => eb("balance", "-", n)`, `eb("balance", "+", 1)`) or a `sql`
+/// template that names the column.
+fn is_atomic(value: Node, column: &str, builder: &str, src: &str) -> bool {
+    let value = unwrap_expr(value);
+    let code = text(value, src);
+    let built = if is_function(value) {
+        true
+    } else if value.kind() == "call_expression" {
+        value.child_by_field_name("function").is_some_and(|f| {
+            let callee = text(f, src);
+            callee == "sql" || callee == builder || callee.starts_with(&format!("{builder}."))
+        })
+    } else {
+        false
+    };
+    built && mentions_column(code, column)
+}
+
+// ---- suggestions --------------------------------------------------------
+
+fn handle_of(target: &Target) -> &str {
+    if target.handle.is_empty() {
+        "db"
+    } else {
+        &target.handle
+    }
+}
+
+fn table_of(target: &Target) -> &str {
+    if target.table.is_empty() {
+        "table"
+    } else {
+        &target.table
+    }
+}
+
+fn wheres(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "\n  .where(\"id\", \"=\", id)".into();
+    }
+    fields
+        .iter()
+        .map(|(c, v)| format!("\n  .where(\"{c}\", \"=\", {v})"))
+        .collect()
+}
+
+fn object_literal(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "{ /* … */ }".into();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == v {
+                k.clone()
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+fn columns(key: &[(String, String)]) -> String {
+    let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+    if cols.is_empty() {
+        "[\"id\"]".into()
+    } else {
+        format!("[{}]", cols.join(", "))
+    }
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } => format!(
+            "const row = await {db}\n  .insertInto(\"{table}\")\n  .values({values})\n  .onConflict((oc) => oc.columns({cols}).doNothing())\n  .returningAll()\n  .executeTakeFirst();\n// undefined: it already existed; select it by the same key",
+            db = handle_of(target),
+            table = table_of(target),
+            values = object_literal(&target.values),
+            cols = columns(&target.key),
+        ),
+        Remedy::HandleUniqueViolation { target, unique_key } => format!(
+            "try {{\n  await {db}.insertInto(\"{table}\").values({values}).execute();\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}.selectFrom(\"{table}\").selectAll(){wheres}\n      .executeTakeFirstOrThrow();\n  }}\n  throw e;\n}}",
+            db = handle_of(target),
+            table = table_of(target),
+            values = object_literal(&target.values),
+            key = unique_key.join(", "),
+            wheres = wheres(&target.key).replace("\n  ", "\n      "),
+        ),
+        Remedy::ConditionalWrite { target, state } => {
+            let mut filter = target.key.clone();
+            filter.extend(state.iter().cloned());
+            format!(
+                "const result = await {db}\n  .updateTable(\"{table}\")\n  .set({values}){wheres}\n  .executeTakeFirst();\nif (result.numUpdatedRows === 0n) {{\n  // someone else changed it first\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                values = object_literal(&target.values),
+                wheres = wheres(&filter),
+            )
+        }
+        Remedy::LockThenCheck { target } => format!(
+            "await {db}.transaction().execute(async (trx) => {{\n  const row = await trx\n    .selectFrom(\"{table}\")\n    .selectAll(){wheres}\n    .forUpdate()\n    .executeTakeFirst();\n  // … check `row`, then write through `trx` …\n}});",
+            db = handle_of(target),
+            table = table_of(target),
+            wheres = wheres(&target.key).replace("\n  ", "\n    "),
+        ),
+        Remedy::Transaction { targets } => {
+            let db = targets.first().map_or("db", handle_of);
+            let body: Vec<String> = targets
+                .iter()
+                .map(|t| format!("  await trx.… (\"{}\") .execute();", table_of(t)))
+                .collect();
+            format!(
+                "await {db}.transaction().execute(async (trx) => {{\n{}\n}});",
+                body.join("\n")
+            )
+        }
+        Remedy::OptimisticLock {
+            target,
+            version_column,
+        } => {
+            let mut filter = target.key.clone();
+            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            let mut values: Vec<String> = target
+                .values
+                .iter()
+                .filter(|(k, _)| k != version_column)
+                .map(|(k, v)| if k == v { k.clone() } else { format!("{k}: {v}") })
+                .collect();
+            values.push(format!(
+                "{version_column}: (eb) => eb(\"{version_column}\", \"+\", 1)"
+            ));
+            format!(
+                "const result = await {db}\n  .updateTable(\"{table}\")\n  .set({{ {values} }}){wheres}\n  .executeTakeFirst();\nif (result.numUpdatedRows === 0n) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                values = values.join(", "),
+                wheres = wheres(&filter),
+            )
+        }
+        Remedy::AtomicUpdate { target, column } => format!(
+            "await {db}\n  .updateTable(\"{table}\")\n  .set({{ {column}: (eb) => eb(\"{column}\", \"-\", amount) }}) // or \"+\"{wheres}\n  .execute();",
+            db = handle_of(target),
+            table = table_of(target),
+            wheres = wheres(&target.key),
+        ),
+        Remedy::DeleteOrder { targets } => {
+            let db = targets.first().map_or("db", handle_of);
+            let steps: Vec<String> = targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "  await trx.deleteFrom(\"{}\"){}.execute();",
+                        table_of(t),
+                        wheres(&t.key).replace("\n  ", "")
+                    )
+                })
+                .collect();
+            format!(
+                "// children first, so no foreign key points at a deleted row\nawait {db}.transaction().execute(async (trx) => {{\n{}\n}});",
+                steps.join("\n")
+            )
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,335 @@
+//! Hand-written SQL through node-postgres and postgres.js ([`Client::SqlTs`]).
+//!
+//! node-postgres: `pool.query("…", [a, b])`, `client.query(`…${x}…`)`,
+//! `client.query({ text, values })`. `client.query("BEGIN")` … `"COMMIT"` opens
+//! and closes an explicit transaction on that handle (the lowering does this for
+//! any SQL statement that is transaction control), so effects through `client` in
+//! between are inside and effects through `pool` are not. Gate: the file imports
+//! `pg` (or postgres.js), or the receiver is named like a connection (`pool`,
+//! `client`, `db`, `conn`, `this.pool`).
+//!
+//! postgres.js: ``await sql`SELECT …` `` and `sql.unsafe("…", [params])`, with
+//! `sql.begin(async (sql) => …)` as a callback transaction whose parameter is the
+//! handle. A tagged template is a query only in statement position — awaited,
+//! returned, an expression statement of its own, an arrow function's body — so
+//! the `sql` template Drizzle and Kysely use inside expressions
+//! (`set({ balance: sql`…` })`, `db.execute(sql`…`)`) is never taken for one. The
+//! tag must be `sql`, or any identifier when the file imports postgres.js (the
+//! handle of `sql.begin(async (tx) => …)` is `tx`).
+
+use super::{core_segments, in_statement_position, looks_like_db, FileHints, Recognized};
+use crate::frontend::typescript::syntax::{
+    arguments, is_function, named_children, property, text, Chain, Segment,
+};
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::Client;
+use tree_sitter::Node;
+
+pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
+    let segments = core_segments(chain);
+    let root = text(chain.root, src);
+    let postgres_js = root == "sql" || hints.postgres_js;
+    match segments {
+        // ``sql`…` `` and ``sql`…`.execute()``
+        [tag, tail @ ..]
+            if tag.name.is_empty()
+                && tag.template.is_some()
+                && chain.root.kind() == "identifier"
+                && postgres_js
+                && tail
+                    .iter()
+                    .all(|s| s.name == "execute" && s.arg(0).is_none())
+                && in_statement_position(chain.node) =>
+        {
+            let (sql, params) = super::template_sql(tag.template?, src);
+            Some(Recognized::Sql {
+                client: Client::SqlTs,
+                handle: root.to_string(),
+                site: chain.root,
+                sql,
+                params,
+            })
+        }
+        [call] if call.name == "begin" && postgres_js && chain.root.kind() == "identifier" => {
+            begin(call, src)
+        }
+        [call] if call.name == "savepoint" && postgres_js && chain.root.kind() == "identifier" => {
+            begin(call, src)
+        }
+        [call] if call.name == "unsafe" && postgres_js && chain.root.kind() == "identifier" => {
+            let args = arguments(call.args?);
+            let sql = super::string_value(*args.first()?, src)?;
+            let params = array_items(args.get(1).copied());
+            Some(Recognized::Sql {
+                client: Client::SqlTs,
+                handle: root.to_string(),
+                site: call.name_node?,
+                sql,
+                params,
+            })
+        }
+        _ => node_postgres(chain, segments, src, hints),
+    }
+}
+
+fn node_postgres<'t>(
+    chain: &Chain<'t>,
+    segments: &[Segment<'t>],
+    src: &'t str,
+    hints: &FileHints,
+) -> Option<Recognized<'t>> {
+    let index = segments.iter().position(Segment::is_call)?;
+    let call = &segments[index];
+    if call.name != "query" || index + 1 != segments.len() {
+        return None;
+    }
+    let handle = chain.receiver_text(index, src).to_string();
+    if !(hints.pg || hints.postgres_js || looks_like_db(&handle)) {
+        return None;
+    }
+    let args = arguments(call.args?);
+    let first = *args.first()?;
+    let (sql, params) = match first.kind() {
+        "string" => (
+            super::string_value(first, src)?,
+            array_items(args.get(1).copied()),
+        ),
+        "template_string" => {
+            let (sql, mut params) = super::template_sql(first, src);
+            params.extend(array_items(args.get(1).copied()));
+            (sql, params)
+        }
+        // `client.query({ text: "…", values: [a, b] })`
+        "object" => {
+            let query = property(first, "text", src)?;
+            let (sql, mut params) = match query.kind() {
+                "template_string" => super::template_sql(query, src),
+                _ => (super::string_value(query, src)?, Vec::new()),
+            };
+            params.extend(array_items(property(first, "values", src)));
+            (sql, params)
+        }
+        _ => return None,
+    };
+    Some(Recognized::Sql {
+        client: Client::SqlTs,
+        handle,
+        site: call.name_node?,
+        sql,
+        params,
+    })
+}
+
+fn array_items(node: Option<Node>) -> Vec<Node> {
+    match node {
+        Some(array) if array.kind() == "array" => named_children(array)
+            .filter(|n| n.kind() != "comment")
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `sql.begin(async (sql) => …)`, `sql.begin("isolation level serializable", async (sql) => …)`.
+fn begin<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
+    let args = arguments(call.args?);
+    let callback = args.iter().copied().find(|a| is_function(*a))?;
+    let serializable = args.iter().any(|a| {
+        super::string_value(*a, src)
+            .is_some_and(|s| s.to_ascii_lowercase().contains("serializable"))
+    });
+    Some(Recognized::Transaction {
+        client: Client::SqlTs,
+        callback: Some(callback),
+        batch: None,
+        serializable,
+    })
+}
+
+// ---- suggestions --------------------------------------------------------
+
+fn handle_of(target: &Target) -> &str {
+    if target.handle.is_empty() {
+        "client"
+    } else {
+        &target.handle
+    }
+}
+
+fn table_of(target: &Target) -> &str {
+    if target.table.is_empty() {
+        "table"
+    } else {
+        &target.table
+    }
+}
+
+/// `a = $1 AND b = $2`, numbering from `from`.
+fn predicate(fields: &[(String, String)], from: usize) -> String {
+    if fields.is_empty() {
+        return format!("id = ${from}");
+    }
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ${}", from + i))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn params(fields: &[(String, String)]) -> Vec<String> {
+    fields
+        .iter()
+        .map(|(c, v)| if v.is_empty() { c.clone() } else { v.clone() })
+        .collect()
+}
+
+fn columns(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "id".into();
+    }
+    fields
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn placeholders(n: usize, from: usize) -> String {
+    (0..n.max(1))
+        .map(|i| format!("${}", from + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } => {
+            let values = if target.values.is_empty() {
+                &target.key
+            } else {
+                &target.values
+            };
+            format!(
+                "const {{ rows }} = await {db}.query(\n  `INSERT INTO {table} ({cols}) VALUES ({ph})\n   ON CONFLICT ({key}) DO NOTHING\n   RETURNING *`,\n  [{args}],\n);\n// rows.length === 0: it already existed; select it by the same key",
+                db = handle_of(target),
+                table = table_of(target),
+                cols = columns(values),
+                ph = placeholders(values.len(), 1),
+                key = columns(&target.key),
+                args = params(values).join(", "),
+            )
+        }
+        Remedy::HandleUniqueViolation { target, unique_key } => format!(
+            "try {{\n  await {db}.query(`INSERT INTO {table} ({cols}) VALUES ({ph})`, [{args}]);\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    const {{ rows }} = await {db}.query(`SELECT * FROM {table} WHERE {pred}`, [{key_args}]);\n    return rows[0];\n  }}\n  throw e;\n}}",
+            db = handle_of(target),
+            table = table_of(target),
+            cols = columns(&target.values),
+            ph = placeholders(target.values.len(), 1),
+            args = params(&target.values).join(", "),
+            key = unique_key.join(", "),
+            pred = predicate(&target.key, 1),
+            key_args = params(&target.key).join(", "),
+        ),
+        Remedy::ConditionalWrite { target, state } => {
+            let set = predicate(&target.values, 1).replace(" AND ", ", ");
+            let n = target.values.len().max(1);
+            let mut filter = target.key.clone();
+            filter.extend(state.iter().cloned());
+            let mut args = params(&target.values);
+            args.extend(params(&filter));
+            format!(
+                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {set} WHERE {pred}`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // someone else changed it first\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                pred = predicate(&filter, n + 1),
+                args = args.join(", "),
+            )
+        }
+        Remedy::LockThenCheck { target } => format!(
+            "const client = await pool.connect();\ntry {{\n  await client.query(\"BEGIN\");\n  const {{ rows }} = await client.query(\n    `SELECT * FROM {table} WHERE {pred} FOR UPDATE`,\n    [{args}],\n  );\n  // … check rows[0], then write through `client` …\n  await client.query(\"COMMIT\");\n}} catch (e) {{\n  await client.query(\"ROLLBACK\");\n  throw e;\n}} finally {{\n  client.release();\n}}",
+            table = table_of(target),
+            pred = predicate(&target.key, 1),
+            args = params(&target.key).join(", "),
+        ),
+        Remedy::Transaction { targets } => {
+            let body: Vec<String> = targets
+                .iter()
+                .map(|t| format!("  await client.query(/* … {} … */);", table_of(t)))
+                .collect();
+            format!(
+                "const client = await pool.connect();\ntry {{\n  await client.query(\"BEGIN\");\n{}\n  await client.query(\"COMMIT\");\n}} catch (e) {{\n  await client.query(\"ROLLBACK\");\n  throw e;\n}} finally {{\n  client.release();\n}}",
+                body.join("\n")
+            )
+        }
+        Remedy::OptimisticLock {
+            target,
+            version_column,
+        } => {
+            let values: Vec<(String, String)> = target
+                .values
+                .iter()
+                .filter(|(k, _)| k != version_column)
+                .cloned()
+                .collect();
+            let mut set = predicate(&values, 1).replace(" AND ", ", ");
+            if values.is_empty() {
+                set.clear();
+            } else {
+                set.push_str(", ");
+            }
+            let n = values.len();
+            let mut filter = target.key.clone();
+            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            let mut args = params(&values);
+            args.extend(params(&filter));
+            format!(
+                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {set}{v} = {v} + 1 WHERE {pred}`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                v = version_column,
+                pred = predicate(&filter, n + 1),
+                args = args.join(", "),
+            )
+        }
+        Remedy::AtomicUpdate { target, column } => {
+            let mut args = vec!["amount".to_string()];
+            args.extend(params(&target.key));
+            format!(
+                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {column} = {column} - $1 WHERE {pred} AND {column} >= $1`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // not enough left: refuse\n}}",
+                db = handle_of(target),
+                table = table_of(target),
+                pred = predicate(&target.key, 2),
+                args = args.join(", "),
+            )
+        }
+        Remedy::DeleteOrder { targets } => {
+            let steps: Vec<String> = targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "  await client.query(`DELETE FROM {} WHERE {}`, [{}]);",
+                        table_of(t),
+                        predicate(&t.key, 1),
+                        params(&t.key).join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "// children first, so no foreign key points at a deleted row\nawait client.query(\"BEGIN\");\n{}\nawait client.query(\"COMMIT\");",
+                steps
+                    .iter()
+                    .map(|s| s.trim_start().to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
