@@ -597,3 +597,161 @@ fn capitalize(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{effects_of, lower_snippet};
+    use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+
+    const HEADER: &str =
+        "import { and, eq, sql } from \"drizzle-orm\";\nimport { db } from \"./db\";\n";
+
+    fn columns(fields: &[crate::ir::Field]) -> Vec<&str> {
+        fields.iter().map(|f| f.column.as_str()).collect()
+    }
+
+    #[test]
+    fn select_with_filter_limit_and_lock() {
+        let src = format!(
+            "{HEADER}export async function f(id: string) {{\n  const [seat] = await db.select().from(seats).where(and(eq(seats.id, id), eq(seats.status, \"free\"))).limit(1).for(\"update\");\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        let read = &f.effects[0];
+        assert_eq!(read.kind, EffectKind::Read);
+        assert_eq!(read.client, Client::Drizzle);
+        assert_eq!(read.table.as_deref(), Some("seats"));
+        assert_eq!(columns(&read.filter), ["id", "status"]);
+        assert!(read.filter[1].value.literal);
+        assert_eq!(read.row_lock, RowLock::Exclusive);
+        assert!(!read.many);
+        assert_eq!(read.binding.as_deref(), Some("seat"));
+    }
+
+    #[test]
+    fn relational_find_first_callback_and_object_filters() {
+        let src = format!(
+            "{HEADER}export async function f(email: string, orgId: string) {{\n  await db.query.users.findFirst({{ where: eq(users.email, email) }});\n  await ctx.db.query.members.findMany({{ where: (m, {{ eq }}) => eq(m.orgId, orgId) }});\n  await db.query.invites.findFirst({{ where: {{ email, status: \"open\" }} }});\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 3);
+        assert!(f
+            .effects
+            .iter()
+            .all(|e| e.client == Client::Drizzle && e.kind == EffectKind::Read));
+        assert_eq!(f.effects[0].table.as_deref(), Some("users"));
+        assert_eq!(columns(&f.effects[0].filter), ["email"]);
+        assert_eq!(f.effects[1].handle, "ctx.db");
+        assert_eq!(columns(&f.effects[1].filter), ["orgId"]);
+        assert!(f.effects[1].many);
+        assert_eq!(columns(&f.effects[2].filter), ["email", "status"]);
+    }
+
+    #[test]
+    fn insert_conflict_handling() {
+        let src = format!(
+            "{HEADER}export async function f(email: string) {{\n  await db.insert(users).values({{ email }}).onConflictDoNothing();\n  await db.insert(users).values({{ email, name }}).onConflictDoUpdate({{ target: users.email, set: {{ name }} }}).returning();\n  await db.insert(users).values([{{ email }}, {{ email: other }}]);\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects[0].kind, EffectKind::Insert);
+        assert_eq!(f.effects[0].on_conflict, OnConflict::DoNothing);
+        assert!(f.effects[0].is_conditional_write());
+        assert_eq!(f.effects[1].kind, EffectKind::Upsert);
+        assert_eq!(columns(&f.effects[1].values), ["email", "name"]);
+        assert_eq!(f.effects[2].on_conflict, OnConflict::None);
+        assert!(f.effects[2].many);
+    }
+
+    #[test]
+    fn update_with_sql_template_is_atomic_only_when_it_reads_the_column() {
+        let src = format!(
+            "{HEADER}export async function f(id: string, amount: number, v: number, row: Row) {{\n  await db.update(accounts).set({{ balance: sql`${{accounts.balance}} - ${{amount}}`, touchedAt: sql`now()`, total: sql`${{row.total + amount}}` }}).where(and(eq(accounts.id, id), eq(accounts.version, v)));\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let update = &effects_of(&model, "f").effects[0];
+        assert_eq!(update.kind, EffectKind::Update);
+        assert_eq!(update.table.as_deref(), Some("accounts"));
+        assert_eq!(columns(&update.filter), ["id", "version"]);
+        let atomic: Vec<bool> = update.values.iter().map(|v| v.value.atomic).collect();
+        assert_eq!(atomic, [true, false, false]);
+        assert!(!update.many);
+    }
+
+    #[test]
+    fn transaction_membership_isolation_and_execute() {
+        let src = format!(
+            "{HEADER}export async function f(projectId: string) {{\n  await db.transaction(async (tx) => {{\n    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${{projectId}}))`);\n    await tx.delete(scenes).where(eq(scenes.projectId, projectId));\n    await db.update(projects).set({{ isWelcome: false }}).where(eq(projects.id, projectId));\n  }}, {{ isolationLevel: \"serializable\" }});\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.transactions.len(), 1);
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.transactions[0].handle.as_deref(), Some("tx"));
+        assert_eq!(f.effects[0].kind, EffectKind::Lock);
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[1].kind, EffectKind::Delete);
+        assert_eq!(f.effects[1].transaction, Some(0));
+        assert!(f.effects[1].many);
+        // Through the outer client: outside the transaction.
+        assert_eq!(f.effects[2].transaction, None);
+    }
+
+    #[test]
+    fn other_libraries_are_left_alone() {
+        let src = "const cache = new Map();\nexport async function f(key: string) {\n  cache.delete(key);\n  await knex.select(\"id\").from(\"users\");\n  await stripe.customers.update(id, { email });\n}\n";
+        let model = lower_snippet(src);
+        assert!(model
+            .functions
+            .iter()
+            .flat_map(|f| &f.effects)
+            .all(|e| e.client != Client::Drizzle));
+    }
+
+    #[test]
+    fn sql_inside_set_is_not_a_statement() {
+        let src = format!(
+            "{HEADER}import postgres from \"postgres\";\nexport async function f(id: string) {{\n  await db.update(posts).set({{ views: sql`${{posts.views}} + 1` }}).where(eq(posts.id, id));\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 1);
+        assert!(f.effects[0].values[0].value.atomic);
+    }
+
+    #[test]
+    fn suggestions_use_the_drizzle_api() {
+        use crate::ir::remedy::{Remedy, Target};
+        let target = Target {
+            table: "seats".into(),
+            handle: "db".into(),
+            key: vec![("id".into(), "seatId".into())],
+            values: vec![("status".into(), "\"booked\"".into())],
+        };
+        let conditional = super::suggest(&Remedy::ConditionalWrite {
+            target: target.clone(),
+            state: vec![("status".into(), "\"free\"".into())],
+        });
+        assert!(conditional.contains("and(eq(seats.id, seatId), eq(seats.status, \"free\"))"));
+        assert!(conditional.contains(".returning()"));
+        let upsert = super::suggest(&Remedy::InsertOnConflict {
+            target: target.clone(),
+        });
+        assert!(upsert.contains(".onConflictDoNothing({ target: seats.id })"));
+        let lock = super::suggest(&Remedy::LockThenCheck {
+            target: target.clone(),
+        });
+        assert!(lock.contains("db.transaction(async (tx)") && lock.contains(".for(\"update\")"));
+        let version = super::suggest(&Remedy::OptimisticLock {
+            target: target.clone(),
+            version_column: "version".into(),
+        });
+        assert!(version.contains("version: sql`${seats.version} + 1`"));
+        let atomic = super::suggest(&Remedy::AtomicUpdate {
+            target,
+            column: "balance".into(),
+        });
+        assert!(atomic.contains("sql`${seats.balance} - ${amount}`"));
+    }
+}

@@ -70,7 +70,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         "transaction" if start + 1 == segments.len() && knexish(&handle) => {
             return transaction(chain, first, handle, src);
         }
-        "commit" | "rollback" if hints.knex && start + 1 == segments.len() && start > 0 => {
+        "commit" | "rollback" if hints.knex && start + 1 == segments.len() => {
             let control = if first.name == "commit" {
                 TxControl::Commit
             } else {
@@ -496,5 +496,87 @@ fn capitalize(s: &str) -> String {
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{effects_of, lower_snippet};
+    use crate::ir::{Client, EffectKind, OnConflict, RowLock, TransactionStyle};
+
+    const HEADER: &str = "import knex from \"knex\";\nconst db = knex({ client: \"pg\" });\n";
+
+    fn columns(fields: &[crate::ir::Field]) -> Vec<&str> {
+        fields.iter().map(|f| f.column.as_str()).collect()
+    }
+
+    #[test]
+    fn reads_and_where_forms() {
+        let src = format!("{HEADER}export async function f(email: string, id: number) {{\n  await db(\"users\").where({{ email, status: \"active\" }}).first();\n  await db(\"users\").where(\"id\", id).andWhere(\"age\", \">\", 18).select(\"id\");\n  await db.from(\"users\").whereIn(\"id\", ids).forUpdate();\n}}\n");
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert!(f
+            .effects
+            .iter()
+            .all(|e| e.client == Client::Knex && e.kind == EffectKind::Read));
+        assert_eq!(columns(&f.effects[0].filter), ["email", "status"]);
+        assert!(!f.effects[0].many);
+        assert_eq!(columns(&f.effects[1].filter), ["id", "age"]);
+        assert_eq!(f.effects[2].row_lock, RowLock::Exclusive);
+        assert_eq!(f.effects[2].table.as_deref(), Some("users"));
+    }
+
+    #[test]
+    fn writes_conflicts_and_atomic_values() {
+        let src = format!("{HEADER}export async function f(email: string, id: number, amount: number, next: number) {{\n  await db(\"users\").insert({{ email }}).onConflict(\"email\").ignore();\n  await db(\"users\").insert({{ email }}).onConflict(\"email\").merge();\n  await db(\"accounts\").where({{ id }}).update({{ balance: db.raw(\"balance - ?\", [amount]), note: next }});\n  await db(\"posts\").where(\"id\", id).increment(\"views\", 1);\n  await db(\"sessions\").where({{ userId: id }}).del();\n}}\n");
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 5, "raw inside update is not a statement");
+        assert_eq!(f.effects[0].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[1].kind, EffectKind::Upsert);
+        assert_eq!(f.effects[2].kind, EffectKind::Update);
+        assert_eq!(
+            f.effects[2]
+                .values
+                .iter()
+                .map(|v| v.value.atomic)
+                .collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert!(f.effects[3].values[0].value.atomic);
+        assert_eq!(f.effects[4].kind, EffectKind::Delete);
+        assert!(f.effects[4].many);
+    }
+
+    #[test]
+    fn callable_transaction_handle_and_explicit_transactions() {
+        let src = format!("{HEADER}export async function f(id: number) {{\n  await db.transaction(async (trx) => {{\n    await trx(\"seats\").where({{ id }}).forUpdate().first();\n    await trx(\"seats\").where({{ id }}).update({{ status: \"booked\" }});\n    await db(\"audit\").insert({{ id }});\n  }});\n  const tx = await db.transaction();\n  await tx(\"orders\").insert({{ id }});\n  await tx.commit();\n  await tx(\"orders\").insert({{ id }});\n}}\n");
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.transactions[0].handle.as_deref(), Some("trx"));
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[1].transaction, Some(0));
+        assert_eq!(f.effects[2].transaction, None);
+        assert_eq!(f.transactions[1].style, TransactionStyle::Explicit);
+        assert_eq!(f.effects[3].transaction, Some(1));
+        assert_eq!(f.effects[4].transaction, None);
+    }
+
+    #[test]
+    fn raw_statement_with_question_marks() {
+        let src = format!("{HEADER}export async function f(id: number, amount: number) {{\n  await db.raw(\"UPDATE accounts SET balance = balance - ? WHERE id = ?\", [amount, id]);\n}}\n");
+        let model = lower_snippet(&src);
+        let update = &effects_of(&model, "f").effects[0];
+        assert_eq!(update.kind, EffectKind::Update);
+        assert_eq!(update.table.as_deref(), Some("accounts"));
+        assert!(update.values[0].value.atomic);
+        assert_eq!(update.filter[0].value.vars, ["id"]);
+    }
+
+    #[test]
+    fn other_callables_are_not_tables() {
+        let src = "export async function f() {\n  await fetchJson(\"users\").then((r) => r.json());\n  await t(\"greeting\").select();\n}\n";
+        let model = lower_snippet(src);
+        assert!(model.functions.iter().all(|f| f.effects.is_empty()));
     }
 }

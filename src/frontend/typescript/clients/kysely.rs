@@ -404,3 +404,91 @@ fn capitalize(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{effects_of, lower_snippet};
+    use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+
+    fn columns(fields: &[crate::ir::Field]) -> Vec<&str> {
+        fields.iter().map(|f| f.column.as_str()).collect()
+    }
+
+    #[test]
+    fn only_executed_builders_are_effects() {
+        let src = "import { Kysely } from \"kysely\";\nexport async function f(db: Kysely<DB>, email: string) {\n  const query = db.selectFrom(\"users\").selectAll().where(\"email\", \"=\", email);\n  const user = await db.selectFrom(\"users as u\").selectAll().where(\"u.email\", \"=\", email).executeTakeFirstOrThrow();\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 1);
+        let read = &f.effects[0];
+        assert_eq!(read.client, Client::Kysely);
+        assert_eq!(read.kind, EffectKind::Read);
+        assert_eq!(read.table.as_deref(), Some("users"));
+        assert_eq!(columns(&read.filter), ["email"]);
+        assert!(read.throws_if_missing);
+        assert!(!read.many);
+    }
+
+    #[test]
+    fn inserts_with_on_conflict() {
+        let src = "export async function f(db, email: string) {\n  await db.insertInto(\"users\").values({ email }).onConflict((oc) => oc.column(\"email\").doNothing()).execute();\n  await db.insertInto(\"users\").values({ email, name }).onConflict((oc) => oc.columns([\"email\"]).doUpdateSet({ name })).execute();\n  await db.insertInto(\"users\").values({ email }).execute();\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects[0].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[1].kind, EffectKind::Upsert);
+        assert_eq!(f.effects[2].kind, EffectKind::Insert);
+        assert!(!f.effects[2].is_conditional_write());
+    }
+
+    #[test]
+    fn updates_atomic_and_callback_filters() {
+        let src = "export async function f(db, id: number, amount: number, next: number) {\n  await db.updateTable(\"accounts\").set({ balance: (eb) => eb(\"balance\", \"-\", amount) }).where(\"id\", \"=\", id).execute();\n  await db.updateTable(\"accounts\").set((eb) => ({ balance: eb(\"balance\", \"+\", amount), note: \"x\" })).where((eb) => eb.and([eb(\"id\", \"=\", id), eb(\"status\", \"=\", \"open\")])).executeTakeFirst();\n  await db.updateTable(\"accounts\").set({ balance: next }).where(\"id\", \"=\", id).execute();\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert!(f.effects[0].values[0].value.atomic);
+        assert_eq!(columns(&f.effects[1].filter), ["id", "status"]);
+        assert!(f.effects[1].filter[1].value.literal);
+        assert_eq!(
+            f.effects[1]
+                .values
+                .iter()
+                .map(|v| v.value.atomic)
+                .collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert!(!f.effects[2].values[0].value.atomic);
+    }
+
+    #[test]
+    fn transaction_lock_and_sql_execute() {
+        let src = "import { sql } from \"kysely\";\nexport async function f(db, id: number) {\n  await db.transaction().setIsolationLevel(\"serializable\").execute(async (trx) => {\n    await sql`SELECT pg_advisory_xact_lock(${id})`.execute(trx);\n    const seat = await trx.selectFrom(\"seats\").selectAll().where(\"id\", \"=\", id).forUpdate().executeTakeFirst();\n    await trx.deleteFrom(\"holds\").where(\"seatId\", \"=\", id).execute();\n    await db.deleteFrom(\"holds\").where(\"seatId\", \"=\", id).execute();\n  });\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.effects[0].kind, EffectKind::Lock);
+        assert_eq!(f.effects[0].transaction, Some(0));
+        assert_eq!(f.effects[1].row_lock, RowLock::Exclusive);
+        assert_eq!(f.effects[2].kind, EffectKind::Delete);
+        assert_eq!(f.effects[2].transaction, Some(0));
+        assert_eq!(f.effects[3].transaction, None);
+    }
+
+    #[test]
+    fn suggestions_use_the_kysely_api() {
+        use crate::ir::remedy::{Remedy, Target};
+        let target = Target {
+            table: "users".into(),
+            handle: "db".into(),
+            key: vec![("email".into(), "email".into())],
+            values: vec![("email".into(), "email".into())],
+        };
+        let upsert = super::suggest(&Remedy::InsertOnConflict {
+            target: target.clone(),
+        });
+        assert!(upsert.contains("onConflict((oc) => oc.columns([\"email\"]).doNothing())"));
+        let lock = super::suggest(&Remedy::LockThenCheck { target });
+        assert!(
+            lock.contains("db.transaction().execute(async (trx)") && lock.contains(".forUpdate()")
+        );
+    }
+}

@@ -341,3 +341,27 @@ pub fn template_sql<'t>(template: Node<'t>, src: &'t str) -> (String, Vec<Node<'
     sql.push_str(src.get(cursor..inner_end).unwrap_or(""));
     (sql, params)
 }
+
+/// Lowers a TypeScript snippet with the hints its own text gives, for client tests.
+#[cfg(test)]
+pub(crate) fn lower_snippet(src: &str) -> crate::ir::FileModel {
+    super::parse(src, super::Dialect::TypeScript, &FileHints::of(src)).model
+}
+
+/// The effects of the function named `name` in a lowered snippet.
+#[cfg(test)]
+pub(crate) fn effects_of<'m>(
+    model: &'m crate::ir::FileModel,
+    name: &str,
+) -> &'m crate::ir::Function {
+    model
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no function {name} in {:?}",
+                model.functions.iter().map(|f| &f.name).collect::<Vec<_>>()
+            )
+        })
+}

@@ -333,3 +333,77 @@ fn capitalize(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{effects_of, lower_snippet};
+    use crate::ir::{Client, EffectKind, OnConflict, RowLock, TransactionStyle};
+
+    #[test]
+    fn node_postgres_queries_and_explicit_transaction() {
+        let src = "import { Pool } from \"pg\";\nconst pool = new Pool();\nexport async function f(id: number, amount: number) {\n  const { rows } = await pool.query(\"SELECT * FROM accounts WHERE id = $1\", [id]);\n  const client = await pool.connect();\n  await client.query(\"BEGIN\");\n  await client.query({ text: \"UPDATE accounts SET balance = balance - $1 WHERE id = $2\", values: [amount, id] });\n  await pool.query(`INSERT INTO audit_log (account_id) VALUES (${id})`);\n  await client.query(\"COMMIT\");\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert!(f.effects.iter().all(|e| e.client == Client::SqlTs));
+        assert_eq!(f.effects[0].kind, EffectKind::Read);
+        assert_eq!(f.effects[0].filter[0].value.vars, ["id"]);
+        assert_eq!(f.transactions[0].style, TransactionStyle::Explicit);
+        assert_eq!(f.effects[1].kind, EffectKind::Update);
+        assert!(f.effects[1].values[0].value.atomic);
+        assert_eq!(f.effects[1].transaction, Some(0));
+        assert_eq!(f.effects[2].table.as_deref(), Some("audit_log"));
+        assert_eq!(f.effects[2].transaction, None);
+    }
+
+    #[test]
+    fn postgres_js_templates_and_begin() {
+        let src = "import postgres from \"postgres\";\nconst sql = postgres();\nexport async function f(id: number, email: string) {\n  const [user] = await sql`SELECT * FROM users WHERE id = ${id} FOR UPDATE`;\n  await sql.begin(\"isolation level serializable\", async (tx) => {\n    await tx`INSERT INTO users (email) VALUES (${email}) ON CONFLICT (email) DO NOTHING`;\n  });\n  const fragment = sql`WHERE id = ${id}`;\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(
+            f.effects.len(),
+            2,
+            "a fragment kept in a variable is not a query"
+        );
+        assert_eq!(f.effects[0].row_lock, RowLock::Exclusive);
+        assert_eq!(f.effects[0].binding.as_deref(), Some("user"));
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.effects[1].on_conflict, OnConflict::DoNothing);
+        assert_eq!(f.effects[1].transaction, Some(0));
+    }
+
+    #[test]
+    fn drizzle_sql_templates_are_not_postgres_js_queries() {
+        let src = "import { sql, eq } from \"drizzle-orm\";\nexport async function f(db, id: string) {\n  await db.update(posts).set({ views: sql`${posts.views} + 1` }).where(eq(posts.id, id));\n  const rows = await db.select().from(posts).where(sql`${posts.id} = ${id}`);\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 2);
+        assert!(f.effects.iter().all(|e| e.client == Client::Drizzle));
+    }
+
+    #[test]
+    fn suggestions_are_plain_sql() {
+        use crate::ir::remedy::{Remedy, Target};
+        let target = Target {
+            table: "accounts".into(),
+            handle: "pool".into(),
+            key: vec![("id".into(), "id".into())],
+            values: vec![("balance".into(), "next".into())],
+        };
+        let atomic = super::suggest(&Remedy::AtomicUpdate {
+            target: target.clone(),
+            column: "balance".into(),
+        });
+        assert!(atomic.contains(
+            "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1"
+        ));
+        assert!(atomic.contains("rowCount"));
+        let version = super::suggest(&Remedy::OptimisticLock {
+            target: target.clone(),
+            version_column: "version".into(),
+        });
+        assert!(version.contains("WHERE id = $2 AND version = $3"));
+        let lock = super::suggest(&Remedy::LockThenCheck { target });
+        assert!(lock.contains("BEGIN") && lock.contains("FOR UPDATE") && lock.contains("COMMIT"));
+    }
+}
