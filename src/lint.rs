@@ -35,6 +35,8 @@ pub struct Options {
     pub jobs: usize,
     /// Where to discover the database schema.
     pub schema: SchemaSource,
+    /// Skip parsing files without database vocabulary (`frontend::may_have_effects`).
+    pub prefilter: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +57,7 @@ impl Default for Options {
             exclude: Vec::new(),
             jobs: 0,
             schema: SchemaSource::ProjectRoot,
+            prefilter: true,
         }
     }
 }
@@ -156,7 +159,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, &hints))
+                    .map(|path| lint_file(path, config.max_file_size, options.prefilter, &hints))
                     .collect::<Vec<FileOutcome>>()
             },
         )
@@ -196,7 +199,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                for function in &file.model.functions {
+                for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         let from = findings.len();
                         rule.check(&cx, function, &mut findings);
@@ -230,7 +233,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             .cmp(&b.sort_key())
             .then_with(|| a.message.cmp(&b.message))
     });
-    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.message == b.message);
+    // A helper's race is found in the helper and again in each caller that
+    // inlines it: one report per rule and place.
+    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
     Ok(Report {
         diagnostics,
@@ -296,7 +301,7 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
+fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -348,6 +353,13 @@ fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
             ))
         }
     };
+    if prefilter {
+        if let Some(language) = discover::language_of(path) {
+            if !crate::frontend::may_have_effects(language, &text) {
+                return FileOutcome::Nothing(Vec::new());
+            }
+        }
+    }
     let file = SourceFile::new(path.to_path_buf(), display, text);
     let (model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+pub mod inline;
 pub mod remedy;
 
 /// A half-open byte range into the file text.
@@ -278,6 +279,8 @@ pub struct LocalCall {
     pub guards: Vec<Guard>,
     /// Position among the effects: the call happens after `effects[..position]`.
     pub position: usize,
+    /// The code of each argument, in order (`tx`, `input.id`); empty when unknown.
+    pub args: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -289,6 +292,8 @@ pub struct Function {
     pub effects: Vec<Effect>,
     pub transactions: Vec<Transaction>,
     pub calls: Vec<LocalCall>,
+    /// Parameter names in order; empty strings for patterns that bind no one name.
+    pub params: Vec<String>,
 }
 
 impl Function {
@@ -299,6 +304,7 @@ impl Function {
             effects: Vec::new(),
             transactions: Vec::new(),
             calls: Vec::new(),
+            params: Vec::new(),
         }
     }
 

@@ -154,8 +154,8 @@ pub fn summary(report: &Report) -> String {
     if !report.errors.is_empty() {
         let _ = writeln!(
             out,
-            "{} could not be fully linted (listed on stderr).",
-            plural(report.errors.len(), "file")
+            "{} while reading or parsing (listed on stderr).",
+            plural(report.errors.len(), "problem")
         );
     }
     out

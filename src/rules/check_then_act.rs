@@ -21,17 +21,6 @@ static META: RuleMeta = RuleMeta {
     doc: include_str!("../../rules/check-then-act.md"),
 };
 
-/// Tables that record what happened rather than state that can be raced for.
-const LOG_LIKE: &[&str] = &[
-    "log",
-    "audit",
-    "event",
-    "outbox",
-    "history",
-    "notification",
-    "activity",
-];
-
 #[derive(Debug, PartialEq, Eq)]
 enum Shape {
     /// No row was found, so one is inserted.
@@ -48,7 +37,7 @@ impl Rule for CheckThenAct {
     }
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
-        for write in &function.effects {
+        for (write_index, write) in function.effects.iter().enumerate() {
             if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
                 || write.is_conditional_write()
             {
@@ -56,7 +45,7 @@ impl Rule for CheckThenAct {
             }
             let race = write.guards.iter().find_map(|guard| {
                 let read = &function.effects[guard.read];
-                if read.kind != EffectKind::Read || read.span.start >= write.span.start {
+                if read.kind != EffectKind::Read || guard.read >= write_index {
                     return None;
                 }
                 if function.same_transaction(read, write) && function.read_is_protected(guard.read)
@@ -88,7 +77,7 @@ fn shape(
             _ => None,
         };
     }
-    if write.kind != EffectKind::Insert || is_log_like(&write_table) {
+    if write.kind != EffectKind::Insert || cx.is_log_like(write) {
         return None;
     }
     let references_parent = cx
@@ -149,10 +138,6 @@ fn state_change(
     }
     let _ = function;
     Some(Shape::StateThenWrite { columns })
-}
-
-fn is_log_like(table: &str) -> bool {
-    LOG_LIKE.iter().any(|w| table.contains(w))
 }
 
 fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Shape) -> Finding {

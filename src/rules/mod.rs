@@ -12,6 +12,10 @@ use crate::schema::Schema;
 use std::collections::BTreeMap;
 
 pub mod check_then_act;
+pub mod delete_then_create;
+pub mod fk_delete_order;
+pub mod missing_version_check;
+pub mod non_atomic_writes;
 
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
@@ -19,7 +23,13 @@ pub trait Rule: Sync {
 }
 
 /// Every rule, in the order `racelint rules` lists them.
-pub static RULES: &[&dyn Rule] = &[&check_then_act::CheckThenAct];
+pub static RULES: &[&dyn Rule] = &[
+    &check_then_act::CheckThenAct,
+    &non_atomic_writes::NonAtomicWrites,
+    &delete_then_create::DeleteThenCreate,
+    &missing_version_check::MissingVersionCheck,
+    &fk_delete_order::FkDeleteOrder,
+];
 
 /// Ids reported by the pipeline itself rather than by a rule.
 pub const PIPELINE_IDS: &[&str] = &["unused-suppression", "suppression-missing-reason"];
@@ -87,10 +97,88 @@ impl Context<'_> {
             + 1
     }
 
+    /// Whether two effects touch the same table, tables joined by a foreign key,
+    /// or rows picked by the same value (`where: { projectId }` in both, or the
+    /// second keyed by what the first returned).
+    pub fn related(&self, first: &Effect, second: &Effect) -> bool {
+        let (Some(a), Some(b)) = (first.table.as_deref(), second.table.as_deref()) else {
+            return false;
+        };
+        if self.schema.table_key(a) == self.schema.table_key(b) || self.schema.related(a, b) {
+            return true;
+        }
+        let keys = |e: &Effect| -> Vec<String> {
+            e.filter
+                .iter()
+                .chain(&e.values)
+                .filter(|f| !f.value.literal && !f.value.text.is_empty())
+                .map(|f| f.value.text.clone())
+                .collect()
+        };
+        let first_keys: Vec<String> = first
+            .filter
+            .iter()
+            .filter(|f| !f.value.literal)
+            .map(|f| f.value.text.clone())
+            .collect();
+        let second_keys = keys(second);
+        let shares_key = second_keys.iter().any(|k| first_keys.contains(k));
+        let uses_result = first.binding.as_deref().is_some_and(|binding| {
+            second_keys.iter().any(|k| {
+                k == binding
+                    || k.starts_with(&format!("{binding}."))
+                    || k.starts_with(&format!("{binding}?."))
+            })
+        });
+        shares_key || uses_result
+    }
+
+    /// Tables that record what happened rather than state: logs, audits, outboxes,
+    /// events, and those configured as such.
+    pub fn is_log_like(&self, effect: &Effect) -> bool {
+        let Some(table) = effect.table.as_deref() else {
+            return false;
+        };
+        let folded = crate::schema::fold_name(table);
+        self.log_tables
+            .iter()
+            .any(|t| crate::schema::fold_name(t) == folded)
+            || LOG_LIKE_WORDS.iter().any(|w| folded.contains(w))
+    }
+
     /// The fix for `remedy` in the effect's client, as help text.
     pub fn suggest(&self, effect: &Effect, remedy: &Remedy) -> String {
         crate::frontend::suggest(effect.client, remedy).unwrap_or_default()
     }
+}
+
+/// Words in a table name that mark a record of what happened, not raceable state.
+const LOG_LIKE_WORDS: &[&str] = &[
+    "log",
+    "audit",
+    "event",
+    "outbox",
+    "history",
+    "notification",
+    "activity",
+];
+
+/// The past participle a message uses for an effect: "inserted", "deleted".
+pub fn verb(kind: EffectKind) -> &'static str {
+    match kind {
+        EffectKind::Insert => "inserted",
+        EffectKind::Update => "updated",
+        EffectKind::Delete => "deleted",
+        EffectKind::Upsert => "upserted",
+        EffectKind::Read => "read",
+        EffectKind::Lock => "locked",
+        EffectKind::Sleep | EffectKind::Opaque => "used",
+    }
+}
+
+/// The table as the code names it, in backticks, for messages.
+pub fn table_name(effect: &Effect) -> String {
+    format!("`{}`", effect.table.as_deref().unwrap_or("?"))
 }
 
 /// The neutral description of an effect a client renders a fix for.

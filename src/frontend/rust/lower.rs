@@ -312,6 +312,11 @@ impl<'t> Lowerer<'t> {
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
         for input in &sig.inputs {
+            let param = match input {
+                syn::FnArg::Receiver(_) => "self".to_string(),
+                syn::FnArg::Typed(pt) => pat_idents(&pt.pat).first().cloned().unwrap_or_default(),
+            };
+            self.cx.f.params.push(param);
             if let syn::FnArg::Typed(pt) = input {
                 let names = pat_idents(&pt.pat);
                 // A parameter of a transaction type: the caller opened it, so
@@ -1332,7 +1337,8 @@ impl<'t> Lowerer<'t> {
         span: Span,
         args: impl Iterator<Item = &'a Expr>,
     ) {
-        let transaction = args.map(clients::handle_text).find_map(|h| self.tx_of(&h));
+        let args: Vec<String> = args.map(clients::handle_text).collect();
+        let transaction = args.iter().find_map(|h| self.tx_of(h));
         self.cx.f.calls.push(LocalCall {
             callee,
             span,
@@ -1340,6 +1346,7 @@ impl<'t> Lowerer<'t> {
             arms: self.cx.arms.clone(),
             guards: self.current_guards(),
             position: self.cx.f.effects.len(),
+            args,
         });
     }
 

@@ -243,6 +243,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             return;
         }
+        if let Some(params) = node.child_by_field_name("parameters") {
+            for param in named_children(params).filter(|p| p.kind() != "comment") {
+                let pattern = param.child_by_field_name("pattern").unwrap_or(param);
+                let name = if pattern.kind() == "identifier" {
+                    text(pattern, self.src)
+                } else {
+                    ""
+                };
+                self.func.params.push(name.to_string());
+            }
+        } else if let Some(param) = node.child_by_field_name("parameter") {
+            self.func.params.push(text(param, self.src).to_string());
+        }
         match node.child_by_field_name("body") {
             Some(body) if body.kind() == "statement_block" => self.stmt(body),
             Some(body) => {
@@ -1169,6 +1182,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
             arms: self.arms.clone(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
+            args: node
+                .child_by_field_name("arguments")
+                .map(|a| {
+                    syntax::arguments(a)
+                        .into_iter()
+                        .map(|n| text(n, self.src).to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
 }

@@ -35,6 +35,19 @@ pub(crate) struct Features {
     pub crate_root: Option<PathBuf>,
 }
 
+/// A file names one of these before any client is tried on it; the prefilter
+/// skips files without them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    "sqlx",
+    "diesel",
+    "sea_orm",
+    "tokio_postgres",
+    "deadpool_postgres",
+    "bb8_postgres",
+    "postgres::",
+    "r2d2_postgres",
+];
+
 impl Features {
     pub fn detect(text: &str, crate_root: Option<PathBuf>) -> Self {
         let has = |s: &str| text.contains(s);

@@ -27,6 +27,18 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    ".select",
+    ".insert",
+    ".update",
+    ".delete",
+    ".query",
+    ".transaction",
+    ".execute",
+];
+
 /// Comparison operators whose first argument is a column and second a value.
 const COMPARISONS: &[&str] = &[
     "eq",

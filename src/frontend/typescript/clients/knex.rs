@@ -25,6 +25,37 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    ".where",
+    ".first",
+    ".select",
+    ".pluck",
+    ".count",
+    ".sum",
+    ".insert",
+    ".update",
+    ".del",
+    ".increment",
+    ".decrement",
+    ".for",
+    ".returning",
+    ".onConflict",
+    ".orderBy",
+    ".limit",
+    ".join",
+    ".leftJoin",
+    ".innerJoin",
+    ".truncate",
+    ".raw",
+    ".transaction",
+    ".commit",
+    ".rollback",
+    ".andWhere",
+    ".orWhere",
+];
+
 /// Methods of a Knex query builder, any of which makes a table call a query.
 const QUERY_METHODS: &[&str] = &[
     "where",

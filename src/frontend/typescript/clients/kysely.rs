@@ -19,6 +19,10 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[".execute"];
+
 const EXECUTE: &[&str] = &["execute", "executeTakeFirst", "executeTakeFirstOrThrow"];
 
 pub fn recognize<'t>(

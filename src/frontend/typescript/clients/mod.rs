@@ -128,6 +128,17 @@ impl FileHints {
     }
 }
 
+/// The text some recognised call must contain, over every client.
+pub fn triggers() -> impl Iterator<Item = &'static str> {
+    prisma::TRIGGERS
+        .iter()
+        .chain(drizzle::TRIGGERS)
+        .chain(kysely::TRIGGERS)
+        .chain(knex::TRIGGERS)
+        .chain(pg::TRIGGERS)
+        .copied()
+}
+
 /// Whether the file imports (or requires) one of `modules`, or a path under one.
 fn imports(src: &str, modules: &[&str]) -> bool {
     modules.iter().any(|m| {

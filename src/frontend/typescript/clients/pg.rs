@@ -25,6 +25,18 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::Client;
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    ".query",
+    "sql`",
+    "Sql",
+    "postgres",
+    ".begin",
+    ".unsafe",
+    ".savepoint",
+];
+
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
     let segments = core_segments(chain);
     let root = text(chain.root, src);

@@ -15,6 +15,24 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    ".findUnique",
+    ".findFirst",
+    ".findMany",
+    ".count",
+    ".aggregate",
+    ".groupBy",
+    ".create",
+    ".update",
+    ".delete",
+    ".upsert",
+    "$transaction",
+    "$queryRaw",
+    "$executeRaw",
+];
+
 /// Delegate methods, what they do, and whether they throw when no row matches.
 const METHODS: &[(&str, EffectKind, bool)] = &[
     ("findUnique", EffectKind::Read, false),
@@ -431,21 +449,47 @@ pub fn suggest(remedy: &Remedy) -> String {
                 values = values.join(", "),
             )
         }
-        Remedy::AtomicUpdate { target, column } => format!(
-            "await {client}.{table}.update({{\n  where: {filter},\n  data: {{ {column}: {{ increment: delta }} }}, // or decrement\n}});",
-            client = client_of(target),
-            table = target.table,
-            filter = object_literal(&target.key),
-        ),
-        Remedy::DeleteOrder { targets } => {
-            let client = targets.first().map_or("prisma", client_of);
-            let steps: Vec<String> = targets
-                .iter()
-                .map(|t| format!("  {client}.{}.deleteMany({{ where: {} }}),", t.table, object_literal(&t.key)))
-                .collect();
-            format!("await {client}.$transaction([\n{}\n]);", steps.join("\n"))
+        Remedy::AtomicUpdate { target, column } => {
+            let (operator, amount) = atomic_operation(target, column);
+            format!(
+                "await {client}.{table}.update({{\n  where: {filter},\n  data: {{ {column}: {{ {operator}: {amount} }} }},\n}});",
+                client = client_of(target),
+                table = target.table,
+                filter = object_literal(&target.key),
+            )
+        }
+        Remedy::DeleteOrder { targets } => targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "await {}.{}.deleteMany({{ where: {} }});",
+                    client_of(t),
+                    t.table,
+                    object_literal(&t.key)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// `balance - amount` → `("decrement", "amount")`: the update the code computed by hand.
+fn atomic_operation(target: &Target, column: &str) -> (&'static str, String) {
+    let text = target
+        .values
+        .iter()
+        .find(|(k, _)| k == column)
+        .map_or("", |(_, v)| v.as_str());
+    for (operator, name) in [
+        (" - ", "decrement"),
+        (" + ", "increment"),
+        (" * ", "multiply"),
+    ] {
+        if let Some((_, amount)) = text.split_once(operator) {
+            return (name, amount.trim().to_string());
         }
     }
+    ("increment", "delta".to_string())
 }
 
 fn capitalize(s: &str) -> String {

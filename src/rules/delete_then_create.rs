@@ -1,0 +1,103 @@
+//! delete-then-create: rows are deleted, then rows of the same (or a related) table
+//! are created, and no single transaction covers both.
+//!
+//! Between the two, other requests see the rows gone — or, racing, recreate them
+//! themselves; seed 000 deleted designs in one transaction and recreated them in
+//! another, and a concurrent step read the stale ids in the gap. An upsert keyed on
+//! what was deleted does not leave that gap.
+
+use super::{help_with_code, table_name, target_of, Context, Rule};
+use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::ir::remedy::Remedy;
+use crate::ir::{may_both_run, Effect, EffectKind, Function};
+
+pub struct DeleteThenCreate;
+
+static META: RuleMeta = RuleMeta {
+    id: "delete-then-create",
+    severity: Severity::Error,
+    summary: "rows are deleted and recreated without one transaction covering both",
+    doc: include_str!("../../rules/delete-then-create.md"),
+};
+
+impl Rule for DeleteThenCreate {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
+        let effects = &function.effects;
+        for create in effects.iter().filter(|e| {
+            e.kind == EffectKind::Insert && e.on_conflict == crate::ir::OnConflict::None
+        }) {
+            let delete = effects
+                .iter()
+                .take_while(|d| d.span.start < create.span.start)
+                .find(|d| {
+                    d.kind == EffectKind::Delete
+                        && may_both_run(d, create)
+                        && !function.same_transaction(d, create)
+                        && same_or_related_table(cx, d, create)
+                });
+            if let Some(delete) = delete {
+                out.push(finding(cx, delete, create));
+                // One gap per function is enough to act on.
+                return;
+            }
+        }
+    }
+}
+
+fn same_or_related_table(cx: &Context, delete: &Effect, create: &Effect) -> bool {
+    match (delete.table.as_deref(), create.table.as_deref()) {
+        (Some(d), Some(c)) => {
+            cx.schema.table_key(d) == cx.schema.table_key(c) || cx.schema.related(d, c)
+        }
+        _ => false,
+    }
+}
+
+fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
+    let gap = match (delete.transaction, create.transaction) {
+        (Some(_), Some(_)) => "in separate transactions",
+        (Some(_), None) | (None, Some(_)) => "with only one of them in a transaction",
+        (None, None) => "outside a transaction",
+    };
+    let same = delete.table == create.table;
+    let what = if same {
+        format!(
+            "{} rows are deleted and created again {gap}",
+            table_name(create)
+        )
+    } else {
+        format!(
+            "{} rows are deleted and related {} rows created {gap}",
+            table_name(delete),
+            table_name(create)
+        )
+    };
+    let message = format!(
+        "{what}; between the two, another request sees the rows missing or recreates them itself"
+    );
+    let targets = vec![target_of(delete), target_of(create)];
+    let help = help_with_code(
+        "Do the delete and the create in one transaction (compute what to create before it starts), or replace delete-all-recreate with an upsert of each row and a delete of only the rows that went away:",
+        &cx.suggest(create, &Remedy::Transaction { targets }),
+    );
+    Finding {
+        rule: META.id,
+        severity: META.severity,
+        span: create.site,
+        label: format!(
+            "recreates what line {} deleted",
+            cx.line_of(delete.span.start)
+        ),
+        message,
+        help,
+        related: vec![Related {
+            span: delete.site,
+            message: "the rows are deleted here".to_string(),
+        }],
+        fix: None,
+    }
+}

@@ -1,0 +1,193 @@
+//! missing-version-check: read-modify-write of a row with nothing to notice that it
+//! changed in between, so a concurrent update is silently lost.
+//!
+//! Flags an update whose new value is computed in application code from a read of
+//! the same row, when the update's filter tests no version (or `updatedAt`), the
+//! read holds no row lock in the same transaction, and the value is not an atomic
+//! expression. Also flags an update of a table whose schema has a version column
+//! when the update neither tests nor bumps it.
+
+use super::{help_with_code, table_name, target_of, Context, Rule};
+use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::ir::remedy::Remedy;
+use crate::ir::{Effect, EffectKind, Field, Function};
+
+pub struct MissingVersionCheck;
+
+static META: RuleMeta = RuleMeta {
+    id: "missing-version-check",
+    severity: Severity::Warning,
+    summary: "a row is read, changed in code and written back with no version check",
+    doc: include_str!("../../rules/missing-version-check.md"),
+};
+
+/// Column names that serve as an optimistic-lock token when a filter tests them.
+const VERSION_LIKE: &[&str] = &[
+    "version",
+    "lockversion",
+    "rowversion",
+    "rev",
+    "revision",
+    "updatedat",
+    "etag",
+    "xmin",
+];
+
+fn is_version_like(column: &str) -> bool {
+    let folded: String = column
+        .chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect();
+    VERSION_LIKE.contains(&folded.as_str())
+}
+
+impl Rule for MissingVersionCheck {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
+        for (index, write) in function.effects.iter().enumerate() {
+            if write.kind != EffectKind::Update
+                || write.filter.iter().any(|f| is_version_like(&f.column))
+            {
+                continue;
+            }
+            if let Some((read, field)) = lost_update(cx, function, index, write) {
+                out.push(read_modify_write(cx, read, write, field));
+            } else if let Some(version) = unguarded_versioned_update(cx, write) {
+                out.push(versioned_table(cx, write, &version));
+            }
+        }
+    }
+}
+
+/// The read a written value is computed from, when it is the same row and nothing
+/// protects it.
+fn lost_update<'f>(
+    cx: &Context,
+    function: &'f Function,
+    index: usize,
+    write: &'f Effect,
+) -> Option<(&'f Effect, &'f Field)> {
+    let write_table = cx.table_key(write)?;
+    write
+        .values
+        .iter()
+        .filter(|f| !f.value.atomic)
+        .find_map(|field| {
+            field.value.reads.iter().find_map(|&r| {
+                let read = function.effects.get(r)?;
+                let same_row = read.kind == EffectKind::Read
+                    && r < index
+                    && cx.table_key(read).as_deref() == Some(write_table.as_str())
+                    && !read.many
+                    && identifies_read_row(write, read, r);
+                let protected =
+                    function.same_transaction(read, write) && function.read_is_protected(r);
+                (same_row && !protected).then_some((read, field))
+            })
+        })
+}
+
+/// The update's filter picks the row the read returned: by its result
+/// (`where: { id: card.id }`) or by the same values the read used.
+fn identifies_read_row(write: &Effect, read: &Effect, read_index: usize) -> bool {
+    write.filter.iter().any(|f| {
+        f.value.reads.contains(&read_index)
+            || read
+                .filter
+                .iter()
+                .any(|rf| !rf.value.literal && rf.value.text == f.value.text)
+    })
+}
+
+fn unguarded_versioned_update(cx: &Context, write: &Effect) -> Option<String> {
+    let version = cx.schema.version_column(write.table.as_deref()?)?;
+    let folded = crate::schema::fold_name(version);
+    let mentions = |f: &Field| crate::schema::fold_name(&f.column) == folded;
+    (!write.filter.iter().any(mentions) && !write.values.iter().any(mentions))
+        .then(|| version.to_string())
+}
+
+fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field) -> Finding {
+    let row = read.binding.as_deref().unwrap_or("the row");
+    let column = &field.column;
+    let version = write
+        .table
+        .as_deref()
+        .and_then(|t| cx.schema.version_column(t))
+        .unwrap_or("version")
+        .to_string();
+    let message = format!(
+        "`{}.{column}` is written back from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
+        write.table.as_deref().unwrap_or("?"),
+        field.value.text,
+        cx.line_of(read.span.start),
+    );
+    let mut help = help_with_code(
+        &format!("Make the write fail when the row changed since it was read (optimistic locking: test and bump `{version}`, check the count, answer 409 or retry):"),
+        &cx.suggest(write, &Remedy::OptimisticLock { target: target_of(write), version_column: version.clone() }),
+    );
+    if looks_arithmetic(&field.value.text) {
+        help.push_str(&help_with_code(
+            "\n\nor, for a counter or a balance, let the database compute it:",
+            &cx.suggest(
+                write,
+                &Remedy::AtomicUpdate {
+                    target: target_of(write),
+                    column: column.clone(),
+                },
+            ),
+        ));
+    }
+    Finding {
+        rule: META.id,
+        severity: META.severity,
+        span: write.site,
+        label: format!("overwrites `{column}` with a value computed from an earlier read"),
+        message,
+        help,
+        related: vec![Related {
+            span: read.site,
+            message: format!("`{row}` is read here"),
+        }],
+        fix: None,
+    }
+}
+
+fn looks_arithmetic(code: &str) -> bool {
+    code.contains(" + ")
+        || code.contains(" - ")
+        || code.contains(" * ")
+        || code.contains("+=")
+        || code.contains("-=")
+}
+
+fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
+    let message = format!(
+        "{} has a `{version}` column, but this update neither tests nor bumps it, so concurrent writers cannot notice each other",
+        table_name(write)
+    );
+    let help = help_with_code(
+        &format!("Filter on the `{version}` you read, bump it, and check the count:"),
+        &cx.suggest(
+            write,
+            &Remedy::OptimisticLock {
+                target: target_of(write),
+                version_column: version.to_string(),
+            },
+        ),
+    );
+    Finding {
+        rule: META.id,
+        severity: META.severity,
+        span: write.site,
+        label: format!("ignores `{version}`"),
+        message,
+        help,
+        related: Vec::new(),
+        fix: None,
+    }
+}
