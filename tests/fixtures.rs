@@ -123,7 +123,9 @@ fn fixtures_match_their_expectations() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for unit in units(&root) {
-        if unit.starts_with(root.join("schema")) {
+        // `pending/` holds fixtures a rule does not satisfy yet (each says why in a
+        // `TODO(lead)` comment); they are kept, not checked.
+        if unit.starts_with(root.join("schema")) || unit.starts_with(root.join("pending")) {
             continue;
         }
         let diagnostics = lint_unit(&unit);

@@ -12,9 +12,11 @@
 //! only in its Drizzle shape — `select(…).from(table)` with a table variable (not a
 //! string, which is Knex), `insert(t).values(…)`, `update(t).set(…)`,
 //! `delete(t).where(…)` — and only when the file imports `drizzle-orm` or the
-//! handle looks like a database (`db`, `tx`, `ctx.db`). A bare `x.delete(t)`,
-//! `x.transaction(cb)` and `x.execute(…)` need the `drizzle-orm` import, so that
-//! `cache.delete(key)` and other libraries' transactions are left alone.
+//! handle looks like a database (`db`, `tx`, `ctx.db`). A bare `x.delete(t)` and
+//! `x.execute(…)` with more after it need the `drizzle-orm` import, so that
+//! `cache.delete(key)` is left alone; `x.transaction(async (tx) => …)` needs the
+//! import or a database-like handle in a file that does not use Knex (whose
+//! `knex.transaction(cb)` has the same shape).
 
 use super::{
     core_segments, is_tagged_template, looks_like_db, many_unless_id, mentions_column, EffectDraft,
@@ -81,7 +83,9 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     let rest = &segments[call_index + 1..];
     let next = rest.first().map(|s| s.name);
     match call.name {
-        "transaction" if hints.drizzle => transaction(call, src),
+        "transaction" if hints.drizzle || (looks_like_db(&handle) && !hints.knex) => {
+            transaction(call, src)
+        }
         "execute" if hints.drizzle || (db_like && call_index + 1 == segments.len()) => {
             execute(call, handle, src)
         }
@@ -115,12 +119,8 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 match segment.name {
                     "values" => {
                         if let Some(rows) = segment.arg(0) {
-                            let row = if rows.kind() == "array" {
-                                draft.many = true;
-                                rows.named_child(0)
-                            } else {
-                                Some(rows)
-                            };
+                            let (row, many) = super::row_object(rows, src);
+                            draft.many = many;
                             if let Some(row) = row {
                                 set_fields(row, table_text, src, &mut draft.values);
                             }

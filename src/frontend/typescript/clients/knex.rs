@@ -174,12 +174,8 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 kind = EffectKind::Insert;
                 site = Some(segment.name_node);
                 if let Some(data) = segment.arg(0) {
-                    let row = if data.kind() == "array" {
-                        multi_insert = true;
-                        data.named_child(0)
-                    } else {
-                        Some(data)
-                    };
+                    let (row, many) = super::row_object(data, src);
+                    multi_insert = many;
                     if let Some(row) = row {
                         object_fields(row, src, &mut values);
                     }

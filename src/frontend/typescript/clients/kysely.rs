@@ -85,12 +85,8 @@ pub fn recognize<'t>(
             "where" | "orWhere" | "having" => where_fields(segment, src, &mut draft.filter),
             "values" => {
                 if let Some(rows) = segment.arg(0) {
-                    let row = if rows.kind() == "array" {
-                        multi_row = true;
-                        rows.named_child(0)
-                    } else {
-                        Some(rows)
-                    };
+                    let (row, many) = super::row_object(rows, src);
+                    multi_row = many;
                     if let Some(row) = row {
                         set_fields(row, "eb", src, &mut draft.values);
                     }

@@ -376,3 +376,42 @@ pub(crate) fn effects_of<'m>(
             )
         })
 }
+
+/// The object literal describing one inserted row, and whether several rows are
+/// inserted: `{ … }`, `[{ … }, …]`, or `items.map((item) => ({ … }))`.
+pub fn row_object<'t>(node: Node<'t>, src: &str) -> (Option<Node<'t>>, bool) {
+    use super::syntax::{arguments, is_function, named_children, text, unwrap_expr};
+    let node = unwrap_expr(node);
+    match node.kind() {
+        "object" => (Some(node), false),
+        "array" => (node.named_child(0).and_then(|n| row_object(n, src).0), true),
+        "call_expression" => {
+            let is_map = node
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("property"))
+                .is_some_and(|p| text(p, src) == "map");
+            let callback = node
+                .child_by_field_name("arguments")
+                .and_then(|a| arguments(a).first().copied())
+                .filter(|c| is_function(*c));
+            let (true, Some(callback)) = (is_map, callback) else {
+                return (None, false);
+            };
+            let object = callback.child_by_field_name("body").and_then(|b| {
+                if b.kind() == "statement_block" {
+                    named_children(b)
+                        .filter(|s| s.kind() == "return_statement")
+                        .last()
+                        .and_then(|r| r.named_child(0))
+                } else {
+                    Some(b)
+                }
+            });
+            (
+                object.map(unwrap_expr).filter(|o| o.kind() == "object"),
+                true,
+            )
+        }
+        _ => (None, false),
+    }
+}
