@@ -200,6 +200,17 @@ struct FnLowerer<'q, 't> {
     depth: u32,
     too_deep: Option<usize>,
     is_module: bool,
+    /// Which effect each variable came from, and fields assigned on it since.
+    scope: clients::Scope<'t>,
+    /// Values already lowered (assignment right-hand sides), by node id, so that a
+    /// client pointing at them later does not walk them twice.
+    value_cache: HashMap<usize, Value>,
+    /// A transaction begun by a call whose result names it (`const t = await
+    /// sequelize.transaction()`): the call's node id and the transaction.
+    pending_begin: Option<(usize, usize)>,
+    /// Variables derived from a transaction handle (`const repo =
+    /// manager.getRepository(User)`): calls through them run in that transaction.
+    tx_aliases: HashMap<String, usize>,
 }
 
 impl<'q, 't> FnLowerer<'q, 't> {
@@ -233,6 +244,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
             depth: 0,
             too_deep: None,
             is_module: pending.node.kind() == "program",
+            scope: clients::Scope::default(),
+            value_cache: HashMap::new(),
+            pending_begin: None,
+            tx_aliases: HashMap::new(),
         }
     }
 
@@ -417,6 +432,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let taint = self.expr(value);
         let mut names = Vec::new();
         syntax::pattern_names(name, self.src, &mut names);
+        for n in &names {
+            self.forget(n);
+        }
         if let Some(&index) = self.effect_at.get(&value_effect_node(value).id()) {
             if index >= effects_before
                 && name.kind() != "object_pattern"
@@ -426,9 +444,74 @@ impl<'q, 't> FnLowerer<'q, 't> {
             } else if index >= effects_before {
                 self.func.effects[index].binding = names.first().cloned();
             }
+            if index >= effects_before {
+                if let Some(first) = names.first() {
+                    self.bind_origin(first.clone(), index);
+                }
+            }
+        } else if let Some(first) = names.first() {
+            self.bind_derived(first.clone(), value);
         }
         for n in names {
             self.env.insert(n, taint.clone());
+        }
+    }
+
+    /// A variable gets a new value: what was known about the old one goes.
+    fn forget(&mut self, name: &str) {
+        self.scope.origins.remove(name);
+        self.scope.assigned.remove(name);
+        self.tx_aliases.remove(name);
+    }
+
+    /// `name` holds the result of effect `index`.
+    fn bind_origin(&mut self, name: String, index: usize) {
+        let effect = &self.func.effects[index];
+        self.scope.origins.insert(
+            name,
+            clients::Origin {
+                client: effect.client,
+                kind: effect.kind,
+                table: effect.table.clone(),
+                handle: effect.handle.clone(),
+            },
+        );
+    }
+
+    /// `name` holds a value that is no effect's result: a transaction begun by the
+    /// call (`const t = await sequelize.transaction()`), or something derived from a
+    /// transaction handle (`const repo = manager.getRepository(User)`), or a copy of
+    /// another variable.
+    fn bind_derived(&mut self, name: String, value: Node<'t>) {
+        let value = value_effect_node(value);
+        if let Some((node, tx)) = self.pending_begin {
+            if node == value.id() {
+                self.pending_begin = None;
+                self.func.transactions[tx].handle = Some(name.clone());
+                self.explicit.insert(name, tx);
+                return;
+            }
+        }
+        if !matches!(
+            value.kind(),
+            "identifier" | "member_expression" | "call_expression"
+        ) {
+            return;
+        }
+        let chain = Chain::of(value, self.src);
+        let root = text(chain.root, self.src);
+        let root = if root == "this" {
+            chain.receiver_text(1.min(chain.segments.len()), self.src)
+        } else {
+            root
+        };
+        if value.kind() == "identifier" {
+            if let Some(origin) = self.scope.origins.get(root).cloned() {
+                self.scope.origins.insert(name.clone(), origin);
+            }
+        }
+        if let Some(tx) = self.transaction_for(root) {
+            self.tx_aliases.insert(name, tx);
         }
     }
 
@@ -509,7 +592,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if let Some(left) = node.child_by_field_name("left") {
             let mut names = Vec::new();
             syntax::pattern_names(left, self.src, &mut names);
+            // `for (const seat of seats)`: each item is a row of the same effect.
+            let origin = node
+                .child_by_field_name("right")
+                .and_then(|r| self.scope.origins.get(text(r, self.src)).cloned());
             for n in names {
+                self.forget(&n);
+                if let Some(origin) = &origin {
+                    self.scope.origins.insert(n.clone(), origin.clone());
+                }
                 self.env.insert(n, taint.clone());
             }
         }
@@ -731,6 +822,29 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 if root.kind() == "identifier" {
                     let name = text(root, self.src).to_string();
                     let mut merged = self.env.get(&name).cloned().unwrap_or_default();
+                    // `user.balance -= amount` computes from the old value.
+                    let before = if augmented {
+                        self.expr(left)
+                    } else {
+                        Taint::default()
+                    };
+                    // `user.balance = …`: remember the field and its new value, for
+                    // clients that save the whole row later (`user.save()`).
+                    if left.kind() == "member_expression"
+                        && left.child_by_field_name("object") == Some(root)
+                    {
+                        if let Some(prop) = left.child_by_field_name("property") {
+                            let value_node = if augmented { node } else { right };
+                            let mut value_taint = before;
+                            value_taint.union(taint.clone());
+                            let value = self.value_of(value_node, &value_taint, false);
+                            self.value_cache.insert(value_node.id(), value);
+                            let fields = self.scope.assigned.entry(name.clone()).or_default();
+                            let column = text(prop, self.src).to_string();
+                            fields.retain(|(c, _)| *c != column);
+                            fields.push((column, value_node));
+                        }
+                    }
                     merged.union(taint.clone());
                     self.env.insert(name, merged);
                 }
@@ -738,10 +852,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             _ => syntax::pattern_names(left, self.src, &mut names),
         }
+        if !augmented {
+            for n in &names {
+                self.forget(n);
+            }
+        }
         if let Some(&index) = self.effect_at.get(&value_effect_node(right).id()) {
             if index >= effects_before {
                 self.func.effects[index].binding = names.first().cloned();
+                if let Some(first) = names.first() {
+                    self.bind_origin(first.clone(), index);
+                }
             }
+        } else if let (false, Some(first)) = (augmented, names.first()) {
+            self.bind_derived(first.clone(), right);
         }
         for name in names {
             let mut value = if augmented {
@@ -783,7 +907,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn call(&mut self, node: Node<'t>) -> Taint {
         let chain = Chain::of(node, self.src);
-        match clients::recognize(&chain, self.src, self.hints) {
+        match clients::recognize_in(&chain, self.src, self.hints, &self.scope) {
             Some(Recognized::Effect(draft)) => {
                 let unique_handled = self.chain_handles_unique(&chain);
                 let filter = self.fields(&draft.filter);
@@ -892,6 +1016,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         self.explicit
             .get(handle)
             .or_else(|| self.explicit.get(root))
+            .or_else(|| self.tx_aliases.get(root))
             .copied()
     }
 
@@ -901,7 +1026,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
             .map(|d| Field {
                 column: d.column.clone(),
                 value: match d.value {
-                    Some(node) => self.value(node, d.atomic),
+                    Some(node) => match self.value_cache.get(&node.id()) {
+                        Some(cached) => Value {
+                            atomic: d.atomic || cached.atomic,
+                            ..cached.clone()
+                        },
+                        None => self.value(node, d.atomic),
+                    },
                     None => Value {
                         atomic: d.atomic,
                         ..Value::default()
@@ -913,6 +1044,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn value(&mut self, node: Node<'t>, atomic: bool) -> Value {
         let taint = self.expr(node);
+        self.value_of(node, &taint, atomic)
+    }
+
+    /// The value of `node`, already lowered, whose reads are `taint`.
+    fn value_of(&self, node: Node<'t>, taint: &Taint, atomic: bool) -> Value {
         let mut vars = Vec::new();
         collect_vars(node, self.src, &mut vars, 0);
         let literal = matches!(
@@ -920,7 +1056,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "string" | "number" | "true" | "false" | "null" | "undefined" | "template_string"
         ) && named_children(node).all(|c| c.kind() != "template_substitution");
         Value {
-            reads: taint.reads,
+            reads: taint.reads.clone(),
             vars,
             atomic,
             literal,
@@ -1077,14 +1213,21 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     style: TransactionStyle::Explicit,
                     client,
                     span: span_of(node),
-                    handle: Some(handle.clone()),
+                    handle: (!handle.is_empty()).then(|| handle.clone()),
                     serializable,
                     parent: None,
                 });
-                self.explicit.insert(handle, index);
+                if handle.is_empty() {
+                    // Named by the variable the result is bound to.
+                    self.pending_begin = Some((unwrap_expr(node).id(), index));
+                } else {
+                    self.explicit.insert(handle, index);
+                }
             }
             TxControl::Commit | TxControl::Rollback => {
-                self.explicit.remove(&handle);
+                if let Some(tx) = self.explicit.remove(&handle) {
+                    self.tx_aliases.retain(|_, t| *t != tx);
+                }
             }
         }
     }
