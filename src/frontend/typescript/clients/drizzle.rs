@@ -32,6 +32,8 @@ use tree_sitter::Node;
 /// Text every call this module recognises contains: the prefilter skips files
 /// without any of them (see `frontend::may_have_effects`).
 pub const TRIGGERS: &[&str] = &[
+    ".$count",
+    ".batch",
     ".select",
     ".insert",
     ".update",
@@ -155,6 +157,26 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
             }
             draft.many = many_unless_id(&draft.filter);
             Some(Recognized::Effect(draft))
+        }
+        // `db.$count(users, eq(users.teamId, teamId))`
+        "$count" if db_like && call.arg(0).is_some_and(is_table_ref) => {
+            let mut draft =
+                EffectDraft::new(EffectKind::Read, Client::Drizzle, handle, call.name_node?);
+            draft.table = table_name(call.arg(0)?, src);
+            if let Some(filter) = call.arg(1) {
+                filter_fields(filter, src, &mut draft.filter, 0);
+            }
+            draft.many = true;
+            Some(Recognized::Effect(draft))
+        }
+        // `db.batch([db.insert(…), db.update(…)])` (libSQL, Neon HTTP, D1): one transaction.
+        "batch" if hints.drizzle && call.arg(0).is_some_and(|a| a.kind() == "array") => {
+            Some(Recognized::Transaction {
+                client: Client::Drizzle,
+                callback: None,
+                batch: call.arg(0),
+                serializable: false,
+            })
         }
         "delete"
             if (hints.drizzle && call.arg(0).is_some_and(|a| is_table_ref(a)))
@@ -730,6 +752,24 @@ mod tests {
         let f = effects_of(&model, "f");
         assert_eq!(f.effects.len(), 1);
         assert!(f.effects[0].values[0].value.atomic);
+    }
+
+    #[test]
+    fn count_batch_and_transaction_without_the_import() {
+        let src = "import { db } from \"@/db\";\nexport async function f(teamId: string) {\n  await db.transaction(async (tx) => {\n    await tx.insert(members).values({ teamId });\n  });\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects[0].transaction, Some(0), "db-like handle, no Knex");
+        let src = format!(
+            "{HEADER}export async function f(teamId: string) {{\n  const used = await db.$count(members, eq(members.teamId, teamId));\n  await db.batch([db.insert(members).values({{ teamId }}), db.update(teams).set({{ seats: used }}).where(eq(teams.id, teamId))]);\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects[0].kind, EffectKind::Read);
+        assert_eq!(columns(&f.effects[0].filter), ["teamId"]);
+        assert_eq!(f.transactions[0].style, crate::ir::TransactionStyle::Batch);
+        assert_eq!(f.effects[1].transaction, Some(0));
+        assert_eq!(f.effects[2].transaction, Some(0));
     }
 
     #[test]

@@ -149,6 +149,12 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     if !rest.iter().any(|s| QUERY_METHODS.contains(&s.name)) {
         return None;
     }
+    // `.transacting(trx)`: the query runs in that transaction, whatever it started from.
+    let handle = rest
+        .iter()
+        .find(|s| s.name == "transacting")
+        .and_then(|s| s.arg(0))
+        .map_or(handle, |trx| text(trx, src).to_string());
     let table = table.split_whitespace().next().unwrap_or("").to_string();
     let mut kind = EffectKind::Read;
     let mut site = None;
@@ -185,7 +191,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 kind = EffectKind::Update;
                 site = Some(segment.name_node);
                 match segment.args.map(arguments).unwrap_or_default().as_slice() {
-                    [column, value] => {
+                    [column, value] if column.kind() != "object" => {
                         if let Some(column) = super::string_value(*column, src) {
                             let atomic = is_atomic(*value, &column, src);
                             values.push(FieldDraft {
@@ -195,7 +201,10 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                             });
                         }
                     }
-                    [data] => object_fields(*data, src, &mut values),
+                    // `.update(data)`, `.update(data, ["id"])` (returning)
+                    [data, ..] if unwrap_expr(*data).kind() == "object" => {
+                        object_fields(*data, src, &mut values)
+                    }
                     _ => {}
                 }
             }
@@ -587,6 +596,16 @@ mod tests {
         assert_eq!(f.transactions[1].style, TransactionStyle::Explicit);
         assert_eq!(f.effects[3].transaction, Some(1));
         assert_eq!(f.effects[4].transaction, None);
+    }
+
+    #[test]
+    fn transacting_and_update_with_returning() {
+        let src = format!("{HEADER}export async function f(id: number) {{\n  await db.transaction(async (trx) => {{\n    await db(\"seats\").transacting(trx).where({{ id }}).update({{ status: \"booked\" }}, [\"id\"]);\n  }});\n}}\n");
+        let model = lower_snippet(&src);
+        let update = &effects_of(&model, "f").effects[0];
+        assert_eq!(update.handle, "trx");
+        assert_eq!(update.transaction, Some(0));
+        assert_eq!(columns(&update.values), ["status"]);
     }
 
     #[test]

@@ -118,7 +118,8 @@ pub struct FileHints {
     pub kysely: bool,
     /// The file imports or mentions `knex`.
     pub knex: bool,
-    /// The file imports node-postgres (`pg`) or a driver with its API.
+    /// The file imports a raw SQL driver: node-postgres (`pg`), `pg-promise`, Neon's
+    /// serverless driver, `mysql2`.
     pub pg: bool,
     /// The file imports postgres.js (`postgres`) or a driver with its tagged template.
     pub postgres_js: bool,
@@ -134,7 +135,17 @@ impl FileHints {
             drizzle: imports(src, &["drizzle-orm"]),
             kysely: imports(src, &["kysely"]),
             knex: imports(src, &["knex"]) || src.contains("Knex"),
-            pg: imports(src, &["pg", "pg-pool", "@neondatabase/serverless"]),
+            pg: imports(
+                src,
+                &[
+                    "pg",
+                    "pg-pool",
+                    "pg-promise",
+                    "@neondatabase/serverless",
+                    "mysql2",
+                    "mysql",
+                ],
+            ),
             postgres_js: imports(src, &["postgres", "@vercel/postgres"]),
             orm: OrmHints::of(src),
         }

@@ -17,7 +17,9 @@
 //! tag must be `sql`, or any identifier when the file imports postgres.js (the
 //! handle of `sql.begin(async (tx) => …)` is `tx`).
 
-use super::{core_segments, in_statement_position, looks_like_db, FileHints, Recognized};
+use super::{
+    core_segments, in_statement_position, looks_like_db, FileHints, Recognized, TxControl,
+};
 use crate::frontend::typescript::syntax::{
     arguments, is_function, named_children, property, text, Chain, Segment,
 };
@@ -28,6 +30,17 @@ use tree_sitter::Node;
 /// Text every call this module recognises contains: the prefilter skips files
 /// without any of them (see `frontend::may_have_effects`).
 pub const TRIGGERS: &[&str] = &[
+    ".execute",
+    ".one",
+    ".none",
+    ".any",
+    ".many",
+    ".result",
+    ".multi",
+    ".tx",
+    ".beginTransaction",
+    ".commit",
+    ".rollback",
     ".query",
     "sql`",
     "Sql",
@@ -84,6 +97,19 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     }
 }
 
+/// pg-promise's query methods, besides `query`; they take the values as an array or
+/// as a single value.
+const PG_PROMISE: &[&str] = &[
+    "one",
+    "oneOrNone",
+    "none",
+    "any",
+    "many",
+    "manyOrNone",
+    "result",
+    "multi",
+];
+
 fn node_postgres<'t>(
     chain: &Chain<'t>,
     segments: &[Segment<'t>],
@@ -92,28 +118,73 @@ fn node_postgres<'t>(
 ) -> Option<Recognized<'t>> {
     let index = segments.iter().position(Segment::is_call)?;
     let call = &segments[index];
-    if call.name != "query" || index + 1 != segments.len() {
+    if index + 1 != segments.len() {
         return None;
     }
     let handle = chain.receiver_text(index, src).to_string();
-    if !(hints.pg || hints.postgres_js || looks_like_db(&handle)) {
-        return None;
+    let db_like = hints.pg || hints.postgres_js || looks_like_db(&handle);
+    match call.name {
+        // node-postgres, Neon, mysql2; mysql2's prepared `execute` takes the same arguments.
+        "query" | "execute" if db_like => {}
+        _ if hints.pg && PG_PROMISE.contains(&call.name) => {}
+        // pg-promise: `db.tx(async (t) => …)`, `db.tx("tag", cb)`, `db.tx({ mode }, cb)`.
+        "tx" if hints.pg => {
+            let args = arguments(call.args?);
+            let callback = args.iter().copied().find(|a| is_function(*a))?;
+            let serializable = args.iter().any(|a| {
+                !is_function(*a) && text(*a, src).to_ascii_lowercase().contains("serializable")
+            });
+            return Some(Recognized::Transaction {
+                client: Client::SqlTs,
+                callback: Some(callback),
+                batch: None,
+                serializable,
+            });
+        }
+        // mysql2: `await conn.beginTransaction()` … `await conn.commit()`.
+        "beginTransaction" | "commit" | "rollback" if hints.pg => {
+            let control = match call.name {
+                "beginTransaction" => TxControl::Begin {
+                    serializable: false,
+                },
+                "commit" => TxControl::Commit,
+                _ => TxControl::Rollback,
+            };
+            return Some(Recognized::Control {
+                client: Client::SqlTs,
+                handle,
+                control,
+            });
+        }
+        _ => return None,
     }
     let args = arguments(call.args?);
     let first = *args.first()?;
+    let first = resolve_constant(first, src).unwrap_or(first);
+    let values = |at: Option<Node<'t>>| -> Vec<Node<'t>> {
+        match at {
+            Some(array) if array.kind() == "array" => array_items(Some(array)),
+            // pg-promise: a single value stands for `$1`.
+            Some(value) if PG_PROMISE.contains(&call.name) && value.kind() != "object" => {
+                vec![value]
+            }
+            _ => Vec::new(),
+        }
+    };
     let (sql, params) = match first.kind() {
         "string" => (
             super::string_value(first, src)?,
-            array_items(args.get(1).copied()),
+            values(args.get(1).copied()),
         ),
         "template_string" => {
             let (sql, mut params) = super::template_sql(first, src);
-            params.extend(array_items(args.get(1).copied()));
+            params.extend(values(args.get(1).copied()));
             (sql, params)
         }
         // `client.query({ text: "…", values: [a, b] })`
         "object" => {
             let query = property(first, "text", src)?;
+            let query = resolve_constant(query, src).unwrap_or(query);
             let (sql, mut params) = match query.kind() {
                 "template_string" => super::template_sql(query, src),
                 _ => (super::string_value(query, src)?, Vec::new()),
@@ -130,6 +201,43 @@ fn node_postgres<'t>(
         sql,
         params,
     })
+}
+
+/// `client.query(INSERT_USER, [..])`: the string a variable declared before the call
+/// holds, in the same file; the nearest declaration before the call wins.
+fn resolve_constant<'t>(node: Node<'t>, src: &'t str) -> Option<Node<'t>> {
+    if node.kind() != "identifier" {
+        return None;
+    }
+    let name = text(node, src);
+    let mut root = node;
+    while let Some(parent) = root.parent() {
+        root = parent;
+    }
+    let mut found: Option<Node> = None;
+    let mut stack = vec![root];
+    while let Some(current) = stack.pop() {
+        if current.start_byte() >= node.start_byte() {
+            continue;
+        }
+        if current.kind() == "variable_declarator"
+            && current
+                .child_by_field_name("name")
+                .is_some_and(|n| text(n, src) == name)
+        {
+            let value = current
+                .child_by_field_name("value")
+                .map(crate::frontend::typescript::syntax::unwrap_expr)
+                .filter(|v| matches!(v.kind(), "string" | "template_string"));
+            if let Some(value) = value {
+                if found.is_none_or(|f| f.start_byte() < value.start_byte()) {
+                    found = Some(value);
+                }
+            }
+        }
+        stack.extend(named_children(current));
+    }
+    found
 }
 
 fn array_items(node: Option<Node>) -> Vec<Node> {
@@ -391,6 +499,25 @@ mod tests {
         let f = effects_of(&model, "f");
         assert_eq!(f.effects.len(), 2);
         assert!(f.effects.iter().all(|e| e.client == Client::Drizzle));
+    }
+
+    #[test]
+    fn pg_promise_mysql2_and_sql_constants() {
+        let src = "import pgPromise from \"pg-promise\";\nconst db = pgPromise()(url);\nconst FIND = \"SELECT * FROM users WHERE id = $1\";\nexport async function f(id: number) {\n  await db.tx(\"serializable\", async (t) => {\n    const user = await t.oneOrNone(FIND, id);\n    await t.none(\"UPDATE users SET seen = now() WHERE id = $1\", [id]);\n  });\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert!(f.transactions[0].serializable);
+        assert_eq!(f.effects[0].kind, EffectKind::Read);
+        assert_eq!(f.effects[0].table.as_deref(), Some("users"));
+        assert_eq!(f.effects[0].filter[0].value.vars, ["id"]);
+        assert_eq!(f.effects[1].kind, EffectKind::Update);
+        assert!(f.effects.iter().all(|e| e.transaction == Some(0)));
+        let src = "import mysql from \"mysql2/promise\";\nexport async function g(conn: mysql.Connection, id: number) {\n  await conn.beginTransaction();\n  await conn.execute(\"UPDATE seats SET status = 'booked' WHERE id = ?\", [id]);\n  await conn.commit();\n  await conn.execute(\"DELETE FROM holds WHERE seat_id = ?\", [id]);\n}\n";
+        let model = lower_snippet(src);
+        let g = effects_of(&model, "g");
+        assert_eq!(g.effects[0].transaction, Some(0));
+        assert_eq!(g.effects[0].filter[0].value.vars, ["id"]);
+        assert_eq!(g.effects[1].transaction, None);
     }
 
     #[test]
