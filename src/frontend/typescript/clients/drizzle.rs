@@ -11,8 +11,9 @@
 //! Gate: `select/insert/update/delete` are common method names, so a chain counts
 //! only in its Drizzle shape — `select(…).from(table)` with a table variable (not a
 //! string, which is Knex), `insert(t).values(…)`, `update(t).set(…)`,
-//! `delete(t).where(…)` — and only when the file imports `drizzle-orm` or the
-//! handle looks like a database (`db`, `tx`, `ctx.db`). A bare `x.delete(t)` and
+//! `delete(t).where(…)`. `delete` also needs the file to import `drizzle-orm` or
+//! the handle to look like a database (`db`, `tx`, `ctx.db`); the other shapes need
+//! that only in files that use Knex. A bare `x.delete(t)` and
 //! `x.execute(…)` with more after it need the `drizzle-orm` import, so that
 //! `cache.delete(key)` is left alone; `x.transaction(async (tx) => …)` needs the
 //! import or a database-like handle in a file that does not use Knex (whose
@@ -82,6 +83,11 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     }
     let handle = chain.receiver_text(call_index, src).to_string();
     let db_like = hints.drizzle || looks_like_db(&handle);
+    // The builder shapes with a table variable are Drizzle's alone (Knex names the
+    // table with a string, TypeORM's query builder starts at createQueryBuilder), so
+    // any handle will do (`t.insert(users).values(…)` in a transaction) unless the
+    // file is a Knex one.
+    let shaped = hints.drizzle || !hints.knex;
     let rest = &segments[call_index + 1..];
     let next = rest.first().map(|s| s.name);
     match call.name {
@@ -91,7 +97,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         "execute" if hints.drizzle || (db_like && call_index + 1 == segments.len()) => {
             execute(call, handle, src)
         }
-        "select" | "selectDistinct" | "selectDistinctOn" if db_like && next == Some("from") => {
+        "select" | "selectDistinct" | "selectDistinctOn" if shaped && next == Some("from") => {
             let from = rest[0].arg(0)?;
             if from.kind() == "string" {
                 return None;
@@ -111,7 +117,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
             draft.many = !limited && many_unless_id(&draft.filter);
             Some(Recognized::Effect(draft))
         }
-        "insert" if db_like && next == Some("values") => {
+        "insert" if shaped && next == Some("values") && call.arg(0).is_some_and(is_table_ref) => {
             let table = call.arg(0)?;
             let mut draft =
                 EffectDraft::new(EffectKind::Insert, Client::Drizzle, handle, call.name_node?);
@@ -138,7 +144,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
             }
             Some(Recognized::Effect(draft))
         }
-        "update" if db_like && next == Some("set") => {
+        "update" if shaped && next == Some("set") && call.arg(0).is_some_and(is_table_ref) => {
             let table = call.arg(0)?;
             let mut draft =
                 EffectDraft::new(EffectKind::Update, Client::Drizzle, handle, call.name_node?);

@@ -66,7 +66,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                     .all(|s| s.name == "execute" && s.arg(0).is_none())
                 && in_statement_position(chain.node) =>
         {
-            let (sql, params) = super::template_sql(tag.template?, src);
+            let (sql, params) = postgres_js_sql(tag.template?, root, src);
             Some(Recognized::Sql {
                 client: Client::SqlTs,
                 handle: root.to_string(),
@@ -95,6 +95,84 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         }
         _ => node_postgres(chain, segments, src, hints),
     }
+}
+
+/// A postgres.js template as SQL text. Like [`super::template_sql`], except for the
+/// dynamic helpers `${sql(row, "a", "b")}` and `${sql(ids)}`, which become what they
+/// expand to: `(a, b) VALUES ($n, $n)` after `INSERT INTO t`, `a = $n, b = $n` after
+/// `SET`, `($n)` elsewhere (`IN ${sql(ids)}`). The columns are the string arguments,
+/// or the keys of an object literal; every placeholder stands for the helper's first
+/// argument.
+fn postgres_js_sql<'t>(template: Node<'t>, tag: &str, src: &'t str) -> (String, Vec<Node<'t>>) {
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    let inner_start = template.start_byte() + 1;
+    let inner_end = template.end_byte().saturating_sub(1).max(inner_start);
+    let mut cursor = inner_start;
+    for child in named_children(template) {
+        if child.kind() != "template_substitution" {
+            continue;
+        }
+        sql.push_str(src.get(cursor..child.start_byte()).unwrap_or(""));
+        cursor = child.end_byte();
+        let Some(expr) = child.named_child(0) else {
+            sql.push_str("NULL");
+            continue;
+        };
+        let helper_args = (expr.kind() == "call_expression"
+            && expr
+                .child_by_field_name("function")
+                .is_some_and(|f| text(f, src) == tag))
+        .then(|| expr.child_by_field_name("arguments"))
+        .flatten()
+        .filter(|a| a.kind() == "arguments")
+        .map(arguments);
+        let Some(args) = helper_args.filter(|a| !a.is_empty()) else {
+            params.push(expr);
+            sql.push_str(&format!("${}", params.len()));
+            continue;
+        };
+        let value = args[0];
+        params.push(value);
+        let n = params.len();
+        let mut columns: Vec<String> = args[1..]
+            .iter()
+            .filter_map(|a| super::string_value(*a, src))
+            .collect();
+        if columns.is_empty() {
+            columns = crate::frontend::typescript::syntax::object_properties(
+                crate::frontend::typescript::syntax::unwrap_expr(value),
+                src,
+            )
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        }
+        let before = sql.trim_end().to_ascii_uppercase();
+        if before.ends_with("SET") {
+            let sets: Vec<String> = columns.iter().map(|c| format!("{c} = ${n}")).collect();
+            sql.push_str(&if sets.is_empty() {
+                format!("unknown = ${n}")
+            } else {
+                sets.join(", ")
+            });
+        } else if before.starts_with("INSERT") && !before.contains("VALUES") {
+            if columns.is_empty() {
+                sql.push_str("DEFAULT VALUES");
+            } else {
+                let values = vec![format!("${n}"); columns.len()];
+                sql.push_str(&format!(
+                    "({}) VALUES ({})",
+                    columns.join(", "),
+                    values.join(", ")
+                ));
+            }
+        } else {
+            sql.push_str(&format!("(${n})"));
+        }
+    }
+    sql.push_str(src.get(cursor..inner_end).unwrap_or(""));
+    (sql, params)
 }
 
 /// pg-promise's query methods, besides `query`; they take the values as an array or
@@ -518,6 +596,27 @@ mod tests {
         assert_eq!(g.effects[0].transaction, Some(0));
         assert_eq!(g.effects[0].filter[0].value.vars, ["id"]);
         assert_eq!(g.effects[1].transaction, None);
+    }
+
+    #[test]
+    fn postgres_js_dynamic_helpers() {
+        let src = "import postgres from \"postgres\";\nconst sql = postgres();\nexport async function f(user: User, id: number, ids: number[]) {\n  await sql`INSERT INTO users ${sql(user, \"name\", \"email\")}`;\n  await sql`UPDATE users SET ${sql({ name: user.name })} WHERE id = ${id}`;\n  await sql`DELETE FROM sessions WHERE user_id IN ${sql(ids)}`;\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 3);
+        assert_eq!(f.effects[0].kind, EffectKind::Insert);
+        assert_eq!(f.effects[0].table.as_deref(), Some("users"));
+        let inserted: Vec<&str> = f.effects[0]
+            .values
+            .iter()
+            .map(|v| v.column.as_str())
+            .collect();
+        assert_eq!(inserted, ["name", "email"]);
+        assert_eq!(f.effects[1].kind, EffectKind::Update);
+        assert_eq!(f.effects[1].values[0].column, "name");
+        assert_eq!(f.effects[1].filter[0].value.vars, ["id"]);
+        assert_eq!(f.effects[2].kind, EffectKind::Delete);
+        assert_eq!(f.effects[2].table.as_deref(), Some("sessions"));
     }
 
     #[test]
