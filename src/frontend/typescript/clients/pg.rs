@@ -344,13 +344,21 @@ fn begin<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
 }
 
 // ---- suggestions --------------------------------------------------------
+//
+// One client value covers node-postgres and postgres.js; the handle tells them
+// apart: postgres.js code calls through its `sql` tag (or a `sql.begin` handle
+// named like it), node-postgres through a pool or client.
 
 fn handle_of(target: &Target) -> &str {
     if target.handle.is_empty() {
-        "client"
+        "pool"
     } else {
         &target.handle
     }
+}
+
+fn is_postgres_js(target: &Target) -> bool {
+    target.handle.to_ascii_lowercase().ends_with("sql")
 }
 
 fn table_of(target: &Target) -> &str {
@@ -375,9 +383,18 @@ fn predicate(fields: &[(String, String)], from: usize) -> String {
 }
 
 fn params(fields: &[(String, String)]) -> Vec<String> {
+    if fields.is_empty() {
+        return vec!["id".into()];
+    }
     fields
         .iter()
-        .map(|(c, v)| if v.is_empty() { c.clone() } else { v.clone() })
+        .map(|(c, v)| {
+            if v.is_empty() {
+                format!("/* {c} */")
+            } else {
+                v.clone()
+            }
+        })
         .collect()
 }
 
@@ -399,70 +416,208 @@ fn placeholders(n: usize, from: usize) -> String {
         .join(", ")
 }
 
+/// One statement through `handle`: `handle.query(`…`, [args])` for node-postgres,
+/// ``handle`…${arg}…` `` for postgres.js. `bind` names the result (`{ rowCount }`).
+fn statement(postgres_js: bool, handle: &str, bind: &str, sql: &str, args: &[String]) -> String {
+    let prefix = if bind.is_empty() {
+        "await ".to_string()
+    } else if postgres_js {
+        // postgres.js results are arrays with a `count`.
+        format!(
+            "const {} = await ",
+            if bind.contains("rowCount") {
+                "result"
+            } else {
+                bind
+            }
+        )
+    } else {
+        format!("const {bind} = await ")
+    };
+    let short =
+        prefix.len() + handle.len() + sql.len() + args.iter().map(|a| a.len() + 2).sum::<usize>()
+            < 80;
+    if postgres_js {
+        let mut text = sql.to_string();
+        // Highest first, so that `$1` does not eat the start of `$10`.
+        for (i, arg) in args.iter().enumerate().rev() {
+            text = text.replace(&format!("${}", i + 1), &format!("${{{arg}}}"));
+        }
+        if short {
+            format!("{prefix}{handle}`{text}`;")
+        } else {
+            format!("{prefix}{handle}`\n  {text}\n`;")
+        }
+    } else if args.is_empty() {
+        format!("{prefix}{handle}.query(`{sql}`);")
+    } else if short {
+        format!("{prefix}{handle}.query(`{sql}`, [{}]);", args.join(", "))
+    } else {
+        format!(
+            "{prefix}{handle}.query(\n  `{sql}`,\n  [{}],\n);",
+            args.join(", ")
+        )
+    }
+}
+
+/// "no row changed" for the style in use.
+fn nothing_changed(postgres_js: bool) -> &'static str {
+    if postgres_js {
+        "result.count === 0"
+    } else {
+        "rowCount === 0"
+    }
+}
+
+/// Statements run in one transaction, in the style in use.
+fn in_transaction(postgres_js: bool, handle: &str, body: &[String]) -> String {
+    if postgres_js {
+        let body: Vec<String> = body
+            .iter()
+            .map(|l| format!("  {}", l.replace(&format!("{handle}`"), "sql`")))
+            .collect();
+        return format!(
+            "await {handle}.begin(async (sql) => {{\n{}\n}});",
+            body.join("\n")
+        );
+    }
+    let pool = if handle == "client" { "pool" } else { handle };
+    let body: Vec<String> = body
+        .iter()
+        .map(|l| {
+            format!(
+                "  {}",
+                l.replace(&format!("{handle}.query("), "client.query(")
+            )
+        })
+        .collect();
+    format!(
+        "const client = await {pool}.connect();\ntry {{\n  await client.query(\"BEGIN\");\n{}\n  await client.query(\"COMMIT\");\n}} catch (e) {{\n  await client.query(\"ROLLBACK\");\n  throw e;\n}} finally {{\n  client.release();\n}}",
+        body.join("\n")
+    )
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } => {
+            let js = is_postgres_js(target);
             let values = if target.values.is_empty() {
                 &target.key
             } else {
                 &target.values
             };
-            format!(
-                "const {{ rows }} = await {db}.query(\n  `INSERT INTO {table} ({cols}) VALUES ({ph})\n   ON CONFLICT ({key}) DO NOTHING\n   RETURNING *`,\n  [{args}],\n);\n// rows.length === 0: it already existed; select it by the same key",
-                db = handle_of(target),
+            let sql = format!(
+                "INSERT INTO {table} ({cols}) VALUES ({ph}) ON CONFLICT ({key}) DO NOTHING RETURNING *",
                 table = table_of(target),
                 cols = columns(values),
                 ph = placeholders(values.len(), 1),
                 key = columns(&target.key),
-                args = params(values).join(", "),
+            );
+            format!(
+                "{}\n// no row back: it already existed; select it by the same key",
+                statement(
+                    js,
+                    handle_of(target),
+                    if js { "[row]" } else { "{ rows }" },
+                    &sql,
+                    &params(values)
+                )
             )
         }
-        Remedy::HandleUniqueViolation { target, unique_key } => format!(
-            "try {{\n  await {db}.query(`INSERT INTO {table} ({cols}) VALUES ({ph})`, [{args}]);\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    const {{ rows }} = await {db}.query(`SELECT * FROM {table} WHERE {pred}`, [{key_args}]);\n    return rows[0];\n  }}\n  throw e;\n}}",
-            db = handle_of(target),
-            table = table_of(target),
-            cols = columns(&target.values),
-            ph = placeholders(target.values.len(), 1),
-            args = params(&target.values).join(", "),
-            key = unique_key.join(", "),
-            pred = predicate(&target.key, 1),
-            key_args = params(&target.key).join(", "),
-        ),
+        Remedy::HandleUniqueViolation { target, unique_key } => {
+            let js = is_postgres_js(target);
+            let handle = handle_of(target);
+            let insert = statement(
+                js,
+                handle,
+                "",
+                &format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    table_of(target),
+                    columns(&target.values),
+                    placeholders(target.values.len(), 1)
+                ),
+                &params(&target.values),
+            );
+            let select = statement(
+                js,
+                handle,
+                if js { "[row]" } else { "{ rows: [row] }" },
+                &format!(
+                    "SELECT * FROM {} WHERE {}",
+                    table_of(target),
+                    predicate(&target.key, 1)
+                ),
+                &params(&target.key),
+            );
+            format!(
+                "try {{\n  {insert}\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    {select}\n    return row;\n  }}\n  throw e;\n}}",
+                key = unique_key.join(", "),
+            )
+        }
         Remedy::ConditionalWrite { target, state } => {
+            let js = is_postgres_js(target);
             let set = predicate(&target.values, 1).replace(" AND ", ", ");
             let n = target.values.len().max(1);
             let mut filter = target.key.clone();
             filter.extend(state.iter().cloned());
             let mut args = params(&target.values);
             args.extend(params(&filter));
+            let sql = format!(
+                "UPDATE {} SET {set} WHERE {}",
+                table_of(target),
+                predicate(&filter, n + 1)
+            );
             format!(
-                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {set} WHERE {pred}`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // someone else changed it first\n}}",
-                db = handle_of(target),
-                table = table_of(target),
-                pred = predicate(&filter, n + 1),
-                args = args.join(", "),
+                "{}\nif ({}) {{\n  // someone else changed it first\n}}",
+                statement(js, handle_of(target), "{ rowCount }", &sql, &args),
+                nothing_changed(js)
             )
         }
-        Remedy::LockThenCheck { target } => format!(
-            "const client = await pool.connect();\ntry {{\n  await client.query(\"BEGIN\");\n  const {{ rows }} = await client.query(\n    `SELECT * FROM {table} WHERE {pred} FOR UPDATE`,\n    [{args}],\n  );\n  // … check rows[0], then write through `client` …\n  await client.query(\"COMMIT\");\n}} catch (e) {{\n  await client.query(\"ROLLBACK\");\n  throw e;\n}} finally {{\n  client.release();\n}}",
-            table = table_of(target),
-            pred = predicate(&target.key, 1),
-            args = params(&target.key).join(", "),
-        ),
+        Remedy::LockThenCheck { target } => {
+            let js = is_postgres_js(target);
+            let handle = handle_of(target);
+            let lock = statement(
+                js,
+                handle,
+                if js { "[row]" } else { "{ rows: [row] }" },
+                &format!(
+                    "SELECT * FROM {} WHERE {} FOR UPDATE",
+                    table_of(target),
+                    predicate(&target.key, 1)
+                ),
+                &params(&target.key),
+            );
+            in_transaction(
+                js,
+                handle,
+                &[
+                    lock,
+                    "// … check `row`, then write in this transaction …".into(),
+                ],
+            )
+        }
         Remedy::Transaction { targets } => {
+            let first = targets.first();
+            let js = first.is_some_and(is_postgres_js);
+            let handle = first.map_or("pool", handle_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await client.query(/* … {} … */);", table_of(t)))
+                .map(|t| {
+                    if js {
+                        format!("await {handle}`/* … {} … */`;", table_of(t))
+                    } else {
+                        format!("await {handle}.query(/* … {} … */);", table_of(t))
+                    }
+                })
                 .collect();
-            format!(
-                "const client = await pool.connect();\ntry {{\n  await client.query(\"BEGIN\");\n{}\n  await client.query(\"COMMIT\");\n}} catch (e) {{\n  await client.query(\"ROLLBACK\");\n  throw e;\n}} finally {{\n  client.release();\n}}",
-                body.join("\n")
-            )
+            in_transaction(js, handle, &body)
         }
         Remedy::OptimisticLock {
             target,
             version_column,
         } => {
+            let js = is_postgres_js(target);
             let values: Vec<(String, String)> = target
                 .values
                 .iter()
@@ -477,49 +632,59 @@ pub fn suggest(remedy: &Remedy) -> String {
             }
             let n = values.len();
             let mut filter = target.key.clone();
-            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
-            let mut args = params(&values);
+            filter.push((
+                version_column.clone(),
+                format!("expected{}", capitalize(version_column)),
+            ));
+            let mut args = if values.is_empty() {
+                Vec::new()
+            } else {
+                params(&values)
+            };
             args.extend(params(&filter));
-            format!(
-                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {set}{v} = {v} + 1 WHERE {pred}`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
-                db = handle_of(target),
+            let sql = format!(
+                "UPDATE {table} SET {set}{v} = {v} + 1 WHERE {pred}",
                 table = table_of(target),
                 v = version_column,
                 pred = predicate(&filter, n + 1),
-                args = args.join(", "),
+            );
+            format!(
+                "{}\nif ({}) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                statement(js, handle_of(target), "{ rowCount }", &sql, &args),
+                nothing_changed(js)
             )
         }
         Remedy::AtomicUpdate { target, column } => {
+            let js = is_postgres_js(target);
             let mut args = vec!["amount".to_string()];
             args.extend(params(&target.key));
-            format!(
-                "const {{ rowCount }} = await {db}.query(\n  `UPDATE {table} SET {column} = {column} - $1 WHERE {pred} AND {column} >= $1`,\n  [{args}],\n);\nif (rowCount === 0) {{\n  // not enough left: refuse\n}}",
-                db = handle_of(target),
+            let sql = format!(
+                "UPDATE {table} SET {column} = {column} - $1 WHERE {pred} AND {column} >= $1",
                 table = table_of(target),
                 pred = predicate(&target.key, 2),
-                args = args.join(", "),
+            );
+            format!(
+                "{}\nif ({}) {{\n  // not enough left: refuse\n}}",
+                statement(js, handle_of(target), "{ rowCount }", &sql, &args),
+                nothing_changed(js)
             )
         }
         Remedy::DeleteOrder { targets } => {
-            let steps: Vec<String> = targets
-                .iter()
-                .map(|t| {
-                    format!(
-                        "  await client.query(`DELETE FROM {} WHERE {}`, [{}]);",
-                        table_of(t),
-                        predicate(&t.key, 1),
-                        params(&t.key).join(", ")
-                    )
-                })
-                .collect();
-            format!(
-                "// children first, so no foreign key points at a deleted row\nawait client.query(\"BEGIN\");\n{}\nawait client.query(\"COMMIT\");",
-                steps
-                    .iter()
-                    .map(|s| s.trim_start().to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
+            let first = targets.first();
+            let js = first.is_some_and(is_postgres_js);
+            let handle = first.map_or("pool", handle_of);
+            let mut body =
+                vec!["// children first, so no foreign key points at a deleted row".to_string()];
+            body.extend(targets.iter().map(|t| {
+                statement(
+                    js,
+                    handle,
+                    "",
+                    &format!("DELETE FROM {} WHERE {}", table_of(t), predicate(&t.key, 1)),
+                    &params(&t.key),
+                )
+            }));
+            in_transaction(js, handle, &body)
         }
     }
 }
