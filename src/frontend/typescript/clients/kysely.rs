@@ -25,7 +25,26 @@ pub const TRIGGERS: &[&str] = &[".execute"];
 
 const EXECUTE: &[&str] = &["execute", "executeTakeFirst", "executeTakeFirstOrThrow"];
 
-pub fn recognize<'t>(
+pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
+    match recognize_chain(chain, src, hints) {
+        Some(found) => Some(found),
+        // `await query.execute()` where `query` was built (and refined) earlier.
+        None if core_segments(chain)
+            .last()
+            .is_some_and(|s| EXECUTE.contains(&s.name))
+            && chain
+                .segments
+                .first()
+                .is_some_and(|s| s.name != "transaction") =>
+        {
+            let expanded = super::expand_builder_variable(chain, src)?;
+            recognize_chain(&expanded, src, hints)
+        }
+        None => None,
+    }
+}
+
+fn recognize_chain<'t>(
     chain: &Chain<'t>,
     src: &'t str,
     _hints: &FileHints,
@@ -471,6 +490,20 @@ mod tests {
         assert_eq!(f.effects[2].kind, EffectKind::Delete);
         assert_eq!(f.effects[2].transaction, Some(0));
         assert_eq!(f.effects[3].transaction, None);
+    }
+
+    #[test]
+    fn builder_kept_in_a_variable_runs_at_execute() {
+        let src = "export async function f(db, email?: string, teamId?: number) {\n  let query = db.selectFrom(\"users\").selectAll();\n  if (email) query = query.where(\"email\", \"=\", email);\n  if (teamId) {\n    query = query.where(\"teamId\", \"=\", teamId);\n  }\n  const user = await query.executeTakeFirst();\n  if (!user) await db.insertInto(\"users\").values({ email }).execute();\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert_eq!(f.effects.len(), 2);
+        let read = &f.effects[0];
+        assert_eq!(read.kind, EffectKind::Read);
+        assert_eq!(read.table.as_deref(), Some("users"));
+        assert_eq!(columns(&read.filter), ["email", "teamId"]);
+        assert_eq!(read.binding.as_deref(), Some("user"));
+        assert_eq!(f.effects[1].guards[0].read, 0);
     }
 
     #[test]

@@ -518,3 +518,70 @@ pub fn row_object<'t>(node: Node<'t>, src: &str) -> (Option<Node<'t>>, bool) {
         _ => (None, false),
     }
 }
+
+/// A query built in a variable and run later — `let q = db.selectFrom("users");
+/// if (email) q = q.where("email", "=", email); await q.execute()` — as one chain:
+/// the declaration's chain, then the segments of each `q = q.…` reassignment before
+/// the use, then the use's own segments. `None` when the chain's root is not such a
+/// variable.
+pub fn expand_builder_variable<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Chain<'t>> {
+    use super::syntax::{named_children, text, unwrap_expr};
+    if chain.root.kind() != "identifier" {
+        return None;
+    }
+    let name = text(chain.root, src);
+    let use_at = chain.root.start_byte();
+    // The enclosing function (or the file) is where the variable lives.
+    let scope = std::iter::successors(chain.node.parent(), |n| n.parent())
+        .find(|n| super::syntax::is_function(*n) || n.kind() == "program")?;
+    let mut declaration: Option<Node<'t>> = None;
+    let mut reassignments: Vec<Node<'t>> = Vec::new();
+    let mut stack = vec![scope];
+    while let Some(node) = stack.pop() {
+        if node.start_byte() >= use_at {
+            continue;
+        }
+        match node.kind() {
+            "variable_declarator"
+                if node
+                    .child_by_field_name("name")
+                    .is_some_and(|n| text(n, src) == name) =>
+            {
+                if let Some(value) = node.child_by_field_name("value").map(unwrap_expr) {
+                    if value.kind() == "call_expression"
+                        && declaration.is_none_or(|d| d.start_byte() < value.start_byte())
+                    {
+                        declaration = Some(value);
+                    }
+                }
+            }
+            "assignment_expression"
+                if node
+                    .child_by_field_name("left")
+                    .is_some_and(|l| text(l, src) == name) =>
+            {
+                if let Some(right) = node.child_by_field_name("right").map(unwrap_expr) {
+                    reassignments.push(right);
+                }
+            }
+            _ => {}
+        }
+        stack.extend(named_children(node));
+    }
+    let declaration = declaration?;
+    let mut combined = Chain::of(declaration, src);
+    if combined.root.kind() == "identifier" && text(combined.root, src) == name {
+        return None;
+    }
+    reassignments.retain(|r| r.start_byte() > declaration.start_byte());
+    reassignments.sort_by_key(|r| r.start_byte());
+    for right in reassignments {
+        let step = Chain::of(right, src);
+        if step.root.kind() == "identifier" && text(step.root, src) == name {
+            combined.segments.extend(step.segments);
+        }
+    }
+    combined.segments.extend(chain.segments.iter().cloned());
+    combined.node = chain.node;
+    Some(combined)
+}
