@@ -48,6 +48,8 @@ pub enum Client {
     Diesel,
     SeaOrm,
     TokioPostgres,
+    /// Not a database call: a timer or an in-process lock of the language runtime.
+    Runtime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -63,6 +65,9 @@ pub enum EffectKind {
     Lock,
     /// A timer used as a wait (`setTimeout`, `sleep`).
     Sleep,
+    /// An in-process lock taken (a module-level promise map, a `Mutex`): it holds
+    /// only within one process.
+    ProcessLock,
     /// A database call racelint could not classify (unparsable SQL, an unknown RPC).
     Opaque,
 }
@@ -180,6 +185,12 @@ pub struct Effect {
     pub transaction: Option<usize>,
     /// The handle the call went through, as written (`prisma`, `tx`, `this.db`).
     pub handle: String,
+    /// Where the handle is written, when the call's receiver is the handle itself
+    /// (so that swapping it for a transaction handle is a correct edit).
+    pub handle_span: Option<Span>,
+    /// The transaction whose callback (or open scope) lexically contains the call,
+    /// whether or not the call goes through its handle.
+    pub enclosing_transaction: Option<usize>,
     /// The branch arms enclosing the effect, outermost first.
     pub arms: Vec<Arm>,
     /// Inside a loop body or an iteration callback.
@@ -209,6 +220,8 @@ impl Effect {
             guards: Vec::new(),
             transaction: None,
             handle: String::new(),
+            handle_span: None,
+            enclosing_transaction: None,
             arms: Vec::new(),
             in_loop: false,
             span,
@@ -218,6 +231,11 @@ impl Effect {
 
     pub fn is_write(&self) -> bool {
         self.kind.is_write()
+    }
+
+    /// A call that reaches the database (not a timer or an in-process lock).
+    pub fn is_database(&self) -> bool {
+        !matches!(self.kind, EffectKind::Sleep | EffectKind::ProcessLock)
     }
 
     /// Whether the database itself decides the outcome, so a concurrent writer

@@ -38,6 +38,9 @@ impl Rule for CheckThenAct {
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
         for (write_index, write) in function.effects.iter().enumerate() {
+            if super::rechecked_under_lock(cx, function, write_index) {
+                continue;
+            }
             if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
                 || write.is_conditional_write()
             {
@@ -50,6 +53,10 @@ impl Rule for CheckThenAct {
                 }
                 if function.same_transaction(read, write) && function.read_is_protected(guard.read)
                 {
+                    return None;
+                }
+                // A lock between the check and the write is lock-after-check's finding.
+                if super::lock_between(function, guard.read, write_index).is_some() {
                     return None;
                 }
                 shape(cx, function, guard, read, write).map(|s| (guard, read, s))
@@ -155,9 +162,15 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
         Shape::AbsenceThenInsert => {
             let checked: Vec<&str> = read.filter_columns().collect();
             let unique = cx.schema.unique_key_within(read_table, &checked);
-            let message = format!(
-                "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
-            );
+            let message = if read.many || !guard.fields.is_empty() {
+                format!(
+                    "`{table}` is inserted because of what {read_name} returned, but a concurrent request can pass the same check and insert too"
+                )
+            } else {
+                format!(
+                    "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
+                )
+            };
             let advice = match &unique {
                 Some(key) => format!(
                     "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",

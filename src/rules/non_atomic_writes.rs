@@ -82,7 +82,8 @@ fn finding(
 ) -> Finding {
     let split = match (first.transaction, second.transaction) {
         (Some(_), Some(_)) => "in two separate transactions",
-        _ => "outside a transaction",
+        (Some(_), None) | (None, Some(_)) => "with only one of them in a transaction",
+        (None, None) => "outside a transaction",
     };
     let more = match others {
         0 => String::new(),

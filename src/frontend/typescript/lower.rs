@@ -101,6 +101,7 @@ pub struct Lowered {
 pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     let mut local_names = HashSet::new();
     collect_local_names(root, src, &mut local_names, 0);
+    let process_locks = clients::runtime::process_locks(root, src);
     let mut queue = VecDeque::new();
     queue.push_back(Pending {
         node: root,
@@ -109,7 +110,14 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     let mut functions = Vec::new();
     let mut too_deep = None;
     while let Some(pending) = queue.pop_front() {
-        let mut lowerer = FnLowerer::new(src, hints, &local_names, &mut queue, &pending);
+        let mut lowerer = FnLowerer::new(
+            src,
+            hints,
+            &local_names,
+            &process_locks,
+            &mut queue,
+            &pending,
+        );
         lowerer.lower_body(pending.node);
         too_deep = too_deep.or(lowerer.too_deep);
         let function = lowerer.func;
@@ -177,6 +185,7 @@ struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: &'q FileHints,
     local_names: &'q HashSet<String>,
+    process_locks: &'q HashSet<String>,
     queue: &'q mut VecDeque<Pending<'t>>,
     func: Function,
     env: HashMap<String, Taint>,
@@ -196,6 +205,10 @@ struct FnLowerer<'q, 't> {
     returned_expr: Option<usize>,
     /// Inside an `await` or `return`: callbacks given to calls here run now.
     awaited: u32,
+    /// Inside a callback whose return value the caller drops (`forEach`).
+    discard_returns: bool,
+    /// Inside an async callback whose promise the caller drops.
+    dropped_async: u32,
     effect_at: HashMap<usize, usize>,
     depth: u32,
     too_deep: Option<usize>,
@@ -218,6 +231,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         src: &'t str,
         hints: &'q FileHints,
         local_names: &'q HashSet<String>,
+        process_locks: &'q HashSet<String>,
         queue: &'q mut VecDeque<Pending<'t>>,
         pending: &Pending<'t>,
     ) -> Self {
@@ -226,6 +240,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             src,
             hints,
             local_names,
+            process_locks,
             queue,
             func: Function::new(pending.name.clone(), span),
             env: HashMap::new(),
@@ -240,6 +255,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
             floating_expr: None,
             returned_expr: None,
             awaited: 0,
+            discard_returns: false,
+            dropped_async: 0,
             effect_at: HashMap::new(),
             depth: 0,
             too_deep: None,
@@ -922,6 +939,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.row_lock = draft.row_lock;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
+                let root_start = chain.root.start_byte();
+                if draft.receiver_is_handle
+                    && self
+                        .src
+                        .get(root_start..)
+                        .is_some_and(|rest| rest.starts_with(&draft.handle))
+                {
+                    effect.handle_span =
+                        Some(Span::new(root_start, root_start + draft.handle.len()));
+                }
                 effect.handle = draft.handle;
                 let index = self.push_effect(effect, node);
                 self.promise_callbacks(&chain, index);
@@ -957,14 +984,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn push_effect(&mut self, mut effect: Effect, node: Node) -> usize {
         let id = unwrap_expr(node).id();
-        effect.completion = if self.floating_expr == Some(id) {
+        let returned = self.returned_expr == Some(id);
+        effect.completion = if self.floating_expr == Some(id)
+            || self.dropped_async > 0
+            || (returned && self.discard_returns)
+        {
             Completion::Floating
-        } else if self.returned_expr == Some(id) {
+        } else if returned {
             Completion::Returned
         } else {
             Completion::Awaited
         };
         effect.transaction = self.transaction_for(&effect.handle);
+        effect.enclosing_transaction = self.tx_stack.last().map(|(tx, _)| *tx);
         effect.guards = self.current_guards();
         effect.arms = self.arms.clone();
         effect.in_loop = self.loop_depth > 0;
@@ -1265,6 +1297,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
         let mut taint = Taint::default();
+        let runtime_site = if self.awaited > 0 {
+            clients::runtime::sleep_site(chain, self.src).map(|site| (EffectKind::Sleep, site))
+        } else {
+            None
+        }
+        .or_else(|| {
+            clients::runtime::process_lock_site(chain, self.src, self.process_locks)
+                .map(|site| (EffectKind::ProcessLock, site))
+        });
+        if let Some((kind, site)) = runtime_site {
+            let mut effect = Effect::new(kind, Client::Runtime, span_of(node));
+            effect.site = span_of(site);
+            self.push_effect(effect, node);
+        }
         let callee_name = chain
             .last()
             .map_or_else(|| text(chain.root, self.src), |s| s.name);
@@ -1284,9 +1330,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
             for arg in syntax::arguments(args) {
                 if syntax::is_function(arg) {
                     if inline {
+                        // `forEach` drops what its callback returns: a promise
+                        // returned there is never awaited.
+                        let saved_discard =
+                            std::mem::replace(&mut self.discard_returns, callee_name == "forEach");
+                        // An async callback whose promise is dropped: nothing waits
+                        // for anything inside it, awaited or not.
+                        let dropped_async =
+                            callee_name == "forEach" && text(arg, self.src).starts_with("async");
+                        self.dropped_async += u32::from(dropped_async);
                         self.loop_depth += u32::from(in_iteration);
                         self.inline_callback(arg, receiver_taint.clone());
                         self.loop_depth -= u32::from(in_iteration);
+                        self.dropped_async -= u32::from(dropped_async);
+                        self.discard_returns = saved_discard;
                     } else {
                         self.queue_function(arg, Some(self.callback_name(node, chain)));
                     }

@@ -14,6 +14,7 @@ pub mod knex;
 pub mod kysely;
 pub mod pg;
 pub mod prisma;
+pub mod runtime;
 
 // ---- Sequelize, TypeORM, supabase-js ------------------------------------------
 mod ormkit;
@@ -46,6 +47,9 @@ pub struct EffectDraft<'t> {
     pub handle: String,
     /// The node to underline (the method name).
     pub site: Node<'t>,
+    /// The handle is the receiver written before the call (`prisma` in
+    /// `prisma.user.create`), not something passed elsewhere (an option).
+    pub receiver_is_handle: bool,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -62,6 +66,7 @@ impl<'t> EffectDraft<'t> {
             throws_if_missing: false,
             handle,
             site,
+            receiver_is_handle: true,
         }
     }
 }

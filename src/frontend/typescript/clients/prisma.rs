@@ -142,8 +142,8 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     let mut draft = EffectDraft::new(kind, Client::Prisma, client_handle, call.name_node?);
     draft.table = Some(model.name.to_string());
     draft.throws_if_missing = throws;
-    draft.many =
-        method.ends_with("Many") || method.starts_with("createMany") || method == "findMany";
+    // Counts and aggregates look at many rows too.
+    draft.many = method.contains("Many") || matches!(method, "count" | "aggregate" | "groupBy");
     let Some(args) = call.arg(0) else {
         return Some(Recognized::Effect(draft));
     };

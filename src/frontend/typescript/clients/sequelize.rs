@@ -175,6 +175,8 @@ pub fn recognize<'t>(
         handle_of(options, receiver, src),
         call.name_node?,
     );
+    // The handle is the `transaction` option, not the model the call goes through.
+    draft.receiver_is_handle = false;
     draft.table = Some(model);
     apply_options(&mut draft, options, src);
     match method {
@@ -353,6 +355,8 @@ fn instance<'t>(
         handle_of(options, receiver, src),
         call.name_node?,
     );
+    // The handle is the `transaction` option, not the model the call goes through.
+    draft.receiver_is_handle = false;
     draft.table = table;
     draft.filter.push(field("id", Some(row)));
     if let Some(options) = options {

@@ -259,6 +259,8 @@ pub fn recognize<'t>(
         return None;
     }
     let mut draft = EffectDraft::new(kind, Client::TypeOrm, handle, call.name_node?);
+    // A repository's API differs from the transaction manager's: no handle swap.
+    draft.receiver_is_handle = false;
     draft.table = table;
     let first = args.first().copied();
     match method {
@@ -582,6 +584,8 @@ fn query_builder<'t>(
         }
     }
     let mut draft = EffectDraft::new(kind, Client::TypeOrm, handle, terminal.name_node?);
+    // A repository's API differs from the transaction manager's: no handle swap.
+    draft.receiver_is_handle = false;
     draft.table = table;
     draft.filter = filter;
     draft.values = draft_values;
