@@ -150,11 +150,11 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         return None;
     }
     // `.transacting(trx)`: the query runs in that transaction, whatever it started from.
-    let handle = rest
+    let transacting = rest
         .iter()
         .find(|s| s.name == "transacting")
-        .and_then(|s| s.arg(0))
-        .map_or(handle, |trx| text(trx, src).to_string());
+        .and_then(|s| s.arg(0));
+    let handle = transacting.map_or(handle, |trx| text(trx, src).to_string());
     let table = table.split_whitespace().next().unwrap_or("").to_string();
     let mut kind = EffectKind::Read;
     let mut site = None;
@@ -257,6 +257,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     let site = site.flatten().or(first.name_node).unwrap_or(chain.root);
     let mut draft = EffectDraft::new(kind, Client::Knex, handle, site);
     draft.table = Some(table);
+    draft.receiver_is_handle = transacting.is_none();
     draft.on_conflict = on_conflict;
     draft.row_lock = row_lock;
     draft.many = match kind {

@@ -38,7 +38,14 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 .is_some_and(|s| s.name != "transaction") =>
         {
             let expanded = super::expand_builder_variable(chain, src)?;
-            recognize_chain(&expanded, src, hints)
+            // The handle is written where the query was built, not before `.execute()`.
+            match recognize_chain(&expanded, src, hints)? {
+                Recognized::Effect(mut draft) => {
+                    draft.receiver_is_handle = false;
+                    Some(Recognized::Effect(draft))
+                }
+                other => Some(other),
+            }
         }
         None => None,
     }
