@@ -342,6 +342,12 @@ fn filter_fields<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, d
     }
     let node = unwrap_expr(node);
     match node.kind() {
+        // ``sql`${users.id} = ${id} and ${users.status} = 'free'` ``
+        "call_expression" if is_tagged_template(node, "sql", src) => {
+            if let Some(template) = node.child_by_field_name("arguments") {
+                sql_comparisons(template, src, out);
+            }
+        }
         "call_expression" => {
             let Some(function) = node.child_by_field_name("function") else {
                 return;
@@ -412,6 +418,38 @@ fn filter_fields<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, d
             }
         }
         _ => {}
+    }
+}
+
+/// `${table.column} <op> ${value}` pairs in a `sql` template filter.
+fn sql_comparisons<'t>(template: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+    let substitutions: Vec<Node> = named_children(template)
+        .filter(|c| c.kind() == "template_substitution")
+        .collect();
+    for pair in substitutions.windows(2) {
+        let (left, right) = (pair[0], pair[1]);
+        let between = src
+            .get(left.end_byte()..right.start_byte())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            between.as_str(),
+            "=" | "<>" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "like" | "ilike"
+        ) {
+            continue;
+        }
+        let (Some(column), Some(value)) = (
+            left.named_child(0).and_then(|c| column_of(c, src)),
+            right.named_child(0),
+        ) else {
+            continue;
+        };
+        out.push(FieldDraft {
+            column,
+            value: Some(value),
+            atomic: false,
+        });
     }
 }
 
@@ -776,6 +814,17 @@ mod tests {
         assert_eq!(f.transactions[0].style, crate::ir::TransactionStyle::Batch);
         assert_eq!(f.effects[1].transaction, Some(0));
         assert_eq!(f.effects[2].transaction, Some(0));
+    }
+
+    #[test]
+    fn sql_template_filter() {
+        let src = format!(
+            "{HEADER}export async function f(id: string) {{\n  await db.select().from(seats).where(sql`${{seats.id}} = ${{id}} and ${{seats.status}} = 'free'`);\n}}\n"
+        );
+        let model = lower_snippet(&src);
+        let read = &effects_of(&model, "f").effects[0];
+        assert_eq!(columns(&read.filter), ["id"]);
+        assert_eq!(read.filter[0].value.vars, ["id"]);
     }
 
     #[test]

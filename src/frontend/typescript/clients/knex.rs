@@ -134,6 +134,11 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         };
         (table, handle, start + 1)
     } else {
+        // `x.from("users")` is also supabase-js and others: only in Knex files, or on
+        // a handle named for Knex.
+        if !knexish(&handle) {
+            return None;
+        }
         let at = segments[start..]
             .iter()
             .position(|s| matches!(s.name, "from" | "table" | "into"))?;
