@@ -4,7 +4,9 @@
 //! `client.query({ text, values })`. `client.query("BEGIN")` … `"COMMIT"` opens
 //! and closes an explicit transaction on that handle (the lowering does this for
 //! any SQL statement that is transaction control), so effects through `client` in
-//! between are inside and effects through `pool` are not. Gate: the file imports
+//! between are inside and effects through `pool` are not. `pool.query("BEGIN")`
+//! opens nothing the next statements are in (each `pool.query` may take another
+//! connection), so it is not transaction control at all. Gate: the file imports
 //! `pg` (or postgres.js), or the receiver is named like a connection (`pool`,
 //! `client`, `db`, `conn`, `this.pool`).
 //!
@@ -272,6 +274,17 @@ fn node_postgres<'t>(
         }
         _ => return None,
     };
+    // `pool.query("BEGIN")` opens a transaction on whichever connection the pool
+    // picked; the next `pool.query` may run on another one. It opens nothing the
+    // following statements are in, so it is not recognised as transaction control.
+    if super::control_of(&sql).is_some()
+        && handle
+            .rsplit('.')
+            .next()
+            .is_some_and(|h| h.to_ascii_lowercase().contains("pool"))
+    {
+        return None;
+    }
     Some(Recognized::Sql {
         client: Client::SqlTs,
         handle,
@@ -782,6 +795,16 @@ mod tests {
         assert_eq!(f.effects[1].filter[0].value.vars, ["id"]);
         assert_eq!(f.effects[2].kind, EffectKind::Delete);
         assert_eq!(f.effects[2].table.as_deref(), Some("sessions"));
+    }
+
+    #[test]
+    fn begin_through_the_pool_opens_nothing() {
+        let src = "import { Pool } from \"pg\";\nconst pool = new Pool();\nexport async function f(id: number) {\n  await pool.query(\"BEGIN\");\n  await pool.query(\"DELETE FROM holds WHERE seat_id = $1\", [id]);\n  await pool.query(\"COMMIT\");\n}\n";
+        let model = lower_snippet(src);
+        let f = effects_of(&model, "f");
+        assert!(f.transactions.is_empty());
+        assert_eq!(f.effects.len(), 1);
+        assert_eq!(f.effects[0].transaction, None);
     }
 
     #[test]
