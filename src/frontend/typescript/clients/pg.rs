@@ -295,40 +295,42 @@ fn node_postgres<'t>(
 }
 
 /// `client.query(INSERT_USER, [..])`: the string a variable declared before the call
-/// holds, in the same file; the nearest declaration before the call wins.
+/// holds, in a block enclosing the call (the function's, the module's); the nearest
+/// declaration wins. Only the enclosing blocks' own statements are looked at, so the
+/// cost is the nesting depth times the statements per block, not the file size.
 fn resolve_constant<'t>(node: Node<'t>, src: &'t str) -> Option<Node<'t>> {
     if node.kind() != "identifier" {
         return None;
     }
     let name = text(node, src);
-    let mut root = node;
-    while let Some(parent) = root.parent() {
-        root = parent;
-    }
-    let mut found: Option<Node> = None;
-    let mut stack = vec![root];
-    while let Some(current) = stack.pop() {
-        if current.start_byte() >= node.start_byte() {
-            continue;
+    for scope in std::iter::successors(node.parent(), |n| n.parent())
+        .filter(|n| matches!(n.kind(), "statement_block" | "program" | "class_body"))
+    {
+        let found = named_children(scope)
+            .filter(|s| s.start_byte() < node.start_byte())
+            .flat_map(|s| {
+                // `const X = "…"`, `export const X = "…"`
+                let declaration = if s.kind() == "export_statement" {
+                    s.child_by_field_name("declaration").unwrap_or(s)
+                } else {
+                    s
+                };
+                named_children(declaration).collect::<Vec<_>>()
+            })
+            .filter(|d| d.kind() == "variable_declarator")
+            .filter(|d| {
+                d.child_by_field_name("name")
+                    .is_some_and(|n| text(n, src) == name)
+            })
+            .filter_map(|d| d.child_by_field_name("value"))
+            .map(crate::frontend::typescript::syntax::unwrap_expr)
+            .filter(|v| matches!(v.kind(), "string" | "template_string"))
+            .last();
+        if found.is_some() {
+            return found;
         }
-        if current.kind() == "variable_declarator"
-            && current
-                .child_by_field_name("name")
-                .is_some_and(|n| text(n, src) == name)
-        {
-            let value = current
-                .child_by_field_name("value")
-                .map(crate::frontend::typescript::syntax::unwrap_expr)
-                .filter(|v| matches!(v.kind(), "string" | "template_string"));
-            if let Some(value) = value {
-                if found.is_none_or(|f| f.start_byte() < value.start_byte()) {
-                    found = Some(value);
-                }
-            }
-        }
-        stack.extend(named_children(current));
     }
-    found
+    None
 }
 
 fn array_items(node: Option<Node>) -> Vec<Node> {
