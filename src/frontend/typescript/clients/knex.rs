@@ -333,10 +333,16 @@ fn raw<'t>(call: &Segment<'t>, handle: String, src: &'t str) -> Option<Recognize
 
 /// `.where({ a, b })`, `.where("a", v)`, `.where("a", ">", v)`, `.whereIn("a", xs)`,
 /// `.whereNull("a")`.
-fn where_fields<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
+fn where_fields<'t>(segment: &Segment<'t>, src: &'t str, out: &mut Vec<FieldDraft<'t>>) {
     let Some(args) = segment.args else { return };
     let args = arguments(args);
     match args.as_slice() {
+        // `.where((qb) => qb.where("a", x).orWhere("b", y))`, `.where(function () { this.where(…) })`
+        [callback] if is_function(*callback) => {
+            if let Some(body) = callback.child_by_field_name("body") {
+                nested_wheres(body, src, out, 0);
+            }
+        }
         [object] if object.kind() == "object" => {
             for (column, value) in object_properties(*object, src) {
                 out.push(FieldDraft {
@@ -365,6 +371,38 @@ fn where_fields<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'
             }
         }
         _ => {}
+    }
+}
+
+/// The `where` calls inside a grouping callback.
+fn nested_wheres<'t>(node: Node<'t>, src: &'t str, out: &mut Vec<FieldDraft<'t>>, depth: u32) {
+    if depth > 24 {
+        return;
+    }
+    if node.kind() == "call_expression" {
+        let property = node
+            .child_by_field_name("function")
+            .filter(|f| f.kind() == "member_expression")
+            .and_then(|f| f.child_by_field_name("property"));
+        if let Some(property) = property {
+            let name = text(property, src);
+            if matches!(
+                name,
+                "where" | "andWhere" | "orWhere" | "whereIn" | "whereNull" | "whereNot"
+            ) {
+                let segment = Segment {
+                    name,
+                    name_node: Some(property),
+                    args: node.child_by_field_name("arguments"),
+                    template: None,
+                    node,
+                };
+                where_fields(&segment, src, out);
+            }
+        }
+    }
+    for child in named_children(node) {
+        nested_wheres(child, src, out, depth + 1);
     }
 }
 
@@ -612,6 +650,17 @@ mod tests {
         assert_eq!(update.handle, "trx");
         assert_eq!(update.transaction, Some(0));
         assert_eq!(columns(&update.values), ["status"]);
+    }
+
+    #[test]
+    fn grouped_where_callbacks() {
+        let src = format!("{HEADER}export async function f(id: number, email: string) {{\n  await db(\"users\").where((qb) => qb.where(\"id\", id).orWhere(\"email\", email)).first();\n  await db(\"users\").where(function () {{ this.where({{ status: \"active\" }}); }}).select(\"id\");\n}}\n");
+        let model = lower_snippet(&src);
+        let f = effects_of(&model, "f");
+        let mut grouped = columns(&f.effects[0].filter);
+        grouped.sort_unstable();
+        assert_eq!(grouped, ["email", "id"]);
+        assert_eq!(columns(&f.effects[1].filter), ["status"]);
     }
 
     #[test]
