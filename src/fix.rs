@@ -18,7 +18,7 @@ pub struct Outcome {
 }
 
 /// A byte range of the file and its replacement.
-type ByteEdit = (usize, usize, String);
+pub type ByteEdit = (usize, usize, String);
 
 /// One file's text, the edits for it, and how many findings they fix.
 type FileEdits = (std::sync::Arc<str>, Vec<ByteEdit>, usize);
@@ -49,20 +49,8 @@ pub fn apply(report: &Report) -> Outcome {
         written: Vec::new(),
         refused: Vec::new(),
     };
-    for (path, (source, mut edits, findings)) in per_file {
-        edits.sort_by_key(|e| (e.0, e.1));
-        let mut taken: Vec<ByteEdit> = Vec::new();
-        for edit in edits {
-            if taken.last().is_none_or(|last| edit.0 >= last.1) && edit.1 <= source.len() {
-                taken.push(edit);
-            }
-        }
-        let mut text = source.to_string();
-        for (start, end, replacement) in taken.iter().rev() {
-            if text.is_char_boundary(*start) && text.is_char_boundary(*end) {
-                text.replace_range(*start..*end, replacement);
-            }
-        }
+    for (path, (source, edits, findings)) in per_file {
+        let text = apply_edits(&source, edits);
         if parse_problems(&path, &text) > parse_problems(&path, &source) {
             outcome.refused.push((
                 path,
@@ -76,6 +64,25 @@ pub fn apply(report: &Report) -> Outcome {
         }
     }
     outcome
+}
+
+/// The text with the edits applied, from the end backwards so earlier offsets stay
+/// valid. An edit overlapping one already taken is left for the next run.
+pub fn apply_edits(source: &str, mut edits: Vec<ByteEdit>) -> String {
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut taken: Vec<ByteEdit> = Vec::new();
+    for edit in edits {
+        if taken.last().is_none_or(|last| edit.0 >= last.1) && edit.1 <= source.len() {
+            taken.push(edit);
+        }
+    }
+    let mut text = source.to_string();
+    for (start, end, replacement) in taken.iter().rev() {
+        if text.is_char_boundary(*start) && text.is_char_boundary(*end) {
+            text.replace_range(*start..*end, replacement);
+        }
+    }
+    text
 }
 
 fn parse_problems(path: &str, text: &str) -> usize {

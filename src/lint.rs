@@ -39,6 +39,8 @@ pub struct Options {
     /// Lint only these files (canonical paths), of those the walk finds; `None`
     /// lints all. `--changed-since` sets it. Schema discovery is not limited.
     pub only: Option<BTreeSet<PathBuf>>,
+    /// Skip parsing files without database vocabulary (`frontend::may_have_effects`).
+    pub prefilter: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +62,7 @@ impl Default for Options {
             jobs: 0,
             schema: SchemaSource::ProjectRoot,
             only: None,
+            prefilter: true,
         }
     }
 }
@@ -166,7 +169,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, &hints))
+                    .map(|path| lint_file(path, config.max_file_size, options.prefilter, &hints))
                     .collect::<Vec<FileOutcome>>()
             },
         )
@@ -206,7 +209,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                for function in &file.model.functions {
+                for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         let from = findings.len();
                         rule.check(&cx, function, &mut findings);
@@ -240,7 +243,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             .cmp(&b.sort_key())
             .then_with(|| a.message.cmp(&b.message))
     });
-    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.message == b.message);
+    // A helper's race is found in the helper and again in each caller that
+    // inlines it: one report per rule and place.
+    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
     Ok(Report {
         diagnostics,
@@ -306,7 +311,7 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
+fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -358,6 +363,13 @@ fn lint_file(path: &Path, max_size: u64, names: &HintNames) -> FileOutcome {
             ))
         }
     };
+    if prefilter {
+        if let Some(language) = discover::language_of(path) {
+            if !crate::frontend::may_have_effects(language, &text) {
+                return FileOutcome::Nothing(Vec::new());
+            }
+        }
+    }
     let file = SourceFile::new(path.to_path_buf(), display, text);
     let (model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);

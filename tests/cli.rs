@@ -154,7 +154,7 @@ fn bad_files_are_reported_and_the_rest_is_linted() {
 
 #[test]
 fn parse_errors_alone_do_not_fail_the_run() {
-    let dir = project(&[("a.ts", b"function (")]);
+    let dir = project(&[("a.ts", b"await prisma.user.findFirst(function (")]);
     let out = racelint(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
@@ -253,6 +253,23 @@ fn output_is_the_same_whatever_the_thread_count() {
     for run in &runs[1..] {
         assert_eq!(run, &runs[0]);
     }
+}
+
+/// The prefilter skips files without database vocabulary; it must never skip a
+/// file that would have produced a finding.
+#[test]
+fn the_prefilter_loses_no_finding() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let with = without_elapsed(&stdout(&racelint(
+        &fixtures,
+        &["check", "--format", "json", "."],
+    )));
+    let without = without_elapsed(&stdout(&racelint(
+        &fixtures,
+        &["check", "--format", "json", "--no-prefilter", "."],
+    )));
+    assert_eq!(with["findings"], without["findings"]);
+    assert!(with["findings"].as_array().unwrap().len() > 10);
 }
 
 fn snapshot_tree(root: &Path) -> Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> {

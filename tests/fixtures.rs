@@ -3,7 +3,7 @@
 //!
 //! - `// expect: RULE` at the end of a line, or alone on the line above it: that
 //!   line must carry a finding of RULE; `// expect: RULE "words"` also requires the
-//!   words in the message.
+//!   words in the message; `// expect: RULE, OTHER` expects both.
 //! - `// related: RULE` likewise marks the line a related span must point at.
 //! - `// racelint-fixture: quiet` near the top: the file must produce nothing.
 //!
@@ -34,7 +34,7 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
         for (tag, related) in [("// expect: ", false), ("// related: ", true)] {
             let Some(at) = line.find(tag) else { continue };
             let spec = line[at + tag.len()..].trim();
-            let (rule, words) = match spec.find('"') {
+            let (rules, words) = match spec.find('"') {
                 Some(q) => (
                     spec[..q].trim(),
                     Some(spec[q + 1..].trim_end_matches('"').to_string()),
@@ -50,12 +50,14 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
             } else {
                 i
             };
-            out.push(Marker {
-                line: target as u32 + 1,
-                rule: rule.to_string(),
-                words,
-                related,
-            });
+            for rule in rules.split([',', ' ']).filter(|r| !r.is_empty()) {
+                out.push(Marker {
+                    line: target as u32 + 1,
+                    rule: rule.to_string(),
+                    words: words.clone(),
+                    related,
+                });
+            }
         }
     }
     (out, quiet)
@@ -82,13 +84,86 @@ fn units(root: &Path) -> Vec<PathBuf> {
         for path in entries {
             if path.is_dir() {
                 stack.push(path);
-            } else if lintable(&path) {
+            } else if lintable(&path) && !is_fixed_sibling(&path) {
                 out.push(path);
             }
         }
     }
     out.sort();
     out
+}
+
+/// `name.fixed.ts`: what `name.ts` must become under its safe fixes.
+fn is_fixed_sibling(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains(".fixed."))
+}
+
+fn fixed_sibling(path: &Path) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("");
+    path.with_file_name(format!("{stem}.fixed.{ext}"))
+}
+
+/// Applies the safe fixes of `diagnostics` to `file`; the result must equal the
+/// `.fixed` sibling and lint without the rules it fixed.
+fn check_fixes(file: &Path, diagnostics: &[&Diagnostic], failures: &mut Vec<String>) {
+    let safe: Vec<&&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| {
+            d.fix
+                .as_ref()
+                .is_some_and(|f| f.applicability == racelint::diagnostic::Applicability::Safe)
+        })
+        .collect();
+    let sibling = fixed_sibling(file);
+    let shown = file.display();
+    if safe.is_empty() {
+        if sibling.exists() {
+            failures.push(format!(
+                "fixed   {shown}: has a .fixed sibling but no safe fix"
+            ));
+        }
+        return;
+    }
+    let source = std::fs::read_to_string(file).unwrap();
+    let edits = safe
+        .iter()
+        .flat_map(|d| d.fix.as_ref().unwrap().edits.iter())
+        .map(|e| {
+            (
+                e.span.start as usize,
+                e.span.end as usize,
+                e.replacement.clone(),
+            )
+        })
+        .collect();
+    let fixed = racelint::fix::apply_edits(&source, edits);
+    match std::fs::read_to_string(&sibling) {
+        Ok(expected) if expected == fixed => {}
+        Ok(_) => failures.push(format!(
+            "fixed   {shown}: its safe fixes do not give {}",
+            sibling.display()
+        )),
+        Err(_) => failures.push(format!(
+            "fixed   {shown}: a safe fix needs a sibling {}",
+            sibling.display()
+        )),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(file.file_name().unwrap());
+    std::fs::write(&copy, &fixed).unwrap();
+    let fixed_rules: Vec<&str> = safe.iter().map(|d| d.rule).collect();
+    for d in lint_unit(&copy)
+        .iter()
+        .filter(|d| fixed_rules.contains(&d.rule))
+    {
+        failures.push(format!(
+            "fixed   {shown}: still reports {} after its fix: {}",
+            d.rule, d.message
+        ));
+    }
 }
 
 fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
@@ -123,7 +198,8 @@ fn fixtures_match_their_expectations() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for unit in units(&root) {
-        if unit.starts_with(root.join("schema")) {
+        // `pending/` holds fixtures whose expectation the rules do not meet yet.
+        if unit.starts_with(root.join("schema")) || unit.starts_with(root.join("pending")) {
             continue;
         }
         let diagnostics = lint_unit(&unit);
@@ -140,6 +216,7 @@ fn fixtures_match_their_expectations() {
                 Path::new(&d.location.path).ends_with(file.strip_prefix(&root).unwrap())
             };
             let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| same_file(d)).collect();
+            check_fixes(&file, &mine, &mut failures);
             if quiet && !markers.is_empty() {
                 failures.push(format!("{shown}: marked quiet but has expectations"));
             }

@@ -194,6 +194,13 @@ fn rules_and_explain_cover_the_suppression_checks() {
     }
     assert!(rules.contains("unused-suppression"));
     assert!(rules.contains("suppression-missing-reason"));
+
+    // The README's rule table lists every rule with its default severity.
+    let readme = fs::read_to_string(manifest_dir().join("README.md")).unwrap();
+    for meta in racelint::lint::all_rule_meta() {
+        let row = format!("| `{}` | {} |", meta.id, meta.severity.as_str());
+        assert!(readme.contains(&row), "README.md lacks the row {row}");
+    }
 }
 
 // ------------------------------------------------------------------- baselines

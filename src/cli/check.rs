@@ -48,6 +48,9 @@ pub struct CheckArgs {
     /// Skip paths matching this glob, on top of .gitignore (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Parse every file, also those without database vocabulary (for testing the prefilter)
+    #[arg(long, hide = true)]
+    pub no_prefilter: bool,
     /// Files larger than this many bytes are skipped with a note (default: the config's, 1 MiB)
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
@@ -82,6 +85,7 @@ pub fn run(args: CheckArgs) -> i32 {
         jobs: args.jobs,
         schema: lint::SchemaSource::ProjectRoot,
         only,
+        prefilter: !args.no_prefilter,
     };
     let mut report = match lint::check(&options) {
         Ok(report) => report,

@@ -416,9 +416,39 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
             s.kind = SqlKind::Lock;
             s.table = None;
             s.lock_key = Some(lock);
+        } else if select.from.is_empty() {
+            // `SELECT EXISTS(SELECT 1 FROM users WHERE name = $1)`, `SELECT (SELECT
+            // count(*) FROM t WHERE …)`: the read is the subquery's.
+            if let Some(inner) = projected_subquery(&select.projection) {
+                s.table = query_table(inner, 1);
+                s.row_lock = row_lock(&inner.locks);
+                if let Some(selection) =
+                    first_select(&inner.body, 0).and_then(|i| i.selection.as_ref())
+                {
+                    s.filter = filter_columns(selection);
+                }
+            }
         }
     }
     out.push(s);
+}
+
+/// The one subquery a `FROM`-less select list is made of: `EXISTS(…)`,
+/// `NOT EXISTS(…)`, `(SELECT …)`.
+fn projected_subquery(projection: &[SelectItem]) -> Option<&Query> {
+    let [item] = projection else { return None };
+    let mut expr = match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return None,
+    };
+    loop {
+        match expr {
+            Expr::Nested(e) => expr = e,
+            Expr::UnaryOp { expr: e, .. } => expr = e,
+            Expr::Exists { subquery, .. } | Expr::Subquery(subquery) => return Some(subquery),
+            _ => return None,
+        }
+    }
 }
 
 fn row_lock(locks: &[LockClause]) -> RowLock {
@@ -1258,6 +1288,19 @@ mod tests {
         assert_eq!(s.filter, vec![col("email", &[1]), lit("deleted_at")]);
         assert_eq!(s.row_lock, RowLock::None);
         assert!(s.values.is_empty());
+    }
+
+    #[test]
+    fn select_exists_reads_the_subquery_table() {
+        let s = one("SELECT EXISTS(SELECT 1 FROM users WHERE username = $1)");
+        assert_eq!(s.kind, SqlKind::Select);
+        assert_eq!(s.table.as_deref(), Some("users"));
+        assert_eq!(s.filter, vec![col("username", &[1])]);
+        let s = one("SELECT NOT EXISTS (SELECT 1 FROM slugs WHERE slug = $1) AS free");
+        assert_eq!(s.table.as_deref(), Some("slugs"));
+        let s = one("SELECT (SELECT count(*) FROM seats WHERE event_id = $1)");
+        assert_eq!(s.table.as_deref(), Some("seats"));
+        assert_eq!(one("SELECT 1").table, None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+pub mod inline;
 pub mod remedy;
 
 /// A half-open byte range into the file text.
@@ -47,6 +48,8 @@ pub enum Client {
     Diesel,
     SeaOrm,
     TokioPostgres,
+    /// Not a database call: a timer or an in-process lock of the language runtime.
+    Runtime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -62,6 +65,9 @@ pub enum EffectKind {
     Lock,
     /// A timer used as a wait (`setTimeout`, `sleep`).
     Sleep,
+    /// An in-process lock taken (a module-level promise map, a `Mutex`): it holds
+    /// only within one process.
+    ProcessLock,
     /// A database call racelint could not classify (unparsable SQL, an unknown RPC).
     Opaque,
 }
@@ -179,6 +185,12 @@ pub struct Effect {
     pub transaction: Option<usize>,
     /// The handle the call went through, as written (`prisma`, `tx`, `this.db`).
     pub handle: String,
+    /// Where the handle is written, when the call's receiver is the handle itself
+    /// (so that swapping it for a transaction handle is a correct edit).
+    pub handle_span: Option<Span>,
+    /// The transaction whose callback (or open scope) lexically contains the call,
+    /// whether or not the call goes through its handle.
+    pub enclosing_transaction: Option<usize>,
     /// The branch arms enclosing the effect, outermost first.
     pub arms: Vec<Arm>,
     /// Inside a loop body or an iteration callback.
@@ -208,6 +220,8 @@ impl Effect {
             guards: Vec::new(),
             transaction: None,
             handle: String::new(),
+            handle_span: None,
+            enclosing_transaction: None,
             arms: Vec::new(),
             in_loop: false,
             span,
@@ -217,6 +231,11 @@ impl Effect {
 
     pub fn is_write(&self) -> bool {
         self.kind.is_write()
+    }
+
+    /// A call that reaches the database (not a timer or an in-process lock).
+    pub fn is_database(&self) -> bool {
+        !matches!(self.kind, EffectKind::Sleep | EffectKind::ProcessLock)
     }
 
     /// Whether the database itself decides the outcome, so a concurrent writer
@@ -278,6 +297,8 @@ pub struct LocalCall {
     pub guards: Vec<Guard>,
     /// Position among the effects: the call happens after `effects[..position]`.
     pub position: usize,
+    /// The code of each argument, in order (`tx`, `input.id`); empty when unknown.
+    pub args: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -289,6 +310,8 @@ pub struct Function {
     pub effects: Vec<Effect>,
     pub transactions: Vec<Transaction>,
     pub calls: Vec<LocalCall>,
+    /// Parameter names in order; empty strings for patterns that bind no one name.
+    pub params: Vec<String>,
 }
 
 impl Function {
@@ -299,6 +322,7 @@ impl Function {
             effects: Vec::new(),
             transactions: Vec::new(),
             calls: Vec::new(),
+            params: Vec::new(),
         }
     }
 

@@ -37,7 +37,10 @@ impl Rule for CheckThenAct {
     }
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
-        for write in &function.effects {
+        for (write_index, write) in function.effects.iter().enumerate() {
+            if super::rechecked_under_lock(cx, function, write_index) {
+                continue;
+            }
             if !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
                 || write.is_conditional_write()
             {
@@ -45,11 +48,15 @@ impl Rule for CheckThenAct {
             }
             let race = write.guards.iter().find_map(|guard| {
                 let read = &function.effects[guard.read];
-                if read.kind != EffectKind::Read || read.span.start >= write.span.start {
+                if read.kind != EffectKind::Read || guard.read >= write_index {
                     return None;
                 }
                 if function.same_transaction(read, write) && function.read_is_protected(guard.read)
                 {
+                    return None;
+                }
+                // A lock between the check and the write is lock-after-check's finding.
+                if super::lock_between(function, guard.read, write_index).is_some() {
                     return None;
                 }
                 shape(cx, function, guard, read, write).map(|s| (guard, read, s))

@@ -14,8 +14,13 @@ use std::collections::BTreeMap;
 pub mod check_then_act;
 pub mod delete_then_create;
 pub mod fk_delete_order;
+pub mod floating_write_in_tx;
+pub mod in_process_lock;
+pub mod lock_after_check;
 pub mod missing_version_check;
 pub mod non_atomic_writes;
+pub mod sleep_as_sync;
+pub mod tx_client_escape;
 
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
@@ -29,6 +34,11 @@ pub static RULES: &[&dyn Rule] = &[
     &delete_then_create::DeleteThenCreate,
     &missing_version_check::MissingVersionCheck,
     &fk_delete_order::FkDeleteOrder,
+    &tx_client_escape::TxClientEscape,
+    &floating_write_in_tx::FloatingWriteInTx,
+    &sleep_as_sync::SleepAsSync,
+    &in_process_lock::InProcessLock,
+    &lock_after_check::LockAfterCheck,
 ];
 
 /// Ids reported by the pipeline itself rather than by a rule.
@@ -152,6 +162,36 @@ impl Context<'_> {
     }
 }
 
+/// A lock taken after the read at `read` and before the effect at `act`, in the
+/// act's transaction: it came too late to protect the read (lock-after-check).
+pub fn lock_between(function: &Function, read: usize, act: usize) -> Option<usize> {
+    let act_effect = &function.effects[act];
+    (read + 1..act).find(|&i| {
+        let e = &function.effects[i];
+        (e.kind == EffectKind::Lock
+            || (e.kind == EffectKind::Read && e.row_lock == crate::ir::RowLock::Exclusive))
+            && e.transaction.is_some()
+            && function.same_transaction(e, act_effect)
+    })
+}
+
+/// Double-checked locking (seed 004: lock, then re-check): the write also depends
+/// on a read of the same table made under a lock in its own transaction, so an
+/// earlier unlocked check is only a fast path.
+pub fn rechecked_under_lock(cx: &Context, function: &Function, write: usize) -> bool {
+    let effect = &function.effects[write];
+    let Some(table) = cx.table_key(effect) else {
+        return false;
+    };
+    effect.guards.iter().any(|g| {
+        let read = &function.effects[g.read];
+        read.kind == EffectKind::Read
+            && cx.table_key(read).as_deref() == Some(table.as_str())
+            && function.same_transaction(read, effect)
+            && function.read_is_protected(g.read)
+    })
+}
+
 /// Words in a table name that mark a record of what happened, not raceable state.
 const LOG_LIKE_WORDS: &[&str] = &[
     "log",
@@ -172,7 +212,7 @@ pub fn verb(kind: EffectKind) -> &'static str {
         EffectKind::Upsert => "upserted",
         EffectKind::Read => "read",
         EffectKind::Lock => "locked",
-        EffectKind::Sleep | EffectKind::Opaque => "used",
+        EffectKind::Sleep | EffectKind::ProcessLock | EffectKind::Opaque => "used",
     }
 }
 

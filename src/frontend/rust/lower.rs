@@ -74,6 +74,9 @@ const PLAIN: Pos = Pos { tail: false };
 struct Model {
     table: Option<String>,
     fields: Vec<(String, Expr)>,
+    /// The row a model was converted from (`let am: x::ActiveModel = row.into()`):
+    /// its key, as the code and as text (`row`, `row.id`), for updates and deletes.
+    key: Option<(Expr, String)>,
 }
 
 #[derive(Default)]
@@ -312,6 +315,11 @@ impl<'t> Lowerer<'t> {
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
         for input in &sig.inputs {
+            let param = match input {
+                syn::FnArg::Receiver(_) => "self".to_string(),
+                syn::FnArg::Typed(pt) => pat_idents(&pt.pat).first().cloned().unwrap_or_default(),
+            };
+            self.cx.f.params.push(param);
             if let syn::FnArg::Typed(pt) = input {
                 let names = pat_idents(&pt.pat);
                 // A parameter of a transaction type: the caller opened it, so
@@ -420,7 +428,10 @@ impl<'t> Lowerer<'t> {
         self.cx.scopes.pop();
         let n = self.cx.scopes.len();
         // A transaction bound in a block ends with it (the handle is dropped: rollback).
-        self.cx.open_tx.retain(|t| t.scope <= n);
+        // A callback's transaction (`usize::MAX`) ends with its closure instead.
+        self.cx
+            .open_tx
+            .retain(|t| t.scope == usize::MAX || t.scope <= n);
     }
 
     /// The taint of the variables an expression mentions, without lowering it.
@@ -709,8 +720,21 @@ impl<'t> Lowerer<'t> {
                         syn::Member::Unnamed(_) => None,
                     })
                     .collect(),
+                key: None,
             });
         }
+        // A model converted from a row read earlier (`found.into()`,
+        // `found.into_active_model()`): the read's table, keyed by that row.
+        let read = t
+            .effects
+            .iter()
+            .filter_map(|&i| self.cx.f.effects.get(i))
+            .find(|e| e.kind == EffectKind::Read);
+        let key = read.and_then(|_| {
+            let root = root_path_expr(init)?;
+            let text = format!("{}.id", self.source(self.span_of(root)));
+            Some((root.clone(), text))
+        });
         if let Pat::Type(pt) = pat {
             if let syn::Type::Path(tp) = &*pt.ty {
                 let segs: Vec<String> = tp
@@ -723,20 +747,15 @@ impl<'t> Lowerer<'t> {
                     return Some(Model {
                         table: Some(table),
                         fields: Vec::new(),
+                        key,
                     });
                 }
             }
         }
-        // A model converted from a row read earlier: the read's table.
-        let table = t
-            .effects
-            .iter()
-            .filter_map(|&i| self.cx.f.effects.get(i))
-            .find(|e| e.kind == EffectKind::Read)
-            .and_then(|e| e.table.clone())?;
         Some(Model {
-            table: Some(table),
+            table: Some(read?.table.clone()?),
             fields: Vec::new(),
+            key,
         })
     }
 
@@ -1332,7 +1351,8 @@ impl<'t> Lowerer<'t> {
         span: Span,
         args: impl Iterator<Item = &'a Expr>,
     ) {
-        let transaction = args.map(clients::handle_text).find_map(|h| self.tx_of(&h));
+        let args: Vec<String> = args.map(clients::handle_text).collect();
+        let transaction = args.iter().find_map(|h| self.tx_of(h));
         self.cx.f.calls.push(LocalCall {
             callee,
             span,
@@ -1340,6 +1360,7 @@ impl<'t> Lowerer<'t> {
             arms: self.cx.arms.clone(),
             guards: self.current_guards(),
             position: self.cx.f.effects.len(),
+            args,
         });
     }
 
@@ -1488,6 +1509,15 @@ impl<'t> Lowerer<'t> {
                 if eff.table.is_none() {
                     eff.table = model.table.clone();
                 }
+                let keyed = matches!(eff.kind, EffectKind::Update | EffectKind::Delete);
+                if let Some((row, text)) = &model.key {
+                    if keyed && !filter.iter().any(|f| f.column == "id") {
+                        filter.push(FieldSpec {
+                            text: Some(text.clone()),
+                            ..FieldSpec::new("id", vec![row.clone()])
+                        });
+                    }
+                }
                 if values.is_empty() {
                     for (c, e) in &model.fields {
                         let fs = FieldSpec {
@@ -1543,7 +1573,7 @@ impl<'t> Lowerer<'t> {
             None => f
                 .exprs
                 .iter()
-                .map(|e| self.source(self.span_of(e)))
+                .map(|e| self.source(self.span_of(clients::set_inner(e))))
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -1608,6 +1638,18 @@ fn strip_ref(e: &Expr) -> &Expr {
         Expr::Reference(r) => strip_ref(&r.expr),
         Expr::Paren(p) => strip_ref(&p.expr),
         _ => e,
+    }
+}
+
+/// The variable at the root of a conversion chain: `found.into()` → `found`.
+fn root_path_expr(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Path(p) if p.path.get_ident().is_some() => Some(e),
+        Expr::MethodCall(m) if m.args.is_empty() => root_path_expr(&m.receiver),
+        Expr::Reference(r) => root_path_expr(&r.expr),
+        Expr::Paren(p) => root_path_expr(&p.expr),
+        Expr::Call(c) if c.args.len() == 1 => root_path_expr(&c.args[0]),
+        _ => None,
     }
 }
 

@@ -96,6 +96,9 @@ fn lower_here(text: &str, crate_root: Option<&Path>) -> Result<FileModel, RustPa
 
 /// The help text for a remedy, written in the API of a Rust client; `None` for
 /// clients of other languages.
+/// What a Rust file must mention for any client to be recognised in it.
+pub use clients::TRIGGERS;
+
 pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
     clients::suggest(client, remedy)
 }

@@ -907,6 +907,87 @@ fn files_without_a_client_have_no_effects() {
 // ---------------- suggestions ----------------
 
 #[test]
+fn callback_transaction_outlives_inner_blocks() {
+    // An inner block (a loop, a `.map` closure) ending must not end the callback's
+    // transaction: the writes after it still run inside.
+    let m = lower(
+        r#"
+        use diesel::prelude::*;
+        fn set_roles(conn: &mut PgConnection, user: i64, roles: &[String]) -> QueryResult<()> {
+            conn.transaction(|conn| {
+                diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user))).execute(conn)?;
+                for role in roles {
+                    let r = role.trim();
+                    diesel::insert_into(user_roles::table).values(user_roles::role.eq(r)).execute(conn)?;
+                }
+                let names: Vec<String> = roles.iter().map(|r| { let x = r.clone(); x }).collect();
+                diesel::insert_into(audit::table).values(audit::note.eq(names.len() as i32)).execute(conn)?;
+                Ok(())
+            })
+        }
+        "#,
+    )
+    .unwrap();
+    let f = &m.functions[0];
+    assert_eq!(f.effects.len(), 3);
+    assert!(
+        f.effects.iter().all(|e| e.transaction == Some(0)),
+        "{:#?}",
+        f.effects
+    );
+}
+
+#[test]
+fn sql_constants_are_read_from_the_query_text() {
+    use super::clients::sql_constant;
+    let sql = "UPDATE seats SET status = 'booked', holder_id = $1, paid = true WHERE id = $2";
+    assert_eq!(sql_constant(sql, "status").as_deref(), Some("'booked'"));
+    assert_eq!(sql_constant(sql, "paid").as_deref(), Some("true"));
+    assert_eq!(sql_constant(sql, "holder_id"), None);
+    assert_eq!(sql_constant(sql, "id"), None);
+    let m = lower(
+        r#"
+        async fn book(pool: &sqlx::PgPool, id: i64) {
+            sqlx::query("UPDATE seats SET status = 'booked' WHERE id = $1").bind(id).execute(pool).await.unwrap();
+        }
+        "#,
+    )
+    .unwrap();
+    let v = &m.functions[0].effects[0].values[0];
+    assert_eq!(
+        (v.column.as_str(), v.value.text.as_str()),
+        ("status", "'booked'")
+    );
+    assert!(v.value.literal);
+}
+
+#[test]
+fn active_model_from_a_row_is_keyed_by_that_row() {
+    let m = lower(
+        r#"
+        use sea_orm::*;
+        async fn redeem(db: &DatabaseConnection, id: i64) -> Result<(), DbErr> {
+            let found = coupon::Entity::find_by_id(id).one(db).await?.unwrap();
+            let mut am: coupon::ActiveModel = found.into();
+            am.used = Set(true);
+            am.update(db).await?;
+            Ok(())
+        }
+        "#,
+    )
+    .unwrap();
+    let f = &m.functions[0];
+    let update = &f.effects[1];
+    assert_eq!(update.kind, EffectKind::Update);
+    assert_eq!(update.table.as_deref(), Some("coupon"));
+    assert_eq!(update.filter[0].column, "id");
+    assert_eq!(update.filter[0].value.text, "found.id");
+    assert_eq!(update.filter[0].value.reads, vec![0]);
+    // `Set(x)` shows as `x`.
+    assert_eq!(update.values[0].value.text, "true");
+}
+
+#[test]
 fn every_client_renders_every_remedy() {
     use crate::ir::remedy::{Remedy, Target};
     use crate::ir::Client;
@@ -970,11 +1051,58 @@ fn every_client_renders_every_remedy() {
         d.contains(".on_conflict(invites::email)\n    .do_nothing()"),
         "{d}"
     );
+    // An absolute value computed in code is not a delta: say so instead of adding it.
     let d = suggest(Client::Diesel, &remedies[6]).unwrap();
     assert!(
-        d.contains("invites::team_id.eq(invites::team_id + input.team_id)"),
+        d.contains("invites::team_id.eq(invites::team_id + delta)") && d.contains("// `delta`"),
         "{d}"
     );
+    // `acct.balance - amount` becomes `balance - amount` in every client.
+    let debit = Remedy::AtomicUpdate {
+        target: Target {
+            table: "accounts".into(),
+            handle: "conn".into(),
+            key: vec![("id".into(), "acct.id".into())],
+            values: vec![("balance".into(), "acct.balance - amount".into())],
+        },
+        column: "balance".into(),
+    };
+    let d = suggest(Client::Diesel, &debit).unwrap();
+    assert!(
+        d.contains("accounts::balance.eq(accounts::balance - amount)"),
+        "{d}"
+    );
+    let q = suggest(Client::Sqlx, &debit).unwrap();
+    assert!(
+        q.contains("SET balance = balance - $1 WHERE id = $2"),
+        "{q}"
+    );
+    assert!(q.contains("amount, acct.id"), "{q}");
+    // A constant taken from the SQL stays inline; only Rust values are bound.
+    let book = Remedy::ConditionalWrite {
+        target: Target {
+            table: "seats".into(),
+            handle: "pool".into(),
+            key: vec![("id".into(), "seat_id".into())],
+            values: vec![
+                ("status".into(), "'booked'".into()),
+                ("holder_id".into(), "user_id".into()),
+            ],
+        },
+        state: vec![("status".into(), "\"free\"".into())],
+    };
+    let q = suggest(Client::Sqlx, &book).unwrap();
+    assert!(
+        q.contains("SET status = 'booked', holder_id = $1")
+            && q.contains("WHERE id = $2 AND status = 'free'"),
+        "{q}"
+    );
+    assert!(q.contains("user_id, seat_id"), "{q}");
+    // A column both checked and written appears once in an ActiveModel.
+    let mut dup = t.clone();
+    dup.values.push(("email".into(), "email.to_owned()".into()));
+    let s = suggest(Client::SeaOrm, &Remedy::InsertOnConflict { target: dup }).unwrap();
+    assert_eq!(s.matches("email: Set(").count(), 1, "{s}");
     let s = suggest(Client::SeaOrm, &remedies[3]).unwrap();
     assert!(
         s.contains("let txn = pool.begin().await?;") && s.contains(".lock_exclusive()"),

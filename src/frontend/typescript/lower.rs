@@ -101,6 +101,7 @@ pub struct Lowered {
 pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     let mut local_names = HashSet::new();
     collect_local_names(root, src, &mut local_names, 0);
+    let process_locks = clients::runtime::process_locks(root, src);
     let mut queue = VecDeque::new();
     queue.push_back(Pending {
         node: root,
@@ -109,7 +110,14 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     let mut functions = Vec::new();
     let mut too_deep = None;
     while let Some(pending) = queue.pop_front() {
-        let mut lowerer = FnLowerer::new(src, hints, &local_names, &mut queue, &pending);
+        let mut lowerer = FnLowerer::new(
+            src,
+            hints,
+            &local_names,
+            &process_locks,
+            &mut queue,
+            &pending,
+        );
         lowerer.lower_body(pending.node);
         too_deep = too_deep.or(lowerer.too_deep);
         let function = lowerer.func;
@@ -177,6 +185,7 @@ struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: &'q FileHints,
     local_names: &'q HashSet<String>,
+    process_locks: &'q HashSet<String>,
     queue: &'q mut VecDeque<Pending<'t>>,
     func: Function,
     env: HashMap<String, Taint>,
@@ -196,10 +205,25 @@ struct FnLowerer<'q, 't> {
     returned_expr: Option<usize>,
     /// Inside an `await` or `return`: callbacks given to calls here run now.
     awaited: u32,
+    /// Inside a callback whose return value the caller drops (`forEach`).
+    discard_returns: bool,
+    /// Inside an async callback whose promise the caller drops.
+    dropped_async: u32,
     effect_at: HashMap<usize, usize>,
     depth: u32,
     too_deep: Option<usize>,
     is_module: bool,
+    /// Which effect each variable came from, and fields assigned on it since.
+    scope: clients::Scope<'t>,
+    /// Values already lowered (assignment right-hand sides), by node id, so that a
+    /// client pointing at them later does not walk them twice.
+    value_cache: HashMap<usize, Value>,
+    /// A transaction begun by a call whose result names it (`const t = await
+    /// sequelize.transaction()`): the call's node id and the transaction.
+    pending_begin: Option<(usize, usize)>,
+    /// Variables derived from a transaction handle (`const repo =
+    /// manager.getRepository(User)`): calls through them run in that transaction.
+    tx_aliases: HashMap<String, usize>,
 }
 
 impl<'q, 't> FnLowerer<'q, 't> {
@@ -207,6 +231,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         src: &'t str,
         hints: &'q FileHints,
         local_names: &'q HashSet<String>,
+        process_locks: &'q HashSet<String>,
         queue: &'q mut VecDeque<Pending<'t>>,
         pending: &Pending<'t>,
     ) -> Self {
@@ -215,6 +240,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             src,
             hints,
             local_names,
+            process_locks,
             queue,
             func: Function::new(pending.name.clone(), span),
             env: HashMap::new(),
@@ -229,10 +255,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
             floating_expr: None,
             returned_expr: None,
             awaited: 0,
+            discard_returns: false,
+            dropped_async: 0,
             effect_at: HashMap::new(),
             depth: 0,
             too_deep: None,
             is_module: pending.node.kind() == "program",
+            scope: clients::Scope::default(),
+            value_cache: HashMap::new(),
+            pending_begin: None,
+            tx_aliases: HashMap::new(),
         }
     }
 
@@ -242,6 +274,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 self.stmt(child);
             }
             return;
+        }
+        if let Some(params) = node.child_by_field_name("parameters") {
+            for param in named_children(params).filter(|p| p.kind() != "comment") {
+                let pattern = param.child_by_field_name("pattern").unwrap_or(param);
+                let name = if pattern.kind() == "identifier" {
+                    text(pattern, self.src)
+                } else {
+                    ""
+                };
+                self.func.params.push(name.to_string());
+            }
+        } else if let Some(param) = node.child_by_field_name("parameter") {
+            self.func.params.push(text(param, self.src).to_string());
         }
         match node.child_by_field_name("body") {
             Some(body) if body.kind() == "statement_block" => self.stmt(body),
@@ -404,6 +449,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let taint = self.expr(value);
         let mut names = Vec::new();
         syntax::pattern_names(name, self.src, &mut names);
+        for n in &names {
+            self.forget(n);
+        }
         if let Some(&index) = self.effect_at.get(&value_effect_node(value).id()) {
             if index >= effects_before
                 && name.kind() != "object_pattern"
@@ -413,9 +461,74 @@ impl<'q, 't> FnLowerer<'q, 't> {
             } else if index >= effects_before {
                 self.func.effects[index].binding = names.first().cloned();
             }
+            if index >= effects_before {
+                if let Some(first) = names.first() {
+                    self.bind_origin(first.clone(), index);
+                }
+            }
+        } else if let Some(first) = names.first() {
+            self.bind_derived(first.clone(), value);
         }
         for n in names {
             self.env.insert(n, taint.clone());
+        }
+    }
+
+    /// A variable gets a new value: what was known about the old one goes.
+    fn forget(&mut self, name: &str) {
+        self.scope.origins.remove(name);
+        self.scope.assigned.remove(name);
+        self.tx_aliases.remove(name);
+    }
+
+    /// `name` holds the result of effect `index`.
+    fn bind_origin(&mut self, name: String, index: usize) {
+        let effect = &self.func.effects[index];
+        self.scope.origins.insert(
+            name,
+            clients::Origin {
+                client: effect.client,
+                kind: effect.kind,
+                table: effect.table.clone(),
+                handle: effect.handle.clone(),
+            },
+        );
+    }
+
+    /// `name` holds a value that is no effect's result: a transaction begun by the
+    /// call (`const t = await sequelize.transaction()`), or something derived from a
+    /// transaction handle (`const repo = manager.getRepository(User)`), or a copy of
+    /// another variable.
+    fn bind_derived(&mut self, name: String, value: Node<'t>) {
+        let value = value_effect_node(value);
+        if let Some((node, tx)) = self.pending_begin {
+            if node == value.id() {
+                self.pending_begin = None;
+                self.func.transactions[tx].handle = Some(name.clone());
+                self.explicit.insert(name, tx);
+                return;
+            }
+        }
+        if !matches!(
+            value.kind(),
+            "identifier" | "member_expression" | "call_expression"
+        ) {
+            return;
+        }
+        let chain = Chain::of(value, self.src);
+        let root = text(chain.root, self.src);
+        let root = if root == "this" {
+            chain.receiver_text(1.min(chain.segments.len()), self.src)
+        } else {
+            root
+        };
+        if value.kind() == "identifier" {
+            if let Some(origin) = self.scope.origins.get(root).cloned() {
+                self.scope.origins.insert(name.clone(), origin);
+            }
+        }
+        if let Some(tx) = self.transaction_for(root) {
+            self.tx_aliases.insert(name, tx);
         }
     }
 
@@ -496,7 +609,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if let Some(left) = node.child_by_field_name("left") {
             let mut names = Vec::new();
             syntax::pattern_names(left, self.src, &mut names);
+            // `for (const seat of seats)`: each item is a row of the same effect.
+            let origin = node
+                .child_by_field_name("right")
+                .and_then(|r| self.scope.origins.get(text(r, self.src)).cloned());
             for n in names {
+                self.forget(&n);
+                if let Some(origin) = &origin {
+                    self.scope.origins.insert(n.clone(), origin.clone());
+                }
                 self.env.insert(n, taint.clone());
             }
         }
@@ -718,6 +839,29 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 if root.kind() == "identifier" {
                     let name = text(root, self.src).to_string();
                     let mut merged = self.env.get(&name).cloned().unwrap_or_default();
+                    // `user.balance -= amount` computes from the old value.
+                    let before = if augmented {
+                        self.expr(left)
+                    } else {
+                        Taint::default()
+                    };
+                    // `user.balance = …`: remember the field and its new value, for
+                    // clients that save the whole row later (`user.save()`).
+                    if left.kind() == "member_expression"
+                        && left.child_by_field_name("object") == Some(root)
+                    {
+                        if let Some(prop) = left.child_by_field_name("property") {
+                            let value_node = if augmented { node } else { right };
+                            let mut value_taint = before;
+                            value_taint.union(taint.clone());
+                            let value = self.value_of(value_node, &value_taint, false);
+                            self.value_cache.insert(value_node.id(), value);
+                            let fields = self.scope.assigned.entry(name.clone()).or_default();
+                            let column = text(prop, self.src).to_string();
+                            fields.retain(|(c, _)| *c != column);
+                            fields.push((column, value_node));
+                        }
+                    }
                     merged.union(taint.clone());
                     self.env.insert(name, merged);
                 }
@@ -725,10 +869,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             _ => syntax::pattern_names(left, self.src, &mut names),
         }
+        if !augmented {
+            for n in &names {
+                self.forget(n);
+            }
+        }
         if let Some(&index) = self.effect_at.get(&value_effect_node(right).id()) {
             if index >= effects_before {
                 self.func.effects[index].binding = names.first().cloned();
+                if let Some(first) = names.first() {
+                    self.bind_origin(first.clone(), index);
+                }
             }
+        } else if let (false, Some(first)) = (augmented, names.first()) {
+            self.bind_derived(first.clone(), right);
         }
         for name in names {
             let mut value = if augmented {
@@ -770,7 +924,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn call(&mut self, node: Node<'t>) -> Taint {
         let chain = Chain::of(node, self.src);
-        match clients::recognize(&chain, self.src, self.hints) {
+        match clients::recognize_in(&chain, self.src, self.hints, &self.scope) {
             Some(Recognized::Effect(draft)) => {
                 let unique_handled = self.chain_handles_unique(&chain);
                 let filter = self.fields(&draft.filter);
@@ -785,6 +939,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.row_lock = draft.row_lock;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
+                let root_start = chain.root.start_byte();
+                if draft.receiver_is_handle
+                    && self
+                        .src
+                        .get(root_start..)
+                        .is_some_and(|rest| rest.starts_with(&draft.handle))
+                {
+                    effect.handle_span =
+                        Some(Span::new(root_start, root_start + draft.handle.len()));
+                }
                 effect.handle = draft.handle;
                 let index = self.push_effect(effect, node);
                 self.promise_callbacks(&chain, index);
@@ -820,14 +984,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn push_effect(&mut self, mut effect: Effect, node: Node) -> usize {
         let id = unwrap_expr(node).id();
-        effect.completion = if self.floating_expr == Some(id) {
+        let returned = self.returned_expr == Some(id);
+        effect.completion = if self.floating_expr == Some(id)
+            || self.dropped_async > 0
+            || (returned && self.discard_returns)
+        {
             Completion::Floating
-        } else if self.returned_expr == Some(id) {
+        } else if returned {
             Completion::Returned
         } else {
             Completion::Awaited
         };
         effect.transaction = self.transaction_for(&effect.handle);
+        effect.enclosing_transaction = self.tx_stack.last().map(|(tx, _)| *tx);
         effect.guards = self.current_guards();
         effect.arms = self.arms.clone();
         effect.in_loop = self.loop_depth > 0;
@@ -879,6 +1048,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         self.explicit
             .get(handle)
             .or_else(|| self.explicit.get(root))
+            .or_else(|| self.tx_aliases.get(root))
             .copied()
     }
 
@@ -888,7 +1058,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
             .map(|d| Field {
                 column: d.column.clone(),
                 value: match d.value {
-                    Some(node) => self.value(node, d.atomic),
+                    Some(node) => match self.value_cache.get(&node.id()) {
+                        Some(cached) => Value {
+                            atomic: d.atomic || cached.atomic,
+                            ..cached.clone()
+                        },
+                        None => self.value(node, d.atomic),
+                    },
                     None => Value {
                         atomic: d.atomic,
                         ..Value::default()
@@ -900,6 +1076,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn value(&mut self, node: Node<'t>, atomic: bool) -> Value {
         let taint = self.expr(node);
+        self.value_of(node, &taint, atomic)
+    }
+
+    /// The value of `node`, already lowered, whose reads are `taint`.
+    fn value_of(&self, node: Node<'t>, taint: &Taint, atomic: bool) -> Value {
         let mut vars = Vec::new();
         collect_vars(node, self.src, &mut vars, 0);
         let literal = matches!(
@@ -907,7 +1088,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "string" | "number" | "true" | "false" | "null" | "undefined" | "template_string"
         ) && named_children(node).all(|c| c.kind() != "template_substitution");
         Value {
-            reads: taint.reads,
+            reads: taint.reads.clone(),
             vars,
             atomic,
             literal,
@@ -1064,14 +1245,21 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     style: TransactionStyle::Explicit,
                     client,
                     span: span_of(node),
-                    handle: Some(handle.clone()),
+                    handle: (!handle.is_empty()).then(|| handle.clone()),
                     serializable,
                     parent: None,
                 });
-                self.explicit.insert(handle, index);
+                if handle.is_empty() {
+                    // Named by the variable the result is bound to.
+                    self.pending_begin = Some((unwrap_expr(node).id(), index));
+                } else {
+                    self.explicit.insert(handle, index);
+                }
             }
             TxControl::Commit | TxControl::Rollback => {
-                self.explicit.remove(&handle);
+                if let Some(tx) = self.explicit.remove(&handle) {
+                    self.tx_aliases.retain(|_, t| *t != tx);
+                }
             }
         }
     }
@@ -1109,6 +1297,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
         let mut taint = Taint::default();
+        let runtime_site = if self.awaited > 0 {
+            clients::runtime::sleep_site(chain, self.src).map(|site| (EffectKind::Sleep, site))
+        } else {
+            None
+        }
+        .or_else(|| {
+            clients::runtime::process_lock_site(chain, self.src, self.process_locks)
+                .map(|site| (EffectKind::ProcessLock, site))
+        });
+        if let Some((kind, site)) = runtime_site {
+            let mut effect = Effect::new(kind, Client::Runtime, span_of(node));
+            effect.site = span_of(site);
+            self.push_effect(effect, node);
+        }
         let callee_name = chain
             .last()
             .map_or_else(|| text(chain.root, self.src), |s| s.name);
@@ -1128,9 +1330,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
             for arg in syntax::arguments(args) {
                 if syntax::is_function(arg) {
                     if inline {
+                        // `forEach` drops what its callback returns: a promise
+                        // returned there is never awaited.
+                        let saved_discard =
+                            std::mem::replace(&mut self.discard_returns, callee_name == "forEach");
+                        // An async callback whose promise is dropped: nothing waits
+                        // for anything inside it, awaited or not.
+                        let dropped_async =
+                            callee_name == "forEach" && text(arg, self.src).starts_with("async");
+                        self.dropped_async += u32::from(dropped_async);
                         self.loop_depth += u32::from(in_iteration);
                         self.inline_callback(arg, receiver_taint.clone());
                         self.loop_depth -= u32::from(in_iteration);
+                        self.dropped_async -= u32::from(dropped_async);
+                        self.discard_returns = saved_discard;
                     } else {
                         self.queue_function(arg, Some(self.callback_name(node, chain)));
                     }
@@ -1169,6 +1382,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
             arms: self.arms.clone(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
+            args: node
+                .child_by_field_name("arguments")
+                .map(|a| {
+                    syntax::arguments(a)
+                        .into_iter()
+                        .map(|n| text(n, self.src).to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
 }

@@ -69,12 +69,17 @@ pub fn parse(src: &str, dialect: Dialect, hints: &clients::FileHints) -> Parsed 
     let lowered = lower::lower(root, src, hints);
     let mut problems = Vec::new();
     if root.has_error() {
-        if let Some(node) = first_error(root) {
+        if let Some((node, region)) = first_error_hiding_effects(root, src) {
             let message = if node.is_missing() {
-                format!("syntax error: expected `{}`", node.kind())
+                format!(
+                    "syntax error: expected `{}`; database calls in this part may be missed",
+                    node.kind()
+                )
             } else {
-                "syntax error: unexpected code".to_string()
+                "syntax error: unexpected code; database calls in this part may be missed"
+                    .to_string()
             };
+            let _ = region;
             problems.push(SyntaxProblem {
                 offset: node.start_byte(),
                 message,
@@ -93,16 +98,34 @@ pub fn parse(src: &str, dialect: Dialect, hints: &clients::FileHints) -> Parsed 
     }
 }
 
-fn first_error(root: Node) -> Option<Node> {
+/// The first syntax error whose broken region holds database vocabulary. The
+/// grammar lags the language (`in`/`out` variance annotations, for one), so
+/// valid files can carry error nodes; only one that may hide a database call is
+/// worth a line, since that is where the analysis may be incomplete.
+fn first_error_hiding_effects<'t>(
+    root: Node<'t>,
+    src: &str,
+) -> Option<(Node<'t>, std::ops::Range<usize>)> {
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
         let known_gap =
             node.is_missing() && node.parent().is_some_and(syntax::is_misparsed_generic_tag);
         if (node.is_error() || node.is_missing()) && !known_gap {
-            return Some(node);
-        }
-        if node.has_error() && cursor.goto_first_child() {
+            // A missing token has no width: judge the construct it breaks.
+            let region = if node.is_missing() {
+                node.parent().unwrap_or(node).byte_range()
+            } else {
+                node.byte_range()
+            };
+            let text = src.get(region.clone()).unwrap_or("");
+            if crate::frontend::may_have_effects(
+                crate::discover::Language::TypeScript(Dialect::TypeScript),
+                text,
+            ) {
+                return Some((node, region));
+            }
+        } else if node.has_error() && cursor.goto_first_child() {
             continue;
         }
         loop {

@@ -9,7 +9,6 @@ use super::{
     handle_text, is_literal, path_segments, path_text, sql_op, str_lit, Chain, EffectSpec,
     Features, FieldSpec, Op, OpKind,
 };
-use crate::frontend::sql::classify;
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 
@@ -106,7 +105,7 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
                         .filter(|(n, _)| n == "bind")
                         .filter_map(|(_, m)| m.args.first().cloned())
                         .collect();
-                    let mut kind = sql_op(&classify(&sql), &params);
+                    let mut kind = sql_op(&sql, &params);
                     if let OpKind::Effects(specs) = &mut kind {
                         for s in specs.iter_mut() {
                             s.throws_if_missing = s.kind == EffectKind::Read
@@ -366,6 +365,12 @@ pub fn suggest(remedy: &Remedy) -> String {
             .map(|(c, v)| format!(".filter({}::{c}.eq({v}))", t.table))
             .collect()
     };
+    let filter_lines = |t: &Target| -> String {
+        t.key
+            .iter()
+            .map(|(c, v)| format!("\n            .filter({}::{c}.eq({v}))", t.table))
+            .collect()
+    };
     let conn = |t: &Target| {
         if t.handle.is_empty() {
             "conn".to_owned()
@@ -381,7 +386,13 @@ pub fn suggest(remedy: &Remedy) -> String {
             let cols: Vec<String> = target.key.iter().map(|(c, _)| format!("{}::{c}", target.table)).collect();
             let conflict = if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) };
             let mut all = target.key.clone();
-            all.extend(target.values.iter().filter(|v| !target.key.contains(v)).cloned());
+            all.extend(
+                target
+                    .values
+                    .iter()
+                    .filter(|(c, _)| !target.key.iter().any(|(k, _)| k == c))
+                    .cloned(),
+            );
             format!(
                 "let inserted = diesel::insert_into({})\n    .values({})\n    .on_conflict({conflict})\n    .do_nothing()\n    .execute({})?;\n// 0 rows: it already existed",
                 tbl(target),
@@ -396,12 +407,12 @@ pub fn suggest(remedy: &Remedy) -> String {
             conn(target)
         ),
         Remedy::ConditionalWrite { target, state } => {
-            let mut f = filter(target);
+            let mut f = filter_lines(target);
             for (c, v) in state {
-                f.push_str(&format!(".filter({}::{c}.eq({v}))", target.table));
+                f.push_str(&format!("\n            .filter({}::{c}.eq({v}))", target.table));
             }
             format!(
-                "let n = diesel::update({}{f})\n    .set({})\n    .execute({})?;\nif n != 1 {{\n    // somebody else changed it first\n}}",
+                "let n = diesel::update(\n        {}{f},\n    )\n    .set({})\n    .execute({})?;\nif n != 1 {{\n    // somebody else changed it first\n}}",
                 tbl(target),
                 eqs(target, &target.values),
                 conn(target)
@@ -421,10 +432,19 @@ pub fn suggest(remedy: &Remedy) -> String {
                     if matches!(remedy, Remedy::DeleteOrder { .. }) {
                         format!("    diesel::delete({}{}).execute({c})?;", tbl(t), filter(t))
                     } else {
-                        format!("    /* write to {} */", tbl(t))
+                        format!("    // … the write to `{}`, through `{c}`", t.table)
                     }
                 })
                 .collect();
+            if matches!(remedy, Remedy::DeleteOrder { .. }) {
+                // The order is the fix; the deletes stay where they are (often
+                // already inside `conn.transaction`).
+                return body
+                    .iter()
+                    .map(|l| l.trim_start().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
             format!(
                 "{c}.transaction::<_, diesel::result::Error, _>(|{c}| {{\n{}\n    Ok(())\n}})?;",
                 body.join("\n")
@@ -441,23 +461,18 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .collect();
             sets.push(format!("{t}::{v}.eq({t}::{v} + 1)", t = target.table));
             format!(
-                "let n = diesel::update({}{}.filter({t}::{v}.eq({v})))\n    .set(({}))\n    .execute({})?;\nif n == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
+                "let n = diesel::update(\n        {}{}\n            .filter({t}::{v}.eq({v})), // the version you read\n    )\n    .set(({}))\n    .execute({})?;\nif n == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
                 tbl(target),
-                filter(target),
+                filter_lines(target),
                 sets.join(", "),
                 conn(target),
                 t = target.table
             )
         }
         Remedy::AtomicUpdate { target, column } => {
-            let delta = target
-                .values
-                .iter()
-                .find(|(c, _)| c == column)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| "amount".into());
+            let (op, delta, note) = super::atomic_delta(target, column);
             format!(
-                "diesel::update({}{})\n    .set({t}::{column}.eq({t}::{column} + {delta}))\n    .execute({})?;",
+                "{note}diesel::update({}{})\n    .set({t}::{column}.eq({t}::{column} {op} {delta}))\n    .execute({})?;",
                 tbl(target),
                 filter(target),
                 conn(target),

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprMethodCall, Token};
 
-use crate::frontend::sql::{SqlKind, SqlStatement};
+use crate::frontend::sql::SqlKind;
 use crate::ir::remedy::Remedy;
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 
@@ -34,6 +34,19 @@ pub(crate) struct Features {
     pub postgres: bool,
     pub crate_root: Option<PathBuf>,
 }
+
+/// A file names one of these before any client is tried on it; the prefilter
+/// skips files without them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    "sqlx",
+    "diesel",
+    "sea_orm",
+    "tokio_postgres",
+    "deadpool_postgres",
+    "bb8_postgres",
+    "postgres::",
+    "r2d2_postgres",
+];
 
 impl Features {
     pub fn detect(text: &str, crate_root: Option<PathBuf>) -> Self {
@@ -331,6 +344,19 @@ pub(crate) fn compact(s: &str) -> String {
     out
 }
 
+/// The value an ActiveModel field holds: `Set(x)`, `ActiveValue::Set(x)` → `x`.
+pub(crate) fn set_inner(e: &Expr) -> &Expr {
+    if let Expr::Call(c) = e {
+        if let Expr::Path(p) = &*c.func {
+            let last = p.path.segments.last().map(|s| s.ident.to_string());
+            if matches!(last.as_deref(), Some("Set" | "Unchanged")) && c.args.len() == 1 {
+                return &c.args[0];
+            }
+        }
+    }
+    e
+}
+
 /// The string of a literal, if `e` is one (`"SELECT …"`, `r#"…"#`).
 pub(crate) fn str_lit(e: &Expr) -> Option<String> {
     match e {
@@ -402,7 +428,8 @@ pub(crate) fn macro_name(mac: &syn::Macro) -> String {
 
 /// Lowers classified SQL statements to effect specs, mapping placeholder `n` to
 /// `params[n - 1]`. Transaction control statements come back as `OpKind`s.
-pub(crate) fn sql_op(statements: &[SqlStatement], params: &[Expr]) -> OpKind {
+pub(crate) fn sql_op(sql: &str, params: &[Expr]) -> OpKind {
+    let statements = crate::frontend::sql::classify(sql);
     let arg = |cols: &[crate::frontend::sql::SqlColumn]| -> Vec<FieldSpec> {
         cols.iter()
             .map(|c| FieldSpec {
@@ -414,12 +441,16 @@ pub(crate) fn sql_op(statements: &[SqlStatement], params: &[Expr]) -> OpKind {
                     .collect(),
                 atomic: c.atomic,
                 literal: c.literal,
-                text: None,
+                // A constant written in the SQL (`status = 'booked'`): its SQL text,
+                // so that messages and fixes can show it.
+                text: (c.literal && c.params.is_empty())
+                    .then(|| sql_constant(sql, &c.column))
+                    .flatten(),
             })
             .collect()
     };
     let mut specs = Vec::new();
-    for st in statements {
+    for st in &statements {
         let kind = match st.kind {
             SqlKind::Select => EffectKind::Read,
             SqlKind::Insert if st.on_conflict == OnConflict::DoUpdate => EffectKind::Upsert,
@@ -453,14 +484,80 @@ pub(crate) fn sql_op(statements: &[SqlStatement], params: &[Expr]) -> OpKind {
     OpKind::Effects(specs)
 }
 
-/// Renders a `(column, value)` list as `a = $1, b = $2` style SQL with numbered
-/// placeholders starting at `first`.
+/// The constant a SQL text gives `column` (`status = 'booked'` → `'booked'`,
+/// `VALUES` excepted): the first `column = <constant>` in the text.
+pub(crate) fn sql_constant(sql: &str, column: &str) -> Option<String> {
+    let lower = sql.to_ascii_lowercase();
+    let col = column.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&col) {
+        let start = from + at;
+        from = start + col.len();
+        let before_ok = lower[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let rest = sql[from..].trim_start();
+        let Some(value) = rest.strip_prefix('=') else {
+            continue;
+        };
+        if !before_ok {
+            continue;
+        }
+        let value = value.trim_start();
+        if let Some(quoted) = value.strip_prefix('\'') {
+            let end = quoted.find('\'')?;
+            return Some(format!("'{}'", &quoted[..end]));
+        }
+        let end = value
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '(' || c == ')'))
+            .unwrap_or(value.len());
+        let word = &value[..end];
+        return (!word.is_empty() && !word.starts_with('$')).then(|| word.to_owned());
+    }
+    None
+}
+
+/// Whether a value's text is SQL already (a constant taken from the query), not
+/// Rust code to bind: `'booked'`, `true`, `0`, `now()`.
+pub(crate) fn is_sql_constant(v: &str) -> bool {
+    let l = v.to_ascii_lowercase();
+    v.starts_with('\'')
+        || matches!(
+            l.as_str(),
+            "true" | "false" | "null" | "now()" | "current_timestamp"
+        )
+        || (!v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// Renders a `(column, value)` list as `a = $1, b = 'x'` style SQL: Rust values get
+/// numbered placeholders starting at `first`, SQL constants stay inline.
 pub(crate) fn sql_assign(cols: &[(String, String)], first: usize, sep: &str) -> String {
-    cols.iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{c} = ${}", first + i))
-        .collect::<Vec<_>>()
-        .join(sep)
+    sql_assign_args(cols, first, sep).0
+}
+
+/// Like [`sql_assign`], also returning the Rust values to bind, in placeholder
+/// order, and the next placeholder number.
+pub(crate) fn sql_assign_args<'a>(
+    cols: &'a [(String, String)],
+    first: usize,
+    sep: &str,
+) -> (String, Vec<&'a str>, usize) {
+    let mut next = first;
+    let mut args = Vec::new();
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|(c, v)| {
+            if is_sql_constant(v) {
+                format!("{c} = {v}")
+            } else {
+                args.push(v.as_str());
+                next += 1;
+                format!("{c} = ${}", next - 1)
+            }
+        })
+        .collect();
+    (parts.join(sep), args, next)
 }
 
 pub(crate) fn names(cols: &[(String, String)]) -> Vec<&str> {
@@ -469,6 +566,42 @@ pub(crate) fn names(cols: &[(String, String)]) -> Vec<&str> {
 
 pub(crate) fn code_values(cols: &[(String, String)]) -> Vec<&str> {
     cols.iter().map(|(_, v)| v.as_str()).collect()
+}
+
+/// For an atomic rewrite of `column = <computed in code>`: the operator and the
+/// change, read from the code (`acct.balance - amount` → `-`, `amount`), and a
+/// note to put above the code when it could not be told.
+pub(crate) fn atomic_delta(
+    target: &crate::ir::remedy::Target,
+    column: &str,
+) -> (char, String, String) {
+    let value = target
+        .values
+        .iter()
+        .find(|(c, _)| c == column)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    for op in ['-', '+'] {
+        let sep = format!(" {op} ");
+        if let Some((left, right)) = value.split_once(&sep) {
+            let left = left.trim().trim_start_matches('(');
+            let names_column = left == column
+                || left.ends_with(&format!(".{column}"))
+                || left.ends_with(&format!("::{column}"));
+            if names_column && !right.contains(&sep) {
+                return (
+                    op,
+                    right.trim().trim_end_matches(')').to_owned(),
+                    String::new(),
+                );
+            }
+        }
+    }
+    (
+        '+',
+        "delta".to_owned(),
+        "// `delta`: the change your code computes (negative to subtract)\n".to_owned(),
+    )
 }
 
 /// The handle with the borrow a call needs: `pool` → `&pool`, already borrowed stays.

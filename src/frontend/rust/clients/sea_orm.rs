@@ -14,6 +14,7 @@ const TERMINALS: &[&str] = &[
     "all",
     "exec",
     "exec_with_returning",
+    "exec_without_returning",
     "count",
     "stream",
 ];
@@ -329,10 +330,14 @@ fn pascal(s: &str) -> String {
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
+    // SeaORM takes `&C`: a field (`self.db`) or a transaction is borrowed; a
+    // plain `db` is usually already a `&DatabaseConnection` parameter.
     let db = |t: &Target| {
         let h = t.handle.trim_start_matches('&');
         if h.is_empty() {
             "db".to_owned()
+        } else if h.contains('.') || h.starts_with("tx") {
+            format!("&{h}")
         } else {
             h.to_owned()
         }
@@ -345,7 +350,12 @@ pub fn suggest(remedy: &Remedy) -> String {
     };
     let active = |t: &Target| -> String {
         let mut all = t.key.clone();
-        all.extend(t.values.iter().filter(|v| !t.key.contains(v)).cloned());
+        all.extend(
+            t.values
+                .iter()
+                .filter(|(c, _)| !t.key.iter().any(|(k, _)| k == c))
+                .cloned(),
+        );
         let fields: Vec<String> = all
             .iter()
             .map(|(c, v)| format!("    {c}: Set({v}),"))
@@ -406,10 +416,15 @@ pub fn suggest(remedy: &Remedy) -> String {
                     if matches!(remedy, Remedy::DeleteOrder { .. }) {
                         format!("{}::Entity::delete_many(){}\n    .exec(&txn)\n    .await?;", t.table, filters(t))
                     } else {
-                        format!("/* write to {} with &txn */", t.table)
+                        format!("// … the write to `{}`, with `&txn`", t.table)
                     }
                 })
                 .collect();
+            let h = d.trim_start_matches('&');
+            if h.starts_with("tx") {
+                // Already in a transaction: keep it, change the order.
+                return body.join("\n").replace("&txn", &format!("&{h}"));
+            }
             format!("let txn = {d}.begin().await?;\n{}\ntxn.commit().await?;", body.join("\n"))
         }
         Remedy::OptimisticLock {

@@ -6,10 +6,10 @@
 use syn::Expr;
 
 use super::{
-    borrowed, code_values, handle_text, macro_args, macro_name, names, path_text, sql_assign,
-    sql_op, str_lit, Chain, EffectSpec, Features, Op, OpKind, Step,
+    atomic_delta, borrowed, code_values, handle_text, is_sql_constant, macro_args, macro_name,
+    names, path_text, sql_assign_args, sql_op, str_lit, Chain, EffectSpec, Features, Op, OpKind,
+    Step,
 };
-use crate::frontend::sql::classify;
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind};
 
@@ -38,7 +38,7 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
     let executor = call.args.first().map(handle_text).unwrap_or_default();
     let kind = match sql {
         Some(sql) => {
-            let mut kind = sql_op(&classify(&sql), &params);
+            let mut kind = sql_op(&sql, &params);
             if let OpKind::Effects(specs) = &mut kind {
                 for s in specs.iter_mut() {
                     s.throws_if_missing = method == "fetch_one"
@@ -138,56 +138,71 @@ fn query_root(features: &Features, root: &Expr) -> Option<(Option<String>, Vec<E
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {
-            let Target {
-                table, handle, key, ..
-            } = target;
+            let Target { table, handle, .. } = target;
             let cols = all_columns(target);
-            let placeholders = (1..=cols.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let conflict = names(key).join(", ");
-            let args = all_values(target);
-            let insert = format!(
-                "let row = sqlx::query!(\n    \"INSERT INTO {table} ({}) VALUES ({placeholders}) \\\n     ON CONFLICT ({conflict}) DO NOTHING RETURNING *\",\n    {}\n)\n.fetch_optional({})\n.await?;",
-                cols.join(", "),
-                args.join(", "),
-                borrowed(handle)
-            );
+            let vals = all_values(target);
+            let (placeholders, args) = insert_values(&vals);
             if let Remedy::HandleUniqueViolation { .. } = remedy {
+                let call = query(
+                    &[format!(
+                        "INSERT INTO {table} ({}) VALUES ({placeholders})",
+                        cols.join(", ")
+                    )],
+                    &args,
+                );
                 format!(
-                    "match sqlx::query!(\"INSERT INTO {table} ({}) VALUES ({placeholders})\", {})\n    .execute({})\n    .await\n{{\n    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {{ /* already exists: load it or answer 409 */ }}\n    other => {{ other?; }}\n}}",
-                    cols.join(", "),
-                    args.join(", "),
+                    "match {call}\n.execute({})\n.await\n{{\n    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {{\n        // already exists: load it or answer 409\n    }}\n    other => {{ other?; }}\n}}",
                     borrowed(handle)
                 )
             } else {
-                format!("{insert}\n// `None` means the row already existed: load it instead.")
+                let conflict = names(&target.key).join(", ");
+                let call = query(
+                    &[
+                        format!(
+                            "INSERT INTO {table} ({}) VALUES ({placeholders})",
+                            cols.join(", ")
+                        ),
+                        format!("ON CONFLICT ({conflict}) DO NOTHING RETURNING *"),
+                    ],
+                    &args,
+                );
+                format!(
+                    "let row = {call}\n.fetch_optional({})\n.await?;\n// `None` means the row already existed: load it instead.",
+                    borrowed(handle)
+                )
             }
         }
         Remedy::ConditionalWrite { target, state } => {
-            let set = sql_assign(&target.values, 1, ", ");
-            let n = target.values.len();
-            let mut wh = sql_assign(&target.key, n + 1, " AND ");
+            let (set, mut args, next) = sql_assign_args(&target.values, 1, ", ");
+            let (mut wh, key_args, _) = sql_assign_args(&target.key, next, " AND ");
+            args.extend(key_args);
             for (c, v) in state {
                 wh.push_str(&format!(" AND {c} = {}", sql_quote(v)));
             }
-            let mut args = code_values(&target.values);
-            args.extend(code_values(&target.key));
+            let call = query(
+                &[
+                    format!("UPDATE {} SET {set}", target.table),
+                    format!("WHERE {wh}"),
+                ],
+                &args,
+            );
             format!(
-                "let done = sqlx::query!(\"UPDATE {} SET {set} WHERE {wh}\", {})\n    .execute({})\n    .await?;\nif done.rows_affected() != 1 {{\n    // somebody else changed it first\n}}",
-                target.table,
-                args.join(", "),
+                "let done = {call}\n.execute({})\n.await?;\nif done.rows_affected() != 1 {{\n    // somebody else changed it first\n}}",
                 borrowed(&target.handle)
             )
         }
         Remedy::LockThenCheck { target } => {
-            let wh = sql_assign(&target.key, 1, " AND ");
+            let (wh, args, _) = sql_assign_args(&target.key, 1, " AND ");
+            let call = query(
+                &[format!(
+                    "SELECT * FROM {} WHERE {wh} FOR UPDATE",
+                    target.table
+                )],
+                &args,
+            );
             format!(
-                "let mut tx = {}.begin().await?;\nlet row = sqlx::query!(\"SELECT * FROM {} WHERE {wh} FOR UPDATE\", {})\n    .fetch_optional(&mut *tx)\n    .await?;\n// check `row`, then write through `&mut *tx`\ntx.commit().await?;",
+                "let mut tx = {}.begin().await?;\nlet row = {call}\n.fetch_optional(&mut *tx)\n.await?;\n// check `row`, then write through `&mut *tx`\ntx.commit().await?;",
                 pool_of(&target.handle),
-                target.table,
-                code_values(&target.key).join(", ")
             )
         }
         Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
@@ -195,64 +210,110 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .first()
                 .map(|t| pool_of(&t.handle))
                 .unwrap_or("pool".into());
+            let delete = matches!(remedy, Remedy::DeleteOrder { .. });
             let body = targets
                 .iter()
                 .map(|t| {
-                    let (verb, wh) = if matches!(remedy, Remedy::DeleteOrder { .. }) {
-                        ("DELETE FROM", sql_assign(&t.key, 1, " AND "))
-                    } else {
-                        ("/* write */", sql_assign(&t.key, 1, " AND "))
-                    };
+                    let (wh, args, _) = sql_assign_args(&t.key, 1, " AND ");
                     let wh = if wh.is_empty() {
                         String::new()
                     } else {
                         format!(" WHERE {wh}")
                     };
-                    format!(
-                        "sqlx::query!(\"{verb} {}{wh}\", {}).execute(&mut *tx).await?;",
-                        t.table,
-                        code_values(&t.key).join(", ")
-                    )
+                    if delete {
+                        format!(
+                            "{}\n    .execute(&mut *tx)\n    .await?;",
+                            query(&[format!("DELETE FROM {}{wh}", t.table)], &args)
+                        )
+                    } else {
+                        format!("// … the write to `{}`, through `&mut *tx`", t.table)
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            format!("let mut tx = {pool}.begin().await?;\n{body}\ntx.commit().await?;")
+            if is_transaction(&pool) {
+                // Already inside a transaction: only the order (or the handle) changes.
+                body.replace("&mut *tx", &format!("&mut *{pool}"))
+            } else {
+                format!("let mut tx = {pool}.begin().await?;\n{body}\ntx.commit().await?;")
+            }
         }
         Remedy::OptimisticLock {
             target,
             version_column: v,
         } => {
-            let set = sql_assign(&target.values, 1, ", ");
-            let n = target.values.len();
-            let wh = sql_assign(&target.key, n + 1, " AND ");
-            let mut args = code_values(&target.values);
-            args.extend(code_values(&target.key));
+            let (set, mut args, next) = sql_assign_args(&target.values, 1, ", ");
+            let (wh, key_args, next) = sql_assign_args(&target.key, next, " AND ");
+            args.extend(key_args);
+            args.push(v);
+            let call = query(
+                &[
+                    format!("UPDATE {} SET {set}, {v} = {v} + 1", target.table),
+                    format!("WHERE {wh} AND {v} = ${next}"),
+                ],
+                &args,
+            );
             format!(
-                "let done = sqlx::query!(\n    \"UPDATE {} SET {set}, {v} = {v} + 1 WHERE {wh} AND {v} = ${}\",\n    {}, {v}\n)\n.execute({})\n.await?;\nif done.rows_affected() == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
-                target.table,
-                n + target.key.len() + 1,
-                args.join(", "),
+                "let done = {call}\n.execute({})\n.await?;\nif done.rows_affected() == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
                 borrowed(&target.handle)
             )
         }
         Remedy::AtomicUpdate { target, column } => {
-            let wh = sql_assign(&target.key, 2, " AND ");
-            let delta = target
-                .values
-                .iter()
-                .find(|(c, _)| c == column)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_else(|| "amount".into());
+            let (op, delta, note) = atomic_delta(target, column);
+            let (wh, key_args, _) = sql_assign_args(&target.key, 2, " AND ");
             let mut args = vec![delta.as_str()];
-            args.extend(code_values(&target.key));
+            args.extend(key_args);
+            let call = query(
+                &[format!(
+                    "UPDATE {} SET {column} = {column} {op} $1 WHERE {wh}",
+                    target.table
+                )],
+                &args,
+            );
             format!(
-                "sqlx::query!(\"UPDATE {} SET {column} = {column} + $1 WHERE {wh}\", {})\n    .execute({})\n    .await?;",
-                target.table,
-                args.join(", "),
+                "{note}{call}\n.execute({})\n.await?;",
                 borrowed(&target.handle)
             )
         }
     }
+}
+
+/// `sqlx::query!("…", a, b)`, one SQL line per string line, arguments after.
+fn query(lines: &[String], args: &[&str]) -> String {
+    let sql = lines.join(" \\\n     ");
+    let one_line = if args.is_empty() {
+        format!("sqlx::query!(\"{sql}\")")
+    } else {
+        format!("sqlx::query!(\"{sql}\", {})", args.join(", "))
+    };
+    if lines.len() == 1 && one_line.len() <= 72 {
+        return one_line;
+    }
+    let args = if args.is_empty() {
+        String::new()
+    } else {
+        format!(",\n    {}", args.join(", "))
+    };
+    format!("sqlx::query!(\n    \"{sql}\"{args}\n)")
+}
+
+/// `$1, 'x', $2` for the values of an insert, and the Rust values to bind.
+fn insert_values<'a>(vals: &[&'a str]) -> (String, Vec<&'a str>) {
+    let mut n = 0;
+    let mut args = Vec::new();
+    let ph: Vec<String> = vals
+        .iter()
+        .map(|v| {
+            if is_sql_constant(v) {
+                (*v).to_owned()
+            } else {
+                n += 1;
+                args.push(*v);
+                format!("${n}")
+            }
+        })
+        .collect();
+    (ph.join(", "), args)
 }
 
 fn all_columns(t: &Target) -> Vec<&str> {
@@ -283,6 +344,12 @@ pub(crate) fn sql_quote(v: &str) -> String {
         Some(s) => format!("'{}'", s.replace('\'', "''")),
         None => v.to_owned(),
     }
+}
+
+/// Whether a handle names an open transaction rather than a pool.
+fn is_transaction(handle: &str) -> bool {
+    let last = handle.rsplit('.').next().unwrap_or(handle);
+    matches!(last, "tx" | "txn" | "trx" | "transaction") || last.ends_with("_tx")
 }
 
 /// `&mut *tx` or `&self.pool` → the pool to begin on.

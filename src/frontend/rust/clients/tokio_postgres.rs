@@ -6,7 +6,6 @@
 use syn::Expr;
 
 use super::{handle_text, sql_op, Chain, Features, Op, OpKind, Step};
-use crate::frontend::sql::classify;
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind};
 
@@ -82,7 +81,7 @@ pub(crate) fn recognize(
     let params: Vec<Expr> = call.args.iter().nth(1).map(slice_elems).unwrap_or_default();
     let kind = match sql_of(&call.args[0]) {
         Some(sql) => {
-            let mut kind = sql_op(&classify(&sql), &params);
+            let mut kind = sql_op(&sql, &params);
             if let OpKind::Effects(specs) = &mut kind {
                 for s in specs.iter_mut() {
                     s.throws_if_missing = name == "query_one"
@@ -101,9 +100,18 @@ pub(crate) fn recognize(
 fn slice_elems(e: &Expr) -> Vec<Expr> {
     match e {
         Expr::Reference(r) => slice_elems(&r.expr),
-        Expr::Array(a) => a.elems.iter().cloned().collect(),
+        // `&[&(balance - amount), &id]` binds `balance - amount` and `id`.
+        Expr::Array(a) => a.elems.iter().map(|e| unref(e).clone()).collect(),
         Expr::Macro(m) => super::macro_args(&m.mac).unwrap_or_default(),
         _ => Vec::new(),
+    }
+}
+
+fn unref(e: &Expr) -> &Expr {
+    match e {
+        Expr::Reference(r) => unref(&r.expr),
+        Expr::Paren(p) => unref(&p.expr),
+        _ => e,
     }
 }
 
@@ -118,7 +126,13 @@ pub fn suggest(remedy: &Remedy) -> String {
     };
     let params = |vals: Vec<&str>| -> String {
         vals.iter()
-            .map(|v| format!("&{v}"))
+            .map(|v| {
+                if v.contains(' ') {
+                    format!("&({v})")
+                } else {
+                    format!("&{v}")
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -174,38 +188,41 @@ pub fn suggest(remedy: &Remedy) -> String {
                         let w = if w.is_empty() { String::new() } else { format!(" WHERE {w}") };
                         format!("tx.execute(\"DELETE FROM {}{w}\", &[{}]).await?;", t.table, params(super::code_values(&t.key)))
                     } else {
-                        format!("/* write to {} through tx */", t.table)
+                        format!("// … the write to `{}`, through `tx`", t.table)
                     }
                 })
                 .collect();
+            if c.starts_with("tx") || c == "transaction" {
+                // Already in a transaction: keep it, change the order.
+                return body
+                    .iter()
+                    .map(|l| l.replacen("tx.", &format!("{c}."), 1))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
             format!("let tx = {c}.transaction().await?;\n{}\ntx.commit().await?;", body.join("\n"))
         }
         Remedy::OptimisticLock {
             target,
             version_column: v,
         } => {
-            let set = super::sql_assign(&target.values, 1, ", ");
-            let n = target.values.len();
-            let mut vals = super::code_values(&target.values);
-            vals.extend(super::code_values(&target.key));
+            let (set, mut vals, next) = super::sql_assign_args(&target.values, 1, ", ");
+            let (w, key_vals, next) = super::sql_assign_args(&target.key, next, " AND ");
+            vals.extend(key_vals);
             vals.push(v);
             format!(
-                "let n = {}\n    .execute(\n        \"UPDATE {} SET {set}, {v} = {v} + 1 WHERE {} AND {v} = ${}\",\n        &[{}],\n    )\n    .await?;\nif n == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
-                client(target), target.table, wh(target, n + 1), n + target.key.len() + 1, params(vals)
+                "let n = {}\n    .execute(\n        \"UPDATE {} SET {set}, {v} = {v} + 1 \\\n         WHERE {w} AND {v} = ${next}\",\n        &[{}],\n    )\n    .await?;\nif n == 0 {{\n    // stale: reload and retry, or answer 409\n}}",
+                client(target), target.table, params(vals)
             )
         }
         Remedy::AtomicUpdate { target, column } => {
-            let delta = target
-                .values
-                .iter()
-                .find(|(c, _)| c == column)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("amount");
-            let mut vals = vec![delta];
-            vals.extend(super::code_values(&target.key));
+            let (op, delta, note) = super::atomic_delta(target, column);
+            let (w, key_vals, _) = super::sql_assign_args(&target.key, 2, " AND ");
+            let mut vals = vec![delta.as_str()];
+            vals.extend(key_vals);
             format!(
-                "{}\n    .execute(\"UPDATE {} SET {column} = {column} + $1 WHERE {}\", &[{}])\n    .await?;",
-                client(target), target.table, wh(target, 2), params(vals)
+                "{note}{}\n    .execute(\n        \"UPDATE {} SET {column} = {column} {op} $1 WHERE {w}\",\n        &[{}],\n    )\n    .await?;",
+                client(target), target.table, params(vals)
             )
         }
     }

@@ -10,6 +10,14 @@ use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
 pub mod prisma;
+pub mod runtime;
+
+// ---- Sequelize, TypeORM, supabase-js ------------------------------------------
+mod ormkit;
+pub mod sequelize;
+pub mod supabase;
+pub mod typeorm;
+// --------------------------------------------------------------------------------
 
 /// A column of a filter or of the data written, with the code of its value.
 #[derive(Clone, Debug)]
@@ -35,6 +43,9 @@ pub struct EffectDraft<'t> {
     pub handle: String,
     /// The node to underline (the method name).
     pub site: Node<'t>,
+    /// The handle is the receiver written before the call (`prisma` in
+    /// `prisma.user.create`), not something passed elsewhere (an option).
+    pub receiver_is_handle: bool,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -51,6 +62,7 @@ impl<'t> EffectDraft<'t> {
             throws_if_missing: false,
             handle,
             site,
+            receiver_is_handle: true,
         }
     }
 }
@@ -86,6 +98,9 @@ pub enum Recognized<'t> {
     /// `BEGIN`/`COMMIT`/`ROLLBACK` on a connection, or a query runner's equivalents.
     Control {
         client: Client,
+        /// The connection or transaction object; empty when it is the value the
+        /// call returns (`const t = await sequelize.transaction()`): the lowering
+        /// then uses the variable the result is bound to.
         handle: String,
         control: TxControl,
     },
@@ -98,6 +113,8 @@ pub struct FileHints {
     pub prisma: bool,
     /// Extra names of client variables from the configuration, per client.
     pub prisma_names: Vec<String>,
+    /// What the file says about Sequelize, TypeORM and supabase-js.
+    pub orm: OrmHints,
 }
 
 impl FileHints {
@@ -105,18 +122,105 @@ impl FileHints {
         FileHints {
             prisma: prisma::mentions_prisma(src),
             prisma_names: Vec::new(),
+            orm: OrmHints::of(src),
         }
     }
+}
+
+/// The text some recognised call must contain, over every client.
+pub fn triggers() -> impl Iterator<Item = &'static str> {
+    prisma::TRIGGERS
+        .iter()
+        .chain(sequelize::TRIGGERS)
+        .chain(typeorm::TRIGGERS)
+        .chain(supabase::TRIGGERS)
+        .copied()
 }
 
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
     prisma::recognize(chain, src, hints)
 }
 
+// ---- Sequelize, TypeORM, supabase-js ------------------------------------------
+
+/// File-level knowledge for the Sequelize, TypeORM and supabase-js clients.
+#[derive(Clone, Debug, Default)]
+pub struct OrmHints {
+    /// Imports from `sequelize` / `sequelize-typescript` or uses its vocabulary.
+    pub sequelize: bool,
+    /// Imports from `typeorm` / `@nestjs/typeorm` or uses `Repository<T>`, `DataSource`.
+    pub typeorm: bool,
+    /// Imports from `@supabase/*` or calls `createClient`/`createServerClient`.
+    pub supabase: bool,
+    /// TypeORM repositories the file declares: `(variable or property, entity class)`,
+    /// from `users: Repository<User>` and `repo = x.getRepository(User)`.
+    pub repositories: Vec<(String, String)>,
+}
+
+impl OrmHints {
+    pub fn of(src: &str) -> OrmHints {
+        OrmHints {
+            sequelize: sequelize::mentions_sequelize(src),
+            typeorm: typeorm::mentions_typeorm(src),
+            supabase: supabase::mentions_supabase(src),
+            repositories: typeorm::declared_repositories(src),
+        }
+    }
+}
+
+/// Where a variable's value came from: the effect it was bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub client: Client,
+    pub kind: EffectKind,
+    pub table: Option<String>,
+    /// The handle that effect went through.
+    pub handle: String,
+}
+
+/// What the lowering knows about the function's variables when a call is recognised,
+/// for clients whose calls go through rows (`user.save()`, `repo.save(user)`).
+#[derive(Clone, Debug, Default)]
+pub struct Scope<'t> {
+    /// Variables bound to the result of an effect.
+    pub origins: std::collections::HashMap<String, Origin>,
+    /// Fields assigned on a variable since it was bound (`user.balance = …`), with
+    /// the node of the new value; the lowering has already evaluated these nodes.
+    pub assigned: std::collections::HashMap<String, Vec<(String, Node<'t>)>>,
+}
+
+impl<'t> Scope<'t> {
+    pub fn origin(&self, name: &str) -> Option<&Origin> {
+        self.origins.get(name)
+    }
+    pub fn assigned(&self, name: &str) -> &[(String, Node<'t>)] {
+        self.assigned.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// [`recognize`], with what the lowering knows about variables: the clients that
+/// need it first, then the others.
+pub fn recognize_in<'t>(
+    chain: &Chain<'t>,
+    src: &'t str,
+    hints: &FileHints,
+    scope: &Scope<'t>,
+) -> Option<Recognized<'t>> {
+    sequelize::recognize(chain, src, hints, scope)
+        .or_else(|| typeorm::recognize(chain, src, hints, scope))
+        .or_else(|| supabase::recognize(chain, src, hints))
+        .or_else(|| recognize(chain, src, hints))
+}
+
+// --------------------------------------------------------------------------------
+
 /// The fix for a remedy, in the client's API.
 pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<String> {
     match client {
         Client::Prisma => Some(prisma::suggest(remedy)),
+        Client::Sequelize => Some(sequelize::suggest(remedy)),
+        Client::TypeOrm => Some(typeorm::suggest(remedy)),
+        Client::Supabase => Some(supabase::suggest(remedy)),
         _ => None,
     }
 }

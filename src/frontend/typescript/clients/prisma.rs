@@ -15,6 +15,24 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
+/// Text every call this module recognises contains: the prefilter skips files
+/// without any of them (see `frontend::may_have_effects`).
+pub const TRIGGERS: &[&str] = &[
+    ".findUnique",
+    ".findFirst",
+    ".findMany",
+    ".count",
+    ".aggregate",
+    ".groupBy",
+    ".create",
+    ".update",
+    ".delete",
+    ".upsert",
+    "$transaction",
+    "$queryRaw",
+    "$executeRaw",
+];
+
 /// Delegate methods, what they do, and whether they throw when no row matches.
 const METHODS: &[(&str, EffectKind, bool)] = &[
     ("findUnique", EffectKind::Read, false),

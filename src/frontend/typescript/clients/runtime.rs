@@ -1,0 +1,108 @@
+//! The JavaScript runtime's own ways of waiting and serializing: timers used as a
+//! wait (`await new Promise((r) => setTimeout(r, 500))`, `await sleep(500)`) and
+//! in-process locks (a module-level `Map` of promises, `async-mutex`'s `Mutex`).
+//! Neither reaches the database, and neither holds across processes.
+
+use crate::frontend::typescript::syntax::{named_children, text, Chain};
+use std::collections::HashSet;
+use tree_sitter::Node;
+
+/// Functions whose awaited call is a pause.
+const SLEEPS: &[&str] = &[
+    "setTimeout",
+    "sleep",
+    "delay",
+    "wait",
+    "pause",
+    "Bun.sleep",
+    "timers.setTimeout",
+];
+
+/// Constructors of in-process locks.
+const LOCK_TYPES: &[&str] = &["Mutex", "Semaphore", "AsyncLock", "Lock", "ReadWriteLock"];
+
+/// Methods that take an in-process lock (or, on a promise map, queue behind one).
+const LOCK_METHODS: &[&str] = &[
+    "set",
+    "acquire",
+    "runExclusive",
+    "lock",
+    "withLock",
+    "waitForUnlock",
+];
+
+/// The callee node, when the chain is a call to a timer used as a wait.
+pub fn sleep_site<'t>(chain: &Chain<'t>, src: &str) -> Option<Node<'t>> {
+    let callee = match chain.segments.as_slice() {
+        [only] if only.name.is_empty() => text(chain.root, src).to_string(),
+        [member] => format!("{}.{}", text(chain.root, src), member.name),
+        _ => return None,
+    };
+    if !SLEEPS.contains(&callee.as_str()) {
+        return None;
+    }
+    let call = chain.segments.last()?;
+    // `setTimeout(() => work(), 0)` schedules work; it does not wait for anything.
+    let first_arg = call.arg(0)?;
+    if super::super::syntax::is_function(first_arg) {
+        return None;
+    }
+    Some(call.name_node.unwrap_or(chain.root))
+}
+
+/// Names of module-level in-process locks: `const queues = new Map<string,
+/// Promise<void>>()`, `const mutex = new Mutex()`.
+pub fn process_locks(program: Node, src: &str) -> HashSet<String> {
+    let mut names = HashSet::new();
+    for statement in named_children(program) {
+        let declaration = if statement.kind() == "export_statement" {
+            statement
+                .child_by_field_name("declaration")
+                .unwrap_or(statement)
+        } else {
+            statement
+        };
+        if !matches!(
+            declaration.kind(),
+            "lexical_declaration" | "variable_declaration"
+        ) {
+            continue;
+        }
+        for declarator in named_children(declaration).filter(|d| d.kind() == "variable_declarator")
+        {
+            let (Some(name), Some(value)) = (
+                declarator.child_by_field_name("name"),
+                declarator.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            if value.kind() != "new_expression" {
+                continue;
+            }
+            let constructor = value
+                .child_by_field_name("constructor")
+                .map_or("", |c| text(c, src));
+            let declared = text(declarator, src);
+            let promise_map = constructor == "Map" && declared.contains("Promise");
+            if promise_map || LOCK_TYPES.contains(&constructor) {
+                names.insert(text(name, src).to_string());
+            }
+        }
+    }
+    names
+}
+
+/// The method node, when the chain takes one of the file's in-process locks.
+pub fn process_lock_site<'t>(
+    chain: &Chain<'t>,
+    src: &str,
+    locks: &HashSet<String>,
+) -> Option<Node<'t>> {
+    let [method] = chain.segments.as_slice() else {
+        return None;
+    };
+    (method.is_call()
+        && LOCK_METHODS.contains(&method.name)
+        && locks.contains(text(chain.root, src)))
+    .then_some(method.name_node?)
+}

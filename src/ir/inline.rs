@@ -1,0 +1,219 @@
+//! Calls to functions of the same file, seen from the caller: the callee's effects
+//! are copied into the caller at the call, under the call's guards, branch arms
+//! and transaction.
+//!
+//! A callee's handle that is one of its parameters is renamed to the argument the
+//! caller passed, so `createTrace(tx, …)` called inside `$transaction(async (tx) =>
+//! …)` runs its writes in the caller's transaction, while a helper that uses the
+//! module's own client escapes it. Calls nest to a small depth, and a function that
+//! (indirectly) calls itself is not expanded again.
+
+use super::{Arm, FileModel, Function, Guard, LocalCall, Transaction};
+
+/// How many calls deep the expansion follows.
+const MAX_DEPTH: usize = 3;
+
+/// Every function of the file with its local calls expanded.
+pub fn expand(model: &FileModel) -> Vec<Function> {
+    model
+        .functions
+        .iter()
+        .map(|f| {
+            if f.calls.is_empty() {
+                f.clone()
+            } else {
+                expand_function(model, f, &mut vec![f.name.clone()])
+            }
+        })
+        .collect()
+}
+
+/// The single function a call names: by exact name, or a method of that name.
+fn callee<'m>(model: &'m FileModel, call: &LocalCall) -> Option<&'m Function> {
+    let mut candidates = model.functions.iter().filter(|f| {
+        f.name == call.callee
+            || f.name.ends_with(&format!(".{}", call.callee))
+            || f.name.ends_with(&format!("::{}", call.callee))
+    });
+    let first = candidates.next()?;
+    candidates.next().is_none().then_some(first)
+}
+
+fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<String>) -> Function {
+    let mut out = Function {
+        effects: Vec::new(),
+        transactions: function.transactions.clone(),
+        calls: Vec::new(),
+        ..function.clone()
+    };
+    // Where each of the caller's own effects lands in `out.effects`.
+    let mut caller_map: Vec<usize> = Vec::with_capacity(function.effects.len());
+    let mut next_branch = max_branch(function) + 1;
+    for position in 0..=function.effects.len() {
+        for call in function.calls.iter().filter(|c| c.position == position) {
+            let Some(target) = callee(model, call) else {
+                continue;
+            };
+            if stack.len() > MAX_DEPTH || stack.contains(&target.name) {
+                continue;
+            }
+            stack.push(target.name.clone());
+            let expanded = if target.calls.is_empty() {
+                target.clone()
+            } else {
+                expand_function(model, target, stack)
+            };
+            stack.pop();
+            let offset = out.effects.len();
+            let tx_map = map_transactions(&expanded, call, function, &mut out.transactions);
+            let branch_offset = next_branch;
+            next_branch += max_branch(&expanded) + 1;
+            let mut inlined = Vec::with_capacity(expanded.effects.len());
+            for effect in &expanded.effects {
+                let mut e = effect.clone();
+                e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
+                e.transaction = match e.transaction {
+                    Some(t) => tx_map[t],
+                    None => call.transaction.filter(|&t| {
+                        out.transactions[t].handle.as_deref() == Some(root(&e.handle))
+                    }),
+                };
+                let own_guards: Vec<Guard> = e
+                    .guards
+                    .iter()
+                    .map(|g| Guard {
+                        read: g.read + offset,
+                        ..g.clone()
+                    })
+                    .collect();
+                // The call's guards are in the caller's numbering: fixed up below.
+                e.guards = call.guards.iter().cloned().chain(own_guards).collect();
+                for field in e.filter.iter_mut().chain(e.values.iter_mut()) {
+                    for r in &mut field.value.reads {
+                        *r += offset;
+                    }
+                }
+                e.arms = call
+                    .arms
+                    .iter()
+                    .copied()
+                    .chain(e.arms.iter().map(|a| Arm {
+                        branch: a.branch + branch_offset,
+                        arm: a.arm,
+                    }))
+                    .collect();
+                inlined.push(e);
+            }
+            out.effects.extend(inlined);
+        }
+        if let Some(effect) = function.effects.get(position) {
+            caller_map.push(out.effects.len());
+            out.effects.push(effect.clone());
+        }
+    }
+    renumber_caller_reads(&mut out, function, &caller_map);
+    out
+}
+
+/// Points the caller's own effects, and the call guards copied into inlined
+/// effects, at the new positions of the caller's reads.
+fn renumber_caller_reads(out: &mut Function, function: &Function, caller_map: &[usize]) {
+    let own: std::collections::HashSet<usize> = caller_map.iter().copied().collect();
+    let call_guard_spans: Vec<_> = function
+        .calls
+        .iter()
+        .flat_map(|c| c.guards.iter().map(|g| (g.read, g.span)))
+        .collect();
+    for (index, effect) in out.effects.iter_mut().enumerate() {
+        let is_own = own.contains(&index);
+        for guard in &mut effect.guards {
+            let from_call = !is_own && call_guard_spans.contains(&(guard.read, guard.span));
+            if is_own || from_call {
+                if let Some(&new) = caller_map.get(guard.read) {
+                    guard.read = new;
+                }
+            }
+        }
+        if is_own {
+            for field in effect.filter.iter_mut().chain(effect.values.iter_mut()) {
+                for r in &mut field.value.reads {
+                    if let Some(&new) = caller_map.get(*r) {
+                        *r = new;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The callee's transactions in the caller: one opened on a parameter the caller
+/// passed its own transaction handle to is that transaction; the others are added.
+fn map_transactions(
+    callee: &Function,
+    call: &LocalCall,
+    caller: &Function,
+    transactions: &mut Vec<Transaction>,
+) -> Vec<Option<usize>> {
+    let base = transactions.len();
+    let mut map = Vec::with_capacity(callee.transactions.len());
+    for tx in &callee.transactions {
+        let passed = tx
+            .handle
+            .as_deref()
+            .map(|h| rename_handle(h, &callee.params, &call.args))
+            .and_then(|h| {
+                (0..caller.transactions.len())
+                    .find(|&t| caller.transactions[t].handle.as_deref() == Some(root(&h)))
+            });
+        match passed {
+            Some(existing) if tx.parent.is_none() => map.push(Some(existing)),
+            _ => {
+                let mut copy = tx.clone();
+                copy.parent = tx.parent.map(|p| base + p).or(call.transaction);
+                map.push(Some(transactions.len()));
+                transactions.push(copy);
+            }
+        }
+    }
+    map
+}
+
+fn root(handle: &str) -> &str {
+    handle
+        .split(['.', '(', '['])
+        .next()
+        .unwrap_or(handle)
+        .trim_start_matches(['&', '*'])
+        .trim_start_matches("mut ")
+}
+
+/// `tx.user` in a callee whose first parameter is `tx`, called as `f(trx, …)` → `trx.user`.
+fn rename_handle(handle: &str, params: &[String], args: &[String]) -> String {
+    let head = root(handle);
+    match params.iter().position(|p| !p.is_empty() && p == head) {
+        Some(i) => match args.get(i) {
+            Some(arg) => format!(
+                "{}{}",
+                root(arg),
+                &handle[handle.find(head).map_or(0, |at| at + head.len())..]
+            ),
+            None => handle.to_string(),
+        },
+        None => handle.to_string(),
+    }
+}
+
+fn max_branch(function: &Function) -> u32 {
+    function
+        .effects
+        .iter()
+        .flat_map(|e| e.arms.iter().map(|a| a.branch))
+        .chain(
+            function
+                .calls
+                .iter()
+                .flat_map(|c| c.arms.iter().map(|a| a.branch)),
+        )
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,54 @@
+//! sleep-as-sync: a timer used to "wait for" another write to commit or a lock to
+//! be released before reading or writing (seed 000 §3–4: 500 ms after compiling,
+//! 800 ms before retrying). A delay is not a guarantee: under load the other write
+//! is still not committed, and on a quiet day the wait is wasted. Retry back-offs
+//! inside a loop are left alone.
+
+use super::{table_name, Context, Rule};
+use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::ir::{EffectKind, Function};
+
+pub struct SleepAsSync;
+
+static META: RuleMeta = RuleMeta {
+    id: "sleep-as-sync",
+    severity: Severity::Warning,
+    summary: "a timer is used to wait for another write to land before touching the database",
+    doc: include_str!("../../rules/sleep-as-sync.md"),
+};
+
+impl Rule for SleepAsSync {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
+        for (index, sleep) in function.effects.iter().enumerate() {
+            if sleep.kind != EffectKind::Sleep || sleep.in_loop {
+                continue;
+            }
+            let Some(next) = function.effects[index + 1..]
+                .iter()
+                .find(|e| e.is_database() && e.kind != EffectKind::Lock)
+            else {
+                continue;
+            };
+            let code = cx.text.get(sleep.span.range()).unwrap_or("the timer");
+            let code: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.push(Finding {
+                rule: META.id,
+                severity: META.severity,
+                span: sleep.site,
+                label: "waits a fixed time".to_string(),
+                message: format!(
+                    "`{code}` waits a fixed time before {} is touched at line {}, hoping another write has landed by then; a delay is no guarantee under load",
+                    table_name(next),
+                    cx.line_of(next.span.start)
+                ),
+                help: "Wait for the producer itself (await the promise that writes), or serialise both sides with a lock (`pg_advisory_xact_lock(hashtext(key))` in a transaction), or do the work in one transaction.".to_string(),
+                related: vec![Related { span: next.site, message: "the database is touched here, assuming the wait was enough".to_string() }],
+                fix: None,
+            });
+        }
+    }
+}
