@@ -180,6 +180,7 @@ pub fn vocabularies() -> Vec<&'static Vocabulary> {
         &kysely::VOCABULARY,
         &knex::VOCABULARY,
         &pg::VOCABULARY,
+        &pg::TAG_VOCABULARY,
         &sequelize::VOCABULARY,
         &typeorm::VOCABULARY,
         &supabase::VOCABULARY,
@@ -308,24 +309,60 @@ pub fn core_segments<'a, 't>(chain: &'a Chain<'t>) -> &'a [super::syntax::Segmen
 
 /// Whether the last part of a handle names a database connection, pool or
 /// transaction (`db`, `ctx.db`, `this.pool`, `trx`, `client`).
-/// What `looks_like_db` looks for in a handle's last name, plus the driver and
-/// ORM package names whose imports open the same calls: the prefilter's gates.
-pub const DB_LIKE_GATES: &[&str] = &[
-    "db", "tx", "trx", "database", "drizzle", "conn", "client", "pool", "pg", "sql", "knex",
-    "postgres", "mysql", "neon", "kysely",
+/// Last names of handles that look like a database: `db`, `ctx.db`, `readDb`,
+/// `pgPool`, `sqlClient`, `trx`, `connection`.
+const DB_LIKE_ENDINGS: &[&str] = &[
+    "db",
+    "tx",
+    "trx",
+    "txn",
+    "database",
+    "drizzle",
+    "conn",
+    "connection",
+    "client",
+    "pool",
+    "pg",
+    "sql",
+    "knex",
+    "transaction",
 ];
 
+/// The prefilter's gates for calls on db-like handles: each ending of
+/// `DB_LIKE_ENDINGS` followed by the `.` of the call, and the package names whose
+/// imports open the same calls.
+pub const DB_LIKE_GATES: &[&str] = &[
+    "db.",
+    "tx.",
+    "trx.",
+    "txn.",
+    "database.",
+    "drizzle",
+    "conn.",
+    "connection.",
+    "client.",
+    "pool.",
+    "pg.",
+    "sql.",
+    "knex",
+    "transaction.",
+    "kysely",
+    "postgres",
+    "mysql",
+    "neon",
+    "'pg'",
+    "\"pg\"",
+    "pg-",
+];
+
+/// A handle whose last name ends like a database client's (see `DB_LIKE_ENDINGS`).
 pub fn looks_like_db(handle: &str) -> bool {
     let last = handle
         .rsplit(['.', ' '])
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    [
-        "db", "tx", "trx", "database", "drizzle", "conn", "client", "pool", "pg", "sql", "knex",
-    ]
-    .iter()
-    .any(|w| last.contains(w))
+    DB_LIKE_ENDINGS.iter().any(|w| last.ends_with(w))
 }
 
 /// The text of a string literal, or of a template literal without substitutions.

@@ -49,9 +49,16 @@ pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
         ".begin",
         ".unsafe",
         ".savepoint",
-        "`",
     ],
     gates: super::DB_LIKE_GATES,
+};
+
+/// A postgres.js tagged template on a handle not named `sql` counts only in files
+/// importing postgres.js (or `@vercel/postgres`).
+pub const TAG_VOCABULARY: super::Vocabulary = super::Vocabulary {
+    calls: &[],
+    gated_calls: &["`"],
+    gates: &["postgres"],
 };
 
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
