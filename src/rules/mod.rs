@@ -160,6 +160,31 @@ impl Context<'_> {
             || LOG_LIKE_WORDS.iter().any(|w| folded.contains(w))
     }
 
+    /// The neutral description of an effect a client renders a fix for.
+    pub fn target(&self, effect: &Effect) -> Target {
+        let call = effect.handle_span.and_then(|handle| {
+            let code = self
+                .text
+                .get(handle.end as usize..effect.span.end as usize)?;
+            Some(code.split_whitespace().collect::<Vec<_>>().join(" "))
+        });
+        Target {
+            table: effect.table.clone().unwrap_or_default(),
+            handle: effect.handle.clone(),
+            key: effect
+                .filter
+                .iter()
+                .map(|f| (f.column.clone(), f.value.text.clone()))
+                .collect(),
+            values: effect
+                .values
+                .iter()
+                .map(|f| (f.column.clone(), f.value.text.clone()))
+                .collect(),
+            call,
+        }
+    }
+
     /// The fix for `remedy` in the effect's client, as help text.
     pub fn suggest(&self, effect: &Effect, remedy: &Remedy) -> String {
         crate::frontend::suggest(effect.client, remedy).unwrap_or_default()
@@ -223,24 +248,6 @@ pub fn verb(kind: EffectKind) -> &'static str {
 /// The table as the code names it, in backticks, for messages.
 pub fn table_name(effect: &Effect) -> String {
     format!("`{}`", effect.table.as_deref().unwrap_or("?"))
-}
-
-/// The neutral description of an effect a client renders a fix for.
-pub fn target_of(effect: &Effect) -> Target {
-    Target {
-        table: effect.table.clone().unwrap_or_default(),
-        handle: effect.handle.clone(),
-        key: effect
-            .filter
-            .iter()
-            .map(|f| (f.column.clone(), f.value.text.clone()))
-            .collect(),
-        values: effect
-            .values
-            .iter()
-            .map(|f| (f.column.clone(), f.value.text.clone()))
-            .collect(),
-    }
 }
 
 /// `a`, `a` and `b`, `a`, `b` and `c`.

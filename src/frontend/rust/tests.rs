@@ -996,6 +996,7 @@ fn every_client_renders_every_remedy() {
         handle: "&pool".into(),
         key: vec![("email".into(), "input.email".into())],
         values: vec![("team_id".into(), "input.team_id".into())],
+        call: None,
     };
     let remedies = [
         Remedy::InsertOnConflict { target: t.clone() },
@@ -1064,6 +1065,7 @@ fn every_client_renders_every_remedy() {
             handle: "conn".into(),
             key: vec![("id".into(), "acct.id".into())],
             values: vec![("balance".into(), "acct.balance - amount".into())],
+            call: None,
         },
         column: "balance".into(),
     };
@@ -1088,6 +1090,7 @@ fn every_client_renders_every_remedy() {
                 ("status".into(), "'booked'".into()),
                 ("holder_id".into(), "user_id".into()),
             ],
+            call: None,
         },
         state: vec![("status".into(), "\"free\"".into())],
     };

@@ -612,7 +612,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let db = targets.first().map_or("db", handle_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await tx.… ({});", table_of(t)))
+                .map(|t| super::replay(t, "tx", format!("  await tx.… ({});", table_of(t))))
                 .collect();
             format!(
                 "await {db}.transaction(async (tx) => {{\n{}\n}});",
@@ -844,6 +844,7 @@ mod tests {
             handle: "db".into(),
             key: vec![("id".into(), "seatId".into())],
             values: vec![("status".into(), "\"booked\"".into())],
+            call: None,
         };
         let conditional = super::suggest(&Remedy::ConditionalWrite {
             target: target.clone(),

@@ -522,7 +522,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let db = targets.first().map_or("knex", handle_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await trx(\"{}\").…;", table_of(t)))
+                .map(|t| super::replay(t, "trx", format!("  await trx(\"{}\").…;", table_of(t))))
                 .collect();
             format!(
                 "await {db}.transaction(async (trx) => {{\n{}\n}});",

@@ -381,7 +381,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let db = targets.first().map_or("db", handle_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await trx.… (\"{}\") .execute();", table_of(t)))
+                .map(|t| super::replay(t, "trx", format!("  await trx.… (\"{}\") .execute();", table_of(t))))
                 .collect();
             format!(
                 "await {db}.transaction().execute(async (trx) => {{\n{}\n}});",
@@ -535,6 +535,7 @@ mod tests {
             handle: "db".into(),
             key: vec![("email".into(), "email".into())],
             values: vec![("email".into(), "email".into())],
+            call: None,
         };
         let upsert = super::suggest(&Remedy::InsertOnConflict {
             target: target.clone(),

@@ -480,6 +480,15 @@ pub fn control_of(sql: &str) -> Option<TxControl> {
     }
 }
 
+/// One statement of a transaction body: the user's own call replayed through the
+/// transaction handle when its code is known, else `fallback`.
+pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) -> String {
+    match &target.call {
+        Some(call) => format!("  await {tx}{call};"),
+        None => fallback,
+    }
+}
+
 /// Whether error-handling code tells a unique violation apart, in any client's words.
 pub fn mentions_unique_violation(code: &str) -> bool {
     const WORDS: &[&str] = &[

@@ -826,6 +826,7 @@ mod tests {
             handle: "pool".into(),
             key: vec![("id".into(), "id".into())],
             values: vec![("balance".into(), "next".into())],
+            call: None,
         };
         let atomic = super::suggest(&Remedy::AtomicUpdate {
             target: target.clone(),

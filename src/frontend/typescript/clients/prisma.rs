@@ -453,7 +453,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let client = targets.first().map_or("prisma", client_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await tx.{}.…;", t.table))
+                .map(|t| super::replay(t, "tx", format!("  await tx.{}.…;", t.table)))
                 .collect();
             format!(
                 "await {client}.$transaction(async (tx) => {{\n{}\n}});",
