@@ -21,11 +21,28 @@ enum Role {
     Always,
 }
 
-/// The searcher for one language: every pattern, with its client and role.
+/// The searcher for one language: every pattern, with its client, its role and
+/// whether it must end at the end of a name.
 struct Searcher {
     automaton: AhoCorasick,
-    roles: Vec<(usize, Role)>,
+    roles: Vec<(usize, Role, bool)>,
     clients: usize,
+}
+
+/// A pattern's text and whether it must end where a name ends: member names do
+/// (`.create` is not `.createdAt`), unless written as a prefix (`.findUnique*`).
+fn pattern(word: &str) -> (String, bool) {
+    match word.strip_suffix('*') {
+        Some(prefix) => (prefix.to_string(), false),
+        None => {
+            let name_like = word.starts_with(['.', '$']) && word.ends_with(is_name_char);
+            (word.to_string(), name_like)
+        }
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$'
 }
 
 impl Searcher {
@@ -39,18 +56,19 @@ impl Searcher {
                 (vocabulary.gates, Role::Gate),
             ] {
                 for word in words {
-                    patterns.push((*word).to_string());
-                    roles.push((client, role));
+                    let (text, whole_name) = pattern(word);
+                    patterns.push(text);
+                    roles.push((client, role, whole_name));
                 }
             }
             // Configured client names open every client's gated calls.
             for name in extra_gates {
                 patterns.push(name.clone());
-                roles.push((client, Role::Gate));
+                roles.push((client, Role::Gate, false));
             }
         }
         patterns.push(crate::suppress::MARKER.to_string());
-        roles.push((0, Role::Always));
+        roles.push((0, Role::Always, false));
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -67,7 +85,10 @@ impl Searcher {
         let mut gated = vec![false; self.clients];
         let mut gate = vec![false; self.clients];
         for found in self.automaton.find_overlapping_iter(text) {
-            let (client, role) = self.roles[found.pattern().as_usize()];
+            let (client, role, whole_name) = self.roles[found.pattern().as_usize()];
+            if whole_name && text[found.end()..].starts_with(is_name_char) {
+                continue;
+            }
             match role {
                 Role::Call | Role::Always => return true,
                 Role::GatedCall => gated[client] = true,

@@ -36,7 +36,7 @@ use tree_sitter::Node;
 pub const BUILDER_VOCABULARY: super::Vocabulary = super::Vocabulary {
     calls: &["$count"],
     gated_calls: &[".values", ".set", ".from"],
-    gates: &[".insert", ".update", ".select"],
+    gates: &[".insert", ".update", ".select*"],
 };
 
 pub const HANDLE_VOCABULARY: super::Vocabulary = super::Vocabulary {

@@ -23,7 +23,7 @@ use tree_sitter::Node;
 /// the gates (the chain may be built earlier in a variable, in the same file).
 pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
     calls: &[],
-    gated_calls: &[".execute"],
+    gated_calls: &[".execute*"],
     gates: &[
         "kysely",
         "selectFrom",

@@ -28,6 +28,10 @@ pub mod typeorm;
 /// client, one of its `calls` appears, or one of its `gates` and one of its
 /// `gated_calls` both appear. Each client's recognition must keep to this: it may
 /// recognise a gated call only in a file that contains one of its gates.
+///
+/// A member name (`.create`) matches only a whole name, so `.createdAt` is not
+/// `.create`; a trailing `*` makes it a prefix (`.findUnique*` also matches
+/// `findUniqueOrThrow`).
 pub struct Vocabulary {
     /// Text of calls the client recognises whatever else the file says.
     pub calls: &'static [&'static str],

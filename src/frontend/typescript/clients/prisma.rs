@@ -20,18 +20,18 @@ use tree_sitter::Node;
 /// looks like a client (see `looks_like_client`, which these gates mirror).
 pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
     calls: &[
-        ".findUnique",
-        ".findFirst",
+        ".findUnique*",
+        ".findFirst*",
         ".findMany",
-        ".createMany",
-        ".updateMany",
+        ".createMany*",
+        ".updateMany*",
         ".deleteMany",
         ".upsert",
         ".aggregate",
         ".groupBy",
         "$transaction",
-        "$queryRaw",
-        "$executeRaw",
+        "$queryRaw*",
+        "$executeRaw*",
     ],
     gated_calls: &[".create", ".update", ".delete", ".count"],
     gates: &[

@@ -42,7 +42,7 @@ pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
         ".destroy",
     ],
     gated_calls: &[
-        ".find",
+        ".find*",
         ".count",
         ".max",
         ".min",

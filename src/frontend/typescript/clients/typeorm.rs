@@ -32,9 +32,9 @@ use tree_sitter::Node;
 pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
     calls: &[],
     gated_calls: &[
-        ".find",
-        ".count",
-        ".exist",
+        ".find*",
+        ".count*",
+        ".exist*",
         ".sum",
         ".maximum",
         ".minimum",
