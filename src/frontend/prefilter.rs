@@ -9,7 +9,7 @@
 use super::rust;
 use super::typescript::clients::{self, Vocabulary};
 use crate::discover::Language;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::sync::OnceLock;
 
 #[derive(Clone, Copy)]
@@ -69,9 +69,12 @@ impl Searcher {
         }
         patterns.push(crate::suppress::MARKER.to_string());
         roles.push((0, Role::Always, false));
+        // A DFA: a few hundred short patterns make a small one, and it scans every
+        // file of the tree, most of which are then never parsed.
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .ok()?;
         Some(Searcher {

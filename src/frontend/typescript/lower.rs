@@ -100,7 +100,7 @@ pub struct Lowered {
 
 pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     let mut local_names = HashSet::new();
-    collect_local_names(root, src, &mut local_names, 0);
+    collect_local_names(root, src, &mut local_names);
     let process_locks = clients::runtime::process_locks(root, src);
     let mut queue = VecDeque::new();
     queue.push_back(Pending {
@@ -133,31 +133,38 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
 }
 
 /// Names of functions declared in the file, so calls to them become [`LocalCall`]s.
-fn collect_local_names(node: Node, src: &str, out: &mut HashSet<String>, depth: u32) {
-    if depth > 64 {
-        return;
-    }
-    match node.kind() {
-        "function_declaration" | "generator_function_declaration" | "method_definition" => {
-            if let Some(name) = node.child_by_field_name("name") {
-                out.insert(text(name, src).to_string());
-            }
-        }
-        "variable_declarator" | "public_field_definition" => {
-            let name = node
-                .child_by_field_name("name")
-                .or_else(|| node.child_by_field_name("property"));
-            let value = node.child_by_field_name("value");
-            if let (Some(name), Some(value)) = (name, value) {
-                if syntax::is_function(value) {
+fn collect_local_names(root: Node, src: &str, out: &mut HashSet<String>) {
+    // One cursor pass over the tree: no recursion, however deep the file nests.
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        match node.kind() {
+            "function_declaration" | "generator_function_declaration" | "method_definition" => {
+                if let Some(name) = node.child_by_field_name("name") {
                     out.insert(text(name, src).to_string());
                 }
             }
+            "variable_declarator" | "public_field_definition" => {
+                let name = node
+                    .child_by_field_name("name")
+                    .or_else(|| node.child_by_field_name("property"));
+                let value = node.child_by_field_name("value");
+                if let (Some(name), Some(value)) = (name, value) {
+                    if syntax::is_function(value) {
+                        out.insert(text(name, src).to_string());
+                    }
+                }
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    for child in named_children(node) {
-        collect_local_names(child, src, out, depth + 1);
+        if cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
     }
 }
 

@@ -11,8 +11,36 @@ pub fn text<'t>(node: Node, src: &'t str) -> &'t str {
     src.get(node.byte_range()).unwrap_or("")
 }
 
+/// The named children. Indexing (`named_child(i)`) costs O(i), which makes a loop
+/// over a wide node (a long array, a big module) quadratic, while a cursor costs an
+/// allocation: small nodes are indexed, wide ones walked with a cursor.
 pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    (0..node.named_child_count()).filter_map(move |i| node.named_child(i))
+    const WIDE: usize = 16;
+    let count = node.named_child_count();
+    let mut cursor = (count > WIDE).then(|| node.walk());
+    let mut index = 0;
+    let mut at_start = true;
+    std::iter::from_fn(move || match cursor.as_mut() {
+        None => {
+            let child = (index < count).then(|| node.named_child(index)).flatten();
+            index += 1;
+            child
+        }
+        Some(cursor) => loop {
+            let moved = if at_start {
+                at_start = false;
+                cursor.goto_first_child()
+            } else {
+                cursor.goto_next_sibling()
+            };
+            if !moved {
+                return None;
+            }
+            if cursor.node().is_named() {
+                return Some(cursor.node());
+            }
+        },
+    })
 }
 
 /// Strips wrappers that do not change which value an expression denotes:

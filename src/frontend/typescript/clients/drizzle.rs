@@ -545,23 +545,6 @@ fn condition(table: &str, fields: &[(String, String)]) -> String {
     }
 }
 
-fn object_literal(fields: &[(String, String)]) -> String {
-    if fields.is_empty() {
-        return "{ /* … */ }".into();
-    }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else {
-                format!("{k}: {v}")
-            }
-        })
-        .collect();
-    format!("{{ {} }}", parts.join(", "))
-}
-
 fn conflict_target(table: &str, key: &[(String, String)]) -> String {
     let columns: Vec<String> = key.iter().map(|(c, _)| format!("{table}.{c}")).collect();
     match columns.len() {
@@ -577,7 +560,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let (db, table) = (handle_of(target), table_of(target));
             format!(
                 "const [row] = await {db}\n  .insert({table})\n  .values({values})\n  .onConflictDoNothing({{ target: {target} }})\n  .returning();\n// no row back: it already existed; load it with\n// {db}.select().from({table}).where({cond})",
-                values = object_literal(&target.values),
+                values = super::object_literal(&target.values),
                 target = conflict_target(table, &target.key),
                 cond = condition(table, &target.key),
             )
@@ -586,7 +569,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let (db, table) = (handle_of(target), table_of(target));
             format!(
                 "try {{\n  await {db}.insert({table}).values({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    const [row] = await {db}.select().from({table}).where({cond});\n    return row;\n  }}\n  throw e;\n}}",
-                values = object_literal(&target.values),
+                values = super::object_literal(&target.values),
                 key = unique_key.join(", "),
                 cond = condition(table, &target.key),
             )
@@ -597,7 +580,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             filter.extend(state.iter().cloned());
             format!(
                 "const updated = await {db}\n  .update({table})\n  .set({values})\n  .where({cond})\n  .returning();\nif (updated.length === 0) {{\n  // someone else changed it first\n}}",
-                values = object_literal(&target.values),
+                values = super::object_literal(&target.values),
                 cond = condition(table, &filter),
             )
         }

@@ -458,23 +458,6 @@ fn table_of(target: &Target) -> &str {
     }
 }
 
-fn object_literal(fields: &[(String, String)]) -> String {
-    if fields.is_empty() {
-        return "{ /* … */ }".into();
-    }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else {
-                format!("{k}: {v}")
-            }
-        })
-        .collect();
-    format!("{{ {} }}", parts.join(", "))
-}
-
 fn columns(key: &[(String, String)]) -> String {
     let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
     if cols.is_empty() {
@@ -490,16 +473,16 @@ pub fn suggest(remedy: &Remedy) -> String {
             "const [row] = await {db}(\"{table}\")\n  .insert({values})\n  .onConflict({cols})\n  .ignore() // or .merge() to update the existing row\n  .returning(\"*\");\n// no row back: it already existed; select it by the same key",
             db = handle_of(target),
             table = table_of(target),
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
             cols = columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
             "try {{\n  await {db}(\"{table}\").insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}(\"{table}\").where({filter}).first();\n  }}\n  throw e;\n}}",
             db = handle_of(target),
             table = table_of(target),
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
             key = unique_key.join(", "),
-            filter = object_literal(&target.key),
+            filter = super::object_literal(&target.key),
         ),
         Remedy::ConditionalWrite { target, state } => {
             let mut filter = target.key.clone();
@@ -508,15 +491,15 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "const changed = await {db}(\"{table}\")\n  .where({filter})\n  .update({values});\nif (changed === 0) {{\n  // someone else changed it first\n}}",
                 db = handle_of(target),
                 table = table_of(target),
-                filter = object_literal(&filter),
-                values = object_literal(&target.values),
+                filter = super::object_literal(&filter),
+                values = super::object_literal(&target.values),
             )
         }
         Remedy::LockThenCheck { target } => format!(
             "await {db}.transaction(async (trx) => {{\n  const row = await trx(\"{table}\")\n    .where({filter})\n    .forUpdate()\n    .first();\n  // … check `row`, then write through `trx(…)` …\n}});",
             db = handle_of(target),
             table = table_of(target),
-            filter = object_literal(&target.key),
+            filter = super::object_literal(&target.key),
         ),
         Remedy::Transaction { targets } => {
             let db = targets.first().map_or("knex", handle_of);
@@ -549,7 +532,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "const changed = await {db}(\"{table}\")\n  .where({filter})\n  .update({{ {values} }});\nif (changed === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
                 db = handle_of(target),
                 table = table_of(target),
-                filter = object_literal(&filter),
+                filter = super::object_literal(&filter),
                 values = values.join(", "),
             )
         }
@@ -557,7 +540,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             "await {db}(\"{table}\")\n  .where({filter})\n  .decrement(\"{column}\", amount); // or .increment(…)",
             db = handle_of(target),
             table = table_of(target),
-            filter = object_literal(&target.key),
+            filter = super::object_literal(&target.key),
         ),
         Remedy::DeleteOrder { targets } => {
             let db = targets.first().map_or("knex", handle_of);
@@ -567,7 +550,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                     format!(
                         "  await trx(\"{}\").where({}).del();",
                         table_of(t),
-                        object_literal(&t.key)
+                        super::object_literal(&t.key)
                     )
                 })
                 .collect();

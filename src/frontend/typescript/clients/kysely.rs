@@ -317,23 +317,6 @@ fn wheres(fields: &[(String, String)]) -> String {
         .collect()
 }
 
-fn object_literal(fields: &[(String, String)]) -> String {
-    if fields.is_empty() {
-        return "{ /* … */ }".into();
-    }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else {
-                format!("{k}: {v}")
-            }
-        })
-        .collect();
-    format!("{{ {} }}", parts.join(", "))
-}
-
 fn columns(key: &[(String, String)]) -> String {
     let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
     if cols.is_empty() {
@@ -349,14 +332,14 @@ pub fn suggest(remedy: &Remedy) -> String {
             "const row = await {db}\n  .insertInto(\"{table}\")\n  .values({values})\n  .onConflict((oc) => oc.columns({cols}).doNothing())\n  .returningAll()\n  .executeTakeFirst();\n// undefined: it already existed; select it by the same key",
             db = handle_of(target),
             table = table_of(target),
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
             cols = columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
             "try {{\n  await {db}.insertInto(\"{table}\").values({values}).execute();\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}.selectFrom(\"{table}\").selectAll(){wheres}\n      .executeTakeFirstOrThrow();\n  }}\n  throw e;\n}}",
             db = handle_of(target),
             table = table_of(target),
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
             key = unique_key.join(", "),
             wheres = wheres(&target.key).replace("\n  ", "\n      "),
         ),
@@ -367,7 +350,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "const result = await {db}\n  .updateTable(\"{table}\")\n  .set({values}){wheres}\n  .executeTakeFirst();\nif (result.numUpdatedRows === 0n) {{\n  // someone else changed it first\n}}",
                 db = handle_of(target),
                 table = table_of(target),
-                values = object_literal(&target.values),
+                values = super::object_literal(&target.values),
                 wheres = wheres(&filter),
             )
         }

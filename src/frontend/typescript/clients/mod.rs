@@ -484,6 +484,25 @@ pub fn control_of(sql: &str) -> Option<TxControl> {
     }
 }
 
+/// `{ email, teamId: input.teamId }`: fields as a JavaScript object literal, for
+/// the fixes clients spell.
+pub fn object_literal(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "{ /* … */ }".into();
+    }
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == v {
+                k.clone()
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
 /// One statement of a transaction body: the user's own call replayed through the
 /// transaction handle when its code is known, else `fallback`.
 pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) -> String {

@@ -373,31 +373,13 @@ fn data_fields<'t>(data: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
     }
 }
 
-/// `{ email, teamId: input.teamId }`
-fn object_literal(fields: &[(String, String)]) -> String {
-    if fields.is_empty() {
-        return "{ /* … */ }".into();
-    }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else {
-                format!("{k}: {v}")
-            }
-        })
-        .collect();
-    format!("{{ {} }}", parts.join(", "))
-}
-
 /// A `where` on a unique key: Prisma names a compound key `a_b: { a, b }`.
 fn unique_where(key: &[(String, String)]) -> String {
     if key.len() < 2 {
-        return object_literal(key);
+        return super::object_literal(key);
     }
     let name: Vec<&str> = key.iter().map(|(k, _)| k.as_str()).collect();
-    format!("{{ {}: {} }}", name.join("_"), object_literal(key))
+    format!("{{ {}: {} }}", name.join("_"), super::object_literal(key))
 }
 
 fn client_of(target: &Target) -> &str {
@@ -415,15 +397,15 @@ pub fn suggest(remedy: &Remedy) -> String {
             client = client_of(target),
             table = target.table,
             key = unique_where(&target.key),
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
             "try {{\n  await {client}.{table}.create({{ data: {values} }});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === \"P2002\") {{\n    return {client}.{table}.findUnique({{ where: {filter} }});\n  }}\n  throw e;\n}}",
             client = client_of(target),
             table = target.table,
-            values = object_literal(&target.values),
+            values = super::object_literal(&target.values),
             key = unique_key.join(", "),
-            filter = object_literal(&target.key),
+            filter = super::object_literal(&target.key),
         ),
         Remedy::ConditionalWrite { target, state } => {
             let mut filter = target.key.clone();
@@ -432,8 +414,8 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {values},\n}});\nif (count === 0) {{\n  // someone else changed it first\n}}",
                 client = client_of(target),
                 table = target.table,
-                filter = object_literal(&filter),
-                values = object_literal(&target.values),
+                filter = super::object_literal(&filter),
+                values = super::object_literal(&target.values),
             )
         }
         Remedy::LockThenCheck { target } => {
@@ -446,7 +428,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "await {client}.$transaction(async (tx) => {{\n  // serialise requests for this key before checking\n  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;\n  const existing = await tx.{table}.findFirst({{ where: {filter} }});\n  // … decide and write through `tx` …\n}});",
                 client = client_of(target),
                 table = target.table,
-                filter = object_literal(&target.key),
+                filter = super::object_literal(&target.key),
             )
         }
         Remedy::Transaction { targets } => {
@@ -474,7 +456,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {{ {values} }},\n}});\nif (count === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
                 client = client_of(target),
                 table = target.table,
-                filter = object_literal(&filter),
+                filter = super::object_literal(&filter),
                 values = values.join(", "),
             )
         }
@@ -484,7 +466,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "await {client}.{table}.update({{\n  where: {filter},\n  data: {{ {column}: {{ {operator}: {amount} }} }},\n}});",
                 client = client_of(target),
                 table = target.table,
-                filter = object_literal(&target.key),
+                filter = super::object_literal(&target.key),
             )
         }
         Remedy::DeleteOrder { targets } => targets
@@ -494,7 +476,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                     "await {}.{}.deleteMany({{ where: {} }});",
                     client_of(t),
                     t.table,
-                    object_literal(&t.key)
+                    super::object_literal(&t.key)
                 )
             })
             .collect::<Vec<_>>()
