@@ -165,7 +165,9 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         return None;
     }
     let client_handle = chain.receiver_text(call_index - 1, src).to_string();
-    if !UNMISTAKABLE.contains(&method) && !looks_like_client(&client_handle, hints) {
+    if !UNMISTAKABLE.contains(&method)
+        && (!looks_like_client(&client_handle, hints) || !prisma_shaped_argument(call, src, hints))
+    {
         return None;
     }
     let mut draft = EffectDraft::new(kind, Client::Prisma, client_handle, call.name_node?);
@@ -206,6 +208,20 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         draft.on_conflict = OnConflict::DoNothing;
     }
     Some(Recognized::Effect(draft))
+}
+
+/// The argument of a common-named method looks like Prisma's: an object with
+/// `where`, `data`, `select` or `include`, or nothing at all (`count()`). A bare
+/// key (`client.sessions.delete(id)`) is a `Map`, a `Set` or a cache; a variable
+/// holding the arguments counts only in files that name Prisma.
+fn prisma_shaped_argument(call: &Segment, src: &str, hints: &FileHints) -> bool {
+    match call.arg(0) {
+        None => true,
+        Some(arg) if arg.kind() == "object" => object_properties(arg, src)
+            .iter()
+            .any(|(key, _)| matches!(key.as_str(), "where" | "data" | "select" | "include")),
+        Some(_) => hints.prisma,
+    }
 }
 
 fn transaction<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
