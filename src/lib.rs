@@ -8,7 +8,7 @@
 //!    knowledge in one module per database client);
 //! 3. [`schema`] — the tables, keys and foreign keys discovered in the project;
 //! 4. [`rules`] — one file per rule, over the model only;
-//! 5. [`report`] — human (miette), json: the only place that formats.
+//! 5. [`report`] — human (miette), json, sarif, github: the only place that formats.
 //!
 //! [`lint`] runs the stages; [`cli`] is the command line around it.
 

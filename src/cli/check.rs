@@ -180,7 +180,7 @@ fn load_config(args: &CheckArgs) -> Result<Config, i32> {
         Some(path) => match config::load(&path, &known) {
             Ok(config) => config,
             Err(error) => {
-                eprintln!("{:?}", miette::Report::new(error));
+                eprint!("{}", crate::report::human::config_error(error));
                 return Err(EXIT_ERROR);
             }
         },

@@ -163,6 +163,11 @@ pub fn summary(report: &Report) -> String {
     out
 }
 
+/// A configuration error, with the file and the offending key underlined.
+pub fn config_error(error: crate::config::ConfigError) -> String {
+    format!("{:?}\n", miette::Report::new(error))
+}
+
 /// One line per file that could not be linted, for stderr.
 pub fn error_lines(report: &Report) -> String {
     let mut out = String::new();

@@ -261,7 +261,7 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
                 "`{table}` is inserted pointing at a `{read_table}` row checked earlier, but `{read_table}` rows are deleted elsewhere ({deleted_at}); a delete in between breaks the reference"
             );
             let advice = format!(
-                "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (Prisma `P2003`, Postgres `23503`) by re-reading and retrying:"
+                "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (SQLSTATE `23503`) by re-reading and retrying:"
             );
             let help = help_with_code(
                 &advice,

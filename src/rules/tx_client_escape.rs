@@ -65,7 +65,7 @@ impl Rule for TxClientEscape {
                         _ => format!("inside the transaction callback at line {}", cx.line_of(transaction.span.start)),
                     }
                 ),
-                help: format!("Make the call through the transaction handle `{tx_handle}` (for Sequelize, pass `{{ transaction: {tx_handle} }}`)."),
+                help: format!("Make the call through the transaction handle `{tx_handle}` — or, where the client takes the transaction as an option, pass `{tx_handle}` to the call."),
                 related: vec![Related { span: transaction.span, message: format!("the transaction whose handle is `{tx_handle}`") }],
                 fix,
             });
