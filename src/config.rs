@@ -660,10 +660,7 @@ ignore = ["in-process-lock"]"#);
     fn miette_report_shows_the_file_and_label() {
         let text = "fail-on = \"error\"\nselekt = []\n";
         let e = fail(text);
-        let mut out = String::new();
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .render_report(&mut out, &e)
-            .unwrap();
+        let out = crate::report::human::config_error(e);
         assert!(out.contains("racelint::config"), "{out}");
         assert!(out.contains("racelint.toml:2:1"), "{out}");
         assert!(out.contains("not a racelint setting"), "{out}");
