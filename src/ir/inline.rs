@@ -8,7 +8,7 @@
 //! module's own client escapes it. Calls nest to a small depth, and a function that
 //! (indirectly) calls itself is not expanded again.
 
-use super::{Arm, FileModel, Function, Guard, LocalCall, Transaction};
+use super::{Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction};
 
 /// How many calls deep the expansion follows.
 const MAX_DEPTH: usize = 3;
@@ -49,6 +49,8 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
     // Where each of the caller's own effects lands in `out.effects`.
     let mut caller_map: Vec<usize> = Vec::with_capacity(function.effects.len());
     let mut next_branch = max_branch(function) + 1;
+    // The caller's `CallResult` effects to turn into the read each callee returns.
+    let mut resolved: Vec<(usize, Effect)> = Vec::new();
     for position in 0..=function.effects.len() {
         for call in function.calls.iter().filter(|c| c.position == position) {
             let Some(target) = callee(model, call) else {
@@ -105,6 +107,9 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
                 inlined.push(e);
             }
             out.effects.extend(inlined);
+            if let (Some(result), Some(&returned)) = (call.result, expanded.returns.first()) {
+                resolved.push((result, out.effects[offset + returned].clone()));
+            }
         }
         if let Some(effect) = function.effects.get(position) {
             caller_map.push(out.effects.len());
@@ -112,7 +117,34 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
         }
     }
     renumber_caller_reads(&mut out, function, &caller_map);
+    for (result, read) in resolved {
+        if let Some(&index) = caller_map.get(result) {
+            become_read(&mut out.effects[index], read);
+        }
+    }
+    out.returns = function
+        .returns
+        .iter()
+        .filter_map(|&r| caller_map.get(r).copied())
+        .collect();
     out
+}
+
+/// The caller's `CallResult` takes on what the callee's returned read is (table,
+/// filter, lock, transaction) while keeping its own place, guards and binding: a
+/// check on the value is a check on that read, made at the call.
+fn become_read(result: &mut Effect, read: Effect) {
+    if read.kind != EffectKind::Read {
+        return;
+    }
+    result.kind = EffectKind::Read;
+    result.client = read.client;
+    result.table = read.table;
+    result.filter = read.filter;
+    result.many = read.many;
+    result.row_lock = read.row_lock;
+    result.transaction = read.transaction.or(result.transaction);
+    result.handle = read.handle;
 }
 
 /// Points the caller's own effects, and the call guards copied into inlined

@@ -70,6 +70,9 @@ pub enum EffectKind {
     ProcessLock,
     /// A database call racelint could not classify (unparsable SQL, an unknown RPC).
     Opaque,
+    /// The value of a call to a function of the same file. `inline::expand` turns it
+    /// into the read that function returns; unresolved, rules ignore it.
+    CallResult,
 }
 
 impl EffectKind {
@@ -235,7 +238,10 @@ impl Effect {
 
     /// A call that reaches the database (not a timer or an in-process lock).
     pub fn is_database(&self) -> bool {
-        !matches!(self.kind, EffectKind::Sleep | EffectKind::ProcessLock)
+        !matches!(
+            self.kind,
+            EffectKind::Sleep | EffectKind::ProcessLock | EffectKind::CallResult
+        )
     }
 
     /// Whether the database itself decides the outcome, so a concurrent writer
@@ -299,6 +305,8 @@ pub struct LocalCall {
     pub position: usize,
     /// The code of each argument, in order (`tx`, `input.id`); empty when unknown.
     pub args: Vec<String>,
+    /// The `CallResult` effect standing for the call's value, when the value is used.
+    pub result: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -312,6 +320,8 @@ pub struct Function {
     pub calls: Vec<LocalCall>,
     /// Parameter names in order; empty strings for patterns that bind no one name.
     pub params: Vec<String>,
+    /// Reads whose result the function returns (`return prisma.user.findFirst(…)`).
+    pub returns: Vec<usize>,
 }
 
 impl Function {
@@ -323,6 +333,7 @@ impl Function {
             transactions: Vec::new(),
             calls: Vec::new(),
             params: Vec::new(),
+            returns: Vec::new(),
         }
     }
 

@@ -241,7 +241,10 @@ pub fn verb(kind: EffectKind) -> &'static str {
         EffectKind::Upsert => "upserted",
         EffectKind::Read => "read",
         EffectKind::Lock => "locked",
-        EffectKind::Sleep | EffectKind::ProcessLock | EffectKind::Opaque => "used",
+        EffectKind::Sleep
+        | EffectKind::ProcessLock
+        | EffectKind::Opaque
+        | EffectKind::CallResult => "used",
     }
 }
 

@@ -1361,6 +1361,7 @@ impl<'t> Lowerer<'t> {
             guards: self.current_guards(),
             position: self.cx.f.effects.len(),
             args,
+            result: None,
         });
     }
 

@@ -216,6 +216,8 @@ struct FnLowerer<'q, 't> {
     discard_returns: bool,
     /// Inside an async callback whose promise the caller drops.
     dropped_async: u32,
+    /// Inside a callback lowered inline: its `return` is not the function's.
+    callback_depth: u32,
     effect_at: HashMap<usize, usize>,
     depth: u32,
     too_deep: Option<usize>,
@@ -264,6 +266,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             awaited: 0,
             discard_returns: false,
             dropped_async: 0,
+            callback_depth: 0,
             effect_at: HashMap::new(),
             depth: 0,
             too_deep: None,
@@ -300,10 +303,27 @@ impl<'q, 't> FnLowerer<'q, 't> {
             Some(body) => {
                 self.returned_expr = Some(unwrap_expr(body).id());
                 self.awaited += 1;
-                self.expr(body);
+                let taint = self.expr(body);
                 self.awaited -= 1;
+                self.note_returned(&taint);
             }
             None => {}
+        }
+    }
+
+    /// A `return` of the function itself (not of a callback inlined into it)
+    /// hands these reads to its callers.
+    fn note_returned(&mut self, taint: &Taint) {
+        if self.callback_depth > 0 {
+            return;
+        }
+        for &read in &taint.reads {
+            let kind = self.func.effects[read].kind;
+            if matches!(kind, EffectKind::Read | EffectKind::CallResult)
+                && !self.func.returns.contains(&read)
+            {
+                self.func.returns.push(read);
+            }
         }
     }
 
@@ -359,9 +379,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 if let Some(value) = node.named_child(0) {
                     let saved = self.returned_expr.replace(unwrap_expr(value).id());
                     self.awaited += 1;
-                    self.expr(value);
+                    let taint = self.expr(value);
                     self.awaited -= 1;
                     self.returned_expr = saved;
+                    if node.kind() == "return_statement" {
+                        self.note_returned(&taint);
+                    }
                 }
             }
             "if_statement" => self.if_statement(node),
@@ -915,7 +938,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.count_checked = true;
                 continue;
             }
-            if effect.kind != EffectKind::Read {
+            if !matches!(effect.kind, EffectKind::Read | EffectKind::CallResult) {
                 continue;
             }
             guards.push(Guard {
@@ -1288,6 +1311,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             return;
         };
         // An early return inside a callback leaves the callback, not this function.
+        self.callback_depth += 1;
         let saved_exit = self.exit_guards.len();
         let saved_returned = self.returned_expr;
         if body.kind() == "statement_block" {
@@ -1300,6 +1324,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         self.returned_expr = saved_returned;
         self.exit_guards.truncate(saved_exit);
+        self.callback_depth -= 1;
     }
 
     fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
@@ -1325,7 +1350,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         // A call through a tainted receiver (`seats.filter(…)`) carries its taint.
         let receiver_taint = self.expr(chain.root);
         taint.union(receiver_taint.clone());
-        self.record_local_call(node, chain);
+        let local_call = self.record_local_call(node, chain);
         let in_iteration = INLINE_CALLEES[..7].contains(&callee_name);
         for segment in &chain.segments {
             let Some(args) = segment.args else {
@@ -1359,6 +1384,18 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 }
             }
         }
+        // The call's value stands for what the callee returns (see `ir::inline`).
+        if let Some(call) = local_call {
+            let mut effect = Effect::new(EffectKind::CallResult, Client::Runtime, span_of(node));
+            effect.site = chain
+                .segments
+                .last()
+                .and_then(|s| s.name_node)
+                .map_or(span_of(chain.root), span_of);
+            let index = self.push_effect(effect, node);
+            self.func.calls[call].result = Some(index);
+            taint.union(Taint::read(index));
+        }
         taint
     }
 
@@ -1373,14 +1410,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
     }
 
-    fn record_local_call(&mut self, node: Node, chain: &Chain) {
+    /// Records a call to a function of this file; returns its index in `calls`.
+    fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
         let callee = match (chain.root.kind(), chain.segments.as_slice()) {
             ("identifier", [only]) if only.name.is_empty() => text(chain.root, self.src),
             ("this", [method]) => method.name,
-            _ => return,
+            _ => return None,
         };
         if !self.local_names.contains(callee) {
-            return;
+            return None;
         }
         self.func.calls.push(LocalCall {
             callee: callee.to_string(),
@@ -1398,7 +1436,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            result: None,
         });
+        Some(self.func.calls.len() - 1)
     }
 }
 
