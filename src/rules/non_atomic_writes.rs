@@ -70,7 +70,20 @@ fn exposed_pair(cx: &Context, function: &Function, first: &Effect, second: &Effe
     if first.span == second.span {
         return false;
     }
-    cx.related(first, second)
+    cx.related(first, second) || uses_result_of(function, first, second)
+}
+
+/// The second write is keyed by, or writes, what the first returned
+/// (`orderId: rows[0].id` after `INSERT … RETURNING id`), as the data flow shows.
+fn uses_result_of(function: &Function, first: &Effect, second: &Effect) -> bool {
+    let Some(index) = function.effects.iter().position(|e| std::ptr::eq(e, first)) else {
+        return false;
+    };
+    second
+        .filter
+        .iter()
+        .chain(&second.values)
+        .any(|f| f.value.reads.contains(&index))
 }
 
 fn finding(
