@@ -5,5 +5,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = racelint::frontend::sql::classify(&text);
+    // `racelint check` parses on workers with a 64 MiB stack (`lint::thread_pool`).
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || {
+                let _ = racelint::frontend::sql::classify(&text);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    });
 });
