@@ -92,6 +92,7 @@ fn parse_problems(path: &str, text: &str) -> usize {
                 .problems
                 .len()
         }
-        _ => 0,
+        Some(Language::Rust) => usize::from(crate::frontend::rust::lower(text).is_err()),
+        None => 0,
     }
 }
