@@ -3,8 +3,9 @@
 //! an old codebase and still fail CI on every new race.
 //!
 //! A finding is recognised by (rule, path, fingerprint). The fingerprint hashes the
-//! code of the spans, not their lines, so edits elsewhere in the file keep a
-//! recorded finding recorded. The message is stored for the reader of the file
+//! code of the lines the finding's spans touch, not their line numbers, so edits
+//! elsewhere in the file keep a recorded finding recorded, while changing the racy
+//! code itself (another table, another filter) makes it new. The message is stored for the reader of the file
 //! only; rewording a message must not resurrect old findings. Matching is by
 //! multiset: two identical findings in the baseline absorb two today, and a third
 //! is new.

@@ -172,8 +172,9 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
-/// A stable fingerprint from the rule, the path and the code of the spans with all
-/// whitespace removed, so that moving code or re-indenting it keeps the fingerprint.
+/// A stable fingerprint from the rule, the path and the code involved (the lines of
+/// the spans, `lint::place` decides) with all whitespace removed, so that moving
+/// code or re-indenting it keeps the fingerprint.
 pub fn fingerprint(rule: &str, path: &str, code_parts: &[&str]) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(rule.as_bytes());

@@ -21,6 +21,7 @@ use crate::schema::{self, Schema};
 use crate::source::{Position, SourceFile};
 use crate::suppress;
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -35,6 +36,9 @@ pub struct Options {
     pub jobs: usize,
     /// Where to discover the database schema.
     pub schema: SchemaSource,
+    /// Lint only these files (canonical paths), of those the walk finds; `None`
+    /// lints all. `--changed-since` sets it. Schema discovery is not limited.
+    pub only: Option<BTreeSet<PathBuf>>,
     /// Skip parsing files without database vocabulary (`frontend::may_have_effects`).
     pub prefilter: bool,
 }
@@ -57,6 +61,7 @@ impl Default for Options {
             exclude: Vec::new(),
             jobs: 0,
             schema: SchemaSource::ProjectRoot,
+            only: None,
             prefilter: true,
         }
     }
@@ -143,11 +148,19 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let pool = thread_pool(options.jobs)?;
     let jobs = pool.current_num_threads();
     let scope = Scope::new(config).map_err(Fatal)?;
-    let discovered =
+    let mut discovered =
         discover::discover(&options.paths, &options.exclude, &|p| scope.keeps(p), jobs)
             .map_err(Fatal)?;
+    if let Some(only) = &options.only {
+        discovered
+            .files
+            .retain(|p| p.canonicalize().is_ok_and(|p| only.contains(&p)));
+    }
     let mut errors = discovered.errors;
     let files = discovered.files.len();
+    let prefilter = options
+        .prefilter
+        .then(|| crate::frontend::Prefilter::new(&config.clients.prisma));
     let hints = HintNames {
         prisma: config.clients.prisma.clone(),
     };
@@ -159,7 +172,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, options.prefilter, &hints))
+                    .map(|path| lint_file(path, config.max_file_size, prefilter.as_ref(), &hints))
                     .collect::<Vec<FileOutcome>>()
             },
         )
@@ -301,7 +314,12 @@ fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
     }]
 }
 
-fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> FileOutcome {
+fn lint_file(
+    path: &Path,
+    max_size: u64,
+    prefilter: Option<&crate::frontend::Prefilter>,
+    names: &HintNames,
+) -> FileOutcome {
     let display = discover::display_path(path);
     let bytes = match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max_size => {
@@ -353,11 +371,9 @@ fn lint_file(path: &Path, max_size: u64, prefilter: bool, names: &HintNames) -> 
             ))
         }
     };
-    if prefilter {
-        if let Some(language) = discover::language_of(path) {
-            if !crate::frontend::may_have_effects(language, &text) {
-                return FileOutcome::Nothing(Vec::new());
-            }
+    if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
+        if !prefilter.admits(language, &text) {
+            return FileOutcome::Nothing(Vec::new());
         }
     }
     let file = SourceFile::new(path.to_path_buf(), display, text);
@@ -419,8 +435,11 @@ pub fn place(file: &SourceFile, finding: Finding) -> Diagnostic {
         start: file.position(span.start),
         end: file.position(span.end),
     };
-    let mut code_parts = vec![file.slice(finding.span)];
-    code_parts.extend(finding.related.iter().map(|r| file.slice(r.span)));
+    // The whole lines of each span, not just the spans (often a method name such as
+    // `create`): racing on another table, with another filter, is another finding
+    // for a baseline, while lines inserted or removed elsewhere change nothing.
+    let mut code_parts = vec![file.lines_of(finding.span)];
+    code_parts.extend(finding.related.iter().map(|r| file.lines_of(r.span)));
     let fingerprint = fingerprint(finding.rule, &file.display_path, &code_parts);
     Diagnostic {
         rule: finding.rule,

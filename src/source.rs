@@ -67,6 +67,23 @@ impl SourceFile {
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
+    /// The whole lines a span touches, from the start of its first line to the end
+    /// of its last, without the final line ending.
+    pub fn lines_of(&self, span: crate::ir::Span) -> &str {
+        let r = span.range();
+        let first = self.position(r.start as u32).line;
+        let last = self.position(r.end.max(r.start) as u32).line;
+        let start = self.line_starts[first as usize - 1] as usize;
+        let end = self
+            .line_starts
+            .get(last as usize)
+            .map_or(self.text.len(), |&e| e as usize);
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
+    }
+
     pub fn slice(&self, span: crate::ir::Span) -> &str {
         let r = span.range();
         self.text.get(r).unwrap_or("")

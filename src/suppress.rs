@@ -35,20 +35,13 @@ pub const META: &[RuleMeta] = &[
         id: UNUSED_SUPPRESSION,
         severity: Severity::Warning,
         summary: "a racelint-ignore comment that suppresses nothing",
-        doc: "# unused-suppression\n\n## What it does\n\nReports a `racelint-ignore` \
-              comment, or one rule id in it, that suppressed no finding, and ids that \
-              name no racelint rule. A stale suppression hides the next real race on \
-              its line.\n\n## Fix safety\n\nRemoving the suppression (or the id) is safe.\n",
+        doc: include_str!("../rules/unused-suppression.md"),
     },
     RuleMeta {
         id: SUPPRESSION_MISSING_REASON,
         severity: Severity::Warning,
         summary: "a racelint-ignore comment that does not say why",
-        doc: "# suppression-missing-reason\n\n## What it does\n\nReports a \
-              `racelint-ignore` comment without a reason after a colon. The reason is \
-              what lets a reviewer check that the race really cannot happen.\n\n\
-              ## Use instead\n\n```ts\n// racelint-ignore check-then-act: slugs are \
-              unique per tenant and the insert handles P2002\n```\n",
+        doc: include_str!("../rules/suppression-missing-reason.md"),
     },
 ];
 

@@ -4,10 +4,10 @@
 use super::{split_list, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use crate::config::{self, Config};
 use crate::lint::{self, Options};
-use crate::{baseline, discover, fix, report};
+use crate::{baseline, changed, discover, fix, report};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
@@ -54,6 +54,10 @@ pub struct CheckArgs {
     /// Files larger than this many bytes are skipped with a note (default: the config's, 1 MiB)
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
+    /// Lint only files changed since this git ref (committed since the merge base,
+    /// uncommitted, untracked); the schema still comes from the whole project
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 pub fn run(args: CheckArgs) -> i32 {
@@ -61,12 +65,26 @@ pub fn run(args: CheckArgs) -> i32 {
         Ok(config) => config,
         Err(code) => return code,
     };
+    let only = match &args.changed_since {
+        Some(git_ref) => {
+            let first = args.paths.first().map_or(Path::new("."), PathBuf::as_path);
+            match changed::changed_files(&discover::project_root(first), git_ref) {
+                Ok(files) => Some(files),
+                Err(message) => {
+                    eprintln!("racelint: error: {message}");
+                    return EXIT_ERROR;
+                }
+            }
+        }
+        None => None,
+    };
     let options = Options {
         paths: args.paths.clone(),
         config,
         exclude: args.exclude.clone(),
         jobs: args.jobs,
         schema: lint::SchemaSource::ProjectRoot,
+        only,
         prefilter: !args.no_prefilter,
     };
     let mut report = match lint::check(&options) {
@@ -117,11 +135,9 @@ pub fn run(args: CheckArgs) -> i32 {
                 report.diagnostics =
                     baseline::filter(std::mem::take(&mut report.diagnostics), &known)
             }
+            // The message names the file and says whether it is missing or invalid.
             Err(e) => {
-                eprintln!(
-                    "racelint: error: cannot read the baseline {}: {e}",
-                    path.display()
-                );
+                eprintln!("racelint: error: {e}");
                 return EXIT_ERROR;
             }
         }

@@ -1,16 +1,19 @@
-//! `racelint explain RULE`: the rule's documentation, from `rules/<id>.md`.
+//! `racelint explain RULE`: the rule's documentation, from `rules/<id>.md`. Covers
+//! the rules and the suppression checks (`unused-suppression`,
+//! `suppression-missing-reason`), everything `racelint rules` lists.
 
 use super::{EXIT_CLEAN, EXIT_ERROR};
-use crate::rules;
+use crate::lint;
 
 pub fn run(id: &str) -> i32 {
-    match rules::find(id) {
-        Some(rule) => {
-            print!("{}", rule.meta().doc);
+    let all = lint::all_rule_meta();
+    match all.iter().find(|m| m.id == id) {
+        Some(meta) => {
+            print!("{}", meta.doc);
             EXIT_CLEAN
         }
         None => {
-            let known: Vec<&str> = rules::RULES.iter().map(|r| r.meta().id).collect();
+            let known: Vec<&str> = all.iter().map(|m| m.id).collect();
             eprintln!(
                 "racelint: error: unknown rule `{id}`; known rules: {}",
                 known.join(", ")

@@ -1,7 +1,8 @@
-//! `racelint rules`: every rule with its default severity and summary.
+//! `racelint rules`: every rule with its default severity and summary, the
+//! suppression checks included.
 
 use super::{Format, EXIT_CLEAN};
-use crate::rules::RULES;
+use crate::lint;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -11,11 +12,11 @@ pub struct RulesArgs {
 }
 
 pub fn run(args: RulesArgs) -> i32 {
+    let all = lint::all_rule_meta();
     match args.format {
         Format::Human => {
-            let width = RULES.iter().map(|r| r.meta().id.len()).max().unwrap_or(0);
-            for rule in RULES {
-                let meta = rule.meta();
+            let width = all.iter().map(|m| m.id.len()).max().unwrap_or(0);
+            for meta in &all {
                 println!(
                     "{:width$}  {:7}  {}",
                     meta.id,
@@ -25,10 +26,9 @@ pub fn run(args: RulesArgs) -> i32 {
             }
         }
         Format::Json => {
-            let rules: Vec<serde_json::Value> = RULES
+            let rules: Vec<serde_json::Value> = all
                 .iter()
-                .map(|r| {
-                    let m = r.meta();
+                .map(|m| {
                     serde_json::json!({ "id": m.id, "severity": m.severity.as_str(), "summary": m.summary })
                 })
                 .collect();

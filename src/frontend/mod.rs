@@ -2,44 +2,12 @@
 //! the [`crate::ir`] model. A frontend never fails: what it cannot parse it reports
 //! as a problem next to whatever it could lower.
 
+mod prefilter;
 pub mod rust;
 pub mod sql;
 pub mod typescript;
 
-use crate::discover::Language;
-use aho_corasick::AhoCorasick;
-use std::sync::OnceLock;
-
-/// Whether a file could produce any effect or suppression, by a byte search for
-/// the vocabulary every recognised call needs. Sound by construction: each client
-/// declares the text its recognition requires, so a file without any of it has no
-/// effect for a rule to see. Most files of a web app never touch the database and
-/// are never parsed.
-pub fn may_have_effects(language: Language, text: &str) -> bool {
-    static TYPESCRIPT: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    static RUST: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    let build = |words: Vec<&'static str>| AhoCorasick::new(words).ok();
-    let searcher = match language {
-        Language::TypeScript(_) => TYPESCRIPT.get_or_init(|| {
-            build(
-                typescript::clients::triggers()
-                    .chain([crate::suppress::MARKER])
-                    .collect(),
-            )
-        }),
-        Language::Rust => RUST.get_or_init(|| {
-            build(
-                rust::TRIGGERS
-                    .iter()
-                    .copied()
-                    .chain([crate::suppress::MARKER])
-                    .collect(),
-            )
-        }),
-    };
-    // Without a searcher (it cannot fail for these patterns) parse everything.
-    searcher.as_ref().is_none_or(|s| s.is_match(text))
-}
+pub use prefilter::Prefilter;
 
 use crate::ir::remedy::Remedy;
 use crate::ir::{Client, Effect, EffectKind, Field, OnConflict, Span, Value};

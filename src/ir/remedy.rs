@@ -15,6 +15,9 @@ pub struct Target {
     pub key: Vec<(String, String)>,
     /// Columns and the code of their values, from the data being written.
     pub values: Vec<(String, String)>,
+    /// The call as written after its handle (`.user.create({ data })`), when the
+    /// handle is the call's receiver: a client can replay it through another handle.
+    pub call: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

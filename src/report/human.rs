@@ -31,6 +31,8 @@ pub fn render(report: &Report, style: &Style) -> String {
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
         .with_links(false)
+        // Help carries code to paste: a wrapped line would not paste.
+        .with_wrap_lines(false)
         .with_context_lines(1);
     let mut out = String::new();
     for diagnostic in &report.diagnostics {

@@ -27,7 +27,7 @@ const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 const SRCROOT: &str = "%SRCROOT%";
 /// The key under `partialFingerprints`; bump the suffix if `fingerprint()` changes.
-pub const FINGERPRINT_KEY: &str = "racelint/v1";
+pub const FINGERPRINT_KEY: &str = "racelint/v2";
 
 /// Where a SARIF viewer sends the user to learn about the tool. Cargo's
 /// `repository` field wins once the manifest has one.
@@ -727,7 +727,7 @@ pub(crate) mod tests {
             serde_json::json!({"startLine": 14, "startColumn": 5, "endLine": 16, "endColumn": 7})
         );
         assert_eq!(
-            first["partialFingerprints"]["racelint/v1"],
+            first["partialFingerprints"]["racelint/v2"],
             "0123456789abcdef"
         );
         let related = &first["relatedLocations"][0];

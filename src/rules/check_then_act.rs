@@ -7,7 +7,7 @@
 //! transaction, a write the database decides itself (upsert, `ON CONFLICT`, a
 //! filter that re-checks the state) and a handled unique violation close the race.
 
-use super::{help_with_code, join_words, target_of, Context, Rule};
+use super::{help_with_code, join_words, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
@@ -155,16 +155,22 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
         .as_deref()
         .map_or_else(|| format!("the `{read_table}` read"), |b| format!("`{b}`"));
     let check_line = cx.line_of(guard.span.start);
-    let target = target_of(write);
-    let mut read_target = target_of(read);
+    let target = cx.target(write);
+    let mut read_target = cx.target(read);
     read_target.values = target.values.clone();
     let (message, label, help) = match &shape {
         Shape::AbsenceThenInsert => {
             let checked: Vec<&str> = read.filter_columns().collect();
             let unique = cx.schema.unique_key_within(read_table, &checked);
-            let message = format!(
-                "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
-            );
+            let message = if read.many || !guard.fields.is_empty() {
+                format!(
+                    "`{table}` is inserted because of what {read_name} returned, but a concurrent request can pass the same check and insert too"
+                )
+            } else {
+                format!(
+                    "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
+                )
+            };
             let advice = match &unique {
                 Some(key) => format!(
                     "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",

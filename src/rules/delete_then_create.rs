@@ -6,7 +6,7 @@
 //! another, and a concurrent step read the stale ids in the gap. An upsert keyed on
 //! what was deleted does not leave that gap.
 
-use super::{help_with_code, table_name, target_of, Context, Rule};
+use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
@@ -79,7 +79,7 @@ fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
     let message = format!(
         "{what}; between the two, another request sees the rows missing or recreates them itself"
     );
-    let targets = vec![target_of(delete), target_of(create)];
+    let targets = vec![cx.target(delete), cx.target(create)];
     let help = help_with_code(
         "Do the delete and the create in one transaction (compute what to create before it starts), or replace delete-all-recreate with an upsert of each row and a delete of only the rows that went away:",
         &cx.suggest(create, &Remedy::Transaction { targets }),

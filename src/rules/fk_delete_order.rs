@@ -4,7 +4,7 @@
 //! at them, `P2003`). Needs the schema: without a known foreign key and a known
 //! ON DELETE action it says nothing rather than guess.
 
-use super::{table_name, target_of, Context, Rule};
+use super::{table_name, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
@@ -110,7 +110,7 @@ fn finding(
         fk.references,
         action(fk.on_delete),
     );
-    let targets: Vec<Target> = order.iter().map(|d| target_of(d)).collect();
+    let targets: Vec<Target> = order.iter().map(|d| cx.target(d)).collect();
     let advice = format!(
         "Delete children before parents: {}. Or let the database do it: make `{}` cascade on delete ({}).",
         chain.join(" → "),

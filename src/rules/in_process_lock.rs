@@ -3,7 +3,7 @@
 //! instances and replicas run the same work concurrently (seed 000, "Why In-Memory
 //! Lock Wasn't Sufficient"). A database lock serializes across all of them.
 
-use super::{help_with_code, table_name, target_of, Context, Rule};
+use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{EffectKind, Function};
@@ -45,7 +45,7 @@ impl Rule for InProcessLock {
                     "this in-process lock serializes work on {} only within one process; other processes and replicas run it concurrently",
                     table_name(guarded)
                 ),
-                help: help_with_code(advice, &cx.suggest(guarded, &Remedy::LockThenCheck { target: target_of(guarded) })),
+                help: help_with_code(advice, &cx.suggest(guarded, &Remedy::LockThenCheck { target: cx.target(guarded) })),
                 related: vec![Related { span: guarded.site, message: "the database work it is meant to protect".to_string() }],
                 fix: None,
             });

@@ -2,7 +2,7 @@
 //! read that decides the write (seed 004). Every request passes the check before
 //! any of them holds the lock; the lock then only orders writes already decided.
 
-use super::{help_with_code, table_name, target_of, Context, Rule};
+use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{EffectKind, Function};
@@ -57,7 +57,7 @@ impl Rule for LockAfterCheck {
                     ),
                     help: help_with_code(
                         "Lock first, then check, then write — and re-check after taking the lock if you keep a fast path before it:",
-                        &cx.suggest(write, &Remedy::LockThenCheck { target: target_of(read) }),
+                        &cx.suggest(write, &Remedy::LockThenCheck { target: cx.target(read) }),
                     ),
                     related: vec![
                         Related { span: read.site, message: "the check reads here, before the lock".to_string() },

@@ -7,7 +7,7 @@
 //! expression. Also flags an update of a table whose schema has a version column
 //! when the update neither tests nor bumps it.
 
-use super::{help_with_code, table_name, target_of, Context, Rule};
+use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Field, Function};
@@ -128,7 +128,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
     );
     let mut help = help_with_code(
         &format!("Make the write fail when the row changed since it was read (optimistic locking: test and bump `{version}`, check the count, answer 409 or retry):"),
-        &cx.suggest(write, &Remedy::OptimisticLock { target: target_of(write), version_column: version.clone() }),
+        &cx.suggest(write, &Remedy::OptimisticLock { target: cx.target(write), version_column: version.clone() }),
     );
     if looks_arithmetic(&field.value.text) {
         help.push_str(&help_with_code(
@@ -136,7 +136,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             &cx.suggest(
                 write,
                 &Remedy::AtomicUpdate {
-                    target: target_of(write),
+                    target: cx.target(write),
                     column: column.clone(),
                 },
             ),
@@ -175,7 +175,7 @@ fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
         &cx.suggest(
             write,
             &Remedy::OptimisticLock {
-                target: target_of(write),
+                target: cx.target(write),
                 version_column: version.to_string(),
             },
         ),

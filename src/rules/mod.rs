@@ -117,24 +117,28 @@ impl Context<'_> {
         if self.schema.table_key(a) == self.schema.table_key(b) || self.schema.related(a, b) {
             return true;
         }
-        let keys = |e: &Effect| -> Vec<String> {
-            e.filter
+        let code = |fields: &[crate::ir::Field]| -> Vec<String> {
+            fields
                 .iter()
-                .chain(&e.values)
                 .filter(|f| !f.value.literal && !f.value.text.is_empty())
                 .map(|f| f.value.text.clone())
                 .collect()
         };
-        let first_keys: Vec<String> = first
-            .filter
-            .iter()
-            .filter(|f| !f.value.literal)
-            .map(|f| f.value.text.clone())
-            .collect();
-        let second_keys = keys(second);
-        let shares_key = second_keys.iter().any(|k| first_keys.contains(k));
+        let (first_filter, first_all) = (
+            code(&first.filter),
+            [code(&first.filter), code(&first.values)].concat(),
+        );
+        let (second_filter, second_all) = (
+            code(&second.filter),
+            [code(&second.filter), code(&second.values)].concat(),
+        );
+        // One write is keyed by a value the other uses (`where: { id: projectId }`
+        // and `data: { projectId }`); two inserts merely carrying the same value are
+        // siblings, not related.
+        let shares_key = second_all.iter().any(|k| first_filter.contains(k))
+            || second_filter.iter().any(|k| first_all.contains(k));
         let uses_result = first.binding.as_deref().is_some_and(|binding| {
-            second_keys.iter().any(|k| {
+            second_all.iter().any(|k| {
                 k == binding
                     || k.starts_with(&format!("{binding}."))
                     || k.starts_with(&format!("{binding}?."))
@@ -154,6 +158,31 @@ impl Context<'_> {
             .iter()
             .any(|t| crate::schema::fold_name(t) == folded)
             || LOG_LIKE_WORDS.iter().any(|w| folded.contains(w))
+    }
+
+    /// The neutral description of an effect a client renders a fix for.
+    pub fn target(&self, effect: &Effect) -> Target {
+        let call = effect.handle_span.and_then(|handle| {
+            let code = self
+                .text
+                .get(handle.end as usize..effect.span.end as usize)?;
+            Some(code.split_whitespace().collect::<Vec<_>>().join(" "))
+        });
+        Target {
+            table: effect.table.clone().unwrap_or_default(),
+            handle: effect.handle.clone(),
+            key: effect
+                .filter
+                .iter()
+                .map(|f| (f.column.clone(), f.value.text.clone()))
+                .collect(),
+            values: effect
+                .values
+                .iter()
+                .map(|f| (f.column.clone(), f.value.text.clone()))
+                .collect(),
+            call,
+        }
     }
 
     /// The fix for `remedy` in the effect's client, as help text.
@@ -219,24 +248,6 @@ pub fn verb(kind: EffectKind) -> &'static str {
 /// The table as the code names it, in backticks, for messages.
 pub fn table_name(effect: &Effect) -> String {
     format!("`{}`", effect.table.as_deref().unwrap_or("?"))
-}
-
-/// The neutral description of an effect a client renders a fix for.
-pub fn target_of(effect: &Effect) -> Target {
-    Target {
-        table: effect.table.clone().unwrap_or_default(),
-        handle: effect.handle.clone(),
-        key: effect
-            .filter
-            .iter()
-            .map(|f| (f.column.clone(), f.value.text.clone()))
-            .collect(),
-        values: effect
-            .values
-            .iter()
-            .map(|f| (f.column.clone(), f.value.text.clone()))
-            .collect(),
-    }
 }
 
 /// `a`, `a` and `b`, `a`, `b` and `c`.

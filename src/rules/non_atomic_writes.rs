@@ -8,7 +8,7 @@
 //! the writes around them. A delete followed by an insert of the same rows is
 //! delete-then-create's finding, not this one's.
 
-use super::{help_with_code, table_name, target_of, verb, Context, Rule};
+use super::{help_with_code, table_name, verb, Context, Rule};
 use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
@@ -82,7 +82,8 @@ fn finding(
 ) -> Finding {
     let split = match (first.transaction, second.transaction) {
         (Some(_), Some(_)) => "in two separate transactions",
-        _ => "outside a transaction",
+        (Some(_), None) | (None, Some(_)) => "with only one of them in a transaction",
+        (None, None) => "outside a transaction",
     };
     let more = match others {
         0 => String::new(),
@@ -97,7 +98,7 @@ fn finding(
         verb(second.kind),
     );
     let first_line = cx.line_of(first.span.start);
-    let mut targets = vec![target_of(first), target_of(second)];
+    let mut targets = vec![cx.target(first), cx.target(second)];
     targets.dedup_by(|a, b| a.table == b.table);
     let help = help_with_code(
         "Run the writes in one transaction, so they commit together or not at all:",

@@ -59,8 +59,11 @@ impl Rule for TxClientEscape {
                 span: effect.handle_span.unwrap_or(effect.site),
                 label: "runs outside the transaction".to_string(),
                 message: format!(
-                    "{what} inside the transaction callback at line {} {through}, so it runs outside the transaction: it does not roll back with it and can wait on the transaction's own locks",
-                    cx.line_of(transaction.span.start)
+                    "{what} {inside} {through}, so it runs outside the transaction: it does not roll back with it and can wait on the transaction's own locks",
+                    inside = match transaction.style {
+                        crate::ir::TransactionStyle::Explicit => format!("while the transaction begun at line {} is open", cx.line_of(transaction.span.start)),
+                        _ => format!("inside the transaction callback at line {}", cx.line_of(transaction.span.start)),
+                    }
                 ),
                 help: format!("Make the call through the transaction handle `{tx_handle}` (for Sequelize, pass `{{ transaction: {tx_handle} }}`)."),
                 related: vec![Related { span: transaction.span, message: format!("the transaction whose handle is `{tx_handle}`") }],

@@ -1484,6 +1484,7 @@ impl<'t> Lowerer<'t> {
                     eff.completion = completion;
                     eff.handle = op.executor.clone();
                     eff.transaction = self.tx_of(&op.executor);
+                    eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
                     eff.guards = self.current_guards();
                     eff.arms = self.cx.arms.clone();
                     eff.in_loop = self.cx.in_loop > 0;

@@ -1012,6 +1012,7 @@ fn every_client_renders_every_remedy() {
         handle: "&pool".into(),
         key: vec![("email".into(), "input.email".into())],
         values: vec![("team_id".into(), "input.team_id".into())],
+        call: None,
     };
     let remedies = [
         Remedy::InsertOnConflict { target: t.clone() },
@@ -1080,6 +1081,7 @@ fn every_client_renders_every_remedy() {
             handle: "conn".into(),
             key: vec![("id".into(), "acct.id".into())],
             values: vec![("balance".into(), "acct.balance - amount".into())],
+            call: None,
         },
         column: "balance".into(),
     };
@@ -1104,6 +1106,7 @@ fn every_client_renders_every_remedy() {
                 ("status".into(), "'booked'".into()),
                 ("holder_id".into(), "user_id".into()),
             ],
+            call: None,
         },
         state: vec![("status".into(), "\"free\"".into())],
     };

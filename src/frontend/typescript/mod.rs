@@ -119,7 +119,7 @@ fn first_error_hiding_effects<'t>(
                 node.byte_range()
             };
             let text = src.get(region.clone()).unwrap_or("");
-            if crate::frontend::may_have_effects(
+            if crate::frontend::Prefilter::standard().admits(
                 crate::discover::Language::TypeScript(Dialect::TypeScript),
                 text,
             ) {

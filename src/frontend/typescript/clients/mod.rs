@@ -9,6 +9,10 @@ use super::syntax::Chain;
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+pub mod drizzle;
+pub mod knex;
+pub mod kysely;
+pub mod pg;
 pub mod prisma;
 pub mod runtime;
 
@@ -18,6 +22,20 @@ pub mod sequelize;
 pub mod supabase;
 pub mod typeorm;
 // --------------------------------------------------------------------------------
+
+/// What a client needs to see in a file's text before it can recognise anything
+/// there. The prefilter (`frontend::Prefilter`) parses a file only when, for some
+/// client, one of its `calls` appears, or one of its `gates` and one of its
+/// `gated_calls` both appear. Each client's recognition must keep to this: it may
+/// recognise a gated call only in a file that contains one of its gates.
+pub struct Vocabulary {
+    /// Text of calls the client recognises whatever else the file says.
+    pub calls: &'static [&'static str],
+    /// Text of calls it recognises only where a gate appears too.
+    pub gated_calls: &'static [&'static str],
+    /// Words (matched ignoring ASCII case) that open the gated calls.
+    pub gates: &'static [&'static str],
+}
 
 /// A column of a filter or of the data written, with the code of its value.
 #[derive(Clone, Debug)]
@@ -113,6 +131,17 @@ pub struct FileHints {
     pub prisma: bool,
     /// Extra names of client variables from the configuration, per client.
     pub prisma_names: Vec<String>,
+    /// The file imports from `drizzle-orm`.
+    pub drizzle: bool,
+    /// The file imports `kysely`.
+    pub kysely: bool,
+    /// The file imports or mentions `knex`.
+    pub knex: bool,
+    /// The file imports a raw SQL driver: node-postgres (`pg`), `pg-promise`, Neon's
+    /// serverless driver, `mysql2`.
+    pub pg: bool,
+    /// The file imports postgres.js (`postgres`) or a driver with its tagged template.
+    pub postgres_js: bool,
     /// What the file says about Sequelize, TypeORM and supabase-js.
     pub orm: OrmHints,
 }
@@ -122,23 +151,60 @@ impl FileHints {
         FileHints {
             prisma: prisma::mentions_prisma(src),
             prisma_names: Vec::new(),
+            drizzle: imports(src, &["drizzle-orm"]),
+            kysely: imports(src, &["kysely"]),
+            knex: imports(src, &["knex"]) || src.contains("Knex"),
+            pg: imports(
+                src,
+                &[
+                    "pg",
+                    "pg-pool",
+                    "pg-promise",
+                    "@neondatabase/serverless",
+                    "mysql2",
+                    "mysql",
+                ],
+            ),
+            postgres_js: imports(src, &["postgres", "@vercel/postgres"]),
             orm: OrmHints::of(src),
         }
     }
 }
 
-/// The text some recognised call must contain, over every client.
-pub fn triggers() -> impl Iterator<Item = &'static str> {
-    prisma::TRIGGERS
-        .iter()
-        .chain(sequelize::TRIGGERS)
-        .chain(typeorm::TRIGGERS)
-        .chain(supabase::TRIGGERS)
-        .copied()
+/// Every client's vocabulary, for the prefilter.
+pub fn vocabularies() -> Vec<&'static Vocabulary> {
+    vec![
+        &prisma::VOCABULARY,
+        &drizzle::BUILDER_VOCABULARY,
+        &drizzle::HANDLE_VOCABULARY,
+        &kysely::VOCABULARY,
+        &knex::VOCABULARY,
+        &pg::VOCABULARY,
+        &pg::TAG_VOCABULARY,
+        &sequelize::VOCABULARY,
+        &typeorm::VOCABULARY,
+        &supabase::VOCABULARY,
+    ]
 }
 
+/// Whether the file imports (or requires) one of `modules`, or a path under one.
+fn imports(src: &str, modules: &[&str]) -> bool {
+    modules.iter().any(|m| {
+        ['"', '\'']
+            .iter()
+            .any(|q| src.contains(&format!("{q}{m}{q}")) || src.contains(&format!("{q}{m}/")))
+    })
+}
+
+/// The first client that recognises the chain wins: Drizzle's relational
+/// `db.query.users.findFirst` must be claimed before Prisma sees a delegate call,
+/// and Kysely's `sql`...`.execute(db)` before postgres.js sees a tagged template.
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
-    prisma::recognize(chain, src, hints)
+    drizzle::recognize(chain, src, hints)
+        .or_else(|| kysely::recognize(chain, src, hints))
+        .or_else(|| knex::recognize(chain, src, hints))
+        .or_else(|| prisma::recognize(chain, src, hints))
+        .or_else(|| pg::recognize(chain, src, hints))
 }
 
 // ---- Sequelize, TypeORM, supabase-js ------------------------------------------
@@ -218,10 +284,208 @@ pub fn recognize_in<'t>(
 pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<String> {
     match client {
         Client::Prisma => Some(prisma::suggest(remedy)),
+        Client::Drizzle => Some(drizzle::suggest(remedy)),
+        Client::Kysely => Some(kysely::suggest(remedy)),
+        Client::Knex => Some(knex::suggest(remedy)),
+        Client::SqlTs => Some(pg::suggest(remedy)),
         Client::Sequelize => Some(sequelize::suggest(remedy)),
         Client::TypeOrm => Some(typeorm::suggest(remedy)),
         Client::Supabase => Some(supabase::suggest(remedy)),
         _ => None,
+    }
+}
+
+/// Promise methods that may follow a query without changing what it does.
+pub const PROMISE_TAIL: &[&str] = &["then", "catch", "finally"];
+
+/// The segments of a chain without a trailing `.then(…)`/`.catch(…)`/`.finally(…)`.
+pub fn core_segments<'a, 't>(chain: &'a Chain<'t>) -> &'a [super::syntax::Segment<'t>] {
+    let mut end = chain.segments.len();
+    while end > 0 && PROMISE_TAIL.contains(&chain.segments[end - 1].name) {
+        end -= 1;
+    }
+    &chain.segments[..end]
+}
+
+/// Whether the last part of a handle names a database connection, pool or
+/// transaction (`db`, `ctx.db`, `this.pool`, `trx`, `client`).
+/// Last names of handles that look like a database: `db`, `ctx.db`, `readDb`,
+/// `pgPool`, `sqlClient`, `trx`, `connection`.
+const DB_LIKE_ENDINGS: &[&str] = &[
+    "db",
+    "tx",
+    "trx",
+    "txn",
+    "database",
+    "drizzle",
+    "conn",
+    "connection",
+    "client",
+    "pool",
+    "pg",
+    "sql",
+    "knex",
+    "transaction",
+];
+
+/// The prefilter's gates for calls on db-like handles: each ending of
+/// `DB_LIKE_ENDINGS` followed by the `.` of the call, and the package names whose
+/// imports open the same calls.
+pub const DB_LIKE_GATES: &[&str] = &[
+    "db.",
+    "tx.",
+    "trx.",
+    "txn.",
+    "database.",
+    "drizzle",
+    "conn.",
+    "connection.",
+    "client.",
+    "pool.",
+    "pg.",
+    "sql.",
+    "knex",
+    "transaction.",
+    "kysely",
+    "postgres",
+    "mysql",
+    "neon",
+    "'pg'",
+    "\"pg\"",
+    "pg-",
+];
+
+/// A handle whose last name ends like a database client's (see `DB_LIKE_ENDINGS`).
+pub fn looks_like_db(handle: &str) -> bool {
+    let last = handle
+        .rsplit(['.', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    DB_LIKE_ENDINGS.iter().any(|w| last.ends_with(w))
+}
+
+/// The text of a string literal, or of a template literal without substitutions.
+pub fn string_value(node: Node, src: &str) -> Option<String> {
+    match node.kind() {
+        "string" => Some(
+            super::syntax::text(node, src)
+                .trim_matches(['"', '\''])
+                .to_string(),
+        ),
+        "template_string"
+            if super::syntax::named_children(node).all(|c| c.kind() != "template_substitution") =>
+        {
+            Some(super::syntax::text(node, src).trim_matches('`').to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether the value of `node` is consumed as a statement: awaited, returned, an
+/// expression statement of its own, or an arrow function's body. A query-valued
+/// expression elsewhere (a property value, an argument) is a fragment of another
+/// statement: `set({ balance: knex.raw("balance - ?", [n]) })`.
+pub fn in_statement_position(node: Node) -> bool {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        match parent.kind() {
+            "parenthesized_expression"
+            | "as_expression"
+            | "satisfies_expression"
+            | "non_null_expression" => current = parent,
+            "await_expression" | "expression_statement" | "return_statement" => return true,
+            "arrow_function" => {
+                return parent
+                    .child_by_field_name("body")
+                    .is_some_and(|b| b.id() == current.id())
+            }
+            "unary_expression" => {
+                return parent.child(0).is_some_and(|op| op.kind() == "void");
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The name a statement's value is bound to: `const trx = await knex.transaction()`.
+pub fn bound_name(node: Node, src: &str) -> Option<String> {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        match parent.kind() {
+            "parenthesized_expression" | "as_expression" | "await_expression" => current = parent,
+            "variable_declarator" => {
+                let name = parent.child_by_field_name("name")?;
+                return (name.kind() == "identifier")
+                    .then(|| super::syntax::text(name, src).to_string());
+            }
+            "assignment_expression" => {
+                let left = parent.child_by_field_name("left")?;
+                return (left.kind() == "identifier")
+                    .then(|| super::syntax::text(left, src).to_string());
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Whether `node` is a tagged template whose tag is the identifier `tag` (``sql`…` ``).
+pub fn is_tagged_template(node: Node, tag: &str, src: &str) -> bool {
+    node.kind() == "call_expression"
+        && node
+            .child_by_field_name("arguments")
+            .is_some_and(|a| a.kind() == "template_string")
+        && node
+            .child_by_field_name("function")
+            .is_some_and(|f| super::syntax::text(f, src) == tag)
+}
+
+/// Whether `code` uses `column` as a word (`balance - ?`, `"balance"`, `t.balance`).
+pub fn mentions_column(code: &str, column: &str) -> bool {
+    let snake = crate::schema::snake_case(column);
+    [column, snake.as_str()].iter().any(|c| {
+        code.match_indices(*c).any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + c.len()..].chars().next();
+            let is_word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+            !is_word(before) && !is_word(after)
+        })
+    })
+}
+
+/// The affected rows of an update or delete may be many unless the filter names `id`.
+pub fn many_unless_id(filter: &[FieldDraft]) -> bool {
+    !filter.iter().any(|f| f.column == "id")
+}
+
+/// A SQL text's transaction control, if that is all it is.
+pub fn control_of(sql: &str) -> Option<TxControl> {
+    let upper = sql.trim().trim_end_matches(';').to_ascii_uppercase();
+    if upper == "BEGIN" || upper == "START TRANSACTION" {
+        return Some(TxControl::Begin {
+            serializable: false,
+        });
+    }
+    if upper.starts_with("BEGIN") || upper.starts_with("START TRANSACTION") {
+        return Some(TxControl::Begin {
+            serializable: upper.contains("SERIALIZABLE"),
+        });
+    }
+    match upper.as_str() {
+        "COMMIT" | "END" => Some(TxControl::Commit),
+        "ROLLBACK" => Some(TxControl::Rollback),
+        _ => None,
+    }
+}
+
+/// One statement of a transaction body: the user's own call replayed through the
+/// transaction handle when its code is known, else `fallback`.
+pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) -> String {
+    match &target.call {
+        Some(call) => format!("  await {tx}{call};"),
+        None => fallback,
     }
 }
 
@@ -263,4 +527,134 @@ pub fn template_sql<'t>(template: Node<'t>, src: &'t str) -> (String, Vec<Node<'
     }
     sql.push_str(src.get(cursor..inner_end).unwrap_or(""));
     (sql, params)
+}
+
+/// Lowers a TypeScript snippet with the hints its own text gives, for client tests.
+#[cfg(test)]
+pub(crate) fn lower_snippet(src: &str) -> crate::ir::FileModel {
+    super::parse(src, super::Dialect::TypeScript, &FileHints::of(src)).model
+}
+
+/// The effects of the function named `name` in a lowered snippet.
+#[cfg(test)]
+pub(crate) fn effects_of<'m>(
+    model: &'m crate::ir::FileModel,
+    name: &str,
+) -> &'m crate::ir::Function {
+    model
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no function {name} in {:?}",
+                model.functions.iter().map(|f| &f.name).collect::<Vec<_>>()
+            )
+        })
+}
+
+/// The object literal describing one inserted row, and whether several rows are
+/// inserted: `{ … }`, `[{ … }, …]`, or `items.map((item) => ({ … }))`.
+pub fn row_object<'t>(node: Node<'t>, src: &str) -> (Option<Node<'t>>, bool) {
+    use super::syntax::{arguments, is_function, named_children, text, unwrap_expr};
+    let node = unwrap_expr(node);
+    match node.kind() {
+        "object" => (Some(node), false),
+        "array" => (node.named_child(0).and_then(|n| row_object(n, src).0), true),
+        "call_expression" => {
+            let is_map = node
+                .child_by_field_name("function")
+                .and_then(|f| f.child_by_field_name("property"))
+                .is_some_and(|p| text(p, src) == "map");
+            let callback = node
+                .child_by_field_name("arguments")
+                .and_then(|a| arguments(a).first().copied())
+                .filter(|c| is_function(*c));
+            let (true, Some(callback)) = (is_map, callback) else {
+                return (None, false);
+            };
+            let object = callback.child_by_field_name("body").and_then(|b| {
+                if b.kind() == "statement_block" {
+                    named_children(b)
+                        .filter(|s| s.kind() == "return_statement")
+                        .last()
+                        .and_then(|r| r.named_child(0))
+                } else {
+                    Some(b)
+                }
+            });
+            (
+                object.map(unwrap_expr).filter(|o| o.kind() == "object"),
+                true,
+            )
+        }
+        _ => (None, false),
+    }
+}
+
+/// A query built in a variable and run later — `let q = db.selectFrom("users");
+/// if (email) q = q.where("email", "=", email); await q.execute()` — as one chain:
+/// the declaration's chain, then the segments of each `q = q.…` reassignment before
+/// the use, then the use's own segments. `None` when the chain's root is not such a
+/// variable.
+pub fn expand_builder_variable<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Chain<'t>> {
+    use super::syntax::{named_children, text, unwrap_expr};
+    if chain.root.kind() != "identifier" {
+        return None;
+    }
+    let name = text(chain.root, src);
+    let use_at = chain.root.start_byte();
+    // The enclosing function (or the file) is where the variable lives.
+    let scope = std::iter::successors(chain.node.parent(), |n| n.parent())
+        .find(|n| super::syntax::is_function(*n) || n.kind() == "program")?;
+    let mut declaration: Option<Node<'t>> = None;
+    let mut reassignments: Vec<Node<'t>> = Vec::new();
+    let mut stack = vec![scope];
+    while let Some(node) = stack.pop() {
+        if node.start_byte() >= use_at {
+            continue;
+        }
+        match node.kind() {
+            "variable_declarator"
+                if node
+                    .child_by_field_name("name")
+                    .is_some_and(|n| text(n, src) == name) =>
+            {
+                if let Some(value) = node.child_by_field_name("value").map(unwrap_expr) {
+                    if value.kind() == "call_expression"
+                        && declaration.is_none_or(|d| d.start_byte() < value.start_byte())
+                    {
+                        declaration = Some(value);
+                    }
+                }
+            }
+            "assignment_expression"
+                if node
+                    .child_by_field_name("left")
+                    .is_some_and(|l| text(l, src) == name) =>
+            {
+                if let Some(right) = node.child_by_field_name("right").map(unwrap_expr) {
+                    reassignments.push(right);
+                }
+            }
+            _ => {}
+        }
+        stack.extend(named_children(node));
+    }
+    let declaration = declaration?;
+    let mut combined = Chain::of(declaration, src);
+    if combined.root.kind() == "identifier" && text(combined.root, src) == name {
+        return None;
+    }
+    reassignments.retain(|r| r.start_byte() > declaration.start_byte());
+    reassignments.sort_by_key(|r| r.start_byte());
+    for right in reassignments {
+        let step = Chain::of(right, src);
+        if step.root.kind() == "identifier" && text(step.root, src) == name {
+            combined.segments.extend(step.segments);
+        }
+    }
+    combined.segments.extend(chain.segments.iter().cloned());
+    combined.node = chain.node;
+    Some(combined)
 }

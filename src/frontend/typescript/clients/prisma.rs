@@ -15,23 +15,36 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
-/// Text every call this module recognises contains: the prefilter skips files
-/// without any of them (see `frontend::may_have_effects`).
-pub const TRIGGERS: &[&str] = &[
-    ".findUnique",
-    ".findFirst",
-    ".findMany",
-    ".count",
-    ".aggregate",
-    ".groupBy",
-    ".create",
-    ".update",
-    ".delete",
-    ".upsert",
-    "$transaction",
-    "$queryRaw",
-    "$executeRaw",
-];
+/// Unmistakable methods are recognised anywhere; the common ones (`create`,
+/// `update`, `delete`, `count`) only in files that name Prisma or on a handle that
+/// looks like a client (see `looks_like_client`, which these gates mirror).
+pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
+    calls: &[
+        ".findUnique",
+        ".findFirst",
+        ".findMany",
+        ".createMany",
+        ".updateMany",
+        ".deleteMany",
+        ".upsert",
+        ".aggregate",
+        ".groupBy",
+        "$transaction",
+        "$queryRaw",
+        "$executeRaw",
+    ],
+    gated_calls: &[".create", ".update", ".delete", ".count"],
+    gates: &[
+        "prisma",
+        "db.",
+        "tx.",
+        "trx.",
+        "txn.",
+        "client.",
+        "database.",
+        "transaction.",
+    ],
+};
 
 /// Delegate methods, what they do, and whether they throw when no row matches.
 const METHODS: &[(&str, EffectKind, bool)] = &[
@@ -96,12 +109,28 @@ pub fn mentions_prisma(src: &str) -> bool {
     src.contains("prisma") || src.contains("Prisma") || src.contains("$transaction")
 }
 
+/// A handle named like a database client: `prisma`, `db`, `ctx.db`, `tx`,
+/// `readDb`, `prismaClient`. Its last name, followed by the `.` of the model, is
+/// what `VOCABULARY.gates` look for.
 fn looks_like_client(handle: &str, hints: &FileHints) -> bool {
-    let lower = handle.to_ascii_lowercase();
+    let last = handle
+        .rsplit(['.', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     hints.prisma
-        || ["prisma", "db", "tx", "trx", "client", "database"]
-            .iter()
-            .any(|w| lower.rsplit(['.', ' ']).next().unwrap_or("").contains(w))
+        || last.contains("prisma")
+        || [
+            "db",
+            "tx",
+            "trx",
+            "txn",
+            "client",
+            "database",
+            "transaction",
+        ]
+        .iter()
+        .any(|w| last.ends_with(w))
         || hints.prisma_names.iter().any(|n| n == handle)
 }
 
@@ -142,8 +171,8 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     let mut draft = EffectDraft::new(kind, Client::Prisma, client_handle, call.name_node?);
     draft.table = Some(model.name.to_string());
     draft.throws_if_missing = throws;
-    draft.many =
-        method.ends_with("Many") || method.starts_with("createMany") || method == "findMany";
+    // Counts and aggregates look at many rows too.
+    draft.many = method.contains("Many") || matches!(method, "count" | "aggregate" | "groupBy");
     let Some(args) = call.arg(0) else {
         return Some(Recognized::Effect(draft));
     };
@@ -424,7 +453,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let client = targets.first().map_or("prisma", client_of);
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await tx.{}.…;", t.table))
+                .map(|t| super::replay(t, "tx", format!("  await tx.{}.…;", t.table)))
                 .collect();
             format!(
                 "await {client}.$transaction(async (tx) => {{\n{}\n}});",

@@ -29,26 +29,43 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
-/// Text every call this module recognises contains (the prefilter's vocabulary).
-pub const TRIGGERS: &[&str] = &[
-    ".find",
-    ".count",
-    ".max",
-    ".min",
-    ".sum",
-    ".create",
-    ".bulkCreate",
-    ".update",
-    ".increment",
-    ".decrement",
-    ".destroy",
-    ".upsert",
-    ".transaction",
-    ".commit",
-    ".rollback",
-    ".save",
-    ".reload",
-];
+/// `UNMISTAKABLE` methods are recognised anywhere; the others only in files
+/// `mentions_sequelize` accepts, whose tests these gates cover.
+pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
+    calls: &[
+        ".findByPk",
+        ".findOrCreate",
+        ".findCreateFind",
+        ".findOrBuild",
+        ".findAndCountAll",
+        ".bulkCreate",
+        ".destroy",
+    ],
+    gated_calls: &[
+        ".find",
+        ".count",
+        ".max",
+        ".min",
+        ".sum",
+        ".create",
+        ".update",
+        ".increment",
+        ".decrement",
+        ".upsert",
+        ".transaction",
+        ".commit",
+        ".rollback",
+        ".save",
+        ".reload",
+    ],
+    gates: &[
+        "sequelize",
+        ".findOne(",
+        ".findAll(",
+        ".count(",
+        ".destroy(",
+    ],
+};
 
 /// Where a static method keeps its options (argument index) and what it does.
 const STATIC: &[(&str, EffectKind, usize)] = &[

@@ -18,7 +18,12 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 
 /// Text every call this module recognises contains (the prefilter's vocabulary).
-pub const TRIGGERS: &[&str] = &[".from", ".rpc"];
+/// Recognised only in files that name Supabase or on a handle that does.
+pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
+    calls: &[],
+    gated_calls: &[".from", ".rpc"],
+    gates: &["supabase"],
+};
 
 /// Filter methods whose first argument is a column.
 const FILTERS: &[&str] = &[

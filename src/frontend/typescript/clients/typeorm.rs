@@ -26,30 +26,44 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
-/// Text every call this module recognises contains (the prefilter's vocabulary).
-pub const TRIGGERS: &[&str] = &[
-    ".find",
-    ".count",
-    ".exist",
-    ".sum",
-    ".maximum",
-    ".minimum",
-    ".save",
-    ".insert",
-    ".update",
-    ".increment",
-    ".decrement",
-    ".softDelete",
-    ".softRemove",
-    ".restore",
-    ".delete",
-    ".remove",
-    ".upsert",
-    ".transaction",
-    "Transaction(",
-    ".query",
-    "createQueryBuilder",
-];
+/// Every call is gated: recognised only where `mentions_typeorm` holds or on a
+/// handle named like a repository (`…Repository`, `…Repo`), whose `.` these
+/// gates look for.
+pub const VOCABULARY: super::Vocabulary = super::Vocabulary {
+    calls: &[],
+    gated_calls: &[
+        ".find",
+        ".count",
+        ".exist",
+        ".sum",
+        ".maximum",
+        ".minimum",
+        ".save",
+        ".insert",
+        ".update",
+        ".increment",
+        ".decrement",
+        ".softDelete",
+        ".softRemove",
+        ".restore",
+        ".delete",
+        ".remove",
+        ".upsert",
+        ".transaction",
+        "Transaction(",
+        ".query",
+        "createQueryBuilder",
+    ],
+    gates: &[
+        "typeorm",
+        "Repository<",
+        "getRepository(",
+        "EntityManager",
+        "DataSource",
+        "repo.",
+        "repository.",
+    ],
+};
 
 /// Repository / entity-manager methods.
 const METHODS: &[(&str, EffectKind)] = &[

@@ -1,0 +1,168 @@
+//! Which files are worth parsing: a byte search for the vocabulary every
+//! recognised call needs, before any parser runs.
+//!
+//! Sound by construction: each client declares what its recognition requires
+//! (`Vocabulary`: calls it always recognises, and calls it recognises only next to
+//! a gate word), so a file the prefilter turns away has no effect for a rule to see.
+//! Most files of a web app never touch the database and are never parsed.
+
+use super::rust;
+use super::typescript::clients::{self, Vocabulary};
+use crate::discover::Language;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy)]
+enum Role {
+    Call,
+    GatedCall,
+    Gate,
+    /// A suppression comment: the file must be read to check it.
+    Always,
+}
+
+/// The searcher for one language: every pattern, with its client and role.
+struct Searcher {
+    automaton: AhoCorasick,
+    roles: Vec<(usize, Role)>,
+    clients: usize,
+}
+
+impl Searcher {
+    fn new(vocabularies: &[&Vocabulary], extra_gates: &[String]) -> Option<Searcher> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut roles = Vec::new();
+        for (client, vocabulary) in vocabularies.iter().enumerate() {
+            for (words, role) in [
+                (vocabulary.calls, Role::Call),
+                (vocabulary.gated_calls, Role::GatedCall),
+                (vocabulary.gates, Role::Gate),
+            ] {
+                for word in words {
+                    patterns.push((*word).to_string());
+                    roles.push((client, role));
+                }
+            }
+            // Configured client names open every client's gated calls.
+            for name in extra_gates {
+                patterns.push(name.clone());
+                roles.push((client, Role::Gate));
+            }
+        }
+        patterns.push(crate::suppress::MARKER.to_string());
+        roles.push((0, Role::Always));
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok()?;
+        Some(Searcher {
+            automaton,
+            roles,
+            clients: vocabularies.len(),
+        })
+    }
+
+    fn admits(&self, text: &str) -> bool {
+        let mut gated = vec![false; self.clients];
+        let mut gate = vec![false; self.clients];
+        for found in self.automaton.find_overlapping_iter(text) {
+            let (client, role) = self.roles[found.pattern().as_usize()];
+            match role {
+                Role::Call | Role::Always => return true,
+                Role::GatedCall => gated[client] = true,
+                Role::Gate => gate[client] = true,
+            }
+            if gated[client] && gate[client] {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The prefilter of one run.
+pub struct Prefilter {
+    typescript: Option<Searcher>,
+    rust: Option<Searcher>,
+}
+
+/// Rust clients are recognised only in files that name their crate.
+static RUST_VOCABULARY: Vocabulary = Vocabulary {
+    calls: rust::TRIGGERS,
+    gated_calls: &[],
+    gates: &[],
+};
+
+impl Prefilter {
+    /// `client_names`: extra names the configuration gives the clients.
+    pub fn new(client_names: &[String]) -> Prefilter {
+        Prefilter {
+            typescript: Searcher::new(&clients::vocabularies(), client_names),
+            rust: Searcher::new(&[&RUST_VOCABULARY], &[]),
+        }
+    }
+
+    /// The prefilter without configured names, shared by callers outside a run.
+    pub fn standard() -> &'static Prefilter {
+        static STANDARD: OnceLock<Prefilter> = OnceLock::new();
+        STANDARD.get_or_init(|| Prefilter::new(&[]))
+    }
+
+    /// Whether a file of this language could produce an effect or a suppression.
+    pub fn admits(&self, language: Language, text: &str) -> bool {
+        let searcher = match language {
+            Language::TypeScript(_) => &self.typescript,
+            Language::Rust => &self.rust,
+        };
+        // Without a searcher (it cannot fail for these patterns) parse everything.
+        searcher.as_ref().is_none_or(|s| s.admits(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::typescript::Dialect;
+
+    const TS: Language = Language::TypeScript(Dialect::TypeScript);
+
+    #[test]
+    fn files_without_database_vocabulary_are_turned_away() {
+        let p = Prefilter::new(&[]);
+        assert!(!p.admits(
+            TS,
+            "export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);"
+        ));
+        assert!(!p.admits(
+            TS,
+            "const m = Math.max(a, b); items.find((x) => x.id === id); Array.from(s);"
+        ));
+        // `.create` alone is everywhere; it needs a client-like handle to count.
+        assert!(!p.admits(
+            TS,
+            "const el = document.createElement('div'); Object.create(null);"
+        ));
+    }
+
+    #[test]
+    fn database_calls_are_admitted() {
+        let p = Prefilter::new(&[]);
+        assert!(p.admits(TS, "await prisma.user.findFirst({ where: { id } })"));
+        assert!(p.admits(TS, "await db.user.create({ data })"));
+        assert!(p.admits(TS, "await ctx.readDb.user.update({ where, data })"));
+        assert!(p.admits(TS, "const { data } = await supabase.from('users').select()"));
+        assert!(p.admits(
+            TS,
+            "import { Repository } from 'typeorm'; await this.users.save(u)"
+        ));
+        assert!(p.admits(TS, "await User.findByPk(id)"));
+        assert!(p.admits(TS, "// racelint-ignore check-then-act: reason"));
+    }
+
+    #[test]
+    fn configured_names_open_the_gated_calls() {
+        assert!(!Prefilter::new(&[]).admits(TS, "await store.user.create({ data })"));
+        assert!(Prefilter::new(&["store".into()]).admits(TS, "await store.user.create({ data })"));
+    }
+}
