@@ -441,8 +441,9 @@ fn the_schema_copy_matches_the_contract() {
 }
 
 /// racelint never runs what it scans and never touches the network: outside
-/// test modules, no source file spawns a process or opens a socket, and no
-/// dependency is a network client.
+/// test modules, no source file opens a socket, the one process it may start is
+/// `git` for `--changed-since` (in `changed.rs`), and no dependency is a network
+/// client.
 #[test]
 fn the_product_spawns_nothing_and_opens_no_socket() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -460,9 +461,21 @@ fn the_product_spawns_nothing_and_opens_no_socket() {
             }
             let text = fs::read_to_string(&path).unwrap();
             let product = text.split("#[cfg(test)]").next().unwrap();
+            let product = if path.ends_with("src/changed.rs") {
+                assert_eq!(
+                    product.matches("Command::new(").count(),
+                    product.matches("Command::new(\"git\")").count(),
+                    "changed.rs starts something other than git"
+                );
+                product
+                    .replace("Command::new(\"git\")", "")
+                    .replace("use std::process::Command;", "")
+            } else {
+                product.to_string()
+            };
             for word in [
                 "Command::new",
-                "std::process::Command",
+                "process::Command",
                 "std::net",
                 "TcpStream",
                 "UdpSocket",
