@@ -6,7 +6,7 @@
 
 use crate::diagnostic::{Applicability, Report};
 use crate::discover::{language_of, Language};
-use crate::frontend::typescript::{self, clients::FileHints};
+use crate::frontend::typescript;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -87,11 +87,10 @@ pub fn apply_edits(source: &str, mut edits: Vec<ByteEdit>) -> String {
 
 fn parse_problems(path: &str, text: &str) -> usize {
     match language_of(std::path::Path::new(path)) {
-        Some(Language::TypeScript(dialect)) => {
-            typescript::parse(text, dialect, &FileHints::default())
-                .problems
-                .len()
-        }
-        _ => 0,
+        // Any syntax error counts, not only those the lint reports (the ones that
+        // may hide a database call): a fix must not break code anywhere.
+        Some(Language::TypeScript(dialect)) => typescript::syntax_errors(text, dialect),
+        Some(Language::Rust) => usize::from(crate::frontend::rust::lower(text).is_err()),
+        None => 0,
     }
 }

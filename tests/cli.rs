@@ -307,6 +307,116 @@ fn a_check_writes_nothing() {
     assert_eq!(before, snapshot_tree(dir.path()));
 }
 
+/// The whole fixtures tree and the demo app hold safe fixes (tx-client-escape,
+/// unused suppressions); without `--fix`, in no format and under no command is
+/// a byte or a modification time of them changed.
+#[test]
+fn nothing_in_the_fixtures_or_the_demo_is_written_without_fix() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let before = snapshot_tree(&fixtures);
+    let mut safe_fixes = 0;
+    for dir in [fixtures.clone(), fixtures.join("demo")] {
+        for format in ["human", "json", "sarif", "github"] {
+            let out = racelint(&dir, &["check", "--format", format, "."]);
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+            if format == "json" {
+                safe_fixes += stdout(&out).matches("\"applicability\": \"safe\"").count();
+            }
+        }
+        racelint(&dir, &["schema", "."]);
+        racelint(&dir, &["schema", "--format", "json", "."]);
+    }
+    assert!(
+        safe_fixes > 0,
+        "the tree should offer safe fixes to be tempted by"
+    );
+    assert_eq!(
+        before,
+        snapshot_tree(&fixtures),
+        "a check wrote into fixtures/"
+    );
+}
+
+/// `--fix` writes the safe fix, the written file parses and no longer has the
+/// finding, and it is what the fixture's `.fixed` sibling says it should be.
+#[test]
+fn fix_writes_a_file_that_reparses_without_the_finding() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tx-client-escape");
+    for name in [
+        "prisma-payment-outer-client",
+        "prisma-nest-service-this-prisma",
+    ] {
+        let original = fs::read(fixtures.join(format!("{name}.ts"))).unwrap();
+        let fixed = fs::read_to_string(fixtures.join(format!("{name}.fixed.ts"))).unwrap();
+        let file = format!("src/{name}.ts");
+        let dir = project(&[(file.as_str(), &original)]);
+        let rules_in = |out: &Output| -> Vec<String> {
+            let doc: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+            assert!(
+                doc["errors"].as_array().unwrap().is_empty(),
+                "{name}: {doc:#}"
+            );
+            doc["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["rule"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let before = racelint(dir.path(), &["check", "--format", "json"]);
+        assert!(rules_in(&before).iter().any(|r| r == "tx-client-escape"));
+        let fixing = racelint(dir.path(), &["check", "--fix", "--format", "json"]);
+        assert!(
+            stderr(&fixing).contains(&format!("fixed 1 finding in {file}")),
+            "{name}: {}",
+            stderr(&fixing)
+        );
+        // The report after --fix is the re-lint of the written file.
+        assert!(!rules_in(&fixing).iter().any(|r| r == "tx-client-escape"));
+        assert_eq!(fs::read_to_string(dir.path().join(&file)).unwrap(), fixed);
+        let after = racelint(dir.path(), &["check", "--format", "json"]);
+        assert!(!rules_in(&after).iter().any(|r| r == "tx-client-escape"));
+        // A second --fix has nothing left to do.
+        let again = racelint(dir.path(), &["check", "--fix"]);
+        assert!(!stderr(&again).contains("fixed"), "{}", stderr(&again));
+    }
+}
+
+/// A fix whose result would not parse is refused and the file left as it was:
+/// take the real safe fixes of a run and make them break the syntax.
+#[test]
+fn a_fix_that_breaks_parsing_is_refused() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tx-client-escape");
+    let original = fs::read(fixtures.join("prisma-payment-outer-client.ts")).unwrap();
+    let rust = b"use sqlx::PgPool;\n// racelint-ignore check-then-act: nothing here races\npub async fn f(pool: &PgPool) {}\n";
+    let dir = project(&[("src/pay.ts", &original), ("src/lib.rs", rust)]);
+    let options = racelint::lint::Options {
+        paths: vec![dir.path().to_path_buf()],
+        schema: racelint::lint::SchemaSource::None,
+        jobs: 1,
+        ..Default::default()
+    };
+    let mut report = racelint::lint::check(&options).unwrap();
+    let mut broken = 0;
+    for diagnostic in &mut report.diagnostics {
+        if let Some(fix) = &mut diagnostic.fix {
+            for edit in &mut fix.edits {
+                edit.replacement.push_str(" ((( {");
+                broken += 1;
+            }
+        }
+    }
+    assert!(broken >= 2, "expected safe fixes in both files: {broken}");
+    let outcome = racelint::fix::apply(&report);
+    assert!(outcome.written.is_empty(), "{:?}", outcome.written);
+    assert_eq!(outcome.refused.len(), 2, "{:?}", outcome.refused);
+    for (_, why) in &outcome.refused {
+        assert!(why.contains("would not parse"), "{why}");
+    }
+    assert_eq!(fs::read(dir.path().join("src/pay.ts")).unwrap(), original);
+    assert_eq!(fs::read(dir.path().join("src/lib.rs")).unwrap(), rust);
+}
+
 #[test]
 fn human_output_reads_well() {
     let dir = project(&[("src/invite.ts", GET_OR_CREATE.as_bytes())]);
@@ -326,6 +436,73 @@ fn the_schema_copy_matches_the_contract() {
         assert_eq!(
             original, copy,
             "tests/data/racelint-output.schema.json is out of date"
+        );
+    }
+}
+
+/// racelint never runs what it scans and never touches the network: outside
+/// test modules, no source file opens a socket, the one process it may start is
+/// `git` for `--changed-since` (in `changed.rs`), and no dependency is a network
+/// client.
+#[test]
+fn the_product_spawns_nothing_and_opens_no_socket() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("src")];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap();
+            let product = text.split("#[cfg(test)]").next().unwrap();
+            let product = if path.ends_with("src/changed.rs") {
+                assert_eq!(
+                    product.matches("Command::new(").count(),
+                    product.matches("Command::new(\"git\")").count(),
+                    "changed.rs starts something other than git"
+                );
+                product
+                    .replace("Command::new(\"git\")", "")
+                    .replace("use std::process::Command;", "")
+            } else {
+                product.to_string()
+            };
+            for word in [
+                "Command::new",
+                "process::Command",
+                "std::net",
+                "TcpStream",
+                "UdpSocket",
+                "libc::exec",
+            ] {
+                assert!(
+                    !product.contains(word),
+                    "{} uses {word} outside tests",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20);
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for client in ["reqwest", "hyper", "ureq", "curl", "tokio", "surf", "isahc"] {
+        assert!(
+            !dependencies.contains(client),
+            "a network client among the dependencies: {client}"
         );
     }
 }

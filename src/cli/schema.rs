@@ -1,7 +1,7 @@
 //! `racelint schema`: the database schema racelint discovered under the project root.
 
-use super::{Format, EXIT_CLEAN};
-use crate::{discover, schema};
+use super::{Format, EXIT_CLEAN, EXIT_ERROR};
+use crate::{discover, lint, schema};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -24,7 +24,14 @@ pub fn run(args: SchemaArgs) -> i32 {
         .cloned()
         .unwrap_or_else(|| PathBuf::from("."));
     let root = discover::project_root(&first);
-    let found = schema::discover(&root);
+    // The parsers recurse; run them on the same big-stack workers as `check`.
+    let found = match lint::thread_pool(0) {
+        Ok(pool) => pool.install(|| schema::discover(&root)),
+        Err(fatal) => {
+            eprintln!("racelint: error: {fatal}");
+            return EXIT_ERROR;
+        }
+    };
     match args.format {
         Format::Human => print!(
             "{}",

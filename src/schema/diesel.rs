@@ -168,6 +168,11 @@ fn error(rel_path: &str, line: usize, column: usize, message: String) -> RunErro
 /// Parses one Rust file for Diesel `table!`/`joinable!` macros.
 pub fn parse(rel_path: &str, src: &str) -> FileSchema {
     let mut out = FileSchema::default();
+    // syn recurses per nesting level: bound it first (see `nesting`).
+    if let Some((line, column, message)) = crate::frontend::rust::nesting::too_deep(src) {
+        out.error = Some(error(rel_path, line, column - 1, message));
+        return out;
+    }
     let ast = match syn::parse_file(src) {
         Ok(f) => f,
         Err(e) => {

@@ -133,9 +133,12 @@ pub fn split_statements(text: &str) -> Vec<(usize, &str)> {
             _ => {
                 // MySQL dumps switch delimiters around procedure bodies.
                 let at_line_start = i == 0 || bytes[i - 1] == b'\n';
+                // `get`, not indexing: byte 10 may fall inside a character.
                 if at_line_start
                     && text[i..].len() > 10
-                    && text[i..i + 10].eq_ignore_ascii_case("DELIMITER ")
+                    && text
+                        .get(i..i + 10)
+                        .is_some_and(|w| w.eq_ignore_ascii_case("DELIMITER "))
                 {
                     let line_end = text[i..].find('\n').map_or(bytes.len(), |e| i + e);
                     let new = text[i + 10..line_end].trim();
@@ -179,7 +182,7 @@ fn skip_trivia(s: &str) -> usize {
 /// statement is returned as it is.
 fn expand_do(offset: usize, stmt: &str) -> Vec<(usize, &str)> {
     let is_do = stmt.len() > 3
-        && stmt[..2].eq_ignore_ascii_case("DO")
+        && stmt.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("DO"))
         && stmt[2..].starts_with(char::is_whitespace);
     let open = stmt.find('$');
     let (true, Some(open)) = (is_do, open) else {
@@ -197,7 +200,7 @@ fn expand_do(offset: usize, stmt: &str) -> Vec<(usize, &str)> {
     split_statements(body)
         .into_iter()
         .map(|(o, s)| {
-            let rest = if s.len() >= 5 && s[..5].eq_ignore_ascii_case("BEGIN") {
+            let rest = if s.get(..5).is_some_and(|w| w.eq_ignore_ascii_case("BEGIN")) {
                 &s[5..]
             } else {
                 s

@@ -196,7 +196,13 @@ fn arg<'a>(args: &'a [Arg], name: &str, position: Option<usize>) -> Option<&'a V
 struct Parser<'t> {
     toks: &'t [Token],
     i: usize,
+    /// Calls and lists open around the current value.
+    depth: usize,
 }
+
+/// Real attributes nest two or three deep (`@default(dbgenerated("…"))`); deeper
+/// arguments are skipped rather than recursed into, so no input can exhaust the stack.
+const MAX_VALUE_DEPTH: usize = 32;
 
 impl<'t> Parser<'t> {
     fn peek(&self) -> Option<&'t Tok> {
@@ -253,20 +259,55 @@ impl<'t> Parser<'t> {
                 self.i += 1;
                 if self.peek() == Some(&Tok::Punct('(')) {
                     self.i += 1;
-                    Value::Call(name, self.args(')'))
+                    if self.depth >= MAX_VALUE_DEPTH {
+                        self.skip_group();
+                        return Value::Other;
+                    }
+                    self.depth += 1;
+                    let args = self.args(')');
+                    self.depth -= 1;
+                    Value::Call(name, args)
                 } else {
                     Value::Ident(name)
                 }
             }
             Some(Tok::Punct('[')) => {
                 self.i += 1;
-                Value::List(self.args(']').into_iter().map(|a| a.value).collect())
+                if self.depth >= MAX_VALUE_DEPTH {
+                    self.skip_group();
+                    return Value::Other;
+                }
+                self.depth += 1;
+                let items = self.args(']').into_iter().map(|a| a.value).collect();
+                self.depth -= 1;
+                Value::List(items)
             }
             Some(Tok::Punct(')' | ']' | ',')) | None => Value::Other,
             Some(_) => {
                 self.i += 1;
                 Value::Other
             }
+        }
+    }
+
+    /// Skips past the `)` or `]` closing a group whose opener was just consumed,
+    /// without recursion; stops before a `}`, which ends the model anyway.
+    fn skip_group(&mut self) {
+        let mut depth = 1usize;
+        while let Some(tok) = self.peek() {
+            match tok {
+                Tok::Punct('(' | '[') => depth += 1,
+                Tok::Punct(')' | ']') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        return;
+                    }
+                }
+                Tok::Punct('}') => return,
+                _ => {}
+            }
+            self.i += 1;
         }
     }
 
@@ -436,7 +477,11 @@ pub fn parse(rel_path: &str, text: &str) -> FileSchema {
             return out;
         }
     };
-    let mut p = Parser { toks: &toks, i: 0 };
+    let mut p = Parser {
+        toks: &toks,
+        i: 0,
+        depth: 0,
+    };
     let mut models = Vec::new();
     loop {
         p.skip_blank();
@@ -734,6 +779,23 @@ view ActiveUsers {
         assert_eq!(m.foreign_keys[0].on_delete, OnDelete::SetNull);
         assert!(m.version_column.is_none());
         assert_eq!(parsed.notes.len(), 1, "the view is noted");
+    }
+
+    #[test]
+    fn deep_arguments_do_not_recurse() {
+        // 100 000 nested calls and lists overflowed the stack before the depth bound.
+        let n = 100_000;
+        let text = format!(
+            "model User {{\n  id Int @id @default({}1{})\n  tags String[] @default({}{})\n  name String @unique\n}}\n",
+            "f(".repeat(n),
+            ")".repeat(n),
+            "[".repeat(n),
+            "]".repeat(n)
+        );
+        let parsed = parse("schema.prisma", &text);
+        assert!(parsed.error.is_none(), "{:?}", parsed.error);
+        assert_eq!(parsed.tables[0].primary_key, ["id"]);
+        assert!(parsed.tables[0].unique.contains(&vec!["name".to_string()]));
     }
 
     #[test]

@@ -112,6 +112,19 @@ fn line_of(span: proc_macro2::Span) -> usize {
 /// Parses one Rust file for SeaORM entities. The file stem names the module.
 pub fn parse(rel_path: &str, src: &str) -> FileSchema {
     let mut out = FileSchema::default();
+    // syn recurses per nesting level: bound it first (see `nesting`).
+    if let Some((line, column, message)) = crate::frontend::rust::nesting::too_deep(src) {
+        out.error = Some(RunError {
+            kind: ErrorKind::SchemaError,
+            path: rel_path.to_string(),
+            message,
+            position: Some(Position {
+                line: line as u32,
+                column: column as u32,
+            }),
+        });
+        return out;
+    }
     let ast = match syn::parse_file(src) {
         Ok(f) => f,
         Err(e) => {

@@ -8,6 +8,7 @@
 
 mod clients;
 mod lower;
+pub mod nesting;
 #[cfg(test)]
 mod tests;
 
@@ -82,6 +83,13 @@ fn lower_here(text: &str, crate_root: Option<&Path>) -> Result<FileModel, RustPa
         let cut = content.find('\n').unwrap_or(content.len());
         base += cut;
         content = &content[cut..];
+    }
+    if let Some((line, column, message)) = nesting::too_deep(content) {
+        return Err(RustParseError {
+            message,
+            line: line as u32,
+            column: column as u32,
+        });
     }
     let file: syn::File = syn::parse_str(content).map_err(|e| {
         let start = e.span().start();

@@ -1450,7 +1450,21 @@ fn value_effect_node(node: Node) -> Node {
     unwrap_expr(node)
 }
 
+/// How many nested statements `exit_of` looks into. It runs at every `if`, so
+/// without a bound a 10 000-deep `if` nest or `else if` chain costs quadratic
+/// time (and recursion as deep as the file); beyond it a branch counts as not
+/// exiting (an early return that deep is then not seen as a guard).
+const MAX_EXIT_DEPTH: u32 = 64;
+
 fn exit_of(node: Node, src: &str) -> Option<Exit> {
+    exit_within(node, src, 0)
+}
+
+fn exit_within(node: Node, src: &str, depth: u32) -> Option<Exit> {
+    if depth > MAX_EXIT_DEPTH {
+        return None;
+    }
+    let exit_of = |node: Node, src: &str| exit_within(node, src, depth + 1);
     match node.kind() {
         "return_statement" | "throw_statement" => Some(Exit::Function),
         "continue_statement" | "break_statement" => Some(Exit::Loop),

@@ -98,6 +98,33 @@ pub fn parse(src: &str, dialect: Dialect, hints: &clients::FileHints) -> Parsed 
     }
 }
 
+/// Every syntax error in the file, database vocabulary or not: error and
+/// missing nodes. `--fix` writes a file only when this does not grow.
+pub fn syntax_errors(src: &str, dialect: Dialect) -> usize {
+    let Some(tree) = parse_tree(src, dialect) else {
+        return usize::MAX;
+    };
+    let mut count = 0;
+    let mut cursor = tree.root_node().walk();
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            count += 1;
+        }
+        if node.has_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return count;
+            }
+        }
+    }
+}
+
 /// The first syntax error whose broken region holds database vocabulary. The
 /// grammar lags the language (`in`/`out` variance annotations, for one), so
 /// valid files can carry error nodes; only one that may hide a database call is

@@ -1,0 +1,21 @@
+//! Fuzz target: `schema::migrations::{split_statements, parse, replay}` must never panic, hang or allocate without bound.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    // `racelint check` parses on workers with a 64 MiB stack (`lint::thread_pool`).
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || {
+                let _ = racelint::schema::migrations::split_statements(&text);
+                let parsed = racelint::schema::migrations::parse("migrations/0001_init.sql", &text);
+                let _ = racelint::schema::migrations::replay([parsed]);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    });
+});
