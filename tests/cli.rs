@@ -1,46 +1,12 @@
 //! The command line as users and scripts see it: exit codes, the JSON contract,
 //! bad input that must not stop the run, determinism, and that nothing is written.
 
+mod common;
+
+use common::{racelint, stderr, stdout, GET_OR_CREATE, UPSERT};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn racelint(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_racelint"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("racelint runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const GET_OR_CREATE: &str = r#"import { prisma } from "./db";
-
-export async function invite(email: string, teamId: string) {
-  const existing = await prisma.invite.findFirst({ where: { email, teamId } });
-  if (existing) return existing;
-  return prisma.invite.create({ data: { email, teamId } });
-}
-"#;
-
-const UPSERT: &str = r#"import { prisma } from "./db";
-
-export async function invite(email: string, teamId: string) {
-  return prisma.invite.upsert({
-    where: { email_teamId: { email, teamId } },
-    create: { email, teamId },
-    update: {},
-  });
-}
-"#;
+use std::process::Output;
 
 fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -4,37 +4,12 @@
 //! code CONTRACT.md gives, must say what it skipped in one clear line, and must
 //! still lint everything else.
 
+mod common;
+
+use common::{racelint, stderr, stdout, GET_OR_CREATE};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn racelint(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_racelint"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("racelint runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A race every run must still find, next to whatever hostile file it is given.
-const GET_OR_CREATE: &str = r#"import { prisma } from "./db";
-
-export async function invite(email: string, teamId: string) {
-  const existing = await prisma.invite.findFirst({ where: { email, teamId } });
-  if (existing) return existing;
-  return prisma.invite.create({ data: { email, teamId } });
-}
-"#;
 
 const DEPTH: usize = 10_000;
 

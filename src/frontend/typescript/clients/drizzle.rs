@@ -610,7 +610,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let mut filter = target.key.clone();
             filter.push((
                 version_column.clone(),
-                format!("expected{}", capitalize(version_column)),
+                format!("expected{}", super::capitalize(version_column)),
             ));
             let mut values: Vec<String> = target
                 .values
@@ -657,14 +657,6 @@ pub fn suggest(remedy: &Remedy) -> String {
                 steps.join("\n")
             )
         }
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

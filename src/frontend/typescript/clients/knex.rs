@@ -458,15 +458,6 @@ fn table_of(target: &Target) -> &str {
     }
 }
 
-fn columns(key: &[(String, String)]) -> String {
-    let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
-    if cols.is_empty() {
-        "[\"id\"]".into()
-    } else {
-        format!("[{}]", cols.join(", "))
-    }
-}
-
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } => format!(
@@ -474,7 +465,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             db = handle_of(target),
             table = table_of(target),
             values = super::object_literal(&target.values),
-            cols = columns(&target.key),
+            cols = super::quoted_columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
             "try {{\n  await {db}(\"{table}\").insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}(\"{table}\").where({filter}).first();\n  }}\n  throw e;\n}}",
@@ -517,7 +508,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             version_column,
         } => {
             let mut filter = target.key.clone();
-            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            filter.push((version_column.clone(), format!("expected{}", super::capitalize(version_column))));
             let mut values: Vec<String> = target
                 .values
                 .iter()
@@ -559,14 +550,6 @@ pub fn suggest(remedy: &Remedy) -> String {
                 steps.join("\n")
             )
         }
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

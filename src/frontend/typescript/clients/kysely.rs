@@ -317,15 +317,6 @@ fn wheres(fields: &[(String, String)]) -> String {
         .collect()
 }
 
-fn columns(key: &[(String, String)]) -> String {
-    let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
-    if cols.is_empty() {
-        "[\"id\"]".into()
-    } else {
-        format!("[{}]", cols.join(", "))
-    }
-}
-
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } => format!(
@@ -333,7 +324,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             db = handle_of(target),
             table = table_of(target),
             values = super::object_literal(&target.values),
-            cols = columns(&target.key),
+            cols = super::quoted_columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
             "try {{\n  await {db}.insertInto(\"{table}\").values({values}).execute();\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}.selectFrom(\"{table}\").selectAll(){wheres}\n      .executeTakeFirstOrThrow();\n  }}\n  throw e;\n}}",
@@ -376,7 +367,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             version_column,
         } => {
             let mut filter = target.key.clone();
-            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            filter.push((version_column.clone(), format!("expected{}", super::capitalize(version_column))));
             let mut values: Vec<String> = target
                 .values
                 .iter()
@@ -417,14 +408,6 @@ pub fn suggest(remedy: &Remedy) -> String {
                 steps.join("\n")
             )
         }
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -503,6 +503,26 @@ pub fn object_literal(fields: &[(String, String)]) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
+/// `version` → `Version`, for names clients build (`expectedVersion`).
+pub fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `["email", "teamId"]`: a key's columns as a JavaScript array of strings
+/// (`["id"]` when the key is unknown), for conflict targets.
+pub fn quoted_columns(key: &[(String, String)]) -> String {
+    let cols: Vec<String> = key.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+    if cols.is_empty() {
+        "[\"id\"]".into()
+    } else {
+        format!("[{}]", cols.join(", "))
+    }
+}
+
 /// One statement of a transaction body: the user's own call replayed through the
 /// transaction handle when its code is known, else `fallback`.
 pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) -> String {

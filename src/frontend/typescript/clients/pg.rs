@@ -658,7 +658,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             let mut filter = target.key.clone();
             filter.push((
                 version_column.clone(),
-                format!("expected{}", capitalize(version_column)),
+                format!("expected{}", super::capitalize(version_column)),
             ));
             let mut args = if values.is_empty() {
                 Vec::new()
@@ -710,14 +710,6 @@ pub fn suggest(remedy: &Remedy) -> String {
             }));
             in_transaction(js, handle, &body)
         }
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

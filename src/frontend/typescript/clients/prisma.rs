@@ -460,7 +460,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         }
         Remedy::OptimisticLock { target, version_column } => {
             let mut filter = target.key.clone();
-            filter.push((version_column.clone(), format!("expected{}", capitalize(version_column))));
+            filter.push((version_column.clone(), format!("expected{}", super::capitalize(version_column))));
             let mut values: Vec<String> = target
                 .values
                 .iter()
@@ -517,12 +517,4 @@ fn atomic_operation(target: &Target, column: &str) -> (&'static str, String) {
         }
     }
     ("increment", "delta".to_string())
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
