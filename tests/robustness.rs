@@ -324,3 +324,28 @@ fn known_crashes_stay_fixed() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// tree-sitter's TSX error recovery never finished on this fuzzer input; the parse
+/// budget turns it into one `parse-error`, the same on every run.
+#[test]
+fn a_parse_that_would_not_end_is_given_up() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/crashes/typescript-tsx-recovery-hang.tsx");
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    let hints = typescript::clients::FileHints::of(&text);
+    for _ in 0..2 {
+        let parsed = typescript::parse(&text, typescript::Dialect::Tsx, &hints);
+        assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
+        assert!(
+            parsed.problems[0].message.contains("gave up"),
+            "{:?}",
+            parsed.problems
+        );
+    }
+    // The same text as TypeScript parses, with a syntax error.
+    let parsed = typescript::parse(&text, typescript::Dialect::TypeScript, &hints);
+    assert!(parsed
+        .problems
+        .iter()
+        .all(|p| !p.message.contains("gave up")));
+}

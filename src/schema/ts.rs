@@ -1,18 +1,18 @@
 //! The little tree-sitter glue the TypeScript schema sources (Drizzle, TypeORM)
 //! share: parsing, node text, string literals and call chains.
 
-use tree_sitter::{Node, Parser, Tree};
+use crate::frontend::typescript::{parse_tree, Dialect};
+use tree_sitter::{Node, Tree};
 
-/// Parses TypeScript (TSX for `.tsx`/`.jsx`, whose grammar differs on `<` casts).
+/// Parses TypeScript (TSX for `.tsx`/`.jsx`, whose grammar differs on `<` casts)
+/// with the code frontend's parser and its bounds.
 pub fn parse(path: &str, text: &str) -> Option<Tree> {
-    let mut parser = Parser::new();
-    let language = if path.ends_with(".tsx") || path.ends_with(".jsx") {
-        tree_sitter_typescript::LANGUAGE_TSX
+    let dialect = if path.ends_with(".tsx") || path.ends_with(".jsx") {
+        Dialect::Tsx
     } else {
-        tree_sitter_typescript::LANGUAGE_TYPESCRIPT
+        Dialect::TypeScript
     };
-    parser.set_language(&language.into()).ok()?;
-    parser.parse(text, None)
+    parse_tree(text, dialect)
 }
 
 pub fn text<'a>(node: Node, src: &'a str) -> &'a str {
