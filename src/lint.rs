@@ -83,9 +83,27 @@ struct Lowered {
     model: FileModel,
 }
 
-enum FileOutcome {
-    Lowered(Lowered, Vec<RunError>),
-    Nothing(Vec<RunError>),
+/// What reading one file gave: its model when rules have work there, its problems,
+/// and the schema it defines (so that schema discovery does not read it again).
+#[derive(Default)]
+struct FileOutcome {
+    lowered: Option<Lowered>,
+    errors: Vec<RunError>,
+    schema: Option<schema::ReadSources>,
+}
+
+impl FileOutcome {
+    fn error(path: &str, kind: ErrorKind, message: String) -> FileOutcome {
+        FileOutcome {
+            errors: vec![RunError {
+                kind,
+                path: path.to_string(),
+                message,
+                position: None,
+            }],
+            ..FileOutcome::default()
+        }
+    }
 }
 
 /// Every id a rule or a suppression may name: the rules and the suppression checks.
@@ -114,20 +132,18 @@ pub fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, Fatal> {
         .map_err(|e| Fatal(format!("cannot start worker threads: {e}")))
 }
 
-/// Finds the schema under the configured root; its problems become run errors.
-fn discover_schema(options: &Options) -> (Schema, Vec<RunError>) {
-    let root = match &options.schema {
-        SchemaSource::None => return (Schema::default(), Vec::new()),
-        SchemaSource::Folder(folder) => folder.clone(),
-        SchemaSource::ProjectRoot => discover::project_root(
+/// The folder whose schema sources the run discovers, if any.
+fn schema_root(options: &Options) -> Option<PathBuf> {
+    match &options.schema {
+        SchemaSource::None => None,
+        SchemaSource::Folder(folder) => Some(discover::absolute(folder)),
+        SchemaSource::ProjectRoot => Some(discover::project_root(
             options
                 .paths
                 .first()
                 .map_or(Path::new("."), PathBuf::as_path),
-        ),
-    };
-    let found = schema::discover(&root);
-    (found.schema, found.errors)
+        )),
+    }
 }
 
 pub fn check(options: &Options) -> Result<Report, Fatal> {
@@ -165,30 +181,45 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         prisma: config.clients.prisma.clone(),
     };
 
-    let ((schema, schema_errors), outcomes) = pool.install(|| {
+    // Schema sources are walked for while the code is read; the code files among
+    // them are parsed for schema from the text already read, the rest afterwards.
+    let schema_root = schema_root(options);
+    let (candidates, outcomes) = pool.install(|| {
         rayon::join(
-            || discover_schema(options),
+            || schema_root.as_deref().map(schema::candidates),
             || {
                 discovered
                     .files
                     .par_iter()
-                    .map(|path| lint_file(path, config.max_file_size, prefilter.as_ref(), &hints))
+                    .map(|path| {
+                        lint_file(
+                            path,
+                            config.max_file_size,
+                            prefilter.as_ref(),
+                            &hints,
+                            schema_root.as_deref(),
+                        )
+                    })
                     .collect::<Vec<FileOutcome>>()
             },
         )
     });
-    let schema = &schema;
-    errors.extend(schema_errors);
     let mut lowered = Vec::new();
+    let mut schema_read = Vec::new();
     for outcome in outcomes {
-        match outcome {
-            FileOutcome::Lowered(file, errs) => {
-                errors.extend(errs);
-                lowered.push(file);
-            }
-            FileOutcome::Nothing(errs) => errors.extend(errs),
-        }
+        errors.extend(outcome.errors);
+        lowered.extend(outcome.lowered);
+        schema_read.extend(outcome.schema);
     }
+    let schema = match (&schema_root, candidates) {
+        (Some(root), Some(candidates)) => {
+            let found = pool.install(|| schema::discover_reusing(root, candidates, schema_read));
+            errors.extend(found.errors);
+            found.schema
+        }
+        _ => Schema::default(),
+    };
+    let schema = &schema;
 
     let mut project = ProjectFacts::default();
     for file in &lowered {
@@ -305,86 +336,76 @@ struct HintNames {
     prisma: Vec<String>,
 }
 
-fn read_error(path: &str, kind: ErrorKind, message: String) -> Vec<RunError> {
-    vec![RunError {
-        kind,
-        path: path.to_string(),
-        message,
-        position: None,
-    }]
-}
-
 fn lint_file(
     path: &Path,
     max_size: u64,
     prefilter: Option<&crate::frontend::Prefilter>,
     names: &HintNames,
+    schema_root: Option<&Path>,
 ) -> FileOutcome {
     let display = discover::display_path(path);
-    let bytes = match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > max_size => {
-            return FileOutcome::Nothing(read_error(
-                &display,
-                ErrorKind::Skipped,
-                format!(
-                    "skipped: {} bytes is over the {} byte limit for one file",
-                    meta.len(),
-                    max_size
-                ),
-            ))
-        }
-        Ok(_) => match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return FileOutcome::Nothing(read_error(
-                    &display,
-                    ErrorKind::ReadError,
-                    format!("cannot read: {e}"),
-                ))
-            }
-        },
-        Err(e) => {
-            return FileOutcome::Nothing(read_error(
-                &display,
-                ErrorKind::ReadError,
-                format!("cannot read: {e}"),
-            ))
-        }
+    let bytes = match read_limited(path, max_size) {
+        Ok(bytes) => bytes,
+        Err((kind, message)) => return FileOutcome::error(&display, kind, message),
     };
-    if bytes.iter().take(8192).any(|&b| b == 0) {
-        return FileOutcome::Nothing(read_error(
+    let head = &bytes[..bytes.len().min(8192)];
+    if memchr::memchr(0, head).is_some() {
+        return FileOutcome::error(
             &display,
             ErrorKind::ReadError,
             "binary file (contains NUL bytes), skipped".into(),
-        ));
+        );
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            return FileOutcome::Nothing(read_error(
+            return FileOutcome::error(
                 &display,
                 ErrorKind::ReadError,
                 format!(
                     "not valid UTF-8 (first bad byte at offset {}), skipped",
                     e.utf8_error().valid_up_to()
                 ),
-            ))
+            )
         }
     };
+    let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
         if !prefilter.admits(language, &text) {
-            return FileOutcome::Nothing(Vec::new());
+            return FileOutcome {
+                schema,
+                ..FileOutcome::default()
+            };
         }
     }
     let file = SourceFile::new(path.to_path_buf(), display, text);
     let (model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
     // A suppression comment is checked even in a file without effects.
-    if model.functions.is_empty() && !file.text.contains(suppress::MARKER) {
-        FileOutcome::Nothing(errors)
-    } else {
-        FileOutcome::Lowered(Lowered { file, model }, errors)
+    let keep = !model.functions.is_empty() || file.text.contains(suppress::MARKER);
+    FileOutcome {
+        lowered: keep.then_some(Lowered { file, model }),
+        errors,
+        schema,
     }
+}
+
+/// The file's bytes, unless it is larger than `max_size` or cannot be read. One
+/// open: the size comes from the open file.
+fn read_limited(path: &Path, max_size: u64) -> Result<Vec<u8>, (ErrorKind, String)> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| (ErrorKind::ReadError, format!("cannot read: {e}"));
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > max_size {
+        return Err((
+            ErrorKind::Skipped,
+            format!("skipped: {size} bytes is over the {max_size} byte limit for one file"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.read_to_end(&mut bytes).map_err(cannot)?;
+    Ok(bytes)
 }
 
 /// Runs the file's frontend: its model, and its parse problems as run errors.

@@ -66,8 +66,9 @@ fn is_ts(ext: &str) -> bool {
     )
 }
 
-/// Files that may hold schema, by extension alone; content decides later.
-fn candidates(root: &Path) -> Vec<PathBuf> {
+/// Files that may hold schema, by extension alone; content decides later. Walking
+/// for them can run while the code is being read (see [`discover_reusing`]).
+pub fn candidates(root: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = ignore::WalkBuilder::new(root)
         .require_git(false)
         .filter_entry(|e| {
@@ -126,67 +127,113 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
         Err(e) if declared => return vec![read_error(ErrorKind::ReadError, &rel, e.to_string())],
         Err(_) => return Vec::new(),
     };
-    let wanted = |text: &str| -> Vec<Kind> {
-        let mut kinds = Vec::new();
-        match ext {
-            "prisma" => kinds.push(Kind::Prisma),
-            "rs" => {
-                if text.contains("table!") || text.contains("joinable!") {
-                    kinds.push(Kind::Diesel);
-                }
-                if text.contains("DeriveEntityModel") {
-                    kinds.push(Kind::SeaOrm);
-                }
-            }
-            "sql" => {}
-            _ => {
-                if ["pgTable", "mysqlTable", "sqliteTable", "TableCreator"]
-                    .iter()
-                    .any(|m| text.contains(m))
-                {
-                    kinds.push(Kind::Drizzle);
-                }
-                if text.contains("@Entity") {
-                    kinds.push(Kind::TypeOrm);
-                }
-            }
-        }
-        kinds
-    };
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_text(&rel, ext, &text),
         Err(e) => {
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            return if declared || !wanted(&lossy).is_empty() {
+            if declared || !kinds_in(ext, &lossy).is_empty() {
                 vec![read_error(ErrorKind::ReadError, &rel, "not UTF-8".into())]
             } else {
                 Vec::new()
-            };
+            }
         }
-    };
-    if ext == "sql" {
-        return vec![Parsed::Migration(migrations::parse(&rel, &text))];
     }
-    wanted(&text)
+}
+
+/// Which ORM schemas a file of this extension may define, by the markers they need.
+fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    match ext {
+        "prisma" => kinds.push(Kind::Prisma),
+        "rs" => {
+            if text.contains("table!") || text.contains("joinable!") {
+                kinds.push(Kind::Diesel);
+            }
+            if text.contains("DeriveEntityModel") {
+                kinds.push(Kind::SeaOrm);
+            }
+        }
+        "sql" => {}
+        _ => {
+            if ["pgTable", "mysqlTable", "sqliteTable", "TableCreator"]
+                .iter()
+                .any(|m| text.contains(m))
+            {
+                kinds.push(Kind::Drizzle);
+            }
+            if text.contains("@Entity") {
+                kinds.push(Kind::TypeOrm);
+            }
+        }
+    }
+    kinds
+}
+
+fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
+    if ext == "sql" {
+        return vec![Parsed::Migration(migrations::parse(rel, text))];
+    }
+    kinds_in(ext, text)
         .into_iter()
         .map(|kind| {
             let parsed = match kind {
-                Kind::Prisma => prisma::parse(&rel, &text),
-                Kind::Drizzle => drizzle::parse(&rel, &text),
-                Kind::TypeOrm => typeorm::parse(&rel, &text),
-                Kind::Diesel => diesel::parse(&rel, &text),
-                Kind::SeaOrm => sea_orm::parse(&rel, &text),
+                Kind::Prisma => prisma::parse(rel, text),
+                Kind::Drizzle => drizzle::parse(rel, text),
+                Kind::TypeOrm => typeorm::parse(rel, text),
+                Kind::Diesel => diesel::parse(rel, text),
+                Kind::SeaOrm => sea_orm::parse(rel, text),
             };
             Parsed::Orm(kind, parsed)
         })
         .collect()
 }
 
+/// The schema a code file defines, taken from the text `racelint check` has already
+/// read to lint it, so that discovery does not read the file a second time.
+pub struct ReadSources {
+    path: PathBuf,
+    parsed: Vec<Parsed>,
+}
+
+/// What the code file at `path` (under `root`, already read as `text`) says about the
+/// schema; `None` when discovery must look at the file itself (a file outside
+/// `root`, or of a kind only discovery reads).
+pub fn sources_in_code(root: &Path, path: &Path, text: &str) -> Option<ReadSources> {
+    let path = crate::discover::absolute(path);
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !(ext == "rs" || is_ts(ext)) || !path.starts_with(root) {
+        return None;
+    }
+    let parsed = if text.len() as u64 > MAX_FILE_BYTES {
+        Vec::new()
+    } else {
+        parse_text(&rel_path(root, &path), ext, text)
+    };
+    Some(ReadSources { path, parsed })
+}
+
 /// Finds and merges every schema source under `root`. Never fails: unreadable or
 /// unparseable files become `errors`, and the rest is still used.
 pub fn discover(root: &Path) -> SchemaDiscovery {
-    let files = candidates(root);
-    let parsed: Vec<Vec<Parsed>> = files.par_iter().map(|p| parse_file(root, p)).collect();
+    discover_reusing(root, candidates(root), Vec::new())
+}
+
+/// [`discover`], given the walk's candidates and the sources of the code files
+/// already read: only the candidates not among those are read here.
+pub fn discover_reusing(
+    root: &Path,
+    candidates: Vec<PathBuf>,
+    read: Vec<ReadSources>,
+) -> SchemaDiscovery {
+    let mut known: std::collections::HashMap<PathBuf, Vec<Parsed>> =
+        read.into_iter().map(|r| (r.path, r.parsed)).collect();
+    let parsed: Vec<Vec<Parsed>> = candidates
+        .into_iter()
+        .map(|path| (known.remove(&path), path))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(known, path)| known.unwrap_or_else(|| parse_file(root, &path)))
+        .collect();
     let mut out = SchemaDiscovery::default();
     let mut orm: Vec<(Kind, Table)> = Vec::new();
     let mut migration_files = Vec::new();

@@ -19,7 +19,9 @@ pub mod sea_orm;
 mod ts;
 pub mod typeorm;
 
-pub use discover::{discover, SchemaDiscovery};
+pub use discover::{
+    candidates, discover, discover_reusing, sources_in_code, ReadSources, SchemaDiscovery,
+};
 pub use output::{render_text, to_json};
 
 use crate::diagnostic::RunError;

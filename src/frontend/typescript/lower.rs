@@ -16,6 +16,7 @@
 use super::clients::{self, FileHints, Recognized, TxControl};
 use super::syntax::{self, named_children, text, unwrap_expr, Chain};
 use crate::frontend::sql;
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{
     Arm, Client, Completion, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall,
     Span, Transaction, TransactionStyle, Value,
@@ -140,15 +141,13 @@ fn collect_local_names(root: Node, src: &str, out: &mut HashSet<String>) {
         let node = cursor.node();
         match node.kind() {
             "function_declaration" | "generator_function_declaration" | "method_definition" => {
-                if let Some(name) = node.child_by_field_name("name") {
+                if let Some(name) = node.field("name") {
                     out.insert(text(name, src).to_string());
                 }
             }
             "variable_declarator" | "public_field_definition" => {
-                let name = node
-                    .child_by_field_name("name")
-                    .or_else(|| node.child_by_field_name("property"));
-                let value = node.child_by_field_name("value");
+                let name = node.field("name").or_else(|| node.field("property"));
+                let value = node.field("value");
                 if let (Some(name), Some(value)) = (name, value) {
                     if syntax::is_function(value) {
                         out.insert(text(name, src).to_string());
@@ -170,14 +169,14 @@ fn collect_local_names(root: Node, src: &str, out: &mut HashSet<String>) {
 
 fn function_name(node: Node, src: &str) -> Option<String> {
     match node.kind() {
-        "function_declaration" | "generator_function_declaration" | "function_expression" => node
-            .child_by_field_name("name")
-            .map(|n| text(n, src).to_string()),
+        "function_declaration" | "generator_function_declaration" | "function_expression" => {
+            node.field("name").map(|n| text(n, src).to_string())
+        }
         "method_definition" => {
-            let method = text(node.child_by_field_name("name")?, src);
+            let method = text(node.field("name")?, src);
             let class = std::iter::successors(node.parent(), |n| n.parent())
                 .find(|n| n.kind() == "class_declaration" || n.kind() == "class")
-                .and_then(|c| c.child_by_field_name("name"))
+                .and_then(|c| c.field("name"))
                 .map(|n| text(n, src));
             Some(match class {
                 Some(class) => format!("{class}.{method}"),
@@ -285,9 +284,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             return;
         }
-        if let Some(params) = node.child_by_field_name("parameters") {
+        if let Some(params) = node.field("parameters") {
             for param in named_children(params).filter(|p| p.kind() != "comment") {
-                let pattern = param.child_by_field_name("pattern").unwrap_or(param);
+                let pattern = param.field("pattern").unwrap_or(param);
                 let name = if pattern.kind() == "identifier" {
                     text(pattern, self.src)
                 } else {
@@ -295,10 +294,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 };
                 self.func.params.push(name.to_string());
             }
-        } else if let Some(param) = node.child_by_field_name("parameter") {
+        } else if let Some(param) = node.field("parameter") {
             self.func.params.push(text(param, self.src).to_string());
         }
-        match node.child_by_field_name("body") {
+        match node.field("body") {
             Some(body) if body.kind() == "statement_block" => self.stmt(body),
             Some(body) => {
                 self.returned_expr = Some(unwrap_expr(body).id());
@@ -394,7 +393,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             "switch_statement" => self.switch_statement(node),
             "labeled_statement" => {
-                if let Some(body) = node.child_by_field_name("body") {
+                if let Some(body) = node.field("body") {
                     self.stmt(body);
                 }
             }
@@ -436,20 +435,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn class(&mut self, node: Node<'t>) {
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = node.field("body") else {
             return;
         };
-        let class_name = node
-            .child_by_field_name("name")
-            .map(|n| text(n, self.src).to_string());
+        let class_name = node.field("name").map(|n| text(n, self.src).to_string());
         for member in named_children(body) {
             match member.kind() {
                 "method_definition" => self.queue_function(member, None),
                 "public_field_definition" => {
-                    let name = member
-                        .child_by_field_name("name")
-                        .map(|n| text(n, self.src).to_string());
-                    if let Some(value) = member.child_by_field_name("value") {
+                    let name = member.field("name").map(|n| text(n, self.src).to_string());
+                    if let Some(value) = member.field("value") {
                         if syntax::is_function(value) {
                             let name = match (&class_name, name) {
                                 (Some(c), Some(n)) => Some(format!("{c}.{n}")),
@@ -465,10 +460,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn declarator(&mut self, node: Node<'t>) {
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.field("name") else {
             return;
         };
-        let Some(value) = node.child_by_field_name("value") else {
+        let Some(value) = node.field("value") else {
             return;
         };
         if syntax::is_function(value) {
@@ -563,7 +558,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn if_statement(&mut self, node: Node<'t>) {
-        let Some(condition) = node.child_by_field_name("condition") else {
+        let Some(condition) = node.field("condition") else {
             return;
         };
         let taint = self.expr(condition);
@@ -572,13 +567,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards.iter().cloned());
         let mut exits = Vec::new();
-        if let Some(consequence) = node.child_by_field_name("consequence") {
+        if let Some(consequence) = node.field("consequence") {
             self.arms.push(Arm { branch, arm: 0 });
             self.stmt(consequence);
             self.arms.pop();
             exits.push(exit_of(consequence, self.src));
         }
-        if let Some(alternative) = node.child_by_field_name("alternative") {
+        if let Some(alternative) = node.field("alternative") {
             self.arms.push(Arm { branch, arm: 1 });
             for child in named_children(alternative) {
                 self.stmt(child);
@@ -599,11 +594,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn try_statement(&mut self, node: Node<'t>) {
-        let handler = node.child_by_field_name("handler");
+        let handler = node.field("handler");
         let handles_unique =
             handler.is_some_and(|h| clients::mentions_unique_violation(text(h, self.src)));
         let branch = self.new_branch();
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.field("body") {
             self.unique_handled += u32::from(handles_unique);
             self.arms.push(Arm { branch, arm: 0 });
             self.stmt(body);
@@ -611,13 +606,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
             self.unique_handled -= u32::from(handles_unique);
         }
         if let Some(handler) = handler {
-            if let Some(body) = handler.child_by_field_name("body") {
+            if let Some(body) = handler.field("body") {
                 self.arms.push(Arm { branch, arm: 1 });
                 self.stmt(body);
                 self.arms.pop();
             }
         }
-        if let Some(finalizer) = node.child_by_field_name("finalizer") {
+        if let Some(finalizer) = node.field("finalizer") {
             for child in named_children(finalizer) {
                 self.stmt(child);
             }
@@ -628,7 +623,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let mut taint = Taint::default();
         let mut condition_node = None;
         for field in ["initializer", "condition", "right", "increment"] {
-            if let Some(part) = node.child_by_field_name(field) {
+            if let Some(part) = node.field(field) {
                 if field != "increment" {
                     condition_node.get_or_insert(part);
                     taint.union(self.expr(part));
@@ -636,12 +631,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
         }
         // `for (const seat of seats)`: the loop variable carries the collection's taint.
-        if let Some(left) = node.child_by_field_name("left") {
+        if let Some(left) = node.field("left") {
             let mut names = Vec::new();
             syntax::pattern_names(left, self.src, &mut names);
             // `for (const seat of seats)`: each item is a row of the same effect.
             let origin = node
-                .child_by_field_name("right")
+                .field("right")
                 .and_then(|r| self.scope.origins.get(text(r, self.src)).cloned());
             for n in names {
                 self.forget(&n);
@@ -658,11 +653,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards.iter().cloned());
         self.loop_depth += 1;
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.field("body") {
             self.stmt(body);
         }
         if let Some(condition) = node
-            .child_by_field_name("condition")
+            .field("condition")
             .filter(|_| node.kind() == "do_statement")
         {
             self.expr(condition);
@@ -675,7 +670,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn switch_statement(&mut self, node: Node<'t>) {
-        let Some(value) = node.child_by_field_name("value") else {
+        let Some(value) = node.field("value") else {
             return;
         };
         let taint = self.expr(value);
@@ -683,7 +678,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let branch = self.new_branch();
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards);
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.field("body") {
             for (arm, case) in named_children(body).enumerate() {
                 self.arms.push(Arm {
                     branch,
@@ -726,11 +721,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 .unwrap_or_default(),
             "member_expression" => {
                 let mut taint = node
-                    .child_by_field_name("object")
+                    .field("object")
                     .map(|o| self.expr(o))
                     .unwrap_or_default();
                 if !taint.is_empty() {
-                    if let Some(prop) = node.child_by_field_name("property") {
+                    if let Some(prop) = node.field("property") {
                         let field = text(prop, self.src);
                         if !NON_COLUMN_FIELDS.contains(&field)
                             && !taint.fields.iter().any(|f| f == field)
@@ -765,7 +760,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "new_expression" => {
                 // `new Promise((resolve) => …)` runs its executor now.
                 let mut taint = Taint::default();
-                if let Some(args) = node.child_by_field_name("arguments") {
+                if let Some(args) = node.field("arguments") {
                     for arg in syntax::arguments(args) {
                         if syntax::is_function(arg) {
                             self.inline_callback(arg, Taint::default());
@@ -800,7 +795,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn ternary(&mut self, node: Node<'t>) -> Taint {
-        let Some(condition) = node.child_by_field_name("condition") else {
+        let Some(condition) = node.field("condition") else {
             return Taint::default();
         };
         let mut taint = self.expr(condition);
@@ -809,7 +804,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards);
         for (arm, field) in ["consequence", "alternative"].into_iter().enumerate() {
-            if let Some(part) = node.child_by_field_name(field) {
+            if let Some(part) = node.field(field) {
                 self.arms.push(Arm {
                     branch,
                     arm: arm as u32,
@@ -823,11 +818,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn binary(&mut self, node: Node<'t>) -> Taint {
-        let operator = node
-            .child_by_field_name("operator")
-            .map(|o| text(o, self.src));
-        let left = node.child_by_field_name("left");
-        let right = node.child_by_field_name("right");
+        let operator = node.field("operator").map(|o| text(o, self.src));
+        let left = node.field("left");
+        let right = node.field("right");
         let mut taint = left.map(|l| self.expr(l)).unwrap_or_default();
         let Some(right) = right else {
             return taint;
@@ -849,10 +842,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn assignment(&mut self, node: Node<'t>) -> Taint {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return Taint::default();
         };
         let effects_before = self.func.effects.len();
@@ -863,7 +853,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "identifier" => names.push(text(left, self.src).to_string()),
             "member_expression" | "subscript_expression" => {
                 // `order.total = …` taints `order` as a whole.
-                let root = std::iter::successors(Some(left), |n| n.child_by_field_name("object"))
+                let root = std::iter::successors(Some(left), |n| n.field("object"))
                     .last()
                     .unwrap_or(left);
                 if root.kind() == "identifier" {
@@ -877,10 +867,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     };
                     // `user.balance = …`: remember the field and its new value, for
                     // clients that save the whole row later (`user.save()`).
-                    if left.kind() == "member_expression"
-                        && left.child_by_field_name("object") == Some(root)
-                    {
-                        if let Some(prop) = left.child_by_field_name("property") {
+                    if left.kind() == "member_expression" && left.field("object") == Some(root) {
+                        if let Some(prop) = left.field("property") {
                             let value_node = if augmented { node } else { right };
                             let mut value_taint = before;
                             value_taint.union(taint.clone());
@@ -1298,8 +1286,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
     /// carries `param_taint`.
     fn inline_callback(&mut self, function: Node<'t>, param_taint: Taint) {
         if let Some(params) = function
-            .child_by_field_name("parameters")
-            .or_else(|| function.child_by_field_name("parameter"))
+            .field("parameters")
+            .or_else(|| function.field("parameter"))
         {
             let mut names = Vec::new();
             syntax::pattern_names(params, self.src, &mut names);
@@ -1307,7 +1295,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 self.env.insert(name, param_taint.clone());
             }
         }
-        let Some(body) = function.child_by_field_name("body") else {
+        let Some(body) = function.field("body") else {
             return;
         };
         // An early return inside a callback leaves the callback, not this function.
@@ -1428,7 +1416,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args: node
-                .child_by_field_name("arguments")
+                .field("arguments")
                 .map(|a| {
                     syntax::arguments(a)
                         .into_iter()
@@ -1472,11 +1460,9 @@ fn exit_within(node: Node, src: &str, depth: u32) -> Option<Exit> {
             .filter(|c| c.kind() != "comment")
             .find_map(|c| exit_of(c, src)),
         "if_statement" => {
-            let consequence = node
-                .child_by_field_name("consequence")
-                .and_then(|c| exit_of(c, src));
+            let consequence = node.field("consequence").and_then(|c| exit_of(c, src));
             let alternative = node
-                .child_by_field_name("alternative")
+                .field("alternative")
                 .and_then(|a| named_children(a).last())
                 .and_then(|a| exit_of(a, src));
             match (consequence, alternative) {
@@ -1494,7 +1480,7 @@ fn exit_within(node: Node, src: &str, depth: u32) -> Option<Exit> {
                 .named_child(0)
                 .map(unwrap_expr)
                 .filter(|c| c.kind() == "call_expression")?;
-            let callee = text(call.child_by_field_name("function")?, src);
+            let callee = text(call.field("function")?, src);
             matches!(
                 callee,
                 "redirect"
@@ -1522,7 +1508,7 @@ fn collect_vars(node: Node, src: &str, out: &mut Vec<String>, depth: u32) {
             }
         }
         "member_expression" => {
-            if let Some(object) = node.child_by_field_name("object") {
+            if let Some(object) = node.field("object") {
                 collect_vars(object, src, out, depth + 1);
             }
         }

@@ -5,7 +5,78 @@
 //! expression and a list of segments, so that a client module can recognise its
 //! API by shape without walking the tree itself.
 
+use std::num::NonZeroU16;
+use std::sync::OnceLock;
 use tree_sitter::Node;
+
+/// Children by field name, with the name resolved to the grammar's field id once per
+/// run: `child_by_field_name` compares the name with every field of the grammar on
+/// each call, which showed in profiles of the lowering.
+pub trait FieldExt<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> FieldExt<'t> for Node<'t> {
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        match field_id(self.language().field_count(), name) {
+            Some(id) => self.child_by_field_id(id.get()),
+            None => self.child_by_field_name(name),
+        }
+    }
+}
+
+/// The field names the frontend asks for, sorted.
+const FIELDS: [&str; 21] = [
+    "alternative",
+    "arguments",
+    "body",
+    "condition",
+    "consequence",
+    "constructor",
+    "declaration",
+    "finalizer",
+    "function",
+    "handler",
+    "key",
+    "left",
+    "name",
+    "object",
+    "operator",
+    "parameter",
+    "parameters",
+    "pattern",
+    "property",
+    "right",
+    "value",
+];
+
+/// One grammar's ids for [`FIELDS`], and its field count, which tells the grammars
+/// apart (TSX has the JSX fields on top, so its ids differ).
+struct FieldIds {
+    field_count: usize,
+    ids: [Option<NonZeroU16>; FIELDS.len()],
+}
+
+impl FieldIds {
+    fn of(language: tree_sitter::Language) -> FieldIds {
+        FieldIds {
+            field_count: language.field_count(),
+            ids: FIELDS.map(|name| language.field_id_for_name(name)),
+        }
+    }
+}
+
+fn field_id(field_count: usize, name: &str) -> Option<NonZeroU16> {
+    static GRAMMARS: OnceLock<[FieldIds; 2]> = OnceLock::new();
+    let grammars = GRAMMARS.get_or_init(|| {
+        [
+            FieldIds::of(tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into()),
+            FieldIds::of(tree_sitter_typescript::LANGUAGE_TSX.into()),
+        ]
+    });
+    let grammar = grammars.iter().find(|g| g.field_count == field_count)?;
+    grammar.ids[FIELDS.binary_search(&name).ok()?]
+}
 
 pub fn text<'t>(node: Node, src: &'t str) -> &'t str {
     src.get(node.byte_range()).unwrap_or("")
@@ -80,14 +151,14 @@ pub fn is_function(node: Node) -> bool {
 
 /// The name of a parameter list's `index`-th simple parameter (`(tx) =>`, `async (tx: Tx) =>`).
 pub fn param_name(function: Node, index: usize, src: &str) -> Option<String> {
-    if let Some(single) = function.child_by_field_name("parameter") {
+    if let Some(single) = function.field("parameter") {
         return (index == 0).then(|| text(single, src).to_string());
     }
-    let params = function.child_by_field_name("parameters")?;
+    let params = function.field("parameters")?;
     let param = named_children(params)
         .filter(|p| p.kind() != "comment")
         .nth(index)?;
-    let pattern = param.child_by_field_name("pattern").unwrap_or(param);
+    let pattern = param.field("pattern").unwrap_or(param);
     (pattern.kind() == "identifier").then(|| text(pattern, src).to_string())
 }
 
@@ -98,12 +169,12 @@ pub fn pattern_names(pattern: Node, src: &str, out: &mut Vec<String>) {
             out.push(text(pattern, src).into())
         }
         "pair_pattern" => {
-            if let Some(value) = pattern.child_by_field_name("value") {
+            if let Some(value) = pattern.field("value") {
                 pattern_names(value, src, out);
             }
         }
         "assignment_pattern" | "object_assignment_pattern" => {
-            if let Some(left) = pattern.child_by_field_name("left") {
+            if let Some(left) = pattern.field("left") {
                 pattern_names(left, src, out);
             }
         }
@@ -125,10 +196,7 @@ pub fn object_properties<'t>(object: Node<'t>, src: &str) -> Vec<(String, Node<'
     for child in named_children(object) {
         match child.kind() {
             "pair" => {
-                let (Some(key), Some(value)) = (
-                    child.child_by_field_name("key"),
-                    child.child_by_field_name("value"),
-                ) else {
+                let (Some(key), Some(value)) = (child.field("key"), child.field("value")) else {
                     continue;
                 };
                 let name = match key.kind() {
@@ -206,7 +274,7 @@ pub fn is_misparsed_generic_tag(node: Node) -> bool {
         .is_some_and(|call| {
             call.kind() == "call_expression"
                 && call
-                    .child_by_field_name("arguments")
+                    .field("arguments")
                     .is_some_and(|a| a.kind() == "template_string")
         })
 }
@@ -229,10 +297,10 @@ impl<'t> Chain<'t> {
         loop {
             match current.kind() {
                 "call_expression" => {
-                    let Some(function) = current.child_by_field_name("function") else {
+                    let Some(function) = current.field("function") else {
                         break;
                     };
-                    let args = current.child_by_field_name("arguments");
+                    let args = current.field("arguments");
                     let (args, template) = match args {
                         Some(a) if a.kind() == "template_string" => (None, Some(a)),
                         a => (a, None),
@@ -251,10 +319,9 @@ impl<'t> Chain<'t> {
                     current = function;
                 }
                 "member_expression" => {
-                    let (Some(object), Some(prop)) = (
-                        current.child_by_field_name("object"),
-                        current.child_by_field_name("property"),
-                    ) else {
+                    let (Some(object), Some(prop)) =
+                        (current.field("object"), current.field("property"))
+                    else {
                         break;
                     };
                     let (args, template, seg_node) = match pending_call.take() {
@@ -343,5 +410,28 @@ impl<'t> Chain<'t> {
 
     pub fn last(&self) -> Option<&Segment<'t>> {
         self.segments.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_ids_are_each_grammars_own() {
+        assert!(FIELDS.windows(2).all(|w| w[0] < w[1]));
+        for language in [
+            tree_sitter_typescript::LANGUAGE_TYPESCRIPT,
+            tree_sitter_typescript::LANGUAGE_TSX,
+        ] {
+            let language: tree_sitter::Language = language.into();
+            for name in FIELDS {
+                assert_eq!(
+                    field_id(language.field_count(), name),
+                    language.field_id_for_name(name),
+                    "{name}"
+                );
+            }
+        }
     }
 }

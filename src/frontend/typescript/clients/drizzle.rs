@@ -23,6 +23,7 @@ use super::{
     core_segments, is_tagged_template, looks_like_db, many_unless_id, mentions_column, EffectDraft,
     FieldDraft, FileHints, Recognized,
 };
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, named_children, object_properties, property, text, unwrap_expr, Chain, Segment,
 };
@@ -274,14 +275,14 @@ fn execute<'t>(call: &Segment<'t>, handle: String, src: &'t str) -> Option<Recog
     let arg = unwrap_expr(call.arg(0)?);
     let site = call.name_node?;
     let (sql, params) = if is_tagged_template(arg, "sql", src) {
-        super::template_sql(arg.child_by_field_name("arguments")?, src)
+        super::template_sql(arg.field("arguments")?, src)
     } else if arg.kind() == "call_expression"
         && arg
-            .child_by_field_name("function")
+            .field("function")
             .is_some_and(|f| text(f, src) == "sql.raw")
     {
         let raw = arg
-            .child_by_field_name("arguments")
+            .field("arguments")
             .and_then(|a| arguments(a).first().copied())?;
         (super::string_value(raw, src)?, Vec::new())
     } else {
@@ -305,9 +306,7 @@ fn table_name(node: Node, src: &str) -> Option<String> {
     let node = unwrap_expr(node);
     match node.kind() {
         "identifier" => Some(text(node, src).to_string()),
-        "member_expression" => node
-            .child_by_field_name("property")
-            .map(|p| text(p, src).to_string()),
+        "member_expression" => node.field("property").map(|p| text(p, src).to_string()),
         _ => None,
     }
 }
@@ -335,9 +334,7 @@ fn filters<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) 
 fn column_of(node: Node, src: &str) -> Option<String> {
     let node = unwrap_expr(node);
     match node.kind() {
-        "member_expression" => node
-            .child_by_field_name("property")
-            .map(|p| text(p, src).to_string()),
+        "member_expression" => node.field("property").map(|p| text(p, src).to_string()),
         _ => None,
     }
 }
@@ -353,19 +350,16 @@ fn filter_fields<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, d
     match node.kind() {
         // ``sql`${users.id} = ${id} and ${users.status} = 'free'` ``
         "call_expression" if is_tagged_template(node, "sql", src) => {
-            if let Some(template) = node.child_by_field_name("arguments") {
+            if let Some(template) = node.field("arguments") {
                 sql_comparisons(template, src, out);
             }
         }
         "call_expression" => {
-            let Some(function) = node.child_by_field_name("function") else {
+            let Some(function) = node.field("function") else {
                 return;
             };
             let name = text(function, src).rsplit('.').next().unwrap_or("");
-            let args = node
-                .child_by_field_name("arguments")
-                .map(arguments)
-                .unwrap_or_default();
+            let args = node.field("arguments").map(arguments).unwrap_or_default();
             if COMBINATORS.contains(&name) {
                 for arg in args {
                     filter_fields(arg, src, out, depth + 1);
@@ -381,7 +375,7 @@ fn filter_fields<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, d
             }
         }
         "arrow_function" | "function_expression" => {
-            let Some(body) = node.child_by_field_name("body") else {
+            let Some(body) = node.field("body") else {
                 return;
             };
             if body.kind() == "statement_block" {
@@ -480,7 +474,7 @@ fn is_atomic(value: Node, column: &str, table: &str, src: &str) -> bool {
     if !is_tagged_template(value, "sql", src) {
         return false;
     }
-    let Some(template) = value.child_by_field_name("arguments") else {
+    let Some(template) = value.field("arguments") else {
         return false;
     };
     let mut literal = String::new();
@@ -497,11 +491,9 @@ fn is_atomic(value: Node, column: &str, table: &str, src: &str) -> bool {
         };
         // `${users.balance}`: a column of the table being updated.
         if expr.kind() == "member_expression"
+            && expr.field("object").is_some_and(|o| text(o, src) == table)
             && expr
-                .child_by_field_name("object")
-                .is_some_and(|o| text(o, src) == table)
-            && expr
-                .child_by_field_name("property")
+                .field("property")
                 .is_some_and(|p| text(p, src) == column)
         {
             return true;

@@ -18,6 +18,7 @@ use super::{
     bound_name, core_segments, in_statement_position, looks_like_db, many_unless_id,
     mentions_column, EffectDraft, FieldDraft, FileHints, Recognized, TxControl,
 };
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, is_function, named_children, object_properties, text, unwrap_expr, Chain, Segment,
 };
@@ -347,7 +348,7 @@ fn where_fields<'t>(segment: &Segment<'t>, src: &'t str, out: &mut Vec<FieldDraf
     match args.as_slice() {
         // `.where((qb) => qb.where("a", x).orWhere("b", y))`, `.where(function () { this.where(…) })`
         [callback] if is_function(*callback) => {
-            if let Some(body) = callback.child_by_field_name("body") {
+            if let Some(body) = callback.field("body") {
                 nested_wheres(body, src, out, 0);
             }
         }
@@ -389,9 +390,9 @@ fn nested_wheres<'t>(node: Node<'t>, src: &'t str, out: &mut Vec<FieldDraft<'t>>
     }
     if node.kind() == "call_expression" {
         let property = node
-            .child_by_field_name("function")
+            .field("function")
             .filter(|f| f.kind() == "member_expression")
-            .and_then(|f| f.child_by_field_name("property"));
+            .and_then(|f| f.field("property"));
         if let Some(property) = property {
             let name = text(property, src);
             if matches!(
@@ -401,7 +402,7 @@ fn nested_wheres<'t>(node: Node<'t>, src: &'t str, out: &mut Vec<FieldDraft<'t>>
                 let segment = Segment {
                     name,
                     name_node: Some(property),
-                    args: node.child_by_field_name("arguments"),
+                    args: node.field("arguments"),
                     template: None,
                     node,
                 };
@@ -433,7 +434,7 @@ fn object_fields<'t>(data: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
 fn is_atomic(value: Node, column: &str, src: &str) -> bool {
     let value = unwrap_expr(value);
     value.kind() == "call_expression"
-        && value.child_by_field_name("function").is_some_and(|f| {
+        && value.field("function").is_some_and(|f| {
             let callee = text(f, src);
             callee == "raw" || callee.ends_with(".raw")
         })

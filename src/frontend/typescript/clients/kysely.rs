@@ -11,6 +11,7 @@
 use super::{
     core_segments, many_unless_id, mentions_column, EffectDraft, FieldDraft, FileHints, Recognized,
 };
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, is_function, named_children, object_properties, param_name, text, unwrap_expr,
     Chain, Segment,
@@ -175,7 +176,7 @@ fn where_fields<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'
             }
         }
         [callback] if is_function(*callback) => {
-            if let Some(body) = callback.child_by_field_name("body") {
+            if let Some(body) = callback.field("body") {
                 comparisons(body, src, out, 0);
             }
         }
@@ -190,7 +191,7 @@ fn comparisons<'t>(node: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>, dep
     }
     if node.kind() == "call_expression" {
         let args = node
-            .child_by_field_name("arguments")
+            .field("arguments")
             .filter(|a| a.kind() == "arguments")
             .map(arguments)
             .unwrap_or_default();
@@ -229,7 +230,7 @@ fn set_call<'t>(segment: &Segment<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>)
         }
         [data] if is_function(*data) => {
             let builder = param_name(*data, 0, src).unwrap_or_else(|| "eb".into());
-            if let Some(body) = data.child_by_field_name("body") {
+            if let Some(body) = data.field("body") {
                 let object = if body.kind() == "statement_block" {
                     named_children(body)
                         .find(|s| s.kind() == "return_statement")
@@ -261,7 +262,7 @@ fn set_fields<'t>(data: Node<'t>, builder: &str, src: &str, out: &mut Vec<FieldD
 /// A callback value stands for its body: `(eb) => eb("balance", "-", amount)`.
 fn value_node(value: Node) -> Node {
     if is_function(value) {
-        if let Some(body) = value.child_by_field_name("body") {
+        if let Some(body) = value.field("body") {
             if body.kind() != "statement_block" {
                 return body;
             }
@@ -279,7 +280,7 @@ fn is_atomic(value: Node, column: &str, builder: &str, src: &str) -> bool {
     let built = if is_function(value) {
         true
     } else if value.kind() == "call_expression" {
-        value.child_by_field_name("function").is_some_and(|f| {
+        value.field("function").is_some_and(|f| {
             let callee = text(f, src);
             callee == "sql" || callee == builder || callee.starts_with(&format!("{builder}."))
         })

@@ -6,6 +6,7 @@
 //! that recognises a chain wins, so more specific shapes come first.
 
 use super::syntax::Chain;
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
@@ -400,9 +401,7 @@ pub fn in_statement_position(node: Node) -> bool {
             | "non_null_expression" => current = parent,
             "await_expression" | "expression_statement" | "return_statement" => return true,
             "arrow_function" => {
-                return parent
-                    .child_by_field_name("body")
-                    .is_some_and(|b| b.id() == current.id())
+                return parent.field("body").is_some_and(|b| b.id() == current.id())
             }
             "unary_expression" => {
                 return parent.child(0).is_some_and(|op| op.kind() == "void");
@@ -420,12 +419,12 @@ pub fn bound_name(node: Node, src: &str) -> Option<String> {
         match parent.kind() {
             "parenthesized_expression" | "as_expression" | "await_expression" => current = parent,
             "variable_declarator" => {
-                let name = parent.child_by_field_name("name")?;
+                let name = parent.field("name")?;
                 return (name.kind() == "identifier")
                     .then(|| super::syntax::text(name, src).to_string());
             }
             "assignment_expression" => {
-                let left = parent.child_by_field_name("left")?;
+                let left = parent.field("left")?;
                 return (left.kind() == "identifier")
                     .then(|| super::syntax::text(left, src).to_string());
             }
@@ -439,10 +438,10 @@ pub fn bound_name(node: Node, src: &str) -> Option<String> {
 pub fn is_tagged_template(node: Node, tag: &str, src: &str) -> bool {
     node.kind() == "call_expression"
         && node
-            .child_by_field_name("arguments")
+            .field("arguments")
             .is_some_and(|a| a.kind() == "template_string")
         && node
-            .child_by_field_name("function")
+            .field("function")
             .is_some_and(|f| super::syntax::text(f, src) == tag)
 }
 
@@ -606,17 +605,17 @@ pub fn row_object<'t>(node: Node<'t>, src: &str) -> (Option<Node<'t>>, bool) {
         "array" => (node.named_child(0).and_then(|n| row_object(n, src).0), true),
         "call_expression" => {
             let is_map = node
-                .child_by_field_name("function")
-                .and_then(|f| f.child_by_field_name("property"))
+                .field("function")
+                .and_then(|f| f.field("property"))
                 .is_some_and(|p| text(p, src) == "map");
             let callback = node
-                .child_by_field_name("arguments")
+                .field("arguments")
                 .and_then(|a| arguments(a).first().copied())
                 .filter(|c| is_function(*c));
             let (true, Some(callback)) = (is_map, callback) else {
                 return (None, false);
             };
-            let object = callback.child_by_field_name("body").and_then(|b| {
+            let object = callback.field("body").and_then(|b| {
                 if b.kind() == "statement_block" {
                     named_children(b)
                         .filter(|s| s.kind() == "return_statement")
@@ -658,12 +657,8 @@ pub fn expand_builder_variable<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Ch
             continue;
         }
         match node.kind() {
-            "variable_declarator"
-                if node
-                    .child_by_field_name("name")
-                    .is_some_and(|n| text(n, src) == name) =>
-            {
-                if let Some(value) = node.child_by_field_name("value").map(unwrap_expr) {
+            "variable_declarator" if node.field("name").is_some_and(|n| text(n, src) == name) => {
+                if let Some(value) = node.field("value").map(unwrap_expr) {
                     if value.kind() == "call_expression"
                         && declaration.is_none_or(|d| d.start_byte() < value.start_byte())
                     {
@@ -671,12 +666,8 @@ pub fn expand_builder_variable<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Ch
                     }
                 }
             }
-            "assignment_expression"
-                if node
-                    .child_by_field_name("left")
-                    .is_some_and(|l| text(l, src) == name) =>
-            {
-                if let Some(right) = node.child_by_field_name("right").map(unwrap_expr) {
+            "assignment_expression" if node.field("left").is_some_and(|l| text(l, src) == name) => {
+                if let Some(right) = node.field("right").map(unwrap_expr) {
                     reassignments.push(right);
                 }
             }

@@ -1,6 +1,7 @@
 //! Small helpers shared by the Sequelize, TypeORM and supabase-js clients.
 
 use super::FieldDraft;
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{object_properties, text, Chain, Segment};
 use crate::ir::remedy::Target;
 use crate::ir::RowLock;
@@ -130,13 +131,13 @@ fn is_row_variable(code: &str) -> bool {
 
 /// The object literal a `.map` callback returns, for rows built from a list.
 fn mapped_row(call: Node) -> Option<Node> {
-    let function = call.child_by_field_name("function")?;
-    let property = function.child_by_field_name("property")?;
+    let function = call.field("function")?;
+    let property = function.field("property")?;
     if function.kind() != "member_expression" || property.kind() != "property_identifier" {
         return None;
     }
-    let callback = call.child_by_field_name("arguments")?.named_child(0)?;
-    let body = callback.child_by_field_name("body")?;
+    let callback = call.field("arguments")?.named_child(0)?;
+    let body = callback.field("body")?;
     let body = crate::frontend::typescript::syntax::unwrap_expr(body);
     (body.kind() == "object").then_some(body)
 }

@@ -22,6 +22,7 @@
 use super::{
     core_segments, in_statement_position, looks_like_db, FileHints, Recognized, TxControl,
 };
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, is_function, named_children, property, text, Chain, Segment,
 };
@@ -131,10 +132,8 @@ fn postgres_js_sql<'t>(template: Node<'t>, tag: &str, src: &'t str) -> (String, 
             continue;
         };
         let helper_args = (expr.kind() == "call_expression"
-            && expr
-                .child_by_field_name("function")
-                .is_some_and(|f| text(f, src) == tag))
-        .then(|| expr.child_by_field_name("arguments"))
+            && expr.field("function").is_some_and(|f| text(f, src) == tag))
+        .then(|| expr.field("arguments"))
         .flatten()
         .filter(|a| a.kind() == "arguments")
         .map(arguments);
@@ -320,18 +319,15 @@ fn resolve_constant<'t>(node: Node<'t>, src: &'t str) -> Option<Node<'t>> {
             .flat_map(|s| {
                 // `const X = "…"`, `export const X = "…"`
                 let declaration = if s.kind() == "export_statement" {
-                    s.child_by_field_name("declaration").unwrap_or(s)
+                    s.field("declaration").unwrap_or(s)
                 } else {
                     s
                 };
                 named_children(declaration).collect::<Vec<_>>()
             })
             .filter(|d| d.kind() == "variable_declarator")
-            .filter(|d| {
-                d.child_by_field_name("name")
-                    .is_some_and(|n| text(n, src) == name)
-            })
-            .filter_map(|d| d.child_by_field_name("value"))
+            .filter(|d| d.field("name").is_some_and(|n| text(n, src) == name))
+            .filter_map(|d| d.field("value"))
             .map(crate::frontend::typescript::syntax::unwrap_expr)
             .filter(|v| matches!(v.kind(), "string" | "template_string"))
             .last();

@@ -8,6 +8,7 @@
 //! `stripe.customers.create(…)` is not mistaken for a write.
 
 use super::{EffectDraft, FieldDraft, FileHints, Recognized, TxControl};
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, object_properties, property, text, Chain, Segment,
 };
@@ -260,7 +261,7 @@ fn raw<'t>(call: &Segment<'t>, handle: String, src: &'t str) -> Option<Recognize
             // `$queryRaw(Prisma.sql`…`)`
             "call_expression" => {
                 let template = first
-                    .child_by_field_name("arguments")
+                    .field("arguments")
                     .filter(|a| a.kind() == "template_string")?;
                 super::template_sql(template, src)
             }

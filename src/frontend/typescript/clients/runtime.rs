@@ -3,6 +3,7 @@
 //! in-process locks (a module-level `Map` of promises, `async-mutex`'s `Mutex`).
 //! Neither reaches the database, and neither holds across processes.
 
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{named_children, text, Chain};
 use std::collections::HashSet;
 use tree_sitter::Node;
@@ -56,9 +57,7 @@ pub fn process_locks(program: Node, src: &str) -> HashSet<String> {
     let mut names = HashSet::new();
     for statement in named_children(program) {
         let declaration = if statement.kind() == "export_statement" {
-            statement
-                .child_by_field_name("declaration")
-                .unwrap_or(statement)
+            statement.field("declaration").unwrap_or(statement)
         } else {
             statement
         };
@@ -70,18 +69,14 @@ pub fn process_locks(program: Node, src: &str) -> HashSet<String> {
         }
         for declarator in named_children(declaration).filter(|d| d.kind() == "variable_declarator")
         {
-            let (Some(name), Some(value)) = (
-                declarator.child_by_field_name("name"),
-                declarator.child_by_field_name("value"),
-            ) else {
+            let (Some(name), Some(value)) = (declarator.field("name"), declarator.field("value"))
+            else {
                 continue;
             };
             if value.kind() != "new_expression" {
                 continue;
             }
-            let constructor = value
-                .child_by_field_name("constructor")
-                .map_or("", |c| text(c, src));
+            let constructor = value.field("constructor").map_or("", |c| text(c, src));
             let declared = text(declarator, src);
             let promise_map = constructor == "Map" && declared.contains("Promise");
             if promise_map || LOCK_TYPES.contains(&constructor) {

@@ -24,6 +24,7 @@ use super::ormkit::{
     single_call, string_value,
 };
 use super::{EffectDraft, FieldDraft, FileHints, Recognized, Scope, TxControl};
+use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{arguments, named_children, property, text, Chain};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
@@ -310,10 +311,10 @@ fn where_fields<'t>(filter: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) 
         // `[Op.or]: [{ … }, { … }]`: the columns of every alternative count.
         if child.kind() == "pair"
             && child
-                .child_by_field_name("key")
+                .field("key")
                 .is_some_and(|k| k.kind() == "computed_property_name")
         {
-            if let Some(value) = child.child_by_field_name("value") {
+            if let Some(value) = child.field("value") {
                 for item in named_children(value) {
                     where_fields(item, src, out);
                 }
