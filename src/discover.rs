@@ -152,30 +152,28 @@ fn walk_error(error: &ignore::Error) -> RunError {
     }
 }
 
+/// The current directory, normalized, asked of the system once: racelint never
+/// changes directory, and paths are made absolute for every file of a run.
+fn current_dir() -> Option<&'static Path> {
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    CWD.get_or_init(|| std::env::current_dir().ok().map(|d| normalize(&d)))
+        .as_deref()
+}
+
 /// The path made absolute against the current directory, without `.` and `..`.
 pub fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
-    };
-    normalize(&joined)
+    match current_dir() {
+        Some(cwd) if !path.is_absolute() => normalize(&cwd.join(path)),
+        _ => normalize(path),
+    }
 }
 
 /// A path relative to the current directory when below it, else absolute.
 pub fn display_path(path: &Path) -> String {
     let absolute = absolute(path);
-    let shown = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| {
-            absolute
-                .strip_prefix(normalize(&cwd))
-                .ok()
-                .map(Path::to_path_buf)
-        })
-        .unwrap_or(absolute);
+    let shown = current_dir()
+        .and_then(|cwd| absolute.strip_prefix(cwd).ok())
+        .unwrap_or(&absolute);
     shown.to_string_lossy().replace('\\', "/")
 }
 
