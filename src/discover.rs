@@ -134,20 +134,27 @@ pub fn discover(
 }
 
 fn walk_error(error: &ignore::Error) -> RunError {
-    fn path_of(error: &ignore::Error) -> Option<&Path> {
+    /// The path the error is about, and the error without it (its text would
+    /// repeat the path the report already shows).
+    fn parts(error: &ignore::Error) -> (Option<&Path>, &ignore::Error) {
         match error {
-            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithPath { path, err } => (Some(path), parts(err).1),
             ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-                path_of(err)
+                parts(err)
             }
-            ignore::Error::Loop { child, .. } => Some(child),
-            _ => None,
+            ignore::Error::Loop { child, .. } => (Some(child), error),
+            _ => (None, error),
         }
     }
+    let (path, inner) = parts(error);
+    let message = match inner {
+        ignore::Error::Io(e) => format!("cannot read: {e}"),
+        other => other.to_string(),
+    };
     RunError {
         kind: ErrorKind::ReadError,
-        path: path_of(error).map(display_path).unwrap_or_default(),
-        message: error.to_string(),
+        path: path.map(display_path).unwrap_or_default(),
+        message,
         position: None,
     }
 }

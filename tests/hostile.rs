@@ -28,9 +28,19 @@ fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 /// panic, exit 1 because the good file's race is still found, and errors only of
 /// the kinds listed. Returns the JSON document.
 fn check_survives(dir: &Path, args: &[&str], allowed_errors: &[&str]) -> serde_json::Value {
+    check_survives_as(&[], dir, args, allowed_errors)
+}
+
+/// [`check_survives`], with racelint started through `prefix` (see [`unprivileged`]).
+fn check_survives_as(
+    prefix: &[&str],
+    dir: &Path,
+    args: &[&str],
+    allowed_errors: &[&str],
+) -> serde_json::Value {
     let mut all = vec!["check", "--format", "json"];
     all.extend(args);
-    let out = racelint(dir, &all);
+    let out = racelint_as(prefix, dir, &all);
     let err = stderr(&out);
     assert!(
         !err.contains("panicked") && !err.contains("overflow"),
@@ -580,6 +590,43 @@ fn symlink_loops_and_dangling_links_are_not_followed() {
     }
 }
 
+/// Runs racelint in `dir`, started through `prefix` when it is not empty.
+fn racelint_as(prefix: &[&str], dir: &Path, args: &[&str]) -> std::process::Output {
+    let Some((program, rest)) = prefix.split_first() else {
+        return racelint(dir, args);
+    };
+    std::process::Command::new(program)
+        .args(rest)
+        .arg(env!("CARGO_BIN_EXE_racelint"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("racelint runs")
+}
+
+/// How to start racelint so that permission bits bind it: directly when they bind
+/// this process; as root (CI containers, sandboxes), as the user `nobody` through
+/// util-linux's `setpriv`, when that works here. `None`: no way to test them.
+#[cfg(unix)]
+fn unprivileged(dir: &Path) -> Option<Vec<&'static str>> {
+    use std::os::unix::fs::PermissionsExt;
+    if permissions_apply(dir) {
+        return Some(Vec::new());
+    }
+    let prefix = vec![
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ];
+    // `nobody` must reach the scratch project, which tempfile creates as 0700.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).ok()?;
+    let probe = racelint_as(&prefix, dir, &["--version"]);
+    probe.status.success().then_some(prefix)
+}
+
 /// Whether permission bits bind this process (they do not for root).
 #[cfg(unix)]
 fn permissions_apply(dir: &Path) -> bool {
@@ -604,21 +651,24 @@ fn unreadable_files_and_folders_are_reported_and_skipped() {
         ("locked-root/a.ts", GET_OR_CREATE.as_bytes()),
     ]);
     let root = dir.path();
-    if !permissions_apply(root) {
-        eprintln!("skipped: running as root, where chmod 000 does not stop reading");
+    let Some(prefix) = unprivileged(root) else {
+        eprintln!(
+            "skipped: running as root, where chmod 000 does not stop reading, and \
+             `setpriv` cannot start racelint as `nobody` here"
+        );
         return;
-    }
+    };
     let lock = |p: &str, mode| {
         fs::set_permissions(root.join(p), fs::Permissions::from_mode(mode)).unwrap();
     };
     lock("src/secret.ts", 0o000);
     lock("src/locked", 0o000);
-    let doc = check_survives(root, &["src"], &["read-error"]);
+    let doc = check_survives_as(&prefix, root, &["src"], &["read-error"]);
     assert_eq!(errors_for(&doc, "src/secret.ts").len(), 1, "{doc:#}");
     assert_eq!(errors_for(&doc, "src/locked").len(), 1, "{doc:#}");
     // An unreadable root named on the command line is exit 2.
     lock("locked-root", 0o000);
-    let out = racelint(root, &["check", "locked-root/a.ts"]);
+    let out = racelint_as(&prefix, root, &["check", "locked-root/a.ts"]);
     let code = out.status.code();
     lock("src/secret.ts", 0o644);
     lock("src/locked", 0o755);
