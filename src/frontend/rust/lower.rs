@@ -455,6 +455,13 @@ impl<'t> Lowerer<'t> {
             .map(|t| t.index)
     }
 
+    fn returns_written_row(&self, i: usize) -> bool {
+        matches!(
+            self.cx.f.effects.get(i).map(|e| e.kind),
+            Some(EffectKind::Insert | EffectKind::Upsert | EffectKind::Update)
+        )
+    }
+
     fn is_readlike(&self, i: usize) -> bool {
         matches!(
             self.cx.f.effects.get(i).map(|e| e.kind),
@@ -1534,6 +1541,15 @@ impl<'t> Lowerer<'t> {
                         }
                     }
                 }
+            } else if values.is_empty()
+                && matches!(eff.kind, EffectKind::Insert | EffectKind::Upsert)
+            {
+                // `.values(&rows)` of rows built elsewhere (`skus.iter().map(…)`): their
+                // columns are unknown, but what they carry from earlier effects is not.
+                // The column stays empty, so that no rule matches it by name.
+                if let Ok(rows) = syn::parse_str::<syn::Expr>(var) {
+                    values.push(FieldSpec::new("", vec![rows]));
+                }
             }
         }
         eff.filter = filter
@@ -1556,11 +1572,14 @@ impl<'t> Lowerer<'t> {
         let mut reads = BTreeSet::new();
         let mut vars = Vec::new();
         for e in &f.exprs {
+            // What a value carries from earlier effects: rows read, and the rows an
+            // insert or update returned (`RETURNING id`, `get_result`), which make a
+            // later write depend on that one.
             reads.extend(
                 self.peek(e)
                     .effects
                     .into_iter()
-                    .filter(|&r| self.is_readlike(r)),
+                    .filter(|&r| self.is_readlike(r) || self.returns_written_row(r)),
             );
             let mut ids = Vec::new();
             collect_idents(e, &mut ids);
