@@ -29,6 +29,9 @@ enum Shape {
     StateThenWrite { columns: Vec<String> },
     /// The parent was found, and a child pointing at it is inserted.
     ParentThenChild { deleted_at: String },
+    /// No row held these values, and an update gives them to another row (a
+    /// username, a slug): the insert race, spelled as an update.
+    AbsenceThenClaim { columns: Vec<String> },
 }
 
 impl Rule for CheckThenAct {
@@ -80,7 +83,9 @@ fn shape(
     if read_table == write_table {
         return match write.kind {
             EffectKind::Insert if !write.unique_violation_handled => Some(Shape::AbsenceThenInsert),
-            EffectKind::Update => state_change(function, guard, read, write),
+            EffectKind::Update => {
+                state_change(function, guard, read, write).or_else(|| claim(guard, read, write))
+            }
             _ => None,
         };
     }
@@ -99,6 +104,47 @@ fn shape(
     let deleted_at = cx.project.deleted_tables.get(&read_table)?;
     references_parent.then(|| Shape::ParentThenChild {
         deleted_at: deleted_at.clone(),
+    })
+}
+
+/// An update that sets the values the read looked for and found nowhere, on a row
+/// picked by something else: `if (await findUnique({ where: { username: name } }))
+/// throw …; update({ where: { id: me }, data: { username: name } })`. Constant
+/// filters (`deletedAt: null`) may stay unset; every value the read looked up must
+/// be written, as the same code.
+fn claim(guard: &Guard, read: &Effect, write: &Effect) -> Option<Shape> {
+    if !guard.fields.is_empty() || write.unique_violation_handled {
+        return None;
+    }
+    let looked_up: Vec<_> = read
+        .filter
+        .iter()
+        .filter(|f| !f.value.literal && !f.value.text.is_empty())
+        .collect();
+    if looked_up.is_empty() {
+        return None;
+    }
+    let writes_same = |column: &str, text: &str| {
+        write
+            .values
+            .iter()
+            .any(|v| v.column == column && !v.value.atomic && v.value.text == text)
+    };
+    let picks_same = |column: &str, text: &str| {
+        write
+            .filter
+            .iter()
+            .any(|f| f.column == column && f.value.text == text)
+    };
+    let claimed = looked_up
+        .iter()
+        .all(|f| writes_same(&f.column, &f.value.text) && !picks_same(&f.column, &f.value.text));
+    let picks_read_row = write
+        .filter
+        .iter()
+        .any(|f| f.value.reads.contains(&guard.read));
+    (claimed && !picks_read_row).then(|| Shape::AbsenceThenClaim {
+        columns: looked_up.iter().map(|f| f.column.clone()).collect(),
     })
 }
 
@@ -253,6 +299,37 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
             (
                 message,
                 format!("changes {cols}, which the check at line {check_line} relied on"),
+                help,
+            )
+        }
+        Shape::AbsenceThenClaim { columns } => {
+            let cols = join_words(&columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>());
+            let column_names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let message = format!(
+                "`{table}` takes {cols} only when {read_name} found no row holding it, but a concurrent request can take the same value between the check and this update"
+            );
+            let advice = match cx.schema.unique_key_within(read_table, &column_names) {
+                Some(key) => format!(
+                    "`{table}` has a unique key on ({}): under this race the second update fails with a unique violation this code does not handle. Handle it (answer \"taken\"), or serialise claims of the same value:",
+                    key.join(", ")
+                ),
+                None => format!(
+                    "Add a unique constraint on ({}) so the database refuses the second claim, and handle its violation; or serialise claims of the same value:",
+                    columns.join(", ")
+                ),
+            };
+            let help = help_with_code(
+                &advice,
+                &cx.suggest(
+                    write,
+                    &Remedy::LockThenCheck {
+                        target: read_target.clone(),
+                    },
+                ),
+            );
+            (
+                message,
+                format!("takes {cols}, which the check at line {check_line} found free"),
                 help,
             )
         }
