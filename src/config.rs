@@ -465,6 +465,7 @@ mod tests {
             severity,
             summary: "",
             doc: "",
+            concurrent: true,
         }
     }
 

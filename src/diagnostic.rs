@@ -199,4 +199,7 @@ pub struct RuleMeta {
     pub summary: &'static str,
     /// The rule's documentation in Markdown (`rules/<id>.md`).
     pub doc: &'static str,
+    /// The race needs two requests (or a failure) at once, which a script that runs
+    /// alone, such as a database seed, cannot have (see `discover::runs_alone`).
+    pub concurrent: bool,
 }

@@ -159,6 +159,28 @@ fn walk_error(error: &ignore::Error) -> RunError {
     }
 }
 
+/// Whether the file is a script that runs alone, by hand or once per deploy: a
+/// database seed (`prisma/seed.ts`, knex `seeds/01_users.js`, Sequelize
+/// `seeders/…`, `users.seed.ts`, `src/bin/seed.rs`). Races need two requests at
+/// once; a seed deleting every row and inserting them again is not one.
+pub fn runs_alone(path: &Path) -> bool {
+    const FOLDERS: [&str; 4] = ["seed", "seeds", "seeders", "seeding"];
+    let lower = |s: &std::ffi::OsStr| s.to_string_lossy().to_ascii_lowercase();
+    let in_seed_folder = path.parent().is_some_and(|dir| {
+        dir.components()
+            .any(|c| FOLDERS.contains(&lower(c.as_os_str()).as_str()))
+    });
+    let named_seed = path.file_name().map(lower).is_some_and(|name| {
+        let stem = name.split('.').next().unwrap_or("");
+        stem == "seed"
+            || stem.starts_with("seed-")
+            || stem.starts_with("seed_")
+            || name.contains(".seed.")
+            || name.contains(".seeder.")
+    });
+    in_seed_folder || named_seed
+}
+
 /// The current directory, normalized, asked of the system once: racelint never
 /// changes directory, and paths are made absolute for every file of a run.
 fn current_dir() -> Option<&'static Path> {
@@ -218,6 +240,30 @@ pub fn project_root(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed_scripts_run_alone() {
+        for seed in [
+            "prisma/seed.ts",
+            "db/seeds/01_users.js",
+            "src/database/seeders/20240101-demo-user.js",
+            "src/seed/index.ts",
+            "src/users.seed.ts",
+            "src/bin/seed.rs",
+            "scripts/seed-dev.ts",
+        ] {
+            assert!(runs_alone(Path::new(seed)), "{seed}");
+        }
+        for code in [
+            "src/seedling.ts",
+            "src/app/api/seeds-of-change/route.ts",
+            "src/seedService/users.ts",
+            "src/users.ts",
+            "src/seeded-random.ts",
+        ] {
+            assert!(!runs_alone(Path::new(code)), "{code}");
+        }
+    }
 
     #[test]
     fn languages_by_extension() {

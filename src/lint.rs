@@ -243,8 +243,12 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
+                let alone = discover::runs_alone(&file.file.path);
                 for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
+                        if alone && rule.meta().concurrent {
+                            continue;
+                        }
                         let from = findings.len();
                         rule.check(&cx, function, &mut findings);
                         for finding in &mut findings[from..] {

@@ -36,12 +36,14 @@ pub const META: &[RuleMeta] = &[
         severity: Severity::Warning,
         summary: "a racelint-ignore comment that suppresses nothing",
         doc: include_str!("../rules/unused-suppression.md"),
+        concurrent: false,
     },
     RuleMeta {
         id: SUPPRESSION_MISSING_REASON,
         severity: Severity::Warning,
         summary: "a racelint-ignore comment that does not say why",
         doc: include_str!("../rules/suppression-missing-reason.md"),
+        concurrent: false,
     },
 ];
 

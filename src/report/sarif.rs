@@ -559,12 +559,14 @@ pub(crate) mod tests {
             severity: Severity::Error,
             summary: "a read decides a write that another request can race",
             doc: "# check-then-act\n\n## What it does\n\nFlags a read that decides a write.\n",
+            concurrent: true,
         },
         RuleMeta {
             id: "sleep-as-sync",
             severity: Severity::Warning,
             summary: "a timer used to wait for another write",
             doc: "",
+            concurrent: true,
         },
     ];
 

@@ -19,6 +19,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "a read decides whether a write happens, with nothing stopping a concurrent change in between",
     doc: include_str!("../../rules/check-then-act.md"),
+    concurrent: true,
 };
 
 #[derive(Debug, PartialEq, Eq)]

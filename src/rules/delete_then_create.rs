@@ -18,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "rows are deleted and recreated without one transaction covering both",
     doc: include_str!("../../rules/delete-then-create.md"),
+    concurrent: true,
 };
 
 impl Rule for DeleteThenCreate {

@@ -17,6 +17,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "a parent row is deleted before the child rows that reference it",
     doc: include_str!("../../rules/fk-delete-order.md"),
+    concurrent: false,
 };
 
 impl Rule for FkDeleteOrder {

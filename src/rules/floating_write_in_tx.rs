@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "a write inside a transaction is not awaited, so it may run after commit",
     doc: include_str!("../../rules/floating-write-in-tx.md"),
+    concurrent: false,
 };
 
 impl Rule for FloatingWriteInTx {

@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     summary: "an in-process lock guards database work that other processes run too",
     doc: include_str!("../../rules/in-process-lock.md"),
+    concurrent: true,
 };
 
 impl Rule for InProcessLock {

@@ -14,6 +14,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "a lock is taken after the check it should protect",
     doc: include_str!("../../rules/lock-after-check.md"),
+    concurrent: true,
 };
 
 impl Rule for LockAfterCheck {

@@ -19,6 +19,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     summary: "a row is read, changed in code and written back with no version check",
     doc: include_str!("../../rules/missing-version-check.md"),
+    concurrent: true,
 };
 
 /// Column names that serve as an optimistic-lock token when a filter tests them.

@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     summary: "related writes in one function that are not in one transaction",
     doc: include_str!("../../rules/non-atomic-writes.md"),
+    concurrent: true,
 };
 
 impl Rule for NonAtomicWrites {

@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     summary: "a timer is used to wait for another write to land before touching the database",
     doc: include_str!("../../rules/sleep-as-sync.md"),
+    concurrent: true,
 };
 
 impl Rule for SleepAsSync {

@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     summary: "a call inside a transaction callback goes through the outer client and escapes the transaction",
     doc: include_str!("../../rules/tx-client-escape.md"),
+    concurrent: false,
 };
 
 impl Rule for TxClientEscape {
