@@ -160,25 +160,27 @@ fn walk_error(error: &ignore::Error) -> RunError {
 }
 
 /// Whether the file is a script that runs alone, by hand or once per deploy: a
-/// database seed (`prisma/seed.ts`, knex `seeds/01_users.js`, Sequelize
-/// `seeders/…`, `users.seed.ts`, `src/bin/seed.rs`). Races need two requests at
-/// once; a seed deleting every row and inserting them again is not one.
-pub fn runs_alone(path: &Path) -> bool {
+/// database seed (`prisma/seed.ts`, `src/bin/seed.rs`, `users.seed.ts`,
+/// `CreateUsers.seeder.ts`, or a knex/Sequelize/TypeORM seed in a `seeds/` or
+/// `seeders/` folder). Races need two requests at once; a seed deleting every row
+/// and inserting them again is not one. A folder name alone is not enough (a
+/// project may keep anything in a folder called `seeds`): the file must also
+/// read like a seed (`export async function seed(knex)`, `queryInterface`,
+/// `implements Seeder`).
+pub fn runs_alone(path: &Path, text: &str) -> bool {
     const FOLDERS: [&str; 4] = ["seed", "seeds", "seeders", "seeding"];
+    const SEED_CODE: [&str; 4] = ["function seed", "exports.seed", "queryInterface", "Seeder"];
     let lower = |s: &std::ffi::OsStr| s.to_string_lossy().to_ascii_lowercase();
-    let in_seed_folder = path.parent().is_some_and(|dir| {
-        dir.components()
-            .any(|c| FOLDERS.contains(&lower(c.as_os_str()).as_str()))
-    });
     let named_seed = path.file_name().map(lower).is_some_and(|name| {
-        let stem = name.split('.').next().unwrap_or("");
-        stem == "seed"
-            || stem.starts_with("seed-")
-            || stem.starts_with("seed_")
+        name.split('.').next() == Some("seed")
             || name.contains(".seed.")
             || name.contains(".seeder.")
     });
-    in_seed_folder || named_seed
+    let in_seed_folder = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|dir| FOLDERS.contains(&lower(dir).as_str()));
+    named_seed || (in_seed_folder && SEED_CODE.iter().any(|code| text.contains(code)))
 }
 
 /// The current directory, normalized, asked of the system once: racelint never
@@ -243,25 +245,28 @@ mod tests {
 
     #[test]
     fn seed_scripts_run_alone() {
-        for seed in [
-            "prisma/seed.ts",
-            "db/seeds/01_users.js",
-            "src/database/seeders/20240101-demo-user.js",
-            "src/seed/index.ts",
-            "src/users.seed.ts",
-            "src/bin/seed.rs",
-            "scripts/seed-dev.ts",
+        let knex = "export async function seed(knex: Knex) { await knex('users').del(); }";
+        let sequelize = "module.exports = { async up(queryInterface) { } };";
+        for (seed, text) in [
+            ("prisma/seed.ts", ""),
+            ("src/bin/seed.rs", ""),
+            ("src/users.seed.ts", ""),
+            ("src/database/CreateUsers.seeder.ts", ""),
+            ("db/seeds/01_users.js", knex),
+            ("src/database/seeders/20240101-demo-user.js", sequelize),
         ] {
-            assert!(runs_alone(Path::new(seed)), "{seed}");
+            assert!(runs_alone(Path::new(seed), text), "{seed}");
         }
-        for code in [
-            "src/seedling.ts",
-            "src/app/api/seeds-of-change/route.ts",
-            "src/seedService/users.ts",
-            "src/users.ts",
-            "src/seeded-random.ts",
+        for (code, text) in [
+            ("src/seedling.ts", ""),
+            ("src/seeded-random.ts", ""),
+            ("src/users.ts", knex),
+            // Cases kept in a folder named after seed reports are ordinary code.
+            ("eval/seeds/000/app.ts", ""),
+            ("eval/seeds/app.ts", "await prisma.user.create({ data })"),
+            ("cases/seed-000-trace.ts", ""),
         ] {
-            assert!(!runs_alone(Path::new(code)), "{code}");
+            assert!(!runs_alone(Path::new(code), text), "{code}");
         }
     }
 
