@@ -205,6 +205,17 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
     let target = cx.target(write);
     let mut read_target = cx.target(read);
     read_target.values = target.values.clone();
+    let lock_then_check = |advice: &str| {
+        help_with_code(
+            advice,
+            &cx.suggest(
+                write,
+                &Remedy::LockThenCheck {
+                    target: read_target.clone(),
+                },
+            ),
+        )
+    };
     let (message, label, help) = match &shape {
         Shape::AbsenceThenInsert => {
             let checked: Vec<&str> = read.filter_columns().collect();
@@ -319,15 +330,7 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
                     columns.join(", ")
                 ),
             };
-            let help = help_with_code(
-                &advice,
-                &cx.suggest(
-                    write,
-                    &Remedy::LockThenCheck {
-                        target: read_target.clone(),
-                    },
-                ),
-            );
+            let help = lock_then_check(&advice);
             (
                 message,
                 format!("takes {cols}, which the check at line {check_line} found free"),
@@ -341,15 +344,7 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
             let advice = format!(
                 "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (SQLSTATE `23503`) by re-reading and retrying:"
             );
-            let help = help_with_code(
-                &advice,
-                &cx.suggest(
-                    write,
-                    &Remedy::LockThenCheck {
-                        target: read_target.clone(),
-                    },
-                ),
-            );
+            let help = lock_then_check(&advice);
             (
                 message,
                 format!("inserts a child of the `{read_table}` row checked above"),
