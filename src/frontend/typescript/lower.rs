@@ -1452,22 +1452,29 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if !self.local_names.contains(callee) {
             return None;
         }
+        let args: Vec<String> = node
+            .field("arguments")
+            .map(|a| {
+                syntax::arguments(a)
+                    .into_iter()
+                    .map(|n| text(n, self.src).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Inside a callback transaction, that one; else an explicit transaction
+        // (`BEGIN` on `client`) whose handle is passed: `insertLines(client, …)`.
+        let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
+            args.iter()
+                .find_map(|a| self.explicit.get(a.as_str()).copied())
+        });
         self.func.calls.push(LocalCall {
             callee: callee.to_string(),
             span: span_of(node),
-            transaction: self.tx_stack.last().map(|(tx, _)| *tx),
+            transaction,
             arms: self.arms.clone(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
-            args: node
-                .field("arguments")
-                .map(|a| {
-                    syntax::arguments(a)
-                        .into_iter()
-                        .map(|n| text(n, self.src).to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            args,
             result: None,
         });
         Some(self.func.calls.len() - 1)
@@ -1476,8 +1483,6 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
 const PROMISE_METHODS: &[&str] = &["then", "catch", "finally"];
 
-/// The node whose call produced a bound value: `await x.findFirst()`,
-/// `(await x.findFirst())!`, `await x.findFirst().catch(…)`.
 /// `[row]` or `{ rows: [row] }`: a pattern that takes the first element of a result.
 fn takes_first_row(pattern: Node) -> bool {
     match pattern.kind() {
@@ -1491,6 +1496,8 @@ fn takes_first_row(pattern: Node) -> bool {
     }
 }
 
+/// The node whose call produced a bound value: `await x.findFirst()`,
+/// `(await x.findFirst())!`, `await x.findFirst().catch(…)`.
 fn value_effect_node(node: Node) -> Node {
     unwrap_expr(node)
 }
