@@ -19,13 +19,63 @@ pub fn expand(model: &FileModel) -> Vec<Function> {
         .functions
         .iter()
         .map(|f| {
-            if f.calls.is_empty() {
+            let mut out = if f.calls.is_empty() {
                 f.clone()
             } else {
                 expand_function(model, f, &mut vec![f.name.clone()])
-            }
+            };
+            assume_callers_transaction(model, f, &mut out);
+            out
         })
         .collect()
+}
+
+/// A helper that takes the transaction handle as a parameter (`debit(tx, …)`), when
+/// every call to it in the file passes the caller's open transaction there: seen
+/// on its own, its effects through that parameter run in the caller's transaction
+/// (the one of its first call), not outside any.
+fn assume_callers_transaction(model: &FileModel, helper: &Function, out: &mut Function) {
+    let calls: Vec<(&Function, &LocalCall)> = model
+        .functions
+        .iter()
+        .flat_map(|caller| caller.calls.iter().map(move |call| (caller, call)))
+        .filter(|(_, call)| callee(model, call).is_some_and(|f| std::ptr::eq(f, helper)))
+        .collect();
+    if calls.is_empty() {
+        return;
+    }
+    for (index, param) in helper.params.iter().enumerate() {
+        if param.is_empty() || !out.effects.iter().any(|e| root(&e.handle) == param) {
+            continue;
+        }
+        // The caller's transaction each call passes as this argument.
+        let passed: Option<Vec<&Transaction>> = calls
+            .iter()
+            .map(|(caller, call)| {
+                let arg = root(call.args.get(index)?);
+                let tx = call.transaction?;
+                let root_tx = caller.root_transaction(tx);
+                (0..caller.transactions.len())
+                    .filter(|&t| caller.root_transaction(t) == root_tx)
+                    .find(|&t| caller.transactions[t].handle.as_deref() == Some(arg))
+                    .map(|t| &caller.transactions[t])
+            })
+            .collect();
+        let Some(first) = passed.as_deref().and_then(|p| p.first()) else {
+            continue;
+        };
+        let assumed = out.transactions.len();
+        out.transactions.push(Transaction {
+            handle: Some(param.clone()),
+            parent: None,
+            ..(*first).clone()
+        });
+        for e in &mut out.effects {
+            if e.transaction.is_none() && root(&e.handle) == param {
+                e.transaction = Some(assumed);
+            }
+        }
+    }
 }
 
 /// The single function a call names: by exact name, or a method of that name.

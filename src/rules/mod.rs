@@ -157,7 +157,7 @@ impl Context<'_> {
         self.log_tables
             .iter()
             .any(|t| crate::schema::fold_name(t) == folded)
-            || LOG_LIKE_WORDS.iter().any(|w| folded.contains(w))
+            || log_like_name(table)
     }
 
     /// The neutral description of an effect a client renders a fix for.
@@ -222,15 +222,32 @@ pub fn rechecked_under_lock(cx: &Context, function: &Function, write: usize) -> 
 }
 
 /// Words in a table name that mark a record of what happened, not raceable state.
+/// Whole words only: `blog_posts`, `catalog_items` and `dialogue` are state.
 const LOG_LIKE_WORDS: &[&str] = &[
     "log",
     "audit",
-    "event",
+    "auditlog",
+    "changelog",
     "outbox",
     "history",
     "notification",
     "activity",
 ];
+
+/// Whether a table name reads as a log: one of its words is a log word, or it ends
+/// in "event" after a qualifier (`login_events`, `securityEvent`, `domain_events`);
+/// `events` alone or `event_attendees` are the events people book.
+fn log_like_name(table: &str) -> bool {
+    let base = table.rsplit('.').next().unwrap_or(table);
+    let snake = crate::schema::snake_case(base);
+    let words: Vec<String> = snake
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(crate::schema::fold_name)
+        .collect();
+    words.iter().any(|w| LOG_LIKE_WORDS.contains(&w.as_str()))
+        || (words.len() > 1 && words.last().is_some_and(|w| w == "event"))
+}
 
 /// The past participle a message uses for an effect: "inserted", "deleted".
 pub fn verb(kind: EffectKind) -> &'static str {
@@ -269,4 +286,38 @@ pub fn help_with_code(advice: &str, code: &str) -> String {
     }
     let indented: Vec<String> = code.lines().map(|l| format!("    {l}")).collect();
     format!("{advice}\n\n{}", indented.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_like_name;
+
+    #[test]
+    fn log_words_are_whole_words() {
+        for log in [
+            "audit_log",
+            "AuditLog",
+            "auditlogs",
+            "activity_logs",
+            "price_history",
+            "notifications",
+            "login_events",
+            "securityEvent",
+            "public.outbox",
+        ] {
+            assert!(log_like_name(log), "{log}");
+        }
+        for state in [
+            "blog_posts",
+            "blogs",
+            "catalog_items",
+            "dialogue",
+            "events",
+            "event",
+            "event_attendees",
+            "logins",
+        ] {
+            assert!(!log_like_name(state), "{state}");
+        }
+    }
 }

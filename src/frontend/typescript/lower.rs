@@ -369,7 +369,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
                         }
                         _ => expr,
                     };
-                    let saved = self.floating_expr.replace(inner.id());
+                    // `await pool.query<Row>(…);` parsed as `(await pool.query)<Row>(…)`
+                    // is awaited, not floating.
+                    let floating = syntax::misparsed_generic_await(inner)
+                        .is_none()
+                        .then(|| inner.id());
+                    let saved = std::mem::replace(&mut self.floating_expr, floating);
                     self.expr(expr);
                     self.floating_expr = saved;
                 }
@@ -472,6 +477,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         let effects_before = self.func.effects.len();
         let taint = self.expr(value);
+        // `const [row] = await …`, `const { rows: [row] } = await …`: the code takes
+        // one row of the result, so what it writes back is that row's.
+        if takes_first_row(name) {
+            self.single_row(&taint);
+        }
         let mut names = Vec::new();
         syntax::pattern_names(name, self.src, &mut names);
         for n in &names {
@@ -737,6 +747,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 taint
             }
             "call_expression" => self.call(node),
+            "subscript_expression" => {
+                let mut taint = Taint::default();
+                for child in named_children(node) {
+                    taint.union(self.expr(child));
+                }
+                // `rows[0]`: one row of what the read returned.
+                if node
+                    .field("index")
+                    .is_some_and(|i| text(i, self.src) == "0")
+                {
+                    self.single_row(&taint);
+                }
+                taint
+            }
             "await_expression" => {
                 self.awaited += 1;
                 let taint = node
@@ -790,6 +814,17 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     taint.union(self.expr(child));
                 }
                 taint
+            }
+        }
+    }
+
+    /// The code uses one row of these reads' results (`rows[0]`, `const [row] = …`).
+    fn single_row(&mut self, taint: &Taint) {
+        for &r in &taint.reads {
+            if let Some(effect) = self.func.effects.get_mut(r) {
+                if effect.kind == EffectKind::Read {
+                    effect.many = false;
+                }
             }
         }
     }
@@ -941,6 +976,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
     // ---- calls ------------------------------------------------------------
 
     fn call(&mut self, node: Node<'t>) -> Taint {
+        // `await f<T>(…)`, parsed as `(await f)<T>(…)`: the call is the awaited one.
+        let awaited = u32::from(syntax::misparsed_generic_await(node).is_some());
+        self.awaited += awaited;
+        let taint = self.call_inner(node);
+        self.awaited -= awaited;
+        taint
+    }
+
+    fn call_inner(&mut self, node: Node<'t>) -> Taint {
         let chain = Chain::of(node, self.src);
         match clients::recognize_in(&chain, self.src, self.hints, &self.scope) {
             Some(Recognized::Effect(draft)) => {
@@ -1408,22 +1452,29 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if !self.local_names.contains(callee) {
             return None;
         }
+        let args: Vec<String> = node
+            .field("arguments")
+            .map(|a| {
+                syntax::arguments(a)
+                    .into_iter()
+                    .map(|n| text(n, self.src).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Inside a callback transaction, that one; else an explicit transaction
+        // (`BEGIN` on `client`) whose handle is passed: `insertLines(client, …)`.
+        let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
+            args.iter()
+                .find_map(|a| self.explicit.get(a.as_str()).copied())
+        });
         self.func.calls.push(LocalCall {
             callee: callee.to_string(),
             span: span_of(node),
-            transaction: self.tx_stack.last().map(|(tx, _)| *tx),
+            transaction,
             arms: self.arms.clone(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
-            args: node
-                .field("arguments")
-                .map(|a| {
-                    syntax::arguments(a)
-                        .into_iter()
-                        .map(|n| text(n, self.src).to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            args,
             result: None,
         });
         Some(self.func.calls.len() - 1)
@@ -1431,6 +1482,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
 }
 
 const PROMISE_METHODS: &[&str] = &["then", "catch", "finally"];
+
+/// `[row]` or `{ rows: [row] }`: a pattern that takes the first element of a result.
+fn takes_first_row(pattern: Node) -> bool {
+    match pattern.kind() {
+        "array_pattern" => pattern.named_child_count() == 1,
+        "object_pattern" => named_children(pattern).any(|p| {
+            p.kind() == "pair_pattern"
+                && p.field("value")
+                    .is_some_and(|v| v.kind() == "array_pattern" && v.named_child_count() == 1)
+        }),
+        _ => false,
+    }
+}
 
 /// The node whose call produced a bound value: `await x.findFirst()`,
 /// `(await x.findFirst())!`, `await x.findFirst().catch(…)`.

@@ -26,7 +26,7 @@ impl<'t> FieldExt<'t> for Node<'t> {
 }
 
 /// The field names the frontend asks for, sorted.
-const FIELDS: [&str; 21] = [
+const FIELDS: [&str; 23] = [
     "alternative",
     "arguments",
     "body",
@@ -37,6 +37,7 @@ const FIELDS: [&str; 21] = [
     "finalizer",
     "function",
     "handler",
+    "index",
     "key",
     "left",
     "name",
@@ -47,6 +48,7 @@ const FIELDS: [&str; 21] = [
     "pattern",
     "property",
     "right",
+    "type_arguments",
     "value",
 ];
 
@@ -279,6 +281,17 @@ pub fn is_misparsed_generic_tag(node: Node) -> bool {
         })
 }
 
+/// The `await` tree-sitter-typescript 0.23 puts inside a call with type arguments:
+/// ``await pool.query<Row>(…)`` parses as `(await pool.query)<Row>(…)`, a call whose
+/// function is the await. The call is what is awaited.
+pub fn misparsed_generic_await(call: Node) -> Option<Node> {
+    if call.kind() != "call_expression" || call.field("type_arguments").is_none() {
+        return None;
+    }
+    call.field("function")
+        .filter(|f| f.kind() == "await_expression")
+}
+
 /// `root.seg1.seg2(args).seg3(args)`, flattened.
 #[derive(Clone, Debug)]
 pub struct Chain<'t> {
@@ -300,6 +313,9 @@ impl<'t> Chain<'t> {
                     let Some(function) = current.field("function") else {
                         break;
                     };
+                    let function = misparsed_generic_await(current)
+                        .and_then(|a| a.named_child(0))
+                        .unwrap_or(function);
                     let args = current.field("arguments");
                     let (args, template) = match args {
                         Some(a) if a.kind() == "template_string" => (None, Some(a)),

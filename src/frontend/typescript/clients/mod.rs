@@ -392,6 +392,9 @@ pub fn string_value(node: Node, src: &str) -> Option<String> {
 /// expression elsewhere (a property value, an argument) is a fragment of another
 /// statement: `set({ balance: knex.raw("balance - ?", [n]) })`.
 pub fn in_statement_position(node: Node) -> bool {
+    if super::syntax::misparsed_generic_await(node).is_some() {
+        return true;
+    }
     let mut current = node;
     while let Some(parent) = current.parent() {
         match parent.kind() {
