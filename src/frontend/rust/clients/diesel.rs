@@ -98,6 +98,40 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
                     s.many = !s.filter.iter().any(|f| f.column == "id");
                     s
                 }
+                // `select(exists(users::table.filter(…))).get_result::<bool>(conn)`:
+                // a read of the inner query, answering whether a row exists.
+                "select" => {
+                    let Expr::Call(inner_call) = strip_ref(c.args.first()?) else {
+                        return None;
+                    };
+                    let Expr::Path(f) = &*inner_call.func else {
+                        return None;
+                    };
+                    let name = path_text(&f.path);
+                    if name.rsplit("::").next() != Some("exists")
+                        || !(name == "exists" || name.starts_with("diesel::"))
+                    {
+                        return None;
+                    }
+                    let inner = Chain::flatten(strip_ref(inner_call.args.first()?));
+                    let methods = inner.methods_before(inner.steps.len());
+                    if !methods.iter().all(|(n, _)| QUERY.contains(&n.as_str())) {
+                        return None;
+                    }
+                    let mut s = EffectSpec::new(EffectKind::Read, table_of(inner.root));
+                    s.table.as_ref()?;
+                    for (n, m) in methods {
+                        query_method(&mut s, &n, m);
+                    }
+                    return Some(op(
+                        features,
+                        chain,
+                        exec,
+                        call,
+                        OpKind::Effects(vec![s]),
+                        false,
+                    ));
+                }
                 "sql_query" => {
                     let sql = c.args.first().and_then(str_lit)?;
                     let params: Vec<Expr> = before
