@@ -172,6 +172,8 @@ const UNIQUE_MARKERS: &[&str] = &[
     "is_unique_violation",
     "UniqueViolation",
     "unique_violation",
+    // tokio-postgres / postgres: `e.code() == Some(&SqlState::UNIQUE_VIOLATION)`.
+    "UNIQUE_VIOLATION",
     "23505",
     "UniqueConstraintViolation",
 ];
