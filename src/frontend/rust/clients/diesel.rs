@@ -51,6 +51,9 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
     if let Some(op) = transaction(chain) {
         return Some(op);
     }
+    if let Some(op) = save_changes(features, chain) {
+        return Some(op);
+    }
     let exec = (0..chain.steps.len()).find(|&i| {
         chain
             .method(i)
@@ -200,6 +203,34 @@ fn op(
         is_async: features.diesel_async || chain.awaited_after(exec),
         counts,
     }
+}
+
+/// `record.save_changes::<T>(conn)` (`AsChangeset` + `Identifiable`): an update of
+/// the record's table by its id, writing the record's fields.
+fn save_changes(features: &Features, chain: &Chain) -> Option<Op> {
+    let i = chain.find(0, &["save_changes"])?;
+    let (_, call) = chain.method(i)?;
+    if i != 0 || call.args.len() != 1 {
+        return None;
+    }
+    let Expr::Path(p) = strip_ref(chain.root) else {
+        return None;
+    };
+    let var = p.path.get_ident()?.to_string();
+    let mut spec = EffectSpec::new(EffectKind::Update, None);
+    spec.filter.push(FieldSpec {
+        text: Some(format!("{var}.id")),
+        ..FieldSpec::new("id", vec![chain.root.clone()])
+    });
+    spec.model = Some(var);
+    Some(op(
+        features,
+        chain,
+        i,
+        call,
+        OpKind::Effects(vec![spec]),
+        false,
+    ))
 }
 
 fn optional_after(chain: &Chain, exec: usize) -> bool {
