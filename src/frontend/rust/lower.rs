@@ -172,6 +172,8 @@ const UNIQUE_MARKERS: &[&str] = &[
     "is_unique_violation",
     "UniqueViolation",
     "unique_violation",
+    // tokio-postgres / postgres: `e.code() == Some(&SqlState::UNIQUE_VIOLATION)`.
+    "UNIQUE_VIOLATION",
     "23505",
     "UniqueConstraintViolation",
 ];
@@ -348,7 +350,8 @@ impl<'t> Lowerer<'t> {
                 }
             }
         }
-        self.block(body, TAIL);
+        let t = self.block(body, TAIL);
+        self.note_returned(&t);
         let done = std::mem::replace(&mut self.cx, saved);
         self.functions[slot] = done.f;
     }
@@ -465,8 +468,24 @@ impl<'t> Lowerer<'t> {
     fn is_readlike(&self, i: usize) -> bool {
         matches!(
             self.cx.f.effects.get(i).map(|e| e.kind),
-            Some(EffectKind::Read | EffectKind::Opaque)
+            Some(EffectKind::Read | EffectKind::Opaque | EffectKind::CallResult)
         )
+    }
+
+    /// What the function returns (its tail, or a `return` of the function itself,
+    /// not of a closure lowered inline) hands these reads to its callers.
+    fn note_returned(&mut self, t: &Taint) {
+        if self.cx.fn_depth != 0 {
+            return;
+        }
+        for &r in &t.effects {
+            let kind = self.cx.f.effects[r].kind;
+            if matches!(kind, EffectKind::Read | EffectKind::CallResult)
+                && !self.cx.f.returns.contains(&r)
+            {
+                self.cx.f.returns.push(r);
+            }
+        }
     }
 
     // ---- guards and arms ----
@@ -813,11 +832,15 @@ impl<'t> Lowerer<'t> {
                 .as_ref()
                 .map(|e| self.expr(e, PLAIN))
                 .unwrap_or_default(),
-            Expr::Return(r) => r
-                .expr
-                .as_ref()
-                .map(|e| self.expr(e, TAIL))
-                .unwrap_or_default(),
+            Expr::Return(r) => {
+                let t = r
+                    .expr
+                    .as_ref()
+                    .map(|e| self.expr(e, TAIL))
+                    .unwrap_or_default();
+                self.note_returned(&t);
+                t
+            }
             Expr::Yield(y) => y
                 .expr
                 .as_ref()
@@ -1167,8 +1190,9 @@ impl<'t> Lowerer<'t> {
                     if i == 0 {
                         if let Some(callee) = self.self_method(chain.root, &name) {
                             let at = self.exprs(m.args.iter());
-                            self.local_call(callee, e, m);
+                            let result = self.local_call(callee, e, m);
                             t.add(at);
+                            t.effects.insert(result);
                             continue;
                         }
                     }
@@ -1303,7 +1327,8 @@ impl<'t> Lowerer<'t> {
                 }
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
-                    self.record_call(callee, span, c.args.iter());
+                    let result = self.record_call(callee, span, c.args.iter());
+                    t.effects.insert(result);
                 }
                 t
             }
@@ -1347,17 +1372,25 @@ impl<'t> Lowerer<'t> {
             .then(|| format!("{ty}::{name}"))
     }
 
-    fn local_call(&mut self, callee: String, whole: &Expr, m: &syn::ExprMethodCall) {
+    fn local_call(&mut self, callee: String, whole: &Expr, m: &syn::ExprMethodCall) -> usize {
         let span = self.span_of(whole);
-        self.record_call(callee, span, m.args.iter());
+        let site = self.span(m.method.span());
+        // The receiver is the callee's first parameter (`self`).
+        let args = std::iter::once(&*m.receiver).chain(m.args.iter());
+        let result = self.record_call(callee, span, args);
+        self.cx.f.effects[result].site = site;
+        result
     }
 
+    /// Records a call to a function of this file, and the `CallResult` effect that
+    /// stands for its value (the inliner turns it into the read the callee
+    /// returns, see `ir::inline`); returns that effect's index.
     fn record_call<'a>(
         &mut self,
         callee: String,
         span: Span,
         args: impl Iterator<Item = &'a Expr>,
-    ) {
+    ) -> usize {
         let args: Vec<String> = args.map(clients::handle_text).collect();
         let transaction = args.iter().find_map(|h| self.tx_of(h));
         self.cx.f.calls.push(LocalCall {
@@ -1370,6 +1403,18 @@ impl<'t> Lowerer<'t> {
             args,
             result: None,
         });
+        let mut eff = Effect::new(EffectKind::CallResult, crate::ir::Client::Runtime, span);
+        eff.site = span;
+        eff.guards = self.current_guards();
+        eff.arms = self.cx.arms.clone();
+        eff.in_loop = self.cx.in_loop > 0;
+        eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
+        let index = self.cx.f.effects.len();
+        self.cx.f.effects.push(eff);
+        if let Some(call) = self.cx.f.calls.last_mut() {
+            call.result = Some(index);
+        }
+        index
     }
 
     /// Lowers a method's arguments; closures passed to iteration adapters run in a loop

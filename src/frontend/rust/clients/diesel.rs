@@ -51,6 +51,9 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
     if let Some(op) = transaction(chain) {
         return Some(op);
     }
+    if let Some(op) = save_changes(features, chain) {
+        return Some(op);
+    }
     let exec = (0..chain.steps.len()).find(|&i| {
         chain
             .method(i)
@@ -97,6 +100,40 @@ pub(crate) fn recognize(features: &Features, chain: &Chain) -> Option<Op> {
                     }
                     s.many = !s.filter.iter().any(|f| f.column == "id");
                     s
+                }
+                // `select(exists(users::table.filter(…))).get_result::<bool>(conn)`:
+                // a read of the inner query, answering whether a row exists.
+                "select" => {
+                    let Expr::Call(inner_call) = strip_ref(c.args.first()?) else {
+                        return None;
+                    };
+                    let Expr::Path(f) = &*inner_call.func else {
+                        return None;
+                    };
+                    let name = path_text(&f.path);
+                    if name.rsplit("::").next() != Some("exists")
+                        || !(name == "exists" || name.starts_with("diesel::"))
+                    {
+                        return None;
+                    }
+                    let inner = Chain::flatten(strip_ref(inner_call.args.first()?));
+                    let methods = inner.methods_before(inner.steps.len());
+                    if !methods.iter().all(|(n, _)| QUERY.contains(&n.as_str())) {
+                        return None;
+                    }
+                    let mut s = EffectSpec::new(EffectKind::Read, table_of(inner.root));
+                    s.table.as_ref()?;
+                    for (n, m) in methods {
+                        query_method(&mut s, &n, m);
+                    }
+                    return Some(op(
+                        features,
+                        chain,
+                        exec,
+                        call,
+                        OpKind::Effects(vec![s]),
+                        false,
+                    ));
                 }
                 "sql_query" => {
                     let sql = c.args.first().and_then(str_lit)?;
@@ -166,6 +203,34 @@ fn op(
         is_async: features.diesel_async || chain.awaited_after(exec),
         counts,
     }
+}
+
+/// `record.save_changes::<T>(conn)` (`AsChangeset` + `Identifiable`): an update of
+/// the record's table by its id, writing the record's fields.
+fn save_changes(features: &Features, chain: &Chain) -> Option<Op> {
+    let i = chain.find(0, &["save_changes"])?;
+    let (_, call) = chain.method(i)?;
+    if i != 0 || call.args.len() != 1 {
+        return None;
+    }
+    let Expr::Path(p) = strip_ref(chain.root) else {
+        return None;
+    };
+    let var = p.path.get_ident()?.to_string();
+    let mut spec = EffectSpec::new(EffectKind::Update, None);
+    spec.filter.push(FieldSpec {
+        text: Some(format!("{var}.id")),
+        ..FieldSpec::new("id", vec![chain.root.clone()])
+    });
+    spec.model = Some(var);
+    Some(op(
+        features,
+        chain,
+        i,
+        call,
+        OpKind::Effects(vec![spec]),
+        false,
+    ))
 }
 
 fn optional_after(chain: &Chain, exec: usize) -> bool {
