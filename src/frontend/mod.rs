@@ -56,7 +56,8 @@ pub fn effect_from_sql(
     effect.values = to_fields(&statement.values);
     effect.on_conflict = statement.on_conflict;
     effect.row_lock = statement.row_lock;
-    // Without a filter on a key, a statement may touch any number of rows.
-    effect.many = !statement.filter.iter().any(|c| c.column == "id");
+    // Without a filter on a key, a statement may touch any number of rows; an
+    // aggregate sums up any number of them.
+    effect.many = !statement.filter.iter().any(|c| c.column == "id") || statement.aggregate;
     Some(effect)
 }

@@ -13,11 +13,11 @@
 
 use sqlparser::ast::{
     AccessExpr, Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Function,
-    FunctionArg, FunctionArgExpr, FunctionArguments, Ident, InTarget, Insert, LimitClause,
-    LockClause, LockType, Merge, MergeAction, MergeInsertKind, ObjectName, ObjectNamePart,
-    OnConflictAction, OnInsert, Query, Select, SelectItem, Set, SetExpr, SqliteOnConflict,
-    Statement, Subscript, TableFactor, TableObject, TransactionIsolationLevel, TransactionMode,
-    UnaryOperator, Update, Value, With,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, InTarget, Insert,
+    LimitClause, LockClause, LockType, Merge, MergeAction, MergeInsertKind, ObjectName,
+    ObjectNamePart, OnConflictAction, OnInsert, Query, Select, SelectItem, Set, SetExpr,
+    SqliteOnConflict, Statement, Subscript, TableFactor, TableObject, TransactionIsolationLevel,
+    TransactionMode, UnaryOperator, Update, Value, With,
 };
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect};
 use sqlparser::keywords::Keyword;
@@ -71,6 +71,9 @@ pub struct SqlStatement {
     pub serializable: bool,
     /// Has a `RETURNING` clause.
     pub returning: bool,
+    /// A `SELECT` of aggregates only (`count(*)`, `sum(amount)`) without `GROUP BY`:
+    /// one row summing up any number of them.
+    pub aggregate: bool,
     /// For an advisory lock ([`SqlKind::Lock`] with no table): the function called,
     /// lowercased, in `column` (`pg_advisory_xact_lock`, `pg_try_advisory_lock`, …,
     /// which tells a transaction-scoped lock from a session one and a `try` from a
@@ -89,6 +92,7 @@ impl SqlStatement {
             row_lock: RowLock::None,
             serializable: false,
             returning: false,
+            aggregate: false,
             lock_key: None,
         }
     }
@@ -412,6 +416,7 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
         if let Some(selection) = &select.selection {
             s.filter = filter_columns(selection);
         }
+        s.aggregate = aggregates_only(select);
         if let Some(lock) = advisory_lock(&select.projection) {
             s.kind = SqlKind::Lock;
             s.table = None;
@@ -431,6 +436,27 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
         }
     }
     out.push(s);
+}
+
+/// Whether every item of the select list is an aggregate call and nothing is grouped.
+fn aggregates_only(select: &Select) -> bool {
+    const AGGREGATES: [&str; 5] = ["count", "sum", "avg", "min", "max"];
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    !grouped
+        && !select.projection.is_empty()
+        && select.projection.iter().all(|item| match item {
+            SelectItem::UnnamedExpr(Expr::Function(f))
+            | SelectItem::ExprWithAlias {
+                expr: Expr::Function(f),
+                ..
+            } => f.name.0.last().is_some_and(|part| {
+                AGGREGATES.contains(&part.to_string().to_ascii_lowercase().as_str())
+            }),
+            _ => false,
+        })
 }
 
 /// The one subquery a `FROM`-less select list is made of: `EXISTS(…)`,
@@ -1234,6 +1260,17 @@ fn scan_relation(relation: &TableFactor, depth: usize, info: &mut ValueInfo) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_sum_up_many_rows() {
+        assert!(one("SELECT count(*) FROM members WHERE team_id = $1").aggregate);
+        assert!(
+            one("SELECT COUNT(id) AS n, max(created_at) FROM members WHERE team_id = $1").aggregate
+        );
+        assert!(!one("SELECT team_id, count(*) FROM members GROUP BY team_id").aggregate);
+        assert!(!one("SELECT id, count(*) OVER () FROM members").aggregate);
+        assert!(!one("SELECT balance FROM accounts WHERE id = $1").aggregate);
+    }
 
     fn one(sql: &str) -> SqlStatement {
         let mut statements = classify(sql);

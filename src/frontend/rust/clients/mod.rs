@@ -472,10 +472,11 @@ pub(crate) fn sql_op(sql: &str, params: &[Expr]) -> OpKind {
         spec.values = arg(&st.values);
         spec.on_conflict = st.on_conflict;
         spec.row_lock = st.row_lock;
-        spec.many = matches!(
+        spec.many = (matches!(
             kind,
             EffectKind::Update | EffectKind::Delete | EffectKind::Read
-        ) && st.filter.is_empty();
+        ) && st.filter.is_empty())
+            || (kind == EffectKind::Read && st.aggregate);
         specs.push(spec);
     }
     if specs.is_empty() && statements.is_empty() {
