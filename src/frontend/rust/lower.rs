@@ -529,10 +529,19 @@ impl<'t> Lowerer<'t> {
                 let Some(id) = p.path.get_ident().map(|i| i.to_string()) else {
                     return;
                 };
-                if let Some(col) = self.lw.cx.var_fields.get(&id) {
-                    if self.lw.lookup(&id).effects.contains(&self.r) && !self.out.contains(col) {
-                        self.out.push(col.clone());
-                    }
+                if !self.lw.lookup(&id).effects.contains(&self.r) {
+                    return;
+                }
+                // A column taken out of the row (`row.get("used")`), or a part of
+                // it bound by name (`let Some((id, used)) = coupon`): not the row
+                // itself, which is the read's binding.
+                let column = match self.lw.cx.var_fields.get(&id) {
+                    Some(col) => col.clone(),
+                    None if self.lw.cx.f.effects[self.r].binding.as_deref() != Some(&id) => id,
+                    None => return,
+                };
+                if !self.out.contains(&column) {
+                    self.out.push(column);
                 }
             }
         }
