@@ -504,8 +504,25 @@ impl<'q, 't> FnLowerer<'q, 't> {
         } else if let Some(first) = names.first() {
             self.bind_derived(first.clone(), value);
         }
+        // `const { id, used } = coupon`: each name holds one field of the row, so a
+        // condition on `used` looks at `coupon.used`. Not for the result object of a
+        // call itself (`const { rows, count } = await …`), whose keys are no columns.
+        let fields = if name.kind() == "object_pattern"
+            && !taint.is_empty()
+            && !self.effect_at.contains_key(&value_effect_node(value).id())
+        {
+            destructured_fields(name, self.src)
+        } else {
+            Vec::new()
+        };
         for n in names {
-            self.env.insert(n, taint.clone());
+            let mut held = taint.clone();
+            if let Some((_, field)) = fields.iter().find(|(var, _)| *var == n) {
+                if !held.fields.contains(field) {
+                    held.fields.push(field.clone());
+                }
+            }
+            self.env.insert(n, held);
         }
     }
 
@@ -1084,6 +1101,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         for g in self.exit_guards.iter().chain(&self.cond_guards) {
             match guards.iter_mut().find(|x| x.read == g.read) {
                 Some(existing) => {
+                    // `if (!seat) …; if (seat.bookedBy) …`: the check that looks at
+                    // the row's fields is the one a finding should point at.
+                    if existing.fields.is_empty() && !g.fields.is_empty() {
+                        existing.span = g.span;
+                    }
                     for f in &g.fields {
                         if !existing.fields.contains(f) {
                             existing.fields.push(f.clone());
@@ -1482,6 +1504,27 @@ impl<'q, 't> FnLowerer<'q, 't> {
 }
 
 const PROMISE_METHODS: &[&str] = &["then", "catch", "finally"];
+
+/// `{ id, used: isUsed }` → `[("id", "id"), ("isUsed", "used")]`: the variables an
+/// object pattern binds at its top level and the property each one takes.
+fn destructured_fields(pattern: Node, src: &str) -> Vec<(String, String)> {
+    named_children(pattern)
+        .filter_map(|part| match part.kind() {
+            "shorthand_property_identifier_pattern" => {
+                let name = text(part, src).to_string();
+                Some((name.clone(), name))
+            }
+            "pair_pattern" => {
+                let key = part.field("key")?;
+                let value = part.field("value")?;
+                (value.kind() == "identifier")
+                    .then(|| (text(value, src).to_string(), text(key, src).to_string()))
+            }
+            _ => None,
+        })
+        .filter(|(_, field)| !NON_COLUMN_FIELDS.contains(&field.as_str()))
+        .collect()
+}
 
 /// `[row]` or `{ rows: [row] }`: a pattern that takes the first element of a result.
 fn takes_first_row(pattern: Node) -> bool {
