@@ -790,7 +790,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "ternary_expression" => self.ternary(node),
             "binary_expression" => self.binary(node),
             "assignment_expression" | "augmented_assignment_expression" => self.assignment(node),
-            "arrow_function" | "function_expression" | "function" | "generator_function" => {
+            // A method of an object literal (`return { async createUser() {…} }`) is
+            // a function of its own: building the object runs none of its body.
+            "arrow_function"
+            | "function_expression"
+            | "function"
+            | "generator_function"
+            | "method_definition" => {
                 self.queue_function(node, None);
                 Taint::default()
             }
