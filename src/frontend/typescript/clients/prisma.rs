@@ -166,6 +166,9 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         return None;
     }
     let client_handle = chain.receiver_text(call_index - 1, src).to_string();
+    if foreign_argument(call, src) {
+        return None;
+    }
     if !UNMISTAKABLE.contains(&method)
         && (!looks_like_client(&client_handle, hints) || !prisma_shaped_argument(call, src, hints))
     {
@@ -223,6 +226,45 @@ fn prisma_shaped_argument(call: &Segment, src: &str, hints: &FileHints) -> bool 
             .any(|(key, _)| matches!(key.as_str(), "where" | "data" | "select" | "include")),
         Some(_) => hints.prisma,
     }
+}
+
+/// Every key a Prisma model method accepts. A generic data layer with Prisma's
+/// method names (`adapter.deleteMany({ model: "member", where: [{ field, value }] })`)
+/// passes keys Prisma has not (`model`, `collection`, `table`) or a `where` that is
+/// not an object; its "model" segment (`adapter`) is no table.
+const ARGUMENT_KEYS: &[&str] = &[
+    "where",
+    "data",
+    "select",
+    "include",
+    "omit",
+    "orderBy",
+    "take",
+    "skip",
+    "cursor",
+    "distinct",
+    "create",
+    "update",
+    "skipDuplicates",
+    "by",
+    "having",
+    "_count",
+    "_sum",
+    "_avg",
+    "_min",
+    "_max",
+    "relationLoadStrategy",
+    "cacheStrategy",
+];
+
+/// The first argument is an object literal Prisma would not accept.
+fn foreign_argument(call: &Segment, src: &str) -> bool {
+    let Some(arg) = call.arg(0).filter(|a| a.kind() == "object") else {
+        return false;
+    };
+    object_properties(arg, src).iter().any(|(key, value)| {
+        !ARGUMENT_KEYS.contains(&key.as_str()) || (key == "where" && value.kind() == "array")
+    })
 }
 
 fn transaction<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
