@@ -433,10 +433,13 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn block(&mut self, node: Node<'t>) {
         let guards = self.cond_guards.len();
+        let arms = self.arms.len();
         for child in named_children(node) {
             self.stmt(child);
         }
         self.cond_guards.truncate(guards);
+        // The arm an early return put the rest of the block in ends with it.
+        self.arms.truncate(arms);
     }
 
     fn class(&mut self, node: Node<'t>) {
@@ -593,11 +596,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let branch = self.new_branch();
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards.iter().cloned());
+        let arms = self.arms.len();
         let mut exits = Vec::new();
         if let Some(consequence) = node.field("consequence") {
             self.arms.push(Arm { branch, arm: 0 });
             self.stmt(consequence);
-            self.arms.pop();
+            self.arms.truncate(arms);
             exits.push(exit_of(consequence, self.src));
         }
         if let Some(alternative) = node.field("alternative") {
@@ -605,14 +609,28 @@ impl<'q, 't> FnLowerer<'q, 't> {
             for child in named_children(alternative) {
                 self.stmt(child);
             }
-            self.arms.pop();
+            self.arms.truncate(arms);
             exits.push(
                 named_children(alternative)
                     .last()
                     .and_then(|n| exit_of(n, self.src)),
             );
+        } else {
+            exits.push(None);
         }
         self.cond_guards.truncate(saved);
+        // `if (batched) { …; return results } await insertAll()`: what follows runs
+        // only when the arm that returned did not, so it is in the other arm. Not in
+        // a loop, where an earlier pass may have run what follows before the arm
+        // that returns. (`block` ends the arm with the enclosing block.)
+        if self.loop_depth == 0 {
+            let returns = |e: &Option<Exit>| *e == Some(Exit::Function);
+            match exits.as_slice() {
+                [a, b] if returns(a) && !returns(b) => self.arms.push(Arm { branch, arm: 1 }),
+                [a, b] if !returns(a) && returns(b) => self.arms.push(Arm { branch, arm: 0 }),
+                _ => {}
+            }
+        }
         match exits.iter().flatten().min_by_key(|e| **e == Exit::Loop) {
             Some(Exit::Function) => self.exit_guards.extend(guards),
             Some(Exit::Loop) => self.cond_guards.extend(guards),
@@ -711,13 +729,14 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     branch,
                     arm: arm as u32,
                 });
+                let arms = self.arms.len() - 1;
                 for child in named_children(case) {
                     if child.kind().ends_with("statement") || child.kind().ends_with("declaration")
                     {
                         self.stmt(child);
                     }
                 }
-                self.arms.pop();
+                self.arms.truncate(arms);
             }
         }
         self.cond_guards.truncate(saved);
