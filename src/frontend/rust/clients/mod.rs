@@ -275,7 +275,9 @@ pub(crate) fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
 // ---- helpers shared by the clients ----
 
 /// The executor or receiver as a reader names it: `&mut *tx` → `tx`,
-/// `&self.pool` → `self.pool`, `tx.as_mut()` → `tx`, `state.db.clone()` → `state.db`.
+/// `&self.pool` → `self.pool`, `tx.as_mut()` → `tx`, `state.db.clone()` → `state.db`,
+/// `tx.acquire().await?` → `tx` (a transaction's connection is the transaction; a
+/// pool's is still the pool's).
 pub(crate) fn handle_text(e: &Expr) -> String {
     match e {
         Expr::Reference(r) => handle_text(&r.expr),
@@ -286,7 +288,8 @@ pub(crate) fn handle_text(e: &Expr) -> String {
             if m.args.is_empty()
                 && matches!(
                     m.method.to_string().as_str(),
-                    "as_mut"
+                    "acquire"
+                        | "as_mut"
                         | "as_ref"
                         | "clone"
                         | "deref"
