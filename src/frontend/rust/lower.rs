@@ -327,7 +327,7 @@ impl<'t> Lowerer<'t> {
                 // A parameter of a transaction type: the caller opened it, so
                 // every effect through it runs inside one transaction.
                 let ty = quote::ToTokens::to_token_stream(&pt.ty).to_string();
-                if ty.contains("Transaction") {
+                if is_transaction_type(&pt.ty) {
                     if let Some(handle) = names.first() {
                         let index = self.cx.f.transactions.len();
                         self.cx.f.transactions.push(Transaction {
@@ -1674,6 +1674,28 @@ fn type_name(ty: &syn::Type) -> String {
             .unwrap_or_default(),
         syn::Type::Reference(r) => type_name(&r.elem),
         _ => "impl".into(),
+    }
+}
+
+/// Whether a parameter's type is a database transaction handle: a path (behind
+/// any references) named `…Transaction` with lifetime or type arguments, as
+/// `sqlx::Transaction<'_, Postgres>`, `PgTransaction<'c>`, an alias such as
+/// `DbTransaction<'_, Postgres>` or `tokio_postgres::Transaction<'_>`, or SeaORM's
+/// `DatabaseTransaction`. A domain type that merely mentions the word
+/// (`TransactionId`, `NewTransaction`, `impl IntoIterator<Item = TransactionId>`)
+/// is not one.
+fn is_transaction_type(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Reference(r) => is_transaction_type(&r.elem),
+        syn::Type::Paren(p) => is_transaction_type(&p.elem),
+        syn::Type::Group(g) => is_transaction_type(&g.elem),
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name == "DatabaseTransaction"
+                || (name.ends_with("Transaction")
+                    && matches!(s.arguments, syn::PathArguments::AngleBracketed(_)))
+        }),
+        _ => false,
     }
 }
 
