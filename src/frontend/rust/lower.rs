@@ -125,6 +125,9 @@ struct FnCx {
     tx_begin: Option<PendingTx>,
     /// Inside `join!`, `join_all(…)`, `spawn(…)`: a future there is awaited for us.
     joined: usize,
+    /// Inside `spawn(…)`: the task runs on its own, so a transaction open around
+    /// the spawn does not enclose what the task does through other handles.
+    detached: usize,
     /// Variables holding SQL text or a statement prepared from it.
     sql_vars: HashMap<String, String>,
     /// Variables holding one column of a row: `let s = seat.status;`,
@@ -148,6 +151,7 @@ impl FnCx {
             pending: HashMap::new(),
             tx_begin: None,
             joined: 0,
+            detached: 0,
             sql_vars: HashMap::new(),
             var_fields: HashMap::new(),
         }
@@ -456,6 +460,16 @@ impl<'t> Lowerer<'t> {
             .rev()
             .find(|t| t.handle == handle || t.handle == h)
             .map(|t| t.index)
+    }
+
+    /// The transaction open around an effect whose own is `own`: the innermost
+    /// open one, except in a spawned task, which only its own handle puts in one.
+    fn enclosing_tx(&self, own: Option<usize>) -> Option<usize> {
+        if self.cx.detached > 0 {
+            own
+        } else {
+            self.cx.open_tx.last().map(|t| t.index)
+        }
     }
 
     fn returns_written_row(&self, i: usize) -> bool {
@@ -1323,8 +1337,12 @@ impl<'t> Lowerer<'t> {
                     last.as_str(),
                     "join_all" | "try_join_all" | "join" | "try_join" | "spawn" | "block_on"
                 );
+                let spawns = matches!(last.as_str(), "spawn" | "spawn_local" | "spawn_blocking");
                 if joins {
                     self.cx.joined += 1;
+                }
+                if spawns {
+                    self.cx.detached += 1;
                 }
                 let mut t = Taint::default();
                 if !matches!(&*c.func, Expr::Path(_)) {
@@ -1333,6 +1351,9 @@ impl<'t> Lowerer<'t> {
                 t.add(self.exprs(c.args.iter()));
                 if joins {
                     self.cx.joined -= 1;
+                }
+                if spawns {
+                    self.cx.detached -= 1;
                 }
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
@@ -1417,7 +1438,7 @@ impl<'t> Lowerer<'t> {
         eff.guards = self.current_guards();
         eff.arms = self.cx.arms.clone();
         eff.in_loop = self.cx.in_loop > 0;
-        eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
+        eff.enclosing_transaction = self.enclosing_tx(transaction);
         let index = self.cx.f.effects.len();
         self.cx.f.effects.push(eff);
         if let Some(call) = self.cx.f.calls.last_mut() {
@@ -1546,7 +1567,7 @@ impl<'t> Lowerer<'t> {
                     eff.completion = completion;
                     eff.handle = op.executor.clone();
                     eff.transaction = self.tx_of(&op.executor);
-                    eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
+                    eff.enclosing_transaction = self.enclosing_tx(eff.transaction);
                     eff.guards = self.current_guards();
                     eff.arms = self.cx.arms.clone();
                     eff.in_loop = self.cx.in_loop > 0;
