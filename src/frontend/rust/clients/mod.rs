@@ -59,10 +59,23 @@ impl Features {
             tokio_postgres: has("tokio_postgres")
                 || has("deadpool_postgres")
                 || has("bb8_postgres"),
-            postgres: has("postgres::") || has("r2d2_postgres"),
+            postgres: names_crate(text, "postgres") || has("r2d2_postgres"),
             crate_root,
         }
     }
+}
+
+/// Whether `text` names the crate `name` as a path root (`postgres::Client`,
+/// `use postgres::{…}`), not a module of another crate (`sqlx::postgres::PgPool`)
+/// or a longer name (`tokio_postgres::`).
+fn names_crate(text: &str, name: &str) -> bool {
+    let path = format!("{name}::");
+    text.match_indices(&path).any(|(at, _)| {
+        !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+    })
 }
 
 /// One link of a postfix chain, in evaluation order.
