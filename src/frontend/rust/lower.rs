@@ -128,6 +128,11 @@ struct FnCx {
     /// Inside `spawn(…)`: the task runs on its own, so a transaction open around
     /// the spawn does not enclose what the task does through other handles.
     detached: usize,
+    /// sqlx connections the caller hands in (`conn: &mut PgConnection`), each with
+    /// the transaction the caller may hold on it: effects through one commit
+    /// together as far as this function can tell, yet nothing is open *around*
+    /// the function's other calls.
+    lent: Vec<(String, usize)>,
     /// Variables holding SQL text or a statement prepared from it.
     sql_vars: HashMap<String, String>,
     /// Variables holding one column of a row: `let s = seat.status;`,
@@ -152,6 +157,7 @@ impl FnCx {
             tx_begin: None,
             joined: 0,
             detached: 0,
+            lent: Vec::new(),
             sql_vars: HashMap::new(),
             var_fields: HashMap::new(),
         }
@@ -348,6 +354,24 @@ impl<'t> Lowerer<'t> {
                             scope: 0,
                         });
                     }
+                } else if self.features.sqlx
+                    && !self.features.diesel
+                    && is_sqlx_connection_type(&pt.ty)
+                {
+                    // sqlx's way to accept "a transaction or a connection": the
+                    // caller decides, and usually passes `&mut *tx`.
+                    if let Some(handle) = names.first() {
+                        let index = self.cx.f.transactions.len();
+                        self.cx.f.transactions.push(Transaction {
+                            style: TransactionStyle::Explicit,
+                            client: crate::ir::Client::Sqlx,
+                            span: self.span_of(pt),
+                            handle: Some(handle.clone()),
+                            serializable: false,
+                            parent: None,
+                        });
+                        self.cx.lent.push((handle.clone(), index));
+                    }
                 }
                 for n in names {
                     self.declare(n, Taint::default());
@@ -460,6 +484,13 @@ impl<'t> Lowerer<'t> {
             .rev()
             .find(|t| t.handle == handle || t.handle == h)
             .map(|t| t.index)
+            .or_else(|| {
+                self.cx
+                    .lent
+                    .iter()
+                    .find(|(l, _)| l == handle || l == h)
+                    .map(|&(_, index)| index)
+            })
     }
 
     /// The transaction open around an effect whose own is `own`: the innermost
@@ -1718,6 +1749,20 @@ fn is_transaction_type(ty: &syn::Type) -> bool {
         }),
         _ => false,
     }
+}
+
+/// `&mut PgConnection`, `&mut SqliteConnection`, `&mut MySqlConnection`,
+/// `&mut AnyConnection`: what sqlx code takes to run in the caller's transaction
+/// (`&mut *tx` derefs to it). A `PoolConnection` is a pool's, and never one.
+fn is_sqlx_connection_type(ty: &syn::Type) -> bool {
+    let syn::Type::Reference(r) = ty else {
+        return false;
+    };
+    r.mutability.is_some()
+        && matches!(&*r.elem, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| matches!(
+            s.ident.to_string().as_str(),
+            "PgConnection" | "SqliteConnection" | "MySqlConnection" | "AnyConnection"
+        )))
 }
 
 fn param_client(ty: &str, f: &Features) -> crate::ir::Client {
