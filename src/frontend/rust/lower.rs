@@ -493,6 +493,41 @@ impl<'t> Lowerer<'t> {
             })
     }
 
+    /// The open transaction an initializer only names again: the handle itself
+    /// (borrowed, dereferenced, `acquire()`d), or the handle wrapped by a
+    /// one-argument constructor (`Executor::from(&tx)`).
+    fn tx_alias(&self, init: &Expr) -> Option<usize> {
+        let mut e = strip(init);
+        while let Expr::Try(t) = e {
+            e = strip(&t.expr);
+        }
+        while let Expr::Await(a) = e {
+            e = strip(&a.base);
+        }
+        if let Expr::Call(c) = e {
+            let Expr::Path(f) = &*c.func else { return None };
+            let ctor = f
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| matches!(s.ident.to_string().as_str(), "from" | "new"));
+            return match (ctor, c.args.len()) {
+                (true, 1) => self.open_tx_of(&clients::handle_text(&c.args[0])),
+                _ => None,
+            };
+        }
+        self.open_tx_of(&clients::handle_text(init))
+    }
+
+    fn open_tx_of(&self, handle: &str) -> Option<usize> {
+        self.cx
+            .open_tx
+            .iter()
+            .rev()
+            .find(|t| t.handle == handle)
+            .map(|t| t.index)
+    }
+
     /// The transaction open around an effect whose own is `own`: the innermost
     /// open one, except in a spawned task, which only its own handle puts in one.
     fn enclosing_tx(&self, own: Option<usize>) -> Option<usize> {
@@ -765,6 +800,14 @@ impl<'t> Lowerer<'t> {
                     serializable: p.serializable,
                     parent: p.parent,
                 });
+                self.cx.open_tx.push(OpenTx {
+                    index,
+                    handle: name.clone(),
+                    scope: self.cx.scopes.len(),
+                });
+            } else if let Some(index) = self.tx_alias(&init.expr) {
+                // `let conn = &mut *tx;`, `let conn = tx.acquire().await?;`,
+                // `let cot = DatabaseExecutor::from(&txn);`: another name for `tx`.
                 self.cx.open_tx.push(OpenTx {
                     index,
                     handle: name.clone(),
@@ -1576,7 +1619,9 @@ impl<'t> Lowerer<'t> {
             OpKind::TxEnd => {
                 let h = op.executor.clone();
                 if let Some(pos) = self.cx.open_tx.iter().rposition(|t| t.handle == h) {
-                    self.cx.open_tx.remove(pos);
+                    // With the names it had (`let conn = &mut *tx;`).
+                    let index = self.cx.open_tx[pos].index;
+                    self.cx.open_tx.retain(|t| t.index != index);
                 }
                 Vec::new()
             }
