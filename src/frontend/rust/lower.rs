@@ -1411,6 +1411,12 @@ impl<'t> Lowerer<'t> {
                     last.as_str(),
                     "join_all" | "try_join_all" | "join" | "try_join" | "spawn" | "block_on"
                 );
+                if last == "drop" && c.args.len() == 1 {
+                    // `drop(tx)`: the transaction rolls back and ends here.
+                    if let Some(index) = self.open_tx_of(&clients::handle_text(&c.args[0])) {
+                        self.cx.open_tx.retain(|t| t.index != index);
+                    }
+                }
                 let spawns = matches!(last.as_str(), "spawn" | "spawn_local" | "spawn_blocking");
                 if joins {
                     self.cx.joined += 1;
