@@ -36,6 +36,7 @@ pub(super) fn lower_file(
         self_ty: None,
         consts: HashMap::new(),
         functions: Vec::new(),
+        in_test: 0,
         cx: FnCx::new(String::new(), Span::default()),
     };
     lw.collect_locals(&file.items);
@@ -176,6 +177,8 @@ struct Lowerer<'t> {
     consts: HashMap<String, String>,
     functions: Vec<Function>,
     cx: FnCx,
+    /// Inside a `#[cfg(test)]` module or a test function.
+    in_test: usize,
 }
 
 const UNIQUE_MARKERS: &[&str] = &[
@@ -286,7 +289,10 @@ impl<'t> Lowerer<'t> {
         match item {
             Item::Fn(f) => {
                 let name = f.sig.ident.to_string();
+                let test = is_test(&f.attrs);
+                self.in_test += usize::from(test);
                 self.function(name, &f.sig, &f.block, f.span());
+                self.in_test -= usize::from(test);
             }
             Item::Impl(i) => {
                 let ty = type_name(&i.self_ty);
@@ -294,7 +300,10 @@ impl<'t> Lowerer<'t> {
                 for it in &i.items {
                     if let syn::ImplItem::Fn(m) = it {
                         let name = format!("{ty}::{}", m.sig.ident);
+                        let test = is_test(&m.attrs);
+                        self.in_test += usize::from(test);
                         self.function(name, &m.sig, &m.block, m.span());
+                        self.in_test -= usize::from(test);
                     }
                 }
                 self.self_ty = saved;
@@ -314,7 +323,10 @@ impl<'t> Lowerer<'t> {
             }
             Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
+                    let test = is_test(&m.attrs);
+                    self.in_test += usize::from(test);
                     self.items(items);
+                    self.in_test -= usize::from(test);
                 }
             }
             _ => {}
@@ -326,6 +338,7 @@ impl<'t> Lowerer<'t> {
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
+        self.cx.f.runs_alone = self.in_test > 0;
         for input in &sig.inputs {
             let param = match input {
                 syn::FnArg::Receiver(_) => "self".to_string(),
@@ -390,6 +403,7 @@ impl<'t> Lowerer<'t> {
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
+        self.cx.f.runs_alone = self.in_test > 0;
         match e {
             Expr::Closure(c) => {
                 for p in &c.inputs {
@@ -1778,6 +1792,33 @@ fn type_name(ty: &syn::Type) -> String {
         syn::Type::Reference(r) => type_name(&r.elem),
         _ => "impl".into(),
     }
+}
+
+/// Whether an item is test code: `#[test]` or a test runner's own (`#[tokio::test]`,
+/// `#[sqlx::test]`, `#[async_std::test]`, `#[rstest]`, `#[test_case(…)]`), or
+/// compiled for tests only (`#[cfg(test)]`, `#[cfg(all(test, …))]`; not
+/// `#[cfg(not(test))]`).
+fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let path = a.path();
+        let last = path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if path.is_ident("cfg") {
+            let tokens = match &a.meta {
+                syn::Meta::List(l) => l.tokens.to_string(),
+                _ => return false,
+            };
+            return !tokens.contains("not")
+                && !tokens.contains("any")
+                && tokens
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == "test");
+        }
+        matches!(last.as_str(), "test" | "rstest" | "test_case")
+    })
 }
 
 /// Whether a parameter's type is a database transaction handle: a path (behind
