@@ -183,6 +183,24 @@ pub fn runs_alone(path: &Path, text: &str) -> bool {
     named_seed || (in_seed_folder && SEED_CODE.iter().any(|code| text.contains(code)))
 }
 
+/// Whether the file is a Rust crate's integration test or benchmark: under the
+/// `tests/` or `benches/` folder next to the crate's `Cargo.toml`, which Cargo
+/// builds only for `cargo test` and `cargo bench`. Tests run alone, each against
+/// its own database, so they cannot have the races of two requests at once. The
+/// folder name alone does not decide: `Cargo.toml` must be beside it.
+pub fn is_rust_test_target(path: &Path) -> bool {
+    if path.extension().is_none_or(|e| e != "rs") {
+        return false;
+    }
+    path.ancestors().skip(1).any(|dir| {
+        dir.file_name()
+            .is_some_and(|name| name == "tests" || name == "benches")
+            && dir
+                .parent()
+                .is_some_and(|krate| krate.join("Cargo.toml").is_file())
+    })
+}
+
 /// The current directory, normalized, asked of the system once: racelint never
 /// changes directory, and paths are made absolute for every file of a run.
 fn current_dir() -> Option<&'static Path> {

@@ -243,10 +243,11 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                let alone = discover::runs_alone(&file.file.path, &file.file.text);
+                let alone = discover::runs_alone(&file.file.path, &file.file.text)
+                    || discover::is_rust_test_target(&file.file.path);
                 for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
-                        if alone && rule.meta().concurrent {
+                        if (alone || function.runs_alone) && rule.meta().concurrent {
                             continue;
                         }
                         let from = findings.len();

@@ -409,6 +409,12 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
         }
         _ => {}
     }
+    if reads_catalog(query, 0) {
+        // `SELECT … FROM pg_stat_activity`, `information_schema.tables`: the server
+        // describing itself, not rows the application reads and acts on.
+        out.push(SqlStatement::new(SqlKind::Other));
+        return;
+    }
     let mut s = SqlStatement::new(SqlKind::Select);
     s.table = query_table(query, 0);
     s.row_lock = row_lock(&query.locks);
@@ -535,6 +541,45 @@ fn query_table(query: &Query, depth: usize) -> Option<String> {
         }
         TableFactor::Derived { subquery, .. } => query_table(subquery, depth + 1),
         _ => None,
+    }
+}
+
+/// Whether a query reads a system catalog or statistics view first (where
+/// [`query_table`] would look): `pg_catalog.*`, `information_schema.*`, an
+/// unqualified `pg_*` relation (`pg_stat_activity`, `pg_locks`), SQLite's
+/// `sqlite_master`, MySQL's `performance_schema`.
+fn reads_catalog(query: &Query, depth: usize) -> bool {
+    if depth > MAX_EXPR_DEPTH {
+        return false;
+    }
+    let Some(select) = first_select(&query.body, 0) else {
+        return false;
+    };
+    match select.from.first().map(|f| &f.relation) {
+        Some(TableFactor::Table { name, .. }) => is_catalog(name),
+        Some(TableFactor::Derived { subquery, .. }) => reads_catalog(subquery, depth + 1),
+        Some(_) => false,
+        None => projected_subquery(&select.projection).is_some_and(|q| reads_catalog(q, depth + 1)),
+    }
+}
+
+fn is_catalog(name: &ObjectName) -> bool {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| p.to_string().trim_matches(['"', '`']).to_ascii_lowercase())
+        .collect();
+    match parts.as_slice() {
+        [.., schema, _]
+            if matches!(
+                schema.as_str(),
+                "pg_catalog" | "information_schema" | "performance_schema"
+            ) =>
+        {
+            true
+        }
+        [table] => table.starts_with("pg_") || table == "sqlite_master" || table == "sqlite_schema",
+        _ => false,
     }
 }
 
@@ -1615,6 +1660,25 @@ mod tests {
         assert_eq!(s.kind, SqlKind::Lock);
         assert_eq!(s.lock_key, Some(col("pg_try_advisory_xact_lock", &[1, 2])));
         assert_eq!(one("SELECT pg_advisory_unlock($1)").kind, SqlKind::Select);
+    }
+
+    #[test]
+    fn catalog_reads_are_not_data() {
+        for sql in [
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            "select exists(select 1 from pg_stat_activity where pid <> pg_backend_pid())",
+            "SELECT relation::regclass FROM pg_locks WHERE granted = false",
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+            "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relkind = 'r'",
+            "SELECT name FROM sqlite_master WHERE type = 'table'",
+        ] {
+            assert_eq!(one(sql).kind, SqlKind::Other, "{sql}");
+        }
+        assert_eq!(
+            one("SELECT id FROM pages WHERE slug = $1").kind,
+            SqlKind::Select
+        );
+        assert_eq!(one("SELECT id FROM app.pg_things").kind, SqlKind::Select);
     }
 
     #[test]

@@ -130,6 +130,9 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
                         out.transactions[t].handle.as_deref() == Some(root(&e.handle))
                     }),
                 };
+                // The callee's numbering, like `transaction`: an enclosing
+                // transaction of the callee is its copy (or the caller's).
+                e.enclosing_transaction = e.enclosing_transaction.and_then(|t| tx_map[t]);
                 let own_guards: Vec<Guard> = e
                     .guards
                     .iter()

@@ -322,6 +322,10 @@ pub struct Function {
     pub params: Vec<String>,
     /// Reads whose result the function returns (`return prisma.user.findFirst(…)`).
     pub returns: Vec<usize>,
+    /// Test code (`#[test]`, `#[tokio::test]`, inside `#[cfg(test)]`): it runs
+    /// alone against its own database, like a seed, so the rules whose race needs
+    /// two requests at once skip it.
+    pub runs_alone: bool,
 }
 
 impl Function {
@@ -334,6 +338,7 @@ impl Function {
             calls: Vec::new(),
             params: Vec::new(),
             returns: Vec::new(),
+            runs_alone: false,
         }
     }
 

@@ -36,6 +36,7 @@ pub(super) fn lower_file(
         self_ty: None,
         consts: HashMap::new(),
         functions: Vec::new(),
+        in_test: 0,
         cx: FnCx::new(String::new(), Span::default()),
     };
     lw.collect_locals(&file.items);
@@ -125,6 +126,14 @@ struct FnCx {
     tx_begin: Option<PendingTx>,
     /// Inside `join!`, `join_all(…)`, `spawn(…)`: a future there is awaited for us.
     joined: usize,
+    /// Inside `spawn(…)`: the task runs on its own, so a transaction open around
+    /// the spawn does not enclose what the task does through other handles.
+    detached: usize,
+    /// sqlx connections the caller hands in (`conn: &mut PgConnection`), each with
+    /// the transaction the caller may hold on it: effects through one commit
+    /// together as far as this function can tell, yet nothing is open *around*
+    /// the function's other calls.
+    lent: Vec<(String, usize)>,
     /// Variables holding SQL text or a statement prepared from it.
     sql_vars: HashMap<String, String>,
     /// Variables holding one column of a row: `let s = seat.status;`,
@@ -148,6 +157,8 @@ impl FnCx {
             pending: HashMap::new(),
             tx_begin: None,
             joined: 0,
+            detached: 0,
+            lent: Vec::new(),
             sql_vars: HashMap::new(),
             var_fields: HashMap::new(),
         }
@@ -166,6 +177,8 @@ struct Lowerer<'t> {
     consts: HashMap<String, String>,
     functions: Vec<Function>,
     cx: FnCx,
+    /// Inside a `#[cfg(test)]` module or a test function.
+    in_test: usize,
 }
 
 const UNIQUE_MARKERS: &[&str] = &[
@@ -276,7 +289,10 @@ impl<'t> Lowerer<'t> {
         match item {
             Item::Fn(f) => {
                 let name = f.sig.ident.to_string();
+                let test = is_test(&f.attrs);
+                self.in_test += usize::from(test);
                 self.function(name, &f.sig, &f.block, f.span());
+                self.in_test -= usize::from(test);
             }
             Item::Impl(i) => {
                 let ty = type_name(&i.self_ty);
@@ -284,7 +300,10 @@ impl<'t> Lowerer<'t> {
                 for it in &i.items {
                     if let syn::ImplItem::Fn(m) = it {
                         let name = format!("{ty}::{}", m.sig.ident);
+                        let test = is_test(&m.attrs);
+                        self.in_test += usize::from(test);
                         self.function(name, &m.sig, &m.block, m.span());
+                        self.in_test -= usize::from(test);
                     }
                 }
                 self.self_ty = saved;
@@ -304,7 +323,10 @@ impl<'t> Lowerer<'t> {
             }
             Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
+                    let test = is_test(&m.attrs);
+                    self.in_test += usize::from(test);
                     self.items(items);
+                    self.in_test -= usize::from(test);
                 }
             }
             _ => {}
@@ -316,6 +338,7 @@ impl<'t> Lowerer<'t> {
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
+        self.cx.f.runs_alone = self.in_test > 0;
         for input in &sig.inputs {
             let param = match input {
                 syn::FnArg::Receiver(_) => "self".to_string(),
@@ -327,7 +350,7 @@ impl<'t> Lowerer<'t> {
                 // A parameter of a transaction type: the caller opened it, so
                 // every effect through it runs inside one transaction.
                 let ty = quote::ToTokens::to_token_stream(&pt.ty).to_string();
-                if ty.contains("Transaction") {
+                if is_transaction_type(&pt.ty) {
                     if let Some(handle) = names.first() {
                         let index = self.cx.f.transactions.len();
                         self.cx.f.transactions.push(Transaction {
@@ -343,6 +366,24 @@ impl<'t> Lowerer<'t> {
                             handle: handle.clone(),
                             scope: 0,
                         });
+                    }
+                } else if self.features.sqlx
+                    && !self.features.diesel
+                    && is_sqlx_connection_type(&pt.ty)
+                {
+                    // sqlx's way to accept "a transaction or a connection": the
+                    // caller decides, and usually passes `&mut *tx`.
+                    if let Some(handle) = names.first() {
+                        let index = self.cx.f.transactions.len();
+                        self.cx.f.transactions.push(Transaction {
+                            style: TransactionStyle::Explicit,
+                            client: crate::ir::Client::Sqlx,
+                            span: self.span_of(pt),
+                            handle: Some(handle.clone()),
+                            serializable: false,
+                            parent: None,
+                        });
+                        self.cx.lent.push((handle.clone(), index));
                     }
                 }
                 for n in names {
@@ -362,6 +403,7 @@ impl<'t> Lowerer<'t> {
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
+        self.cx.f.runs_alone = self.in_test > 0;
         match e {
             Expr::Closure(c) => {
                 for p in &c.inputs {
@@ -456,6 +498,58 @@ impl<'t> Lowerer<'t> {
             .rev()
             .find(|t| t.handle == handle || t.handle == h)
             .map(|t| t.index)
+            .or_else(|| {
+                self.cx
+                    .lent
+                    .iter()
+                    .find(|(l, _)| l == handle || l == h)
+                    .map(|&(_, index)| index)
+            })
+    }
+
+    /// The open transaction an initializer only names again: the handle itself
+    /// (borrowed, dereferenced, `acquire()`d), or the handle wrapped by a
+    /// one-argument constructor (`Executor::from(&tx)`).
+    fn tx_alias(&self, init: &Expr) -> Option<usize> {
+        let mut e = strip(init);
+        while let Expr::Try(t) = e {
+            e = strip(&t.expr);
+        }
+        while let Expr::Await(a) = e {
+            e = strip(&a.base);
+        }
+        if let Expr::Call(c) = e {
+            let Expr::Path(f) = &*c.func else { return None };
+            let ctor = f
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| matches!(s.ident.to_string().as_str(), "from" | "new"));
+            return match (ctor, c.args.len()) {
+                (true, 1) => self.open_tx_of(&clients::handle_text(&c.args[0])),
+                _ => None,
+            };
+        }
+        self.open_tx_of(&clients::handle_text(init))
+    }
+
+    fn open_tx_of(&self, handle: &str) -> Option<usize> {
+        self.cx
+            .open_tx
+            .iter()
+            .rev()
+            .find(|t| t.handle == handle)
+            .map(|t| t.index)
+    }
+
+    /// The transaction open around an effect whose own is `own`: the innermost
+    /// open one, except in a spawned task, which only its own handle puts in one.
+    fn enclosing_tx(&self, own: Option<usize>) -> Option<usize> {
+        if self.cx.detached > 0 {
+            own
+        } else {
+            self.cx.open_tx.last().map(|t| t.index)
+        }
     }
 
     fn returns_written_row(&self, i: usize) -> bool {
@@ -720,6 +814,14 @@ impl<'t> Lowerer<'t> {
                     serializable: p.serializable,
                     parent: p.parent,
                 });
+                self.cx.open_tx.push(OpenTx {
+                    index,
+                    handle: name.clone(),
+                    scope: self.cx.scopes.len(),
+                });
+            } else if let Some(index) = self.tx_alias(&init.expr) {
+                // `let conn = &mut *tx;`, `let conn = tx.acquire().await?;`,
+                // `let cot = DatabaseExecutor::from(&txn);`: another name for `tx`.
                 self.cx.open_tx.push(OpenTx {
                     index,
                     handle: name.clone(),
@@ -1323,8 +1425,18 @@ impl<'t> Lowerer<'t> {
                     last.as_str(),
                     "join_all" | "try_join_all" | "join" | "try_join" | "spawn" | "block_on"
                 );
+                if last == "drop" && c.args.len() == 1 {
+                    // `drop(tx)`: the transaction rolls back and ends here.
+                    if let Some(index) = self.open_tx_of(&clients::handle_text(&c.args[0])) {
+                        self.cx.open_tx.retain(|t| t.index != index);
+                    }
+                }
+                let spawns = matches!(last.as_str(), "spawn" | "spawn_local" | "spawn_blocking");
                 if joins {
                     self.cx.joined += 1;
+                }
+                if spawns {
+                    self.cx.detached += 1;
                 }
                 let mut t = Taint::default();
                 if !matches!(&*c.func, Expr::Path(_)) {
@@ -1333,6 +1445,9 @@ impl<'t> Lowerer<'t> {
                 t.add(self.exprs(c.args.iter()));
                 if joins {
                     self.cx.joined -= 1;
+                }
+                if spawns {
+                    self.cx.detached -= 1;
                 }
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
@@ -1417,7 +1532,7 @@ impl<'t> Lowerer<'t> {
         eff.guards = self.current_guards();
         eff.arms = self.cx.arms.clone();
         eff.in_loop = self.cx.in_loop > 0;
-        eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
+        eff.enclosing_transaction = self.enclosing_tx(transaction);
         let index = self.cx.f.effects.len();
         self.cx.f.effects.push(eff);
         if let Some(call) = self.cx.f.calls.last_mut() {
@@ -1524,7 +1639,9 @@ impl<'t> Lowerer<'t> {
             OpKind::TxEnd => {
                 let h = op.executor.clone();
                 if let Some(pos) = self.cx.open_tx.iter().rposition(|t| t.handle == h) {
-                    self.cx.open_tx.remove(pos);
+                    // With the names it had (`let conn = &mut *tx;`).
+                    let index = self.cx.open_tx[pos].index;
+                    self.cx.open_tx.retain(|t| t.index != index);
                 }
                 Vec::new()
             }
@@ -1546,7 +1663,7 @@ impl<'t> Lowerer<'t> {
                     eff.completion = completion;
                     eff.handle = op.executor.clone();
                     eff.transaction = self.tx_of(&op.executor);
-                    eff.enclosing_transaction = self.cx.open_tx.last().map(|t| t.index);
+                    eff.enclosing_transaction = self.enclosing_tx(eff.transaction);
                     eff.guards = self.current_guards();
                     eff.arms = self.cx.arms.clone();
                     eff.in_loop = self.cx.in_loop > 0;
@@ -1675,6 +1792,69 @@ fn type_name(ty: &syn::Type) -> String {
         syn::Type::Reference(r) => type_name(&r.elem),
         _ => "impl".into(),
     }
+}
+
+/// Whether an item is test code: `#[test]` or a test runner's own (`#[tokio::test]`,
+/// `#[sqlx::test]`, `#[async_std::test]`, `#[rstest]`, `#[test_case(…)]`), or
+/// compiled for tests only (`#[cfg(test)]`, `#[cfg(all(test, …))]`; not
+/// `#[cfg(not(test))]`).
+fn is_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        let path = a.path();
+        let last = path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if path.is_ident("cfg") {
+            let tokens = match &a.meta {
+                syn::Meta::List(l) => l.tokens.to_string(),
+                _ => return false,
+            };
+            return !tokens.contains("not")
+                && !tokens.contains("any")
+                && tokens
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == "test");
+        }
+        matches!(last.as_str(), "test" | "rstest" | "test_case")
+    })
+}
+
+/// Whether a parameter's type is a database transaction handle: a path (behind
+/// any references) named `…Transaction` with lifetime or type arguments, as
+/// `sqlx::Transaction<'_, Postgres>`, `PgTransaction<'c>`, an alias such as
+/// `DbTransaction<'_, Postgres>` or `tokio_postgres::Transaction<'_>`, or SeaORM's
+/// `DatabaseTransaction`. A domain type that merely mentions the word
+/// (`TransactionId`, `NewTransaction`, `impl IntoIterator<Item = TransactionId>`)
+/// is not one.
+fn is_transaction_type(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Reference(r) => is_transaction_type(&r.elem),
+        syn::Type::Paren(p) => is_transaction_type(&p.elem),
+        syn::Type::Group(g) => is_transaction_type(&g.elem),
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name == "DatabaseTransaction"
+                || (name.ends_with("Transaction")
+                    && matches!(s.arguments, syn::PathArguments::AngleBracketed(_)))
+        }),
+        _ => false,
+    }
+}
+
+/// `&mut PgConnection`, `&mut SqliteConnection`, `&mut MySqlConnection`,
+/// `&mut AnyConnection`: what sqlx code takes to run in the caller's transaction
+/// (`&mut *tx` derefs to it). A `PoolConnection` is a pool's, and never one.
+fn is_sqlx_connection_type(ty: &syn::Type) -> bool {
+    let syn::Type::Reference(r) = ty else {
+        return false;
+    };
+    r.mutability.is_some()
+        && matches!(&*r.elem, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| matches!(
+            s.ident.to_string().as_str(),
+            "PgConnection" | "SqliteConnection" | "MySqlConnection" | "AnyConnection"
+        )))
 }
 
 fn param_client(ty: &str, f: &Features) -> crate::ir::Client {

@@ -59,10 +59,23 @@ impl Features {
             tokio_postgres: has("tokio_postgres")
                 || has("deadpool_postgres")
                 || has("bb8_postgres"),
-            postgres: has("postgres::") || has("r2d2_postgres"),
+            postgres: names_crate(text, "postgres") || has("r2d2_postgres"),
             crate_root,
         }
     }
+}
+
+/// Whether `text` names the crate `name` as a path root (`postgres::Client`,
+/// `use postgres::{…}`), not a module of another crate (`sqlx::postgres::PgPool`)
+/// or a longer name (`tokio_postgres::`).
+fn names_crate(text: &str, name: &str) -> bool {
+    let path = format!("{name}::");
+    text.match_indices(&path).any(|(at, _)| {
+        !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+    })
 }
 
 /// One link of a postfix chain, in evaluation order.
@@ -275,7 +288,9 @@ pub(crate) fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
 // ---- helpers shared by the clients ----
 
 /// The executor or receiver as a reader names it: `&mut *tx` → `tx`,
-/// `&self.pool` → `self.pool`, `tx.as_mut()` → `tx`, `state.db.clone()` → `state.db`.
+/// `&self.pool` → `self.pool`, `tx.as_mut()` → `tx`, `state.db.clone()` → `state.db`,
+/// `tx.acquire().await?` → `tx` (a transaction's connection is the transaction; a
+/// pool's is still the pool's).
 pub(crate) fn handle_text(e: &Expr) -> String {
     match e {
         Expr::Reference(r) => handle_text(&r.expr),
@@ -286,7 +301,8 @@ pub(crate) fn handle_text(e: &Expr) -> String {
             if m.args.is_empty()
                 && matches!(
                     m.method.to_string().as_str(),
-                    "as_mut"
+                    "acquire"
+                        | "as_mut"
                         | "as_ref"
                         | "clone"
                         | "deref"

@@ -180,6 +180,8 @@ fn entity_query(chain: &Chain) -> Option<Op> {
                     spec.kind = EffectKind::Upsert;
                 }
             }
+            // SeaORM 2: `Entity::insert(am).on_conflict_do_nothing()`.
+            "on_conflict_do_nothing" => spec.on_conflict = OnConflict::DoNothing,
             "col_expr" => {
                 if let (Some(col), Some(v)) =
                     (m.args.first().and_then(column), m.args.iter().nth(1))

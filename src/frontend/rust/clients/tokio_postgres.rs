@@ -78,6 +78,13 @@ pub(crate) fn recognize(
     if !single && call.args.len() != 2 {
         return None;
     }
+    // The parameters are a shared slice (`&[&a, &b]`); a `&mut` second argument
+    // is an executor handed to some other type's `execute(id, &mut *tx)`.
+    if let Some(Expr::Reference(r)) = call.args.iter().nth(1) {
+        if r.mutability.is_some() {
+            return None;
+        }
+    }
     let params: Vec<Expr> = call.args.iter().nth(1).map(slice_elems).unwrap_or_default();
     let kind = match sql_of(&call.args[0]) {
         Some(sql) => {
