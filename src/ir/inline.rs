@@ -8,7 +8,9 @@
 //! module's own client escapes it. Calls nest to a small depth, and a function that
 //! (indirectly) calls itself is not expanded again.
 
-use super::{Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction};
+use super::{
+    Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction, TransactionStyle,
+};
 
 /// How many calls deep the expansion follows.
 const MAX_DEPTH: usize = 3;
@@ -124,12 +126,10 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
             for effect in &expanded.effects {
                 let mut e = effect.clone();
                 e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
-                e.transaction = match e.transaction {
-                    Some(t) => tx_map[t],
-                    None => call.transaction.filter(|&t| {
-                        out.transactions[t].handle.as_deref() == Some(root(&e.handle))
-                    }),
-                };
+                e.transaction = e.transaction.and_then(|t| tx_map[t]).or_else(|| {
+                    call.transaction
+                        .filter(|&t| out.transactions[t].handle.as_deref() == Some(root(&e.handle)))
+                });
                 // The callee's numbering, like `transaction`: an enclosing
                 // transaction of the callee is its copy (or the caller's).
                 e.enclosing_transaction = e.enclosing_transaction.and_then(|t| tx_map[t]);
@@ -252,6 +252,8 @@ fn map_transactions(
             });
         match passed {
             Some(existing) if tx.parent.is_none() => map.push(Some(existing)),
+            // A connection the caller lends without a transaction of its own.
+            None if tx.style == TransactionStyle::Lent => map.push(None),
             _ => {
                 let mut copy = tx.clone();
                 copy.parent = tx.parent.map(|p| base + p).or(call.transaction);

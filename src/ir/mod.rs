@@ -278,6 +278,10 @@ pub enum TransactionStyle {
     Batch,
     /// `BEGIN` … `COMMIT`, `pool.begin()` … `tx.commit()`.
     Explicit,
+    /// The caller's, assumed: a connection parameter that may carry the caller's
+    /// transaction (sqlx's `conn: &mut PgConnection`). Inlined into a caller that
+    /// passes no transaction there, it is none.
+    Lent,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -376,7 +376,7 @@ impl<'t> Lowerer<'t> {
                     if let Some(handle) = names.first() {
                         let index = self.cx.f.transactions.len();
                         self.cx.f.transactions.push(Transaction {
-                            style: TransactionStyle::Explicit,
+                            style: TransactionStyle::Lent,
                             client: crate::ir::Client::Sqlx,
                             span: self.span_of(pt),
                             handle: Some(handle.clone()),
