@@ -8,6 +8,8 @@
 //! module's own client escapes it. Calls nest to a small depth, and a function that
 //! (indirectly) calls itself is not expanded again.
 
+use std::collections::HashMap;
+
 use super::{
     Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction, TransactionStyle,
 };
@@ -17,16 +19,28 @@ const MAX_DEPTH: usize = 3;
 
 /// Every function of the file with its local calls expanded.
 pub fn expand(model: &FileModel) -> Vec<Function> {
+    let callees = Callees::of(model);
+    // Who calls each function, resolved once: a file of thousands of functions
+    // (a bundled library) must not resolve every call for every function.
+    let mut callers: Vec<Vec<(&Function, &LocalCall)>> = vec![Vec::new(); model.functions.len()];
+    for caller in &model.functions {
+        for call in &caller.calls {
+            if let Some(index) = callees.resolve(model, call) {
+                callers[index].push((caller, call));
+            }
+        }
+    }
     model
         .functions
         .iter()
-        .map(|f| {
+        .zip(&callers)
+        .map(|(f, calls)| {
             let mut out = if f.calls.is_empty() {
                 f.clone()
             } else {
-                expand_function(model, f, &mut vec![f.name.clone()])
+                expand_function(model, &callees, f, &mut vec![f.name.clone()])
             };
-            assume_callers_transaction(model, f, &mut out);
+            assume_callers_transaction(f, calls, &mut out);
             out
         })
         .collect()
@@ -36,13 +50,11 @@ pub fn expand(model: &FileModel) -> Vec<Function> {
 /// every call to it in the file passes the caller's open transaction there: seen
 /// on its own, its effects through that parameter run in the caller's transaction
 /// (the one of its first call), not outside any.
-fn assume_callers_transaction(model: &FileModel, helper: &Function, out: &mut Function) {
-    let calls: Vec<(&Function, &LocalCall)> = model
-        .functions
-        .iter()
-        .flat_map(|caller| caller.calls.iter().map(move |call| (caller, call)))
-        .filter(|(_, call)| callee(model, call).is_some_and(|f| std::ptr::eq(f, helper)))
-        .collect();
+fn assume_callers_transaction(
+    helper: &Function,
+    calls: &[(&Function, &LocalCall)],
+    out: &mut Function,
+) {
     if calls.is_empty() {
         return;
     }
@@ -81,17 +93,54 @@ fn assume_callers_transaction(model: &FileModel, helper: &Function, out: &mut Fu
 }
 
 /// The single function a call names: by exact name, or a method of that name.
-fn callee<'m>(model: &'m FileModel, call: &LocalCall) -> Option<&'m Function> {
-    let mut candidates = model.functions.iter().filter(|f| {
-        f.name == call.callee
-            || f.name.ends_with(&format!(".{}", call.callee))
-            || f.name.ends_with(&format!("::{}", call.callee))
-    });
-    let first = candidates.next()?;
-    candidates.next().is_none().then_some(first)
+/// The file's functions by the last part of their name (`Repo.find` → `find`).
+struct Callees<'m> {
+    by_last_name: HashMap<&'m str, Vec<usize>>,
 }
 
-fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<String>) -> Function {
+impl<'m> Callees<'m> {
+    fn of(model: &'m FileModel) -> Callees<'m> {
+        let mut by_last_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, f) in model.functions.iter().enumerate() {
+            by_last_name
+                .entry(last_name(&f.name))
+                .or_default()
+                .push(index);
+        }
+        Callees { by_last_name }
+    }
+
+    /// The index of the one function a call names, by exact name or a method of
+    /// that name; `None` when no function or several match.
+    fn resolve(&self, model: &FileModel, call: &LocalCall) -> Option<usize> {
+        let named = |f: &Function| {
+            f.name == call.callee
+                || f.name
+                    .strip_suffix(call.callee.as_str())
+                    .is_some_and(|head| head.ends_with('.') || head.ends_with("::"))
+        };
+        let mut candidates = self
+            .by_last_name
+            .get(last_name(&call.callee))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| named(&model.functions[i]));
+        let first = candidates.next()?;
+        candidates.next().is_none().then_some(first)
+    }
+}
+
+fn last_name(name: &str) -> &str {
+    name.rsplit(['.', ':']).next().unwrap_or(name)
+}
+
+fn expand_function(
+    model: &FileModel,
+    callees: &Callees,
+    function: &Function,
+    stack: &mut Vec<String>,
+) -> Function {
     let mut out = Function {
         effects: Vec::new(),
         transactions: function.transactions.clone(),
@@ -105,7 +154,7 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
     let mut resolved: Vec<(usize, Effect)> = Vec::new();
     for position in 0..=function.effects.len() {
         for call in function.calls.iter().filter(|c| c.position == position) {
-            let Some(target) = callee(model, call) else {
+            let Some(target) = callees.resolve(model, call).map(|i| &model.functions[i]) else {
                 continue;
             };
             if stack.len() > MAX_DEPTH || stack.contains(&target.name) {
@@ -115,7 +164,7 @@ fn expand_function(model: &FileModel, function: &Function, stack: &mut Vec<Strin
             let expanded = if target.calls.is_empty() {
                 target.clone()
             } else {
-                expand_function(model, target, stack)
+                expand_function(model, callees, target, stack)
             };
             stack.pop();
             let offset = out.effects.len();
