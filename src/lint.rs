@@ -329,6 +329,9 @@ impl Scope {
 
     /// Whether a walked file is in scope (files named on the command line always are).
     fn keeps(&self, path: &Path) -> bool {
+        if self.include.is_none() && self.exclude.is_none() {
+            return true;
+        }
         let path = discover::absolute(path);
         let matches = |set: &ignore::gitignore::Gitignore| {
             path.starts_with(set.path())
