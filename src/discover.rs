@@ -65,15 +65,44 @@ pub fn discover(
     keep: &(dyn Fn(&Path) -> bool + Sync),
     threads: usize,
 ) -> Result<Discovered, String> {
-    let mut files = Vec::new();
-    let errors = Mutex::new(Vec::new());
+    check_paths(paths)?;
     let found = Mutex::new(Vec::new());
+    let errors = walk(paths, excludes, keep, threads, &|path| {
+        found.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+    })?;
+    let mut files = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    files.sort();
+    files.dedup();
+    Ok(Discovered { files, errors })
+}
+
+/// Every path named on the command line must exist: anything else is a usage error,
+/// found before any work starts.
+pub fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
+    for path in paths {
+        std::fs::metadata(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Walks `paths` and hands each file to lint to `found`, from the walker's threads,
+/// as it is found (in no particular order; a file named twice comes twice), so
+/// that linting can start before the walk ends. Returns the folders it could not
+/// read, sorted.
+pub fn walk(
+    paths: &[PathBuf],
+    excludes: &[String],
+    keep: &(dyn Fn(&Path) -> bool + Sync),
+    threads: usize,
+    found: &(dyn Fn(PathBuf) + Sync),
+) -> Result<Vec<RunError>, String> {
+    let errors = Mutex::new(Vec::new());
     for path in paths {
         let metadata = std::fs::metadata(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         if metadata.is_file() {
             if language_of(path).is_some() {
-                files.push(path.clone());
+                found(path.clone());
             }
             continue;
         }
@@ -110,10 +139,7 @@ pub fn discover(
                             && language_of(entry.path()).is_some()
                             && keep(entry.path())
                         {
-                            found
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(entry.into_path());
+                            found(entry.into_path());
                         }
                     }
                     Err(error) => errors
@@ -125,12 +151,9 @@ pub fn discover(
             })
         });
     }
-    files.extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
-    files.sort();
-    files.dedup();
     let mut errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
     errors.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Discovered { files, errors })
+    Ok(errors)
 }
 
 fn walk_error(error: &ignore::Error) -> RunError {

@@ -164,16 +164,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let pool = thread_pool(options.jobs)?;
     let jobs = pool.current_num_threads();
     let scope = Scope::new(config).map_err(Fatal)?;
-    let mut discovered =
-        discover::discover(&options.paths, &options.exclude, &|p| scope.keeps(p), jobs)
-            .map_err(Fatal)?;
-    if let Some(only) = &options.only {
-        discovered
-            .files
-            .retain(|p| p.canonicalize().is_ok_and(|p| only.contains(&p)));
-    }
-    let mut errors = discovered.errors;
-    let files = discovered.files.len();
+    discover::check_paths(&options.paths).map_err(Fatal)?;
     let prefilter = options
         .prefilter
         .then(|| crate::frontend::Prefilter::new(&config.clients.prisma));
@@ -181,32 +172,64 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         prisma: config.clients.prisma.clone(),
     };
 
-    // Schema sources are walked for while the code is read; the code files among
-    // them are parsed for schema from the text already read, the rest afterwards.
+    // Files are linted as the walk finds them, and schema sources are walked for
+    // meanwhile; the code files among those are parsed for schema from the text
+    // already read, the rest afterwards. Outcomes are put in path order after.
     let schema_root = schema_root(options);
-    let (candidates, outcomes) = pool.install(|| {
-        rayon::join(
-            || schema_root.as_deref().map(schema::candidates),
-            || {
-                discovered
-                    .files
-                    .par_iter()
-                    .map(|path| {
-                        lint_file(
-                            path,
-                            config.max_file_size,
-                            prefilter.as_ref(),
-                            &hints,
-                            schema_root.as_deref(),
-                        )
-                    })
-                    .collect::<Vec<FileOutcome>>()
-            },
-        )
+    let (sender, receiver) = std::sync::mpsc::channel::<PathBuf>();
+    let (walked, (candidates, mut outcomes)) = std::thread::scope(|threads| {
+        let walker = threads.spawn(move || {
+            discover::walk(
+                &options.paths,
+                &options.exclude,
+                &|p| scope.keeps(p),
+                jobs,
+                &|path| {
+                    let wanted = options
+                        .only
+                        .as_ref()
+                        .is_none_or(|only| path.canonicalize().is_ok_and(|p| only.contains(&p)));
+                    if wanted {
+                        // The receiver lives until the walk ends.
+                        let _ = sender.send(path);
+                    }
+                },
+            )
+        });
+        let linted = pool.install(|| {
+            rayon::join(
+                || schema_root.as_deref().map(schema::candidates),
+                || {
+                    receiver
+                        .into_iter()
+                        .par_bridge()
+                        .map(|path| {
+                            let outcome = lint_file(
+                                &path,
+                                config.max_file_size,
+                                prefilter.as_ref(),
+                                &hints,
+                                schema_root.as_deref(),
+                            );
+                            (path, outcome)
+                        })
+                        .collect::<Vec<(PathBuf, FileOutcome)>>()
+                },
+            )
+        });
+        let walked = walker
+            .join()
+            .unwrap_or_else(|_| Err("the file walk stopped unexpectedly".into()));
+        (walked, linted)
     });
+    let mut errors = walked.map_err(Fatal)?;
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    // A file named on the command line and found by a walk too is linted once.
+    outcomes.dedup_by(|a, b| a.0 == b.0);
+    let files = outcomes.len();
     let mut lowered = Vec::new();
     let mut schema_read = Vec::new();
-    for outcome in outcomes {
+    for (_, outcome) in outcomes {
         errors.extend(outcome.errors);
         lowered.extend(outcome.lowered);
         schema_read.extend(outcome.schema);
