@@ -182,7 +182,8 @@ fn walk_error(error: &ignore::Error) -> RunError {
     }
 }
 
-/// Whether the file is a script that runs alone, by hand or once per deploy: a
+/// Whether the file runs alone, never beside a request: a Rust crate's test or
+/// benchmark ([`is_rust_test_target`]), or a script run by hand or once per deploy, a
 /// database seed (`prisma/seed.ts`, `src/bin/seed.rs`, `users.seed.ts`,
 /// `CreateUsers.seeder.ts`, or a knex/Sequelize/TypeORM seed in a `seeds/` or
 /// `seeders/` folder). Races need two requests at once; a seed deleting every row
@@ -203,7 +204,9 @@ pub fn runs_alone(path: &Path, text: &str) -> bool {
         .parent()
         .and_then(Path::file_name)
         .is_some_and(|dir| FOLDERS.contains(&lower(dir).as_str()));
-    named_seed || (in_seed_folder && SEED_CODE.iter().any(|code| text.contains(code)))
+    named_seed
+        || (in_seed_folder && SEED_CODE.iter().any(|code| text.contains(code)))
+        || is_rust_test_target(path)
 }
 
 /// Whether the file is a Rust crate's integration test or benchmark: under the

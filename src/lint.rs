@@ -266,8 +266,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                let alone = discover::runs_alone(&file.file.path, &file.file.text)
-                    || discover::is_rust_test_target(&file.file.path);
+                let alone = discover::runs_alone(&file.file.path, &file.file.text);
                 for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         if (alone || function.runs_alone) && rule.meta().concurrent {
