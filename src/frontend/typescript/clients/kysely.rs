@@ -373,7 +373,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .values
                 .iter()
                 .filter(|(k, _)| k != version_column)
-                .map(|(k, v)| if k == v { k.clone() } else { format!("{k}: {v}") })
+                .map(|(k, v)| super::property(k, v))
                 .collect();
             values.push(format!(
                 "{version_column}: (eb) => eb(\"{version_column}\", \"+\", 1)"

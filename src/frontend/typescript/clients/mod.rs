@@ -492,17 +492,17 @@ pub fn object_literal(fields: &[(String, String)]) -> String {
     if fields.is_empty() {
         return "{ /* … */ }".into();
     }
-    let parts: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else {
-                format!("{k}: {v}")
-            }
-        })
-        .collect();
+    let parts: Vec<String> = fields.iter().map(|(k, v)| property(k, v)).collect();
     format!("{{ {} }}", parts.join(", "))
+}
+
+/// One property of an object literal: `email` for `email: email`, else `k: v`.
+pub fn property(key: &str, value: &str) -> String {
+    if key == value {
+        key.to_string()
+    } else {
+        format!("{key}: {value}")
+    }
 }
 
 /// `version` → `Version`, for names clients build (`expectedVersion`).

@@ -83,25 +83,22 @@ pub fn last_name(receiver: &str) -> &str {
     receiver.rsplit(['.', ' ']).next().unwrap_or(receiver)
 }
 
-/// `{ email, teamId: input.teamId }`
+/// `{ email, teamId: input.teamId }`, with the key of a row variable spelled out
+/// (`user.save()` filters on `user`: `id: user.id`).
 pub fn object_literal(fields: &[(String, String)]) -> String {
-    if fields.is_empty() {
-        return "{ /* … */ }".into();
-    }
-    let parts: Vec<String> = fields
+    let fields: Vec<(String, String)> = fields
         .iter()
         .map(|(k, v)| {
-            if k == v {
-                k.clone()
-            } else if k == "id" && is_row_variable(v) {
-                // The key of a row variable (`user.save()` filters on `user`).
-                format!("id: {v}.id")
+            let row_key = k == "id" && k != v && is_row_variable(v);
+            let value = if row_key {
+                format!("{v}.id")
             } else {
-                format!("{k}: {v}")
-            }
+                v.clone()
+            };
+            (k.clone(), value)
         })
         .collect();
-    format!("{{ {} }}", parts.join(", "))
+    super::object_literal(&fields)
 }
 
 /// The filter's columns and values, or `{ id }` when the code had none.
