@@ -141,6 +141,9 @@ pub enum ErrorKind {
     Skipped,
     /// A schema source racelint could not understand.
     SchemaError,
+    /// racelint caught an inconsistency in its own model and repaired it: a bug to
+    /// report, never the input's fault. The run goes on.
+    InternalError,
 }
 
 impl ErrorKind {
@@ -150,6 +153,7 @@ impl ErrorKind {
             ErrorKind::ReadError => "read-error",
             ErrorKind::Skipped => "skipped",
             ErrorKind::SchemaError => "schema-error",
+            ErrorKind::InternalError => "internal-error",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! [`lint`] runs the stages; [`cli`] is the command line around it.
 
 pub mod baseline;
+pub mod budget;
 pub mod changed;
 pub mod cli;
 pub mod config;

@@ -7,6 +7,7 @@
 //! anywhere). Findings are sorted once, at the end, so output is deterministic
 //! whatever the number of threads.
 
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::diagnostic::{
     fingerprint, Diagnostic, ErrorKind, Finding, Location, RelatedLocation, Report, ResolvedEdit,
@@ -15,7 +16,7 @@ use crate::diagnostic::{
 use crate::discover::{self, Language};
 use crate::frontend::rust;
 use crate::frontend::typescript::{self, clients::FileHints};
-use crate::ir::FileModel;
+use crate::ir::{inline, FileModel};
 use crate::rules::{self, Context, ProjectFacts, Rule};
 use crate::schema::{self, Schema};
 use crate::source::{Position, SourceFile};
@@ -255,19 +256,53 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         });
     }
 
-    let mut diagnostics: Vec<Diagnostic> = pool.install(|| {
+    let (mut diagnostics, stage_errors): (Vec<Diagnostic>, Vec<RunError>) = pool.install(|| {
         lowered
             .par_iter()
-            .flat_map_iter(|file| {
+            .map(|file| {
                 let cx = Context {
                     schema,
                     project: &project,
                     text: &file.file.text,
+                    source: &file.file,
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
+                let mut problems = Vec::new();
                 let alone = discover::runs_alone(&file.file.path, &file.file.text);
-                for function in &crate::ir::inline::expand(&file.model) {
+                let bytes = file.file.text.len();
+                let expanded = inline::expand(&file.model, &mut inline::budget_for(bytes));
+                for name in &expanded.stopped {
+                    problems.push(stage_skipped(
+                        &file.file,
+                        name,
+                        "inlining",
+                        "its calls were not followed (the file's inlining budget ran out); \
+                         its own effects are still checked",
+                    ));
+                }
+                for function in &expanded.functions {
+                    for message in &function.internal_errors {
+                        problems.push(RunError {
+                            kind: ErrorKind::InternalError,
+                            path: file.file.display_path.clone(),
+                            message: message.clone(),
+                            position: Some(file.file.position(function.span.start)),
+                        });
+                    }
+                    if !rules_can_check(function, bytes) {
+                        problems.push(stage_skipped(
+                            &file.file,
+                            &function.name,
+                            "rules",
+                            &format!(
+                                "{} database effects are more than the rules compare pairwise \
+                                 in a file of this size; the function was not checked",
+                                function.effects.len()
+                            ),
+                        ));
+                        continue;
+                    }
                     for (rule, severity) in &rules {
                         if (alone || function.runs_alone) && rule.meta().concurrent {
                             continue;
@@ -292,13 +327,22 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 } else {
                     findings
                 };
-                findings
+                let placed = findings
                     .into_iter()
                     .map(|f| place(&file.file, f))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (placed, problems)
             })
-            .collect()
+            .reduce(
+                || (Vec::new(), Vec::new()),
+                |mut a, b| {
+                    a.0.extend(b.0);
+                    a.1.extend(b.1);
+                    a
+                },
+            )
     });
+    errors.extend(stage_errors);
     // Freeing the models and texts is a measurable part of a large run: in parallel.
     pool.install(|| lowered.into_par_iter().for_each(drop));
     diagnostics.sort_by(|a, b| {
@@ -479,6 +523,29 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
             }
         }
         None => (FileModel::default(), Vec::new()),
+    }
+}
+
+/// Pairs of effects the rules may compare in one function, per byte of the file:
+/// the rules compare effects pairwise, so a function of tens of thousands of
+/// effects (generated code, a file built to stall the run) is left unchecked,
+/// and said so, rather than checked for minutes.
+const RULE_PAIRS_PER_BYTE: u64 = 16;
+const RULE_PAIRS_FLOOR: u64 = 1 << 22;
+
+fn rules_can_check(function: &crate::ir::Function, bytes: usize) -> bool {
+    let n = function.effects.len() as u64;
+    let mut budget = Budget::for_source(bytes, RULE_PAIRS_PER_BYTE, RULE_PAIRS_FLOOR);
+    budget.spend(n.saturating_mul(n))
+}
+
+/// A stage that gave up on one function of a file, said as a `skipped` error.
+fn stage_skipped(file: &SourceFile, function: &str, stage: &str, why: &str) -> RunError {
+    RunError {
+        kind: ErrorKind::Skipped,
+        path: file.display_path.clone(),
+        message: format!("function `{function}`, {stage} stage: {why}"),
+        position: None,
     }
 }
 

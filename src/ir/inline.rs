@@ -6,9 +6,13 @@
 //! caller passed, so `createTrace(tx, …)` called inside `$transaction(async (tx) =>
 //! …)` runs its writes in the caller's transaction, while a helper that uses the
 //! module's own client escapes it. Calls nest to a small depth, and a function that
-//! (indirectly) calls itself is not expanded again.
+//! (indirectly) calls itself is not expanded again. Every effect copied is paid for
+//! from the file's [`Budget`]: a function whose expansion would exceed it is kept
+//! as it is, unexpanded, and named in [`Expanded::stopped`].
 
 use std::collections::HashMap;
+
+use crate::budget::Budget;
 
 use super::{
     Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction, TransactionStyle,
@@ -17,8 +21,30 @@ use super::{
 /// How many calls deep the expansion follows.
 const MAX_DEPTH: usize = 3;
 
+/// Effects a file may copy while inlining, per byte of its text: far beyond what
+/// real code needs (a call copies its callee's effects, three levels deep), small
+/// enough that a file built to make inlining explode cannot stall the run.
+pub const BUDGET_PER_BYTE: u64 = 16;
+/// The budget of a small file, whatever its size.
+pub const BUDGET_FLOOR: u64 = 1 << 20;
+
+/// The file's functions with their local calls expanded.
+pub struct Expanded {
+    pub functions: Vec<Function>,
+    /// Functions whose calls were left unexpanded because the budget ran out.
+    pub stopped: Vec<String>,
+}
+
+/// The work budget inlining gets for a file of `bytes` bytes.
+pub fn budget_for(bytes: usize) -> Budget {
+    Budget::for_source(bytes, BUDGET_PER_BYTE, BUDGET_FLOOR)
+}
+
+/// Ran out of budget.
+struct Exhausted;
+
 /// Every function of the file with its local calls expanded.
-pub fn expand(model: &FileModel) -> Vec<Function> {
+pub fn expand(model: &FileModel, budget: &mut Budget) -> Expanded {
     let callees = Callees::of(model);
     // Who calls each function, resolved once: a file of thousands of functions
     // (a bundled library) must not resolve every call for every function.
@@ -30,7 +56,8 @@ pub fn expand(model: &FileModel) -> Vec<Function> {
             }
         }
     }
-    model
+    let mut stopped = Vec::new();
+    let functions = model
         .functions
         .iter()
         .zip(&callers)
@@ -38,12 +65,19 @@ pub fn expand(model: &FileModel) -> Vec<Function> {
             let mut out = if f.calls.is_empty() {
                 f.clone()
             } else {
-                expand_function(model, &callees, f, &mut vec![f.name.clone()])
+                match expand_function(model, &callees, f, &mut vec![f.name.clone()], budget) {
+                    Ok(out) => out,
+                    Err(Exhausted) => {
+                        stopped.push(f.name.clone());
+                        f.clone()
+                    }
+                }
             };
             assume_callers_transaction(f, calls, &mut out);
             out
         })
-        .collect()
+        .collect();
+    Expanded { functions, stopped }
 }
 
 /// A helper that takes the transaction handle as a parameter (`debit(tx, …)`), when
@@ -78,8 +112,7 @@ fn assume_callers_transaction(
         let Some(first) = passed.as_deref().and_then(|p| p.first()) else {
             continue;
         };
-        let assumed = out.transactions.len();
-        out.transactions.push(Transaction {
+        let assumed = out.add_transaction(Transaction {
             handle: Some(param.clone()),
             parent: None,
             ..(*first).clone()
@@ -95,24 +128,33 @@ fn assume_callers_transaction(
 /// The single function a call names: by exact name, or a method of that name.
 /// The file's functions by the last part of their name (`Repo.find` → `find`).
 struct Callees<'m> {
+    by_name: HashMap<&'m str, Vec<usize>>,
     by_last_name: HashMap<&'m str, Vec<usize>>,
 }
 
 impl<'m> Callees<'m> {
     fn of(model: &'m FileModel) -> Callees<'m> {
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut by_last_name: HashMap<&str, Vec<usize>> = HashMap::new();
         for (index, f) in model.functions.iter().enumerate() {
+            by_name.entry(f.name.as_str()).or_default().push(index);
             by_last_name
                 .entry(last_name(&f.name))
                 .or_default()
                 .push(index);
         }
-        Callees { by_last_name }
+        Callees {
+            by_name,
+            by_last_name,
+        }
     }
 
     /// The index of the one function a call names, by exact name or a method of
     /// that name; `None` when no function or several match.
     fn resolve(&self, model: &FileModel, call: &LocalCall) -> Option<usize> {
+        if let Some(exact) = self.by_name.get(call.callee.as_str()) {
+            return (exact.len() == 1).then(|| exact[0]);
+        }
         let named = |f: &Function| {
             f.name == call.callee
                 || f.name
@@ -140,7 +182,8 @@ fn expand_function(
     callees: &Callees,
     function: &Function,
     stack: &mut Vec<String>,
-) -> Function {
+    budget: &mut Budget,
+) -> Result<Function, Exhausted> {
     let mut out = Function {
         effects: Vec::new(),
         transactions: function.transactions.clone(),
@@ -162,26 +205,37 @@ fn expand_function(
             }
             stack.push(target.name.clone());
             let expanded = if target.calls.is_empty() {
-                target.clone()
+                Ok(target.clone())
             } else {
-                expand_function(model, callees, target, stack)
+                expand_function(model, callees, target, stack, budget)
             };
             stack.pop();
+            let expanded = expanded?;
+            let cost = expanded.effects.len() + expanded.transactions.len() + 1;
+            if !budget.spend(cost as u64) {
+                return Err(Exhausted);
+            }
             let offset = out.effects.len();
-            let tx_map = map_transactions(&expanded, call, function, &mut out.transactions);
+            let tx_map = map_transactions(&expanded, call, function, &mut out);
             let branch_offset = next_branch;
             next_branch += max_branch(&expanded) + 1;
             let mut inlined = Vec::with_capacity(expanded.effects.len());
             for effect in &expanded.effects {
                 let mut e = effect.clone();
                 e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
-                e.transaction = e.transaction.and_then(|t| tx_map[t]).or_else(|| {
-                    call.transaction
-                        .filter(|&t| out.transactions[t].handle.as_deref() == Some(root(&e.handle)))
-                });
+                e.transaction = e
+                    .transaction
+                    .and_then(|t| tx_map.get(t).copied().flatten())
+                    .or_else(|| {
+                        call.transaction.filter(|&t| {
+                            out.transactions[t].handle.as_deref() == Some(root(&e.handle))
+                        })
+                    });
                 // The callee's numbering, like `transaction`: an enclosing
                 // transaction of the callee is its copy (or the caller's).
-                e.enclosing_transaction = e.enclosing_transaction.and_then(|t| tx_map[t]);
+                e.enclosing_transaction = e
+                    .enclosing_transaction
+                    .and_then(|t| tx_map.get(t).copied().flatten());
                 let own_guards: Vec<Guard> = e
                     .guards
                     .iter()
@@ -229,7 +283,7 @@ fn expand_function(
         .iter()
         .filter_map(|&r| caller_map.get(r).copied())
         .collect();
-    out
+    Ok(out)
 }
 
 /// The caller's `CallResult` takes on what the callee's returned read is (table,
@@ -281,15 +335,16 @@ fn renumber_caller_reads(out: &mut Function, function: &Function, caller_map: &[
 }
 
 /// The callee's transactions in the caller: one opened on a parameter the caller
-/// passed its own transaction handle to is that transaction; the others are added.
+/// passed its own transaction handle to is that transaction; a lent connection the
+/// caller passes without a transaction is none; the others are added, nested where
+/// their parent landed (or in the call's transaction when the parent is none).
 fn map_transactions(
     callee: &Function,
     call: &LocalCall,
     caller: &Function,
-    transactions: &mut Vec<Transaction>,
+    out: &mut Function,
 ) -> Vec<Option<usize>> {
-    let base = transactions.len();
-    let mut map = Vec::with_capacity(callee.transactions.len());
+    let mut map: Vec<Option<usize>> = Vec::with_capacity(callee.transactions.len());
     for tx in &callee.transactions {
         let passed = tx
             .handle
@@ -304,10 +359,13 @@ fn map_transactions(
             // A connection the caller lends without a transaction of its own.
             None if tx.style == TransactionStyle::Lent => map.push(None),
             _ => {
-                let mut copy = tx.clone();
-                copy.parent = tx.parent.map(|p| base + p).or(call.transaction);
-                map.push(Some(transactions.len()));
-                transactions.push(copy);
+                // Parents come before children, so the parent is mapped already.
+                let parent = tx.parent.and_then(|p| map.get(p).copied().flatten());
+                let copy = Transaction {
+                    parent: parent.or(call.transaction),
+                    ..tx.clone()
+                };
+                map.push(Some(out.add_transaction(copy)));
             }
         }
     }

@@ -320,7 +320,9 @@ pub struct Function {
     pub name: String,
     pub span: Span,
     pub effects: Vec<Effect>,
-    pub transactions: Vec<Transaction>,
+    /// A forest: every parent comes before its children. Built only through
+    /// [`Function::add_transaction`], which keeps it so.
+    transactions: Vec<Transaction>,
     pub calls: Vec<LocalCall>,
     /// Parameter names in order; empty strings for patterns that bind no one name.
     pub params: Vec<String>,
@@ -330,6 +332,10 @@ pub struct Function {
     /// alone against its own database, like a seed, so the rules whose race needs
     /// two requests at once skip it.
     pub runs_alone: bool,
+    /// Inconsistencies the model's construction caught and repaired (a transaction
+    /// whose parent did not come before it). Never expected: reported as internal
+    /// errors so that they are seen and fixed, while the run goes on.
+    pub internal_errors: Vec<String>,
 }
 
 impl Function {
@@ -343,6 +349,41 @@ impl Function {
             params: Vec::new(),
             returns: Vec::new(),
             runs_alone: false,
+            internal_errors: Vec::new(),
+        }
+    }
+
+    pub fn transactions(&self) -> &[Transaction] {
+        &self.transactions
+    }
+
+    /// Adds a transaction and returns its index. A parent must be an earlier
+    /// transaction: a link to itself or to a later one (which would make
+    /// [`Function::root_transaction`] loop or index out of bounds) is cut, and
+    /// recorded in [`Function::internal_errors`].
+    pub fn add_transaction(&mut self, mut transaction: Transaction) -> usize {
+        let index = self.transactions.len();
+        if let Some(parent) = transaction.parent.filter(|&p| p >= index) {
+            debug_assert!(
+                false,
+                "transaction {index} of `{}` names {parent} as its parent",
+                self.name
+            );
+            transaction.parent = None;
+            self.internal_errors.push(format!(
+                "transaction {index} of `{}` named transaction {parent} as its parent; the link was cut",
+                self.name
+            ));
+        }
+        self.transactions.push(transaction);
+        index
+    }
+
+    /// Names the handle of a transaction begun earlier, once the variable it is
+    /// bound to is known (`const t = await sequelize.transaction()`).
+    pub fn name_transaction_handle(&mut self, index: usize, handle: String) {
+        if let Some(tx) = self.transactions.get_mut(index) {
+            tx.handle = Some(handle);
         }
     }
 
@@ -354,8 +395,14 @@ impl Function {
         }
     }
 
+    /// The outermost transaction `tx` is nested in. Parents come before their
+    /// children ([`Function::add_transaction`]), so each step goes down and the
+    /// walk ends.
     pub fn root_transaction(&self, mut tx: usize) -> usize {
-        while let Some(parent) = self.transactions[tx].parent {
+        while let Some(parent) = self.transactions.get(tx).and_then(|t| t.parent) {
+            if parent >= tx {
+                break;
+            }
             tx = parent;
         }
         tx

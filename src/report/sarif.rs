@@ -292,19 +292,21 @@ fn escape_link_text(text: &str) -> String {
     text.replace('[', "\\[").replace(']', "\\]")
 }
 
-const ERROR_KINDS: [ErrorKind; 4] = [
+const ERROR_KINDS: [ErrorKind; 5] = [
     ErrorKind::ParseError,
     ErrorKind::ReadError,
     ErrorKind::Skipped,
     ErrorKind::SchemaError,
+    ErrorKind::InternalError,
 ];
 
 fn notification_descriptor(kind: ErrorKind) -> ReportingDescriptor {
     let summary = match kind {
         ErrorKind::ParseError => "a file is not valid code for its language",
         ErrorKind::ReadError => "a file or folder could not be read",
-        ErrorKind::Skipped => "a file was skipped on purpose",
+        ErrorKind::Skipped => "a file, or a stage's work on one function, was skipped on purpose",
         ErrorKind::SchemaError => "a schema source could not be understood",
+        ErrorKind::InternalError => "racelint repaired an inconsistency in its own model",
     };
     ReportingDescriptor {
         id: kind.as_str().to_string(),

@@ -38,7 +38,7 @@ impl Rule for FloatingWriteInTx {
                     "{} is {} inside the transaction at line {} without `await`, so the transaction can commit before this write runs",
                     table_name(effect),
                     verb(effect.kind),
-                    cx.line_of(function.transactions[tx].span.start)
+                    cx.line_of(function.transactions()[tx].span.start)
                 ),
                 help: "Await the write (or return it), so it completes inside the transaction and its failure rolls the transaction back.".to_string(),
                 related: Vec::new(),

@@ -9,6 +9,7 @@ use crate::diagnostic::{Finding, RuleMeta};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Effect, EffectKind, FileModel, Function};
 use crate::schema::Schema;
+use crate::source::SourceFile;
 use std::collections::BTreeMap;
 
 pub mod check_then_act;
@@ -88,6 +89,8 @@ pub struct Context<'a> {
     pub project: &'a ProjectFacts,
     /// The file's text, for naming things as the code does.
     pub text: &'a str,
+    /// The same file with its line index, for pointing at lines.
+    pub source: &'a SourceFile,
     /// Tables configured as logs or outboxes (`[non-atomic-writes] log-tables`).
     pub log_tables: &'a [String],
 }
@@ -99,12 +102,7 @@ impl Context<'_> {
 
     /// The line of a byte offset, for messages that point elsewhere in the file.
     pub fn line_of(&self, offset: u32) -> usize {
-        let end = (offset as usize).min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.source.position(offset).line as usize
     }
 
     /// Whether two effects touch the same table, tables joined by a foreign key,

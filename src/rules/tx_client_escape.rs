@@ -32,7 +32,7 @@ impl Rule for TxClientEscape {
             if effect.transaction.map(|t| function.root_transaction(t)) == Some(root) {
                 continue;
             }
-            let transaction = &function.transactions[enclosing];
+            let transaction = &function.transactions()[enclosing];
             let Some(tx_handle) = transaction.handle.as_deref() else {
                 continue;
             };

@@ -352,8 +352,7 @@ impl<'t> Lowerer<'t> {
                 let ty = quote::ToTokens::to_token_stream(&pt.ty).to_string();
                 if is_transaction_type(&pt.ty) {
                     if let Some(handle) = names.first() {
-                        let index = self.cx.f.transactions.len();
-                        self.cx.f.transactions.push(Transaction {
+                        let index = self.cx.f.add_transaction(Transaction {
                             style: TransactionStyle::Explicit,
                             client: param_client(&ty, &self.features),
                             span: self.span_of(pt),
@@ -374,8 +373,7 @@ impl<'t> Lowerer<'t> {
                     // sqlx's way to accept "a transaction or a connection": the
                     // caller decides, and usually passes `&mut *tx`.
                     if let Some(handle) = names.first() {
-                        let index = self.cx.f.transactions.len();
-                        self.cx.f.transactions.push(Transaction {
+                        let index = self.cx.f.add_transaction(Transaction {
                             style: TransactionStyle::Lent,
                             client: crate::ir::Client::Sqlx,
                             span: self.span_of(pt),
@@ -805,8 +803,7 @@ impl<'t> Lowerer<'t> {
                 }
             }
             if let Some(p) = self.cx.tx_begin.take() {
-                let index = self.cx.f.transactions.len();
-                self.cx.f.transactions.push(Transaction {
+                let index = self.cx.f.add_transaction(Transaction {
                     style: TransactionStyle::Explicit,
                     client: p.client,
                     span: p.span,
@@ -1582,9 +1579,8 @@ impl<'t> Lowerer<'t> {
                         .inputs
                         .first()
                         .and_then(|p| pat_idents(p).into_iter().next());
-                    let index = self.cx.f.transactions.len();
                     let span = self.span_of(m);
-                    self.cx.f.transactions.push(Transaction {
+                    let index = self.cx.f.add_transaction(Transaction {
                         style: TransactionStyle::Callback,
                         client: op.client,
                         span,
@@ -1620,8 +1616,7 @@ impl<'t> Lowerer<'t> {
                 Vec::new()
             }
             OpKind::SqlBegin { serializable } => {
-                let index = self.cx.f.transactions.len();
-                self.cx.f.transactions.push(Transaction {
+                let index = self.cx.f.add_transaction(Transaction {
                     style: TransactionStyle::Explicit,
                     client: op.client,
                     span,

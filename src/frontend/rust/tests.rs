@@ -164,8 +164,8 @@ impl AccountRepo {
 fn sqlx_read_modify_write_in_a_transaction() {
     let m = model(SQLX_WITHDRAW);
     let f = func(&m, "AccountRepo::withdraw");
-    assert_eq!(f.transactions.len(), 1);
-    let tx = &f.transactions[0];
+    assert_eq!(f.transactions().len(), 1);
+    let tx = &f.transactions()[0];
     assert_eq!(tx.style, TransactionStyle::Explicit);
     assert_eq!(tx.handle.as_deref(), Some("tx"));
     assert!(!tx.serializable);
@@ -326,7 +326,7 @@ fn sqlx_local_calls_and_transaction_parameters() {
     assert_eq!(reg.calls[1].callee, "Service::insert_profile");
     assert_eq!(reg.calls[1].transaction, Some(0));
     let helper = func(&m, "Service::insert_user");
-    assert_eq!(helper.transactions.len(), 1, "a `Transaction` parameter");
+    assert_eq!(helper.transactions().len(), 1, "a `Transaction` parameter");
     assert!(helper.effects.iter().all(|e| e.transaction == Some(0)));
     assert_eq!(helper.effects[0].handle, "tx");
     assert_eq!(helper.effects[1].handle, "tx");
@@ -489,10 +489,10 @@ fn diesel_read_modify_write_and_atomic() {
     assert_eq!(a.filter.len(), 2);
 
     let l = func(&m, "locked");
-    assert_eq!(l.transactions.len(), 1);
-    assert_eq!(l.transactions[0].style, TransactionStyle::Callback);
-    assert_eq!(l.transactions[0].handle.as_deref(), Some("conn"));
-    assert!(l.transactions[0].serializable);
+    assert_eq!(l.transactions().len(), 1);
+    assert_eq!(l.transactions()[0].style, TransactionStyle::Callback);
+    assert_eq!(l.transactions()[0].handle.as_deref(), Some("conn"));
+    assert!(l.transactions()[0].serializable);
     assert_eq!(l.effects[0].row_lock, RowLock::Exclusive);
     assert!(l.effects.iter().all(|e| e.transaction == Some(0)));
     assert!(l.read_is_protected(0));
@@ -643,8 +643,8 @@ pub async fn purge(db: &DatabaseConnection, cake_id: i32) -> Result<(), DbErr> {
 fn sea_orm_read_modify_write_atomic_and_transactions() {
     let m = model(SEA_BALANCE);
     let f = func(&m, "withdraw");
-    assert_eq!(f.transactions.len(), 1);
-    assert_eq!(f.transactions[0].handle.as_deref(), Some("txn"));
+    assert_eq!(f.transactions().len(), 1);
+    assert_eq!(f.transactions()[0].handle.as_deref(), Some("txn"));
     let (read, update) = (&f.effects[0], &f.effects[1]);
     assert!(read.throws_if_missing, "ok_or(..)?");
     assert_eq!(read.filter[0].column, "id");
@@ -666,9 +666,9 @@ fn sea_orm_read_modify_write_atomic_and_transactions() {
     assert!(a.many);
 
     let p = func(&m, "purge");
-    assert_eq!(p.transactions.len(), 1);
-    assert_eq!(p.transactions[0].style, TransactionStyle::Callback);
-    assert_eq!(p.transactions[0].handle.as_deref(), Some("txn"));
+    assert_eq!(p.transactions().len(), 1);
+    assert_eq!(p.transactions()[0].style, TransactionStyle::Callback);
+    assert_eq!(p.transactions()[0].handle.as_deref(), Some("txn"));
     assert_eq!(p.effects.len(), 2);
     assert_eq!(p.effects[0].table.as_deref(), Some("cake_filling"));
     assert_eq!(p.effects[1].table.as_deref(), Some("cake"));
@@ -718,8 +718,8 @@ pub async fn serializable(client: &mut Client) -> Result<(), Error> {
 fn tokio_postgres_transactions_guards_and_prepared_statements() {
     let m = model(TOKIO_PG);
     let f = func(&m, "reserve");
-    assert_eq!(f.transactions.len(), 1);
-    assert_eq!(f.transactions[0].handle.as_deref(), Some("tx"));
+    assert_eq!(f.transactions().len(), 1);
+    assert_eq!(f.transactions()[0].handle.as_deref(), Some("tx"));
     assert_eq!(f.effects.len(), 2);
     let (read, update) = (&f.effects[0], &f.effects[1]);
     assert_eq!(read.client, crate::ir::Client::TokioPostgres);
@@ -745,7 +745,7 @@ fn tokio_postgres_transactions_guards_and_prepared_statements() {
     }
 
     let s = func(&m, "serializable");
-    assert!(s.transactions[0].serializable);
+    assert!(s.transactions()[0].serializable);
     assert!(s.same_transaction(&s.effects[0], &s.effects[1]));
 }
 
@@ -1157,9 +1157,9 @@ async fn transfer(pool: &PgPool, from: i64, to: i64, amount: i64) -> sqlx::Resul
 fn sqlx_raw_begin_commit_on_a_connection() {
     let m = model(SQLX_RAW_BEGIN);
     let f = func(&m, "transfer");
-    assert_eq!(f.transactions.len(), 1);
-    assert_eq!(f.transactions[0].handle.as_deref(), Some("conn"));
-    assert!(f.transactions[0].serializable);
+    assert_eq!(f.transactions().len(), 1);
+    assert_eq!(f.transactions()[0].handle.as_deref(), Some("conn"));
+    assert!(f.transactions()[0].serializable);
     assert_eq!(f.effects.len(), 3, "BEGIN and COMMIT are not effects");
     assert!(f.same_transaction(&f.effects[0], &f.effects[1]));
     assert!(f.effects[0].values[0].value.atomic);

@@ -559,7 +559,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if let Some((node, tx)) = self.pending_begin {
             if node == value.id() {
                 self.pending_begin = None;
-                self.func.transactions[tx].handle = Some(name.clone());
+                self.func.name_transaction_handle(tx, name.clone());
                 self.explicit.insert(name, tx);
                 return;
             }
@@ -1319,8 +1319,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         };
         let handle = callback.and_then(|cb| syntax::param_name(cb, 0, self.src));
         let parent = self.tx_stack.last().map(|(tx, _)| *tx);
-        let index = self.func.transactions.len();
-        self.func.transactions.push(Transaction {
+        let index = self.func.add_transaction(Transaction {
             style,
             client,
             span: span_of(node),
@@ -1349,8 +1348,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn control(&mut self, node: Node<'t>, client: Client, handle: String, control: TxControl) {
         match control {
             TxControl::Begin { serializable } => {
-                let index = self.func.transactions.len();
-                self.func.transactions.push(Transaction {
+                let index = self.func.add_transaction(Transaction {
                     style: TransactionStyle::Explicit,
                     client,
                     span: span_of(node),

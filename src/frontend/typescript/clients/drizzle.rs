@@ -734,9 +734,9 @@ mod tests {
         );
         let model = lower_snippet(&src);
         let f = effects_of(&model, "f");
-        assert_eq!(f.transactions.len(), 1);
-        assert!(f.transactions[0].serializable);
-        assert_eq!(f.transactions[0].handle.as_deref(), Some("tx"));
+        assert_eq!(f.transactions().len(), 1);
+        assert!(f.transactions()[0].serializable);
+        assert_eq!(f.transactions()[0].handle.as_deref(), Some("tx"));
         assert_eq!(f.effects[0].kind, EffectKind::Lock);
         assert_eq!(f.effects[0].transaction, Some(0));
         assert_eq!(f.effects[1].kind, EffectKind::Delete);
@@ -781,7 +781,10 @@ mod tests {
         let f = effects_of(&model, "f");
         assert_eq!(f.effects[0].kind, EffectKind::Read);
         assert_eq!(columns(&f.effects[0].filter), ["teamId"]);
-        assert_eq!(f.transactions[0].style, crate::ir::TransactionStyle::Batch);
+        assert_eq!(
+            f.transactions()[0].style,
+            crate::ir::TransactionStyle::Batch
+        );
         assert_eq!(f.effects[1].transaction, Some(0));
         assert_eq!(f.effects[2].transaction, Some(0));
     }

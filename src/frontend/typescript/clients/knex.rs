@@ -608,11 +608,11 @@ mod tests {
         let src = format!("{HEADER}export async function f(id: number) {{\n  await db.transaction(async (trx) => {{\n    await trx(\"seats\").where({{ id }}).forUpdate().first();\n    await trx(\"seats\").where({{ id }}).update({{ status: \"booked\" }});\n    await db(\"audit\").insert({{ id }});\n  }});\n  const tx = await db.transaction();\n  await tx(\"orders\").insert({{ id }});\n  await tx.commit();\n  await tx(\"orders\").insert({{ id }});\n}}\n");
         let model = lower_snippet(&src);
         let f = effects_of(&model, "f");
-        assert_eq!(f.transactions[0].handle.as_deref(), Some("trx"));
+        assert_eq!(f.transactions()[0].handle.as_deref(), Some("trx"));
         assert_eq!(f.effects[0].transaction, Some(0));
         assert_eq!(f.effects[1].transaction, Some(0));
         assert_eq!(f.effects[2].transaction, None);
-        assert_eq!(f.transactions[1].style, TransactionStyle::Explicit);
+        assert_eq!(f.transactions()[1].style, TransactionStyle::Explicit);
         assert_eq!(f.effects[3].transaction, Some(1));
         assert_eq!(f.effects[4].transaction, None);
     }

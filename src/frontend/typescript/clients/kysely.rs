@@ -471,7 +471,7 @@ mod tests {
         let src = "import { sql } from \"kysely\";\nexport async function f(db, id: number) {\n  await db.transaction().setIsolationLevel(\"serializable\").execute(async (trx) => {\n    await sql`SELECT pg_advisory_xact_lock(${id})`.execute(trx);\n    const seat = await trx.selectFrom(\"seats\").selectAll().where(\"id\", \"=\", id).forUpdate().executeTakeFirst();\n    await trx.deleteFrom(\"holds\").where(\"seatId\", \"=\", id).execute();\n    await db.deleteFrom(\"holds\").where(\"seatId\", \"=\", id).execute();\n  });\n}\n";
         let model = lower_snippet(src);
         let f = effects_of(&model, "f");
-        assert!(f.transactions[0].serializable);
+        assert!(f.transactions()[0].serializable);
         assert_eq!(f.effects[0].kind, EffectKind::Lock);
         assert_eq!(f.effects[0].transaction, Some(0));
         assert_eq!(f.effects[1].row_lock, RowLock::Exclusive);

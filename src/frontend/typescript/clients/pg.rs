@@ -722,7 +722,7 @@ mod tests {
         assert!(f.effects.iter().all(|e| e.client == Client::SqlTs));
         assert_eq!(f.effects[0].kind, EffectKind::Read);
         assert_eq!(f.effects[0].filter[0].value.vars, ["id"]);
-        assert_eq!(f.transactions[0].style, TransactionStyle::Explicit);
+        assert_eq!(f.transactions()[0].style, TransactionStyle::Explicit);
         assert_eq!(f.effects[1].kind, EffectKind::Update);
         assert!(f.effects[1].values[0].value.atomic);
         assert_eq!(f.effects[1].transaction, Some(0));
@@ -742,7 +742,7 @@ mod tests {
         );
         assert_eq!(f.effects[0].row_lock, RowLock::Exclusive);
         assert_eq!(f.effects[0].binding.as_deref(), Some("user"));
-        assert!(f.transactions[0].serializable);
+        assert!(f.transactions()[0].serializable);
         assert_eq!(f.effects[1].on_conflict, OnConflict::DoNothing);
         assert_eq!(f.effects[1].transaction, Some(0));
     }
@@ -761,7 +761,7 @@ mod tests {
         let src = "import pgPromise from \"pg-promise\";\nconst db = pgPromise()(url);\nconst FIND = \"SELECT * FROM users WHERE id = $1\";\nexport async function f(id: number) {\n  await db.tx(\"serializable\", async (t) => {\n    const user = await t.oneOrNone(FIND, id);\n    await t.none(\"UPDATE users SET seen = now() WHERE id = $1\", [id]);\n  });\n}\n";
         let model = lower_snippet(src);
         let f = effects_of(&model, "f");
-        assert!(f.transactions[0].serializable);
+        assert!(f.transactions()[0].serializable);
         assert_eq!(f.effects[0].kind, EffectKind::Read);
         assert_eq!(f.effects[0].table.as_deref(), Some("users"));
         assert_eq!(f.effects[0].filter[0].value.vars, ["id"]);
@@ -801,7 +801,7 @@ mod tests {
         let src = "import { Pool } from \"pg\";\nconst pool = new Pool();\nexport async function f(id: number) {\n  await pool.query(\"BEGIN\");\n  await pool.query(\"DELETE FROM holds WHERE seat_id = $1\", [id]);\n  await pool.query(\"COMMIT\");\n}\n";
         let model = lower_snippet(src);
         let f = effects_of(&model, "f");
-        assert!(f.transactions.is_empty());
+        assert!(f.transactions().is_empty());
         assert_eq!(f.effects.len(), 1);
         assert_eq!(f.effects[0].transaction, None);
     }

@@ -580,8 +580,8 @@ mod tests {
         let f = lower(
             "async function f(sequelize) {\n  const t = await sequelize.transaction({ isolationLevel: Transaction.ISOLATION_LEVELS.SERIALIZABLE });\n  await Project.create({ name }, { transaction: t });\n  await t.commit();\n  await Member.create({ name });\n}",
         );
-        assert_eq!(f.transactions[0].handle.as_deref(), Some("t"));
-        assert!(f.transactions[0].serializable);
+        assert_eq!(f.transactions()[0].handle.as_deref(), Some("t"));
+        assert!(f.transactions()[0].serializable);
         assert_eq!(f.effects[0].transaction, Some(0));
         assert_eq!(f.effects[1].transaction, None);
     }

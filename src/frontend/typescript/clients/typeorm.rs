@@ -808,7 +808,7 @@ mod tests {
         let f = lower(
             "import { DataSource } from 'typeorm';\nasync function f(dataSource, accountRepository) {\n  await dataSource.transaction('SERIALIZABLE', async (manager) => {\n    const repo = manager.getRepository(Account);\n    await repo.decrement({ id }, 'balance', 5);\n    await manager.increment(Account, { id: to }, 'balance', 5);\n    await accountRepository.update({ id }, { frozen: true });\n  });\n}",
         );
-        assert!(f.transactions[0].serializable);
+        assert!(f.transactions()[0].serializable);
         assert_eq!(f.effects[0].transaction, Some(0));
         assert_eq!(f.effects[0].table.as_deref(), Some("Account"));
         assert!(f.effects[0].values[0].value.atomic);
