@@ -16,7 +16,8 @@ use crate::diagnostic::{
 use crate::discover::{self, Language};
 use crate::frontend::rust;
 use crate::frontend::typescript::{self, clients::FileHints};
-use crate::ir::{inline, FileModel};
+use crate::ir::{inline, FileModel, Function};
+use crate::project::{Project, ProjectFile};
 use crate::rules::{self, Context, ProjectFacts, Rule};
 use crate::schema::{self, Schema};
 use crate::source::{Position, SourceFile};
@@ -164,7 +165,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         .collect();
     let pool = thread_pool(options.jobs)?;
     let jobs = pool.current_num_threads();
-    let scope = Scope::new(config).map_err(Fatal)?;
+    let scope = &Scope::new(config).map_err(Fatal)?;
     discover::check_paths(&options.paths).map_err(Fatal)?;
     let prefilter = options
         .prefilter
@@ -230,10 +231,53 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let files = outcomes.len();
     let mut lowered = Vec::new();
     let mut schema_read = Vec::new();
-    for (_, outcome) in outcomes {
+    let mut linted_paths = std::collections::HashSet::new();
+    for (path, outcome) in outcomes {
         errors.extend(outcome.errors);
-        lowered.extend(outcome.lowered);
+        if let Some(l) = outcome.lowered {
+            linted_paths.insert(path.canonicalize().unwrap_or(path));
+            lowered.push((l, true));
+        }
         schema_read.extend(outcome.schema);
+    }
+    // The rest of the project is read for what the linted files need to know
+    // of it: the functions they call, the tables deleted anywhere.
+    if let Some(root) = schema_root.as_deref().filter(|root| !covers(options, root)) {
+        let (sender, receiver) = std::sync::mpsc::channel::<PathBuf>();
+        let (prefilter, hints, linted_paths) = (&prefilter, &hints, &linted_paths);
+        let rest = std::thread::scope(|threads| {
+            let walker = threads.spawn(move || {
+                discover::walk(
+                    &[root.to_path_buf()],
+                    &options.exclude,
+                    &|p| scope.keeps(p),
+                    jobs,
+                    &|path| {
+                        let _ = sender.send(path);
+                    },
+                )
+            });
+            let read = pool.install(|| {
+                receiver
+                    .into_iter()
+                    .par_bridge()
+                    .filter(|path| {
+                        !linted_paths.contains(&path.canonicalize().unwrap_or(path.clone()))
+                    })
+                    .filter_map(|path| {
+                        let outcome =
+                            lint_file(&path, config.max_file_size, prefilter.as_ref(), hints, None);
+                        outcome.lowered.map(|l| (path, l))
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let _ = walker.join();
+            read
+        });
+        let mut rest = rest;
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        rest.dedup_by(|a, b| a.0 == b.0);
+        lowered.extend(rest.into_iter().map(|(_, l)| (l, false)));
     }
     let schema = match (&schema_root, candidates) {
         (Some(root), Some(candidates)) => {
@@ -245,9 +289,9 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     };
     let schema = &schema;
 
-    let mut project = ProjectFacts::default();
-    for file in &lowered {
-        project.add_file(schema, &file.model, |effect| {
+    let mut facts = ProjectFacts::default();
+    for (file, _) in &lowered {
+        facts.add_file(schema, &file.model, |effect| {
             format!(
                 "{}:{}",
                 file.file.display_path,
@@ -255,84 +299,34 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
             )
         });
     }
+    let mut project_files: Vec<ProjectFile> = lowered
+        .into_iter()
+        .map(|(l, linted)| ProjectFile {
+            language: discover::language_of(&l.file.path),
+            source: l.file,
+            model: l.model,
+            linted,
+        })
+        .collect();
+    project_files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    let linked = Project::new(project_files, schema_root.as_deref());
+    let project = &linked;
+    let project_facts = &facts;
 
+    let run = RuleRun {
+        project,
+        facts: project_facts,
+        schema,
+        config,
+        rules: &rules,
+        known: &known,
+        active: &active,
+    };
     let (mut diagnostics, stage_errors): (Vec<Diagnostic>, Vec<RunError>) = pool.install(|| {
-        lowered
-            .par_iter()
-            .map(|file| {
-                let cx = Context {
-                    schema,
-                    project: &project,
-                    text: &file.file.text,
-                    source: &file.file,
-                    log_tables: &config.non_atomic_writes.log_tables,
-                };
-                let mut findings = Vec::new();
-                let mut problems = Vec::new();
-                let alone = discover::runs_alone(&file.file.path, &file.file.text);
-                let bytes = file.file.text.len();
-                let expanded = inline::expand(&file.model, &mut inline::budget_for(bytes));
-                for name in &expanded.stopped {
-                    problems.push(stage_skipped(
-                        &file.file,
-                        name,
-                        "inlining",
-                        "its calls were not followed (the file's inlining budget ran out); \
-                         its own effects are still checked",
-                    ));
-                }
-                for function in &expanded.functions {
-                    for message in &function.internal_errors {
-                        problems.push(RunError {
-                            kind: ErrorKind::InternalError,
-                            path: file.file.display_path.clone(),
-                            message: message.clone(),
-                            position: Some(file.file.position(function.span.start)),
-                        });
-                    }
-                    if !rules_can_check(function, bytes) {
-                        problems.push(stage_skipped(
-                            &file.file,
-                            &function.name,
-                            "rules",
-                            &format!(
-                                "{} database effects are more than the rules compare pairwise \
-                                 in a file of this size; the function was not checked",
-                                function.effects.len()
-                            ),
-                        ));
-                        continue;
-                    }
-                    for (rule, severity) in &rules {
-                        if (alone || function.runs_alone) && rule.meta().concurrent {
-                            continue;
-                        }
-                        let from = findings.len();
-                        rule.check(&cx, function, &mut findings);
-                        for finding in &mut findings[from..] {
-                            finding.severity = *severity;
-                        }
-                    }
-                }
-                let findings = if file.file.text.contains(suppress::MARKER) {
-                    let suppressions = suppress::parse(&file.file.text);
-                    let (mut kept, extra) =
-                        suppress::apply(findings, &suppressions, &file.file, &known, &active);
-                    kept.extend(extra.into_iter().filter_map(|mut f| {
-                        let meta = suppress::META.iter().find(|m| m.id == f.rule)?;
-                        f.severity = config.severity(meta)?;
-                        Some(f)
-                    }));
-                    kept
-                } else {
-                    findings
-                };
-                let placed = findings
-                    .into_iter()
-                    .map(|f| place(&file.file, f))
-                    .collect::<Vec<_>>();
-                (placed, problems)
-            })
+        (0..project.files.len())
+            .into_par_iter()
+            .filter(|&index| project.files[index].linted)
+            .map(|index| check_file(&run, index))
             .reduce(
                 || (Vec::new(), Vec::new()),
                 |mut a, b| {
@@ -344,7 +338,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     });
     errors.extend(stage_errors);
     // Freeing the models and texts is a measurable part of a large run: in parallel.
-    pool.install(|| lowered.into_par_iter().for_each(drop));
+    pool.install(|| linked.into_files().into_par_iter().for_each(drop));
     diagnostics.sort_by(|a, b| {
         a.sort_key()
             .cmp(&b.sort_key())
@@ -360,6 +354,139 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         files,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// What the rules of a run share, for every file they check.
+struct RuleRun<'a> {
+    project: &'a Project,
+    facts: &'a ProjectFacts,
+    schema: &'a Schema,
+    config: &'a Config,
+    rules: &'a [(&'static dyn Rule, Severity)],
+    /// Rule ids a suppression may name, and those this run reports.
+    known: &'a [&'a str],
+    active: &'a [&'a str],
+}
+
+/// One linted file of the project: its functions linked, every rule, its
+/// suppressions; the findings placed, and what a stage gave up on.
+fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
+    let RuleRun {
+        project,
+        facts: project_facts,
+        schema,
+        config,
+        rules,
+        known,
+        active,
+    } = *run;
+    let source = &project.files[index].source;
+    let cx = Context {
+        schema,
+        project: project_facts,
+        text: &source.text,
+        source,
+        log_tables: &config.non_atomic_writes.log_tables,
+    };
+    let mut findings = Vec::new();
+    let mut problems = Vec::new();
+    let alone = discover::runs_alone(&source.path, &source.text);
+    let bytes = source.text.len();
+    let expanded = project.link(index, &mut inline::budget_for(bytes));
+    for name in &expanded.stopped {
+        problems.push(stage_skipped(
+            source,
+            name,
+            "inlining",
+            "its calls were not followed (the file's inlining budget ran out); \
+             its own effects are still checked",
+        ));
+    }
+    for function in &expanded.functions {
+        for message in &function.internal_errors {
+            problems.push(RunError {
+                kind: ErrorKind::InternalError,
+                path: source.display_path.clone(),
+                message: message.clone(),
+                position: Some(source.position(function.span.start)),
+            });
+        }
+        if !rules_can_check(function, bytes) {
+            problems.push(stage_skipped(
+                source,
+                &function.name,
+                "rules",
+                &format!(
+                    "{} database effects are more than the rules compare pairwise \
+                     in a file of this size; the function was not checked",
+                    function.effects.len()
+                ),
+            ));
+            continue;
+        }
+        for (rule, severity) in rules {
+            if (alone || function.runs_alone) && rule.meta().concurrent {
+                continue;
+            }
+            let from = findings.len();
+            rule.check(&cx, function, &mut findings);
+            for finding in &mut findings[from..] {
+                finding.severity = *severity;
+            }
+            place_across_files(project, function, &mut findings, from);
+        }
+    }
+    let findings = if source.text.contains(suppress::MARKER) {
+        let suppressions = suppress::parse(&source.text);
+        let (mut kept, extra) = suppress::apply(findings, &suppressions, source, known, active);
+        kept.extend(extra.into_iter().filter_map(|mut f| {
+            let meta = suppress::META.iter().find(|m| m.id == f.rule)?;
+            f.severity = config.severity(meta)?;
+            Some(f)
+        }));
+        kept
+    } else {
+        findings
+    };
+    let placed = findings
+        .into_iter()
+        .map(|f| place(source, f))
+        .collect::<Vec<_>>();
+    (placed, problems)
+}
+
+/// One file's text linted as a project of its own (no schema, no other files):
+/// what the fuzzer drives through the whole pipeline.
+pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) {
+    let config = Config::default();
+    let rules = active_rules(&config);
+    let known: Vec<&str> = all_rule_meta().iter().map(|m| m.id).collect();
+    let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
+    let (model, mut errors) = lower_source(&file, &HintNames { prisma: Vec::new() });
+    let schema = Schema::default();
+    let mut facts = ProjectFacts::default();
+    facts.add_file(&schema, &model, |_| String::new());
+    let project = Project::new(
+        vec![ProjectFile {
+            language: discover::language_of(path),
+            source: file,
+            model,
+            linted: true,
+        }],
+        None,
+    );
+    let run = RuleRun {
+        project: &project,
+        facts: &facts,
+        schema: &schema,
+        config: &config,
+        rules: &rules,
+        known: &known,
+        active: &known,
+    };
+    let (diagnostics, problems) = check_file(&run, 0);
+    errors.extend(problems);
+    (diagnostics, errors)
 }
 
 /// The config's `include` and `exclude` globs, relative to the config's folder.
@@ -448,7 +575,7 @@ fn lint_file(
     };
     let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
-        if !prefilter.admits(language, &text) {
+        if !prefilter.admits(language, &text) && !reexports(language, &text) {
             return FileOutcome {
                 schema,
                 ..FileOutcome::default()
@@ -458,13 +585,27 @@ fn lint_file(
     let file = SourceFile::new(path.to_path_buf(), display(), text);
     let (model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
-    // A suppression comment is checked even in a file without effects.
-    let keep = !model.functions.is_empty() || file.text.contains(suppress::MARKER);
+    // A suppression comment is checked even in a file without effects; a module
+    // that re-exports others is a step on the way to functions elsewhere.
+    let keep = !model.functions.is_empty()
+        || file.text.contains(suppress::MARKER)
+        || model
+            .exports
+            .iter()
+            .any(|e| matches!(e.target, crate::ir::ExportTarget::From { .. }));
     FileOutcome {
         lowered: keep.then_some(Lowered { file, model }),
         errors,
         schema,
     }
+}
+
+/// A TypeScript module that re-exports others (`export * from "./invites"`, an
+/// `index.ts` barrel): calls reach functions through it, so it is read even
+/// without database vocabulary of its own.
+fn reexports(language: Language, text: &str) -> bool {
+    matches!(language, Language::TypeScript(_))
+        && (text.contains("export *") || text.contains("export {") && text.contains(" from "))
 }
 
 /// The file's bytes, unless it is larger than `max_size` or cannot be read. One
@@ -523,6 +664,73 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
             }
         }
         None => (FileModel::default(), Vec::new()),
+    }
+}
+
+/// Whether the run lints the whole of `root` already (`racelint check .` at the
+/// root), so that there is nothing more of the project to read.
+fn covers(options: &Options, root: &Path) -> bool {
+    options.only.is_none()
+        && options
+            .paths
+            .iter()
+            .any(|p| p.canonicalize().is_ok_and(|p| p == root))
+}
+
+/// Findings of a function whose callees came from other files: a finding made
+/// only of effects one call brought in is the callee's own race, reported in its
+/// file, not again here; any other label on such an effect says where it is
+/// written.
+fn place_across_files(
+    project: &Project,
+    function: &Function,
+    findings: &mut Vec<crate::diagnostic::Finding>,
+    from: usize,
+) {
+    let foreign_at = |span: crate::ir::Span| {
+        function
+            .effects
+            .iter()
+            .filter(|e| e.site == span || e.span == span)
+            .find_map(|e| e.origin.as_ref().map(|o| (e.span, o)))
+    };
+    let mut index = from;
+    while index < findings.len() {
+        let finding = &mut findings[index];
+        let spans: Vec<crate::ir::Span> = std::iter::once(finding.span)
+            .chain(finding.related.iter().map(|r| r.span))
+            .collect();
+        let origins: Vec<_> = spans.iter().map(|&s| foreign_at(s)).collect();
+        let one_call = origins
+            .first()
+            .and_then(|o| o.as_ref())
+            .is_some_and(|(at, _)| {
+                origins
+                    .iter()
+                    .all(|o| o.as_ref().is_some_and(|(a, _)| a == at))
+            });
+        if one_call {
+            findings.remove(index);
+            continue;
+        }
+        let describe = |origin: &crate::ir::Origin| {
+            let file = &project.files[origin.file].source;
+            format!(
+                " (in `{}`, {}:{})",
+                origin.function,
+                file.display_path,
+                file.position(origin.span.start).line
+            )
+        };
+        if let Some((_, origin)) = &origins[0] {
+            finding.label.push_str(&describe(origin));
+        }
+        for (related, origin) in finding.related.iter_mut().zip(&origins[1..]) {
+            if let Some((_, origin)) = origin {
+                related.message.push_str(&describe(origin));
+            }
+        }
+        index += 1;
     }
 }
 

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use crate::budget::Budget;
 
 use super::{
-    Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Transaction, TransactionStyle,
+    Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Origin, Span, Transaction,
+    TransactionStyle,
 };
 
 /// How many calls deep the expansion follows.
@@ -43,29 +44,113 @@ pub fn budget_for(bytes: usize) -> Budget {
 /// Ran out of budget.
 struct Exhausted;
 
-/// Every function of the file with its local calls expanded.
-pub fn expand(model: &FileModel, budget: &mut Budget) -> Expanded {
-    let callees = Callees::of(model);
-    // Who calls each function, resolved once: a file of thousands of functions
-    // (a bundled library) must not resolve every call for every function.
-    let mut callers: Vec<Vec<(&Function, &LocalCall)>> = vec![Vec::new(); model.functions.len()];
-    for caller in &model.functions {
-        for call in &caller.calls {
-            if let Some(index) = callees.resolve(model, call) {
-                callers[index].push((caller, call));
-            }
+/// What inlining asks of the code around a function: which function a call
+/// names (in the same file or, through the project stage, in another), and who
+/// calls a function. Functions are named by (file, index into that file's
+/// functions).
+pub trait Resolve {
+    fn function(&self, file: usize, index: usize) -> &Function;
+    /// The function a call written in `file` names.
+    fn resolve(&self, file: usize, call: &LocalCall) -> Option<(usize, usize)>;
+    /// Every call of the function, with the function that makes it.
+    fn callers(&self, file: usize, index: usize) -> Vec<(&Function, &LocalCall)>;
+}
+
+/// One file alone: calls resolve to its own functions.
+pub struct SingleFile<'m> {
+    model: &'m FileModel,
+    index: LocalIndex,
+}
+
+impl<'m> SingleFile<'m> {
+    pub fn new(model: &'m FileModel) -> SingleFile<'m> {
+        SingleFile {
+            model,
+            index: LocalIndex::new(model),
         }
     }
+}
+
+/// A file's functions by name, and who in the file calls each.
+pub struct LocalIndex {
+    callees: Callees,
+    callers: Vec<Vec<(usize, usize)>>,
+}
+
+impl LocalIndex {
+    pub fn new(model: &FileModel) -> LocalIndex {
+        let callees = Callees::of(model);
+        // Who calls each function, resolved once: a file of thousands of
+        // functions (a bundled library) must not resolve every call for every
+        // function.
+        let mut callers = vec![Vec::new(); model.functions.len()];
+        for (caller, f) in model.functions.iter().enumerate() {
+            for (c, call) in f.calls.iter().enumerate() {
+                if let Some(index) = callees.resolve(model, call) {
+                    callers[index].push((caller, c));
+                }
+            }
+        }
+        LocalIndex { callees, callers }
+    }
+
+    /// The function of `model` (the file this index was built from) a call names.
+    pub fn resolve_here(&self, model: &FileModel, call: &LocalCall) -> Option<usize> {
+        self.callees.resolve(model, call)
+    }
+
+    /// The same-file calls of function `index`: (caller, call index).
+    pub fn callers_here(&self, index: usize) -> &[(usize, usize)] {
+        &self.callers[index]
+    }
+}
+
+impl Resolve for SingleFile<'_> {
+    fn function(&self, _file: usize, index: usize) -> &Function {
+        &self.model.functions[index]
+    }
+    fn resolve(&self, _file: usize, call: &LocalCall) -> Option<(usize, usize)> {
+        self.index.resolve_here(self.model, call).map(|i| (0, i))
+    }
+    fn callers(&self, _file: usize, index: usize) -> Vec<(&Function, &LocalCall)> {
+        self.index.callers[index]
+            .iter()
+            .map(|&(f, c)| {
+                let caller = &self.model.functions[f];
+                (caller, &caller.calls[c])
+            })
+            .collect()
+    }
+}
+
+/// Every function of the file with its local calls expanded.
+pub fn expand(model: &FileModel, budget: &mut Budget) -> Expanded {
+    expand_file(&SingleFile::new(model), 0, model.functions.len(), budget)
+}
+
+/// Every function of `file` (which has `count` of them) with its calls expanded,
+/// wherever they lead. An effect from another file is placed at the call in this
+/// file that reaches it, and keeps where it is written as its [`Origin`].
+pub fn expand_file(
+    resolver: &dyn Resolve,
+    file: usize,
+    count: usize,
+    budget: &mut Budget,
+) -> Expanded {
     let mut stopped = Vec::new();
-    let functions = model
-        .functions
-        .iter()
-        .zip(&callers)
-        .map(|(f, calls)| {
+    let functions = (0..count)
+        .map(|index| {
+            let f = resolver.function(file, index);
             let mut out = if f.calls.is_empty() {
                 f.clone()
             } else {
-                match expand_function(model, &callees, f, &mut vec![f.name.clone()], budget) {
+                let mut linker = Linker {
+                    resolver,
+                    root: file,
+                    stack: vec![(file, index)],
+                    budget: &mut *budget,
+                };
+                match linker.expand_function(file, f, None) {
                     Ok(out) => out,
                     Err(Exhausted) => {
                         stopped.push(f.name.clone());
@@ -73,7 +158,7 @@ pub fn expand(model: &FileModel, budget: &mut Budget) -> Expanded {
                     }
                 }
             };
-            assume_callers_transaction(f, calls, &mut out);
+            assume_callers_transaction(f, &resolver.callers(file, index), &mut out);
             out
         })
         .collect();
@@ -127,19 +212,19 @@ fn assume_callers_transaction(
 
 /// The single function a call names: by exact name, or a method of that name.
 /// The file's functions by the last part of their name (`Repo.find` → `find`).
-struct Callees<'m> {
-    by_name: HashMap<&'m str, Vec<usize>>,
-    by_last_name: HashMap<&'m str, Vec<usize>>,
+struct Callees {
+    by_name: HashMap<String, Vec<usize>>,
+    by_last_name: HashMap<String, Vec<usize>>,
 }
 
-impl<'m> Callees<'m> {
-    fn of(model: &'m FileModel) -> Callees<'m> {
-        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut by_last_name: HashMap<&str, Vec<usize>> = HashMap::new();
+impl Callees {
+    fn of(model: &FileModel) -> Callees {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_last_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, f) in model.functions.iter().enumerate() {
-            by_name.entry(f.name.as_str()).or_default().push(index);
+            by_name.entry(f.name.clone()).or_default().push(index);
             by_last_name
-                .entry(last_name(&f.name))
+                .entry(last_name(&f.name).to_string())
                 .or_default()
                 .push(index);
         }
@@ -177,113 +262,175 @@ fn last_name(name: &str) -> &str {
     name.rsplit(['.', ':']).next().unwrap_or(name)
 }
 
-fn expand_function(
-    model: &FileModel,
-    callees: &Callees,
-    function: &Function,
-    stack: &mut Vec<String>,
-    budget: &mut Budget,
-) -> Result<Function, Exhausted> {
-    let mut out = Function {
-        effects: Vec::new(),
-        transactions: function.transactions.clone(),
-        calls: Vec::new(),
-        ..function.clone()
-    };
-    // Where each of the caller's own effects lands in `out.effects`.
-    let mut caller_map: Vec<usize> = Vec::with_capacity(function.effects.len());
-    let mut next_branch = max_branch(function) + 1;
-    // The caller's `CallResult` effects to turn into the read each callee returns.
-    let mut resolved: Vec<(usize, Effect)> = Vec::new();
-    for position in 0..=function.effects.len() {
-        for call in function.calls.iter().filter(|c| c.position == position) {
-            let Some(target) = callees.resolve(model, call).map(|i| &model.functions[i]) else {
-                continue;
-            };
-            if stack.len() > MAX_DEPTH || stack.contains(&target.name) {
-                continue;
-            }
-            stack.push(target.name.clone());
-            let expanded = if target.calls.is_empty() {
-                Ok(target.clone())
-            } else {
-                expand_function(model, callees, target, stack, budget)
-            };
-            stack.pop();
-            let expanded = expanded?;
-            let cost = expanded.effects.len() + expanded.transactions.len() + 1;
-            if !budget.spend(cost as u64) {
-                return Err(Exhausted);
-            }
-            let offset = out.effects.len();
-            let tx_map = map_transactions(&expanded, call, function, &mut out);
-            let branch_offset = next_branch;
-            next_branch += max_branch(&expanded) + 1;
-            let mut inlined = Vec::with_capacity(expanded.effects.len());
-            for effect in &expanded.effects {
-                let mut e = effect.clone();
-                e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
-                e.transaction = e
-                    .transaction
-                    .and_then(|t| tx_map.get(t).copied().flatten())
-                    .or_else(|| {
-                        call.transaction.filter(|&t| {
-                            out.transactions[t].handle.as_deref() == Some(root(&e.handle))
-                        })
-                    });
-                // The callee's numbering, like `transaction`: an enclosing
-                // transaction of the callee is its copy (or the caller's).
-                e.enclosing_transaction = e
-                    .enclosing_transaction
-                    .and_then(|t| tx_map.get(t).copied().flatten());
-                let own_guards: Vec<Guard> = e
-                    .guards
-                    .iter()
-                    .map(|g| Guard {
-                        read: g.read + offset,
-                        ..g.clone()
-                    })
-                    .collect();
-                // The call's guards are in the caller's numbering: fixed up below.
-                e.guards = call.guards.iter().cloned().chain(own_guards).collect();
-                for field in e.filter.iter_mut().chain(e.values.iter_mut()) {
-                    for r in &mut field.value.reads {
-                        *r += offset;
-                    }
+struct Linker<'r, 'b> {
+    resolver: &'r dyn Resolve,
+    /// The file whose functions are being expanded: effects from any other are
+    /// placed at the call here that reaches them.
+    root: usize,
+    /// The functions being expanded, outermost first: a call back into one of
+    /// them is not followed again.
+    stack: Vec<(usize, usize)>,
+    budget: &'b mut Budget,
+}
+
+impl Linker<'_, '_> {
+    /// `function`, written in `file`, with its calls expanded. `anchor` is the call
+    /// in the root file this expansion is reached through, once it left the root.
+    fn expand_function(
+        &mut self,
+        file: usize,
+        function: &Function,
+        anchor: Option<Span>,
+    ) -> Result<Function, Exhausted> {
+        let mut out = Function {
+            effects: Vec::new(),
+            transactions: function.transactions.clone(),
+            calls: Vec::new(),
+            ..function.clone()
+        };
+        // Where each of the caller's own effects lands in `out.effects`.
+        let mut caller_map: Vec<usize> = Vec::with_capacity(function.effects.len());
+        let mut next_branch = max_branch(function) + 1;
+        // The caller's `CallResult` effects to turn into the read each callee returns.
+        let mut resolved: Vec<(usize, Effect)> = Vec::new();
+        // Effects from another file, placed at their call once the caller's reads
+        // are renumbered (which tells the call's guards apart by their spans).
+        let mut to_place: Vec<(usize, String, usize, Span, usize)> = Vec::new();
+        for position in 0..=function.effects.len() {
+            for call in function.calls.iter().filter(|c| c.position == position) {
+                let Some((target_file, target_index)) = self.resolver.resolve(file, call) else {
+                    continue;
+                };
+                let id = (target_file, target_index);
+                if self.stack.len() > MAX_DEPTH || self.stack.contains(&id) {
+                    continue;
                 }
-                e.arms = call
-                    .arms
-                    .iter()
-                    .copied()
-                    .chain(e.arms.iter().map(|a| Arm {
-                        branch: a.branch + branch_offset,
-                        arm: a.arm,
-                    }))
-                    .collect();
-                inlined.push(e);
+                let target = self.resolver.function(target_file, target_index);
+                let foreign = target_file != self.root;
+                // The call as the user sees it in the root file.
+                let reached_through = anchor.or((file == self.root).then_some(call.span));
+                self.stack.push(id);
+                let expanded = if target.calls.is_empty() {
+                    Ok(target.clone())
+                } else {
+                    let inner_anchor = if foreign { reached_through } else { None };
+                    self.expand_function(target_file, target, inner_anchor)
+                };
+                self.stack.pop();
+                let expanded = expanded?;
+                let cost = expanded.effects.len() + expanded.transactions.len() + 1;
+                if !self.budget.spend(cost as u64) {
+                    return Err(Exhausted);
+                }
+                let offset = out.effects.len();
+                let tx_map = map_transactions(&expanded, call, function, &mut out);
+                let branch_offset = next_branch;
+                next_branch += max_branch(&expanded) + 1;
+                let mut inlined = Vec::with_capacity(expanded.effects.len());
+                for effect in &expanded.effects {
+                    let mut e = effect.clone();
+                    e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
+                    e.transaction = e
+                        .transaction
+                        .and_then(|t| tx_map.get(t).copied().flatten())
+                        .or_else(|| {
+                            call.transaction.filter(|&t| {
+                                out.transactions[t].handle.as_deref() == Some(root(&e.handle))
+                            })
+                        });
+                    // The callee's numbering, like `transaction`: an enclosing
+                    // transaction of the callee is its copy (or the caller's).
+                    e.enclosing_transaction = e
+                        .enclosing_transaction
+                        .and_then(|t| tx_map.get(t).copied().flatten());
+                    let own_guards: Vec<Guard> = e
+                        .guards
+                        .iter()
+                        .map(|g| Guard {
+                            read: g.read + offset,
+                            ..g.clone()
+                        })
+                        .collect();
+                    // The call's guards are in the caller's numbering: fixed up below.
+                    e.guards = call.guards.iter().cloned().chain(own_guards).collect();
+                    for field in e.filter.iter_mut().chain(e.values.iter_mut()) {
+                        for r in &mut field.value.reads {
+                            *r += offset;
+                        }
+                    }
+                    e.arms = call
+                        .arms
+                        .iter()
+                        .copied()
+                        .chain(e.arms.iter().map(|a| Arm {
+                            branch: a.branch + branch_offset,
+                            arm: a.arm,
+                        }))
+                        .collect();
+                    if let (true, Some(at)) = (foreign, reached_through) {
+                        // The call's own guards are this file's, and stay where they are
+                        // when this file is the root.
+                        let kept = if file == self.root {
+                            call.guards.len()
+                        } else {
+                            0
+                        };
+                        to_place.push((
+                            offset + inlined.len(),
+                            target.name.clone(),
+                            target_file,
+                            at,
+                            kept,
+                        ));
+                    }
+                    inlined.push(e);
+                }
+                out.effects.extend(inlined);
+                if let (Some(result), Some(&returned)) = (call.result, expanded.returns.first()) {
+                    resolved.push((result, out.effects[offset + returned].clone()));
+                }
             }
-            out.effects.extend(inlined);
-            if let (Some(result), Some(&returned)) = (call.result, expanded.returns.first()) {
-                resolved.push((result, out.effects[offset + returned].clone()));
+            if let Some(effect) = function.effects.get(position) {
+                caller_map.push(out.effects.len());
+                out.effects.push(effect.clone());
             }
         }
-        if let Some(effect) = function.effects.get(position) {
-            caller_map.push(out.effects.len());
-            out.effects.push(effect.clone());
+        renumber_caller_reads(&mut out, function, &caller_map);
+        for (index, name, target_file, at, kept) in to_place {
+            place_at_call(&mut out.effects[index], &name, target_file, at, kept);
         }
-    }
-    renumber_caller_reads(&mut out, function, &caller_map);
-    for (result, read) in resolved {
-        if let Some(&index) = caller_map.get(result) {
-            become_read(&mut out.effects[index], read);
+        for (result, read) in resolved {
+            if let Some(&index) = caller_map.get(result) {
+                become_read(&mut out.effects[index], read);
+            }
         }
+        out.returns = function
+            .returns
+            .iter()
+            .filter_map(|&r| caller_map.get(r).copied())
+            .collect();
+        Ok(out)
     }
-    out.returns = function
-        .returns
-        .iter()
-        .filter_map(|&r| caller_map.get(r).copied())
-        .collect();
-    Ok(out)
+}
+
+/// An effect linked in from another file stands at the call that reaches it: its
+/// spans are offsets into the root file's text, and no edit may be made through
+/// it. Where it is written is kept as its origin (the innermost one, when it came
+/// through several files).
+fn place_at_call(effect: &mut Effect, function: &str, file: usize, at: Span, kept_guards: usize) {
+    if effect.origin.is_none() {
+        effect.origin = Some(Origin {
+            function: function.to_string(),
+            file,
+            span: effect.site,
+        });
+    }
+    effect.span = at;
+    effect.site = at;
+    effect.handle_span = None;
+    for guard in effect.guards.iter_mut().skip(kept_guards) {
+        guard.span = at;
+    }
 }
 
 /// The caller's `CallResult` takes on what the callee's returned read is (table,

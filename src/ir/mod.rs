@@ -202,6 +202,20 @@ pub struct Effect {
     pub span: Span,
     /// The part to underline: the method or statement keyword.
     pub site: Span,
+    /// Where the effect is written, when it was linked in from a function of
+    /// another file: `span` and `site` then point at the call in this file that
+    /// reaches it.
+    pub origin: Option<Origin>,
+}
+
+/// The statement in another file an effect linked into a caller stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The function it is written in (`Person::create`, `InviteService.accept`).
+    pub function: String,
+    /// The file, as an index the project stage gave it.
+    pub file: usize,
+    pub span: Span,
 }
 
 impl Effect {
@@ -229,6 +243,7 @@ impl Effect {
             in_loop: false,
             span,
             site: span,
+            origin: None,
         }
     }
 
@@ -432,4 +447,43 @@ impl Function {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileModel {
     pub functions: Vec<Function>,
+    /// Names the file takes from other modules (TypeScript/JavaScript `import`).
+    pub imports: Vec<Import>,
+    /// Names the file offers to other modules.
+    pub exports: Vec<Export>,
+}
+
+/// `import { a as b } from "./x"`: `b` here is `a` of the module `./x`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Import {
+    pub local: String,
+    /// The module specifier as written (`./x`, `@/lib/db`, `@acme/db`).
+    pub source: String,
+    pub imported: Imported,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Imported {
+    Name(String),
+    Default,
+    /// `import * as ns from`: the whole module.
+    Namespace,
+}
+
+/// An exported name and what it stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Export {
+    /// The name other modules import; `default` for the default export, `*` for
+    /// `export * from`.
+    pub name: String,
+    pub target: ExportTarget,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ExportTarget {
+    /// A name declared in this file (a function, a class, an object of methods).
+    Local(String),
+    /// Re-exported from another module: `export { a as b } from "./x"`
+    /// (`Imported::Name("a")`), `export * from "./x"` (`Imported::Namespace`).
+    From { source: String, imported: Imported },
 }

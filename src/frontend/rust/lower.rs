@@ -43,6 +43,7 @@ pub(super) fn lower_file(
     lw.items(&file.items);
     FileModel {
         functions: lw.functions,
+        ..FileModel::default()
     }
 }
 

@@ -100,8 +100,17 @@ pub struct Lowered {
 }
 
 pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
-    let mut local_names = HashSet::new();
+    let (imports, exports) = super::modules::record(root, src);
+    let mut local_names = Names::default();
     collect_local_names(root, src, &mut local_names);
+    // A call to an imported name may reach a function of another file: the
+    // project stage resolves it.
+    local_names.callable.extend(
+        imports
+            .iter()
+            .filter(|i| may_be_project_module(&i.source))
+            .map(|i| i.local.clone()),
+    );
     let process_locks = clients::runtime::process_locks(root, src);
     let mut queue = VecDeque::new();
     queue.push_back(Pending {
@@ -128,30 +137,127 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     }
     functions.sort_by_key(|f| f.span.start);
     Lowered {
-        model: FileModel { functions },
+        model: FileModel {
+            functions,
+            imports,
+            exports,
+        },
         too_deep,
     }
 }
 
-/// Names of functions declared in the file, so calls to them become [`LocalCall`]s.
-fn collect_local_names(root: Node, src: &str, out: &mut HashSet<String>) {
+/// Package scopes of libraries, never of a project's own workspace packages.
+const LIBRARY_SCOPES: &[&str] = &[
+    "@prisma",
+    "@nestjs",
+    "@supabase",
+    "@tanstack",
+    "@trpc",
+    "@types",
+    "@aws-sdk",
+    "@google-cloud",
+    "@vercel",
+    "@next",
+    "@radix-ui",
+    "@mui",
+    "@sentry",
+    "@auth",
+    "@clerk",
+    "@upstash",
+    "@opentelemetry",
+    "@hono",
+    "@planetscale",
+    "@neondatabase",
+    "@libsql",
+    "@electric-sql",
+    "@mikro-orm",
+    "@sequelize",
+    "@faker-js",
+    "@playwright",
+    "@testing-library",
+    "@reduxjs",
+    "@apollo",
+    "@graphql-tools",
+    "@octokit",
+    "@stripe",
+];
+
+/// Whether an import may come from the project itself (a relative path, a path
+/// alias, a workspace package), so that calls to it are worth resolving. Calls to
+/// libraries (`eq` from `drizzle-orm`, `z` from `zod`) are not recorded.
+fn may_be_project_module(specifier: &str) -> bool {
+    if specifier.starts_with('.')
+        || ["@/", "~/", "#", "src/", "@@/", "$lib/"]
+            .iter()
+            .any(|p| specifier.starts_with(p))
+    {
+        return true;
+    }
+    specifier.starts_with('@')
+        && !LIBRARY_SCOPES
+            .iter()
+            .any(|scope| specifier.split('/').next() == Some(scope))
+}
+
+/// What calls in the file may name besides clients: functions, classes and
+/// objects of methods declared in it, imported names, and the declared types of
+/// class fields (constructor-injected services).
+#[derive(Default)]
+struct Names {
+    /// Calls to these become [`LocalCall`]s.
+    callable: HashSet<String>,
+    /// `constructor(private readonly invites: InviteService)` → `invites` →
+    /// `InviteService`.
+    field_types: HashMap<String, String>,
+}
+
+/// The type a field or parameter is declared with, when it is a plain class name.
+fn declared_class(node: Node, src: &str) -> Option<String> {
+    let annotation = named_children(node).find(|n| n.kind() == "type_annotation")?;
+    let ty = named_children(annotation).next()?;
+    (ty.kind() == "type_identifier").then(|| text(ty, src).to_string())
+}
+
+fn collect_local_names(root: Node, src: &str, out: &mut Names) {
     // One cursor pass over the tree: no recursion, however deep the file nests.
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
         match node.kind() {
-            "function_declaration" | "generator_function_declaration" | "method_definition" => {
+            "function_declaration"
+            | "generator_function_declaration"
+            | "method_definition"
+            | "class_declaration"
+            | "abstract_class_declaration" => {
                 if let Some(name) = node.field("name") {
-                    out.insert(text(name, src).to_string());
+                    out.callable.insert(text(name, src).to_string());
                 }
             }
             "variable_declarator" | "public_field_definition" => {
                 let name = node.field("name").or_else(|| node.field("property"));
                 let value = node.field("value");
                 if let (Some(name), Some(value)) = (name, value) {
-                    if syntax::is_function(value) {
-                        out.insert(text(name, src).to_string());
+                    if syntax::is_function(value) || value.kind() == "object" {
+                        out.callable.insert(text(name, src).to_string());
                     }
+                }
+                if node.kind() == "public_field_definition" {
+                    if let (Some(name), Some(ty)) = (name, declared_class(node, src)) {
+                        out.field_types.insert(text(name, src).to_string(), ty);
+                    }
+                }
+            }
+            "required_parameter" | "optional_parameter" => {
+                let injected = named_children(node)
+                    .any(|c| matches!(c.kind(), "accessibility_modifier" | "override_modifier"))
+                    || {
+                        let mut cursor = node.walk();
+                        let readonly = node.children(&mut cursor).any(|c| c.kind() == "readonly");
+                        readonly
+                    };
+                let name = node.field("pattern").filter(|p| p.kind() == "identifier");
+                if let (true, Some(name), Some(ty)) = (injected, name, declared_class(node, src)) {
+                    out.field_types.insert(text(name, src).to_string(), ty);
                 }
             }
             _ => {}
@@ -174,23 +280,47 @@ fn function_name(node: Node, src: &str) -> Option<String> {
         }
         "method_definition" => {
             let method = text(node.field("name")?, src);
-            let class = std::iter::successors(node.parent(), |n| n.parent())
-                .find(|n| n.kind() == "class_declaration" || n.kind() == "class")
-                .and_then(|c| c.field("name"))
-                .map(|n| text(n, src));
-            Some(match class {
-                Some(class) => format!("{class}.{method}"),
+            let owner = match node.parent().map(|p| p.kind()) {
+                Some("object") => node.parent().and_then(|o| object_name(o, src)),
+                _ => std::iter::successors(node.parent(), |n| n.parent())
+                    .find(|n| n.kind() == "class_declaration" || n.kind() == "class")
+                    .and_then(|c| c.field("name"))
+                    .map(|n| text(n, src).to_string()),
+            };
+            Some(match owner {
+                Some(owner) => format!("{owner}.{method}"),
                 None => method.to_string(),
+            })
+        }
+        // `export const invites = { accept: async (…) => {…} }`.
+        "arrow_function" => {
+            let pair = node.parent().filter(|p| p.kind() == "pair")?;
+            let key = text(pair.field("key")?, src);
+            let object = pair.parent().filter(|o| o.kind() == "object")?;
+            Some(match object_name(object, src) {
+                Some(owner) => format!("{owner}.{key}"),
+                None => key.to_string(),
             })
         }
         _ => None,
     }
 }
 
+/// The variable an object literal of methods is bound to (`const invites = {…}`).
+fn object_name(object: Node, src: &str) -> Option<String> {
+    let declarator = object
+        .parent()
+        .filter(|d| d.kind() == "variable_declarator")?;
+    let name = declarator
+        .field("name")
+        .filter(|n| n.kind() == "identifier")?;
+    Some(text(name, src).to_string())
+}
+
 struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: &'q FileHints,
-    local_names: &'q HashSet<String>,
+    names: &'q Names,
     process_locks: &'q HashSet<String>,
     queue: &'q mut VecDeque<Pending<'t>>,
     func: Function,
@@ -238,7 +368,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn new(
         src: &'t str,
         hints: &'q FileHints,
-        local_names: &'q HashSet<String>,
+        names: &'q Names,
         process_locks: &'q HashSet<String>,
         queue: &'q mut VecDeque<Pending<'t>>,
         pending: &Pending<'t>,
@@ -247,7 +377,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         FnLowerer {
             src,
             hints,
-            local_names,
+            names,
             process_locks,
             queue,
             func: Function::new(pending.name.clone(), span),
@@ -293,6 +423,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     ""
                 };
                 self.func.params.push(name.to_string());
+                if !name.is_empty() {
+                    self.transaction_parameter(param, name);
+                }
             }
         } else if let Some(param) = node.field("parameter") {
             self.func.params.push(text(param, self.src).to_string());
@@ -1143,6 +1276,28 @@ impl<'q, 't> FnLowerer<'q, 't> {
         guards
     }
 
+    /// A parameter typed as a transaction (`tx: Prisma.TransactionClient`,
+    /// `trx: Knex.Transaction`, `tx: Transaction<DB>`): the caller opened it. Like
+    /// sqlx's `&mut PgConnection`, it is lent: inlined into a caller that passes
+    /// no transaction there, it is none.
+    fn transaction_parameter(&mut self, param: Node, name: &str) {
+        let Some(annotation) = named_children(param).find(|n| n.kind() == "type_annotation") else {
+            return;
+        };
+        let Some(client) = clients::transaction_type(text(annotation, self.src)) else {
+            return;
+        };
+        let index = self.func.add_transaction(Transaction {
+            style: TransactionStyle::Lent,
+            client,
+            span: span_of(param),
+            handle: Some(name.to_string()),
+            serializable: false,
+            parent: None,
+        });
+        self.explicit.insert(name.to_string(), index);
+    }
+
     /// The transaction an effect through `handle` runs in: the innermost open one
     /// whose handle it uses, or a batch being built.
     fn transaction_for(&self, handle: &str) -> Option<usize> {
@@ -1489,14 +1644,37 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     /// Records a call to a function of this file; returns its index in `calls`.
     fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
-        let callee = match (chain.root.kind(), chain.segments.as_slice()) {
-            ("identifier", [only]) if only.name.is_empty() => text(chain.root, self.src),
-            ("this", [method]) => method.name,
+        let root = text(chain.root, self.src);
+        let callee: String = match (chain.root.kind(), chain.segments.as_slice()) {
+            ("identifier", [only]) if only.name.is_empty() && only.template.is_none() => {
+                if !self.names.callable.contains(root) {
+                    return None;
+                }
+                root.to_string()
+            }
+            ("this", [method]) => {
+                if !self.names.callable.contains(method.name) {
+                    return None;
+                }
+                method.name.to_string()
+            }
+            // `invites.accept(…)`: a method of an imported object, namespace or
+            // class, or a static method of a class of this file.
+            ("identifier", [method]) if method.is_call() && self.names.callable.contains(root) => {
+                format!("{root}.{}", method.name)
+            }
+            // `this.invites.accept(…)`: a service injected by its declared type.
+            ("this", [field, method]) if !field.is_call() && method.is_call() => {
+                let ty = self.names.field_types.get(field.name)?;
+                format!("{ty}.{}", method.name)
+            }
+            // `new InviteService(…).accept(…)`.
+            ("new_expression", [method]) if method.is_call() => {
+                let class = chain.root.field("constructor")?;
+                format!("{}.{}", text(class, self.src), method.name)
+            }
             _ => return None,
         };
-        if !self.local_names.contains(callee) {
-            return None;
-        }
         let args: Vec<String> = node
             .field("arguments")
             .map(|a| {
@@ -1513,7 +1691,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 .find_map(|a| self.explicit.get(a.as_str()).copied())
         });
         self.func.calls.push(LocalCall {
-            callee: callee.to_string(),
+            callee,
             span: span_of(node),
             transaction,
             arms: self.arms.clone(),

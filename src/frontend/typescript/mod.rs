@@ -6,6 +6,7 @@
 
 pub mod clients;
 mod lower;
+mod modules;
 pub mod syntax;
 
 use crate::ir::FileModel;

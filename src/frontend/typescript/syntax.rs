@@ -26,7 +26,8 @@ impl<'t> FieldExt<'t> for Node<'t> {
 }
 
 /// The field names the frontend asks for, sorted.
-const FIELDS: [&str; 23] = [
+const FIELDS: [&str; 25] = [
+    "alias",
     "alternative",
     "arguments",
     "body",
@@ -48,6 +49,7 @@ const FIELDS: [&str; 23] = [
     "pattern",
     "property",
     "right",
+    "source",
     "type_arguments",
     "value",
 ];

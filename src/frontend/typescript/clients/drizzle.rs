@@ -31,6 +31,15 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// How a parameter that holds one of this client's transactions is typed.
+pub const TRANSACTION_TYPES: &[&str] = &[
+    "PgTransaction<",
+    "MySqlTransaction<",
+    "SQLiteTransaction<",
+    "PostgresJsTransaction<",
+    "NodePgTransaction<",
+];
+
 /// The builder shapes (`insert(t).values`, `update(t).set`, `select().from(t)`)
 /// are recognised on any handle, so their first step opens the rest; the other
 /// calls need the `drizzle-orm` import or a db-like handle (`looks_like_db`).

@@ -26,6 +26,9 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// How a parameter that holds one of this client's transactions is typed.
+pub const TRANSACTION_TYPES: &[&str] = &["Knex.Transaction"];
+
 /// Knex calls are recognised in Knex files or on a db-like handle
 /// (`looks_like_db`). `.join` alone is left out: it is on every array, and a query
 /// whose only method is a join is not one any rule needs (rules start from

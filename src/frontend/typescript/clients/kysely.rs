@@ -20,6 +20,9 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
 use tree_sitter::Node;
 
+/// How a parameter that holds one of this client's transactions is typed.
+pub const TRANSACTION_TYPES: &[&str] = &["Transaction<"];
+
 /// A Kysely effect happens at `.execute*()` of a chain that starts with one of
 /// the gates (the chain may be built earlier in a variable, in the same file).
 pub const VOCABULARY: super::Vocabulary = super::Vocabulary {

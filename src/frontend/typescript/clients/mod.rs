@@ -361,6 +361,21 @@ pub const DB_LIKE_GATES: &[&str] = &[
 ];
 
 /// A handle whose last name ends like a database client's (see `DB_LIKE_ENDINGS`).
+/// The client whose transaction a parameter's type annotation names
+/// (`: Prisma.TransactionClient`, `: Knex.Transaction`), if any.
+pub fn transaction_type(annotation: &str) -> Option<Client> {
+    let annotation = annotation.trim_start_matches(':').trim();
+    [
+        (prisma::TRANSACTION_TYPES, Client::Prisma),
+        (knex::TRANSACTION_TYPES, Client::Knex),
+        (kysely::TRANSACTION_TYPES, Client::Kysely),
+        (drizzle::TRANSACTION_TYPES, Client::Drizzle),
+    ]
+    .into_iter()
+    .find(|(types, _)| types.iter().any(|t| annotation.starts_with(t)))
+    .map(|(_, client)| client)
+}
+
 pub fn looks_like_db(handle: &str) -> bool {
     let last = handle
         .rsplit(['.', ' '])

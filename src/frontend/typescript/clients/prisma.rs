@@ -16,6 +16,13 @@ use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
 use tree_sitter::Node;
 
+/// How a parameter that holds one of this client's transactions is typed.
+pub const TRANSACTION_TYPES: &[&str] = &[
+    "Prisma.TransactionClient",
+    "TransactionClient",
+    "Omit<PrismaClient",
+];
+
 /// Unmistakable methods are recognised anywhere; the common ones (`create`,
 /// `update`, `delete`, `count`) only in files that name Prisma or on a handle that
 /// looks like a client (see `looks_like_client`, which these gates mirror).

@@ -1,0 +1,107 @@
+//! The project stage, between lowering and the rules: every file of the project
+//! root, lowered once, indexed so that a call in one file resolves to the
+//! function it names in another, and linked — each linted function gets its
+//! callees' effects (to a bounded depth), and a helper learns what its callers
+//! pass it (their transaction).
+//!
+//! Same-file calls resolve as they always did ([`inline::SingleFile`]); calls
+//! into other files go through the language's index: [`typescript::TsIndex`]
+//! (imports, tsconfig paths, workspace packages, re-exports). Project facts —
+//! which tables are deleted anywhere — come from every file of the project, so
+//! the findings for a file do not depend on which other files were named.
+
+pub mod typescript;
+
+use crate::budget::Budget;
+use crate::discover::Language;
+use crate::ir::inline::{self, Expanded, LocalIndex, Resolve};
+use crate::ir::{FileModel, Function, LocalCall};
+use crate::source::SourceFile;
+use std::path::Path;
+
+/// One file of the project.
+pub struct ProjectFile {
+    pub source: SourceFile,
+    pub model: FileModel,
+    pub language: Option<Language>,
+    /// Named by the run (its findings are reported), or read only for what the
+    /// rest of the project needs to know.
+    pub linted: bool,
+}
+
+pub struct Project {
+    pub files: Vec<ProjectFile>,
+    /// Same-file resolution, per file.
+    local: Vec<LocalIndex>,
+    ts: typescript::TsIndex,
+    /// Who calls each function, across the project: (caller file, caller, call).
+    callers: Vec<Vec<Vec<(usize, usize, usize)>>>,
+}
+
+impl Project {
+    /// Indexes `files` (in a fixed order: the run sorts them by path) and resolves
+    /// every call once.
+    pub fn new(files: Vec<ProjectFile>, root: Option<&Path>) -> Project {
+        let local = files.iter().map(|f| LocalIndex::new(&f.model)).collect();
+        let ts = typescript::TsIndex::build(&files, root);
+        let callers = files
+            .iter()
+            .map(|f| vec![Vec::new(); f.model.functions.len()])
+            .collect();
+        let mut project = Project {
+            files,
+            local,
+            ts,
+            callers,
+        };
+        let mut callers = std::mem::take(&mut project.callers);
+        for (file, f) in project.files.iter().enumerate() {
+            for (caller, function) in f.model.functions.iter().enumerate() {
+                for (c, call) in function.calls.iter().enumerate() {
+                    if let Some((tf, ti)) = project.resolve(file, call) {
+                        callers[tf][ti].push((file, caller, c));
+                    }
+                }
+            }
+        }
+        project.callers = callers;
+        project
+    }
+
+    pub fn into_files(self) -> Vec<ProjectFile> {
+        self.files
+    }
+
+    /// The functions of `file` with every call they make expanded, wherever it
+    /// leads.
+    pub fn link(&self, file: usize, budget: &mut Budget) -> Expanded {
+        inline::expand_file(self, file, self.files[file].model.functions.len(), budget)
+    }
+}
+
+impl Resolve for Project {
+    fn function(&self, file: usize, index: usize) -> &Function {
+        &self.files[file].model.functions[index]
+    }
+
+    fn resolve(&self, file: usize, call: &LocalCall) -> Option<(usize, usize)> {
+        let here = &self.files[file];
+        if let Some(index) = self.local[file].resolve_here(&here.model, call) {
+            return Some((file, index));
+        }
+        match here.language {
+            Some(Language::TypeScript(_)) => self.ts.resolve(&self.files, file, call),
+            _ => None,
+        }
+    }
+
+    fn callers(&self, file: usize, index: usize) -> Vec<(&Function, &LocalCall)> {
+        self.callers[file][index]
+            .iter()
+            .map(|&(f, caller, c)| {
+                let caller = &self.files[f].model.functions[caller];
+                (caller, &caller.calls[c])
+            })
+            .collect()
+    }
+}
