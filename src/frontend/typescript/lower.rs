@@ -128,7 +128,10 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
     }
     functions.sort_by_key(|f| f.span.start);
     Lowered {
-        model: FileModel { functions },
+        model: FileModel {
+            functions,
+            rust: None,
+        },
         too_deep,
     }
 }
@@ -1514,6 +1517,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         });
         self.func.calls.push(LocalCall {
             callee: callee.to_string(),
+            qualified: Vec::new(),
             span: span_of(node),
             transaction,
             arms: self.arms.clone(),

@@ -1,0 +1,310 @@
+//! The names one Rust file can see, resolved without leaving the file: its `use`
+//! items, its inline `mod` blocks, the items each module declares and the field
+//! types of its structs. A path written in the code (`Person::create`,
+//! `db::person::create`, `super::x::f`) becomes the paths it may stand for, in
+//! the form [`crate::ir::items`] describes (`crate::db::person::Person::create`);
+//! the project stage places them in the crate.
+
+use std::collections::{HashMap, HashSet};
+
+use syn::Item;
+
+use crate::ir::items::{Import, RustModule};
+
+/// How many `use` items a path may pass through inside one file: enough for any
+/// real chain, and an end to `use a as b; use b as a;`.
+const MAX_HOPS: usize = 8;
+
+/// What one module of the file (the file itself, or an inline `mod`) can see.
+#[derive(Default)]
+struct Scope {
+    /// Names bound by `use`, to their path as written.
+    uses: HashMap<String, Vec<String>>,
+    globs: Vec<Vec<String>>,
+    /// Items declared in the module: functions, types, traits, modules, constants.
+    items: HashSet<String>,
+}
+
+#[derive(Default)]
+pub(super) struct Names {
+    /// By inline-module path inside the file (`[]` for the file itself).
+    scopes: HashMap<Vec<String>, Scope>,
+    /// Struct fields by struct name: field → its type as written.
+    fields: HashMap<String, HashMap<String, Vec<String>>>,
+    module: RustModule,
+}
+
+impl Names {
+    pub(super) fn collect(items: &[Item]) -> Names {
+        let mut names = Names::default();
+        names.collect_scope(&[], items);
+        let mut imports = Vec::new();
+        let mut scopes: Vec<_> = names.scopes.iter().collect();
+        scopes.sort_by(|a, b| a.0.cmp(b.0));
+        for (scope, s) in scopes {
+            let module = self_path(scope).join("::");
+            let mut bound: Vec<_> = s.uses.iter().collect();
+            bound.sort();
+            for (name, target) in bound {
+                if let Some(t) = names.resolve_use(scope, target).first() {
+                    imports.push(Import {
+                        module: module.clone(),
+                        name: Some(name.clone()),
+                        target: t.join("::"),
+                    });
+                }
+            }
+            for glob in &s.globs {
+                for t in names.resolve_use(scope, glob) {
+                    imports.push(Import {
+                        module: module.clone(),
+                        name: None,
+                        target: t.join("::"),
+                    });
+                }
+            }
+        }
+        names.module.imports = imports;
+        names
+    }
+
+    fn collect_scope(&mut self, scope: &[String], items: &[Item]) {
+        let mut s = Scope::default();
+        for item in items {
+            let declared = match item {
+                Item::Fn(f) => Some(&f.sig.ident),
+                Item::Struct(st) => {
+                    let fields = st
+                        .fields
+                        .iter()
+                        .filter_map(|f| Some((f.ident.as_ref()?.to_string(), type_path(&f.ty)?)))
+                        .collect();
+                    self.fields.insert(st.ident.to_string(), fields);
+                    self.declare_type(scope, &st.ident);
+                    Some(&st.ident)
+                }
+                Item::Enum(e) => {
+                    self.declare_type(scope, &e.ident);
+                    Some(&e.ident)
+                }
+                Item::Union(u) => {
+                    self.declare_type(scope, &u.ident);
+                    Some(&u.ident)
+                }
+                Item::Type(t) => {
+                    self.declare_type(scope, &t.ident);
+                    Some(&t.ident)
+                }
+                Item::Trait(t) => {
+                    self.declare_type(scope, &t.ident);
+                    Some(&t.ident)
+                }
+                Item::Const(c) => Some(&c.ident),
+                Item::Static(c) => Some(&c.ident),
+                Item::Mod(m) => {
+                    let mut inner = scope.to_vec();
+                    inner.push(m.ident.to_string());
+                    if let Some((_, content)) = &m.content {
+                        self.module.modules.push(self_path(&inner).join("::"));
+                        self.collect_scope(&inner, content);
+                    } else if scope.is_empty() {
+                        self.module.child_files.push(m.ident.to_string());
+                    }
+                    Some(&m.ident)
+                }
+                Item::Use(u) => {
+                    use_tree(&u.tree, &mut Vec::new(), &mut s);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(ident) = declared {
+                s.items.insert(ident.to_string());
+            }
+        }
+        self.scopes.insert(scope.to_vec(), s);
+    }
+
+    fn declare_type(&mut self, scope: &[String], ident: &syn::Ident) {
+        let mut path = self_path(scope);
+        path.push(ident.to_string());
+        self.module.types.push(path.join("::"));
+    }
+
+    /// The paths `segs`, written in inline module `scope`, may stand for; `self_ty`
+    /// is what `Self` names there. Several only when the name comes from one of
+    /// several glob imports; none when it is not the project's to resolve (an
+    /// unimported name, `std`).
+    pub(super) fn resolve(
+        &self,
+        scope: &[String],
+        segs: &[String],
+        self_ty: &[Vec<String>],
+    ) -> Vec<Vec<String>> {
+        match segs.first().map(String::as_str) {
+            Some("Self") => self_ty
+                .iter()
+                .map(|t| t.iter().chain(&segs[1..]).cloned().collect())
+                .collect(),
+            Some("std" | "core" | "alloc") | None => Vec::new(),
+            Some(_) => self.resolve_in(scope, segs, 0),
+        }
+    }
+
+    fn resolve_use(&self, scope: &[String], target: &[String]) -> Vec<Vec<String>> {
+        self.resolve_in(scope, target, 0)
+    }
+
+    fn resolve_in(&self, scope: &[String], segs: &[String], hops: usize) -> Vec<Vec<String>> {
+        let Some(head) = segs.first() else {
+            return Vec::new();
+        };
+        let rest = &segs[1..];
+        match head.as_str() {
+            "crate" => return vec![segs.to_vec()],
+            "self" => return vec![join(self_path(scope), rest)],
+            "super" => {
+                let ups = segs.iter().take_while(|s| *s == "super").count();
+                let rest = &segs[ups..];
+                let path = if ups <= scope.len() {
+                    self_path(&scope[..scope.len() - ups])
+                } else {
+                    std::iter::repeat_n("super".to_string(), ups - scope.len()).collect()
+                };
+                return vec![join(path, rest)];
+            }
+            _ => {}
+        }
+        let Some(s) = self.scopes.get(scope) else {
+            return Vec::new();
+        };
+        if let Some(target) = s.uses.get(head) {
+            let whole = join(target.clone(), rest);
+            // `use diesel;` names the crate itself, not a binding to follow.
+            if target.first() == Some(head) || hops >= MAX_HOPS {
+                return vec![whole];
+            }
+            return self.resolve_in(scope, &whole, hops + 1);
+        }
+        if s.items.contains(head) {
+            return vec![join(self_path(scope), segs)];
+        }
+        if !rest.is_empty() && head.starts_with(|c: char| c.is_lowercase() || c == '_') {
+            // An external or workspace crate.
+            return vec![segs.to_vec()];
+        }
+        if hops >= MAX_HOPS {
+            return Vec::new();
+        }
+        s.globs
+            .iter()
+            .flat_map(|g| self.resolve_in(scope, &join(g.clone(), segs), hops + 1))
+            .collect()
+    }
+
+    /// The type of field `field` of struct `ty` (as written), if the struct is
+    /// declared in this file.
+    pub(super) fn field_type(&self, ty: &[String], field: &str) -> Option<&Vec<String>> {
+        self.fields.get(ty.last()?)?.get(field)
+    }
+
+    pub(super) fn module_mut(&mut self) -> &mut RustModule {
+        &mut self.module
+    }
+
+    pub(super) fn into_module(self) -> RustModule {
+        self.module
+    }
+}
+
+fn use_tree(tree: &syn::UseTree, prefix: &mut Vec<String>, scope: &mut Scope) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            use_tree(&p.tree, prefix, scope);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            let name = n.ident.to_string();
+            if name == "self" {
+                if let Some(last) = prefix.last() {
+                    scope.uses.insert(last.clone(), prefix.clone());
+                }
+            } else {
+                scope
+                    .uses
+                    .insert(name.clone(), join(prefix.clone(), &[name]));
+            }
+        }
+        syn::UseTree::Rename(r) => {
+            let alias = r.rename.to_string();
+            if alias == "_" {
+                return;
+            }
+            let name = r.ident.to_string();
+            let target = if name == "self" {
+                prefix.clone()
+            } else {
+                join(prefix.clone(), &[name])
+            };
+            scope.uses.insert(alias, target);
+        }
+        syn::UseTree::Glob(_) => scope.globs.push(prefix.clone()),
+        syn::UseTree::Group(g) => {
+            for t in &g.items {
+                use_tree(t, prefix, scope);
+            }
+        }
+    }
+}
+
+/// `self` followed by the inline modules the code is in.
+pub(super) fn self_path(scope: &[String]) -> Vec<String> {
+    std::iter::once("self".to_string())
+        .chain(scope.iter().cloned())
+        .collect()
+}
+
+fn join(mut head: Vec<String>, rest: &[String]) -> Vec<String> {
+    head.extend(rest.iter().cloned());
+    head
+}
+
+/// The path of the type a value of type `ty` is used as: references and the
+/// smart pointers a method call sees through are peeled (`&mut Arc<PgRepo>` →
+/// `PgRepo`). `None` for what no method of the project can be declared on.
+pub(super) fn type_path(ty: &syn::Type) -> Option<Vec<String>> {
+    match ty {
+        syn::Type::Reference(r) => type_path(&r.elem),
+        syn::Type::Paren(p) => type_path(&p.elem),
+        syn::Type::Group(g) => type_path(&g.elem),
+        syn::Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            if matches!(
+                last.ident.to_string().as_str(),
+                "Arc" | "Rc" | "Box" | "Data" | "Extension"
+            ) {
+                if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = a.args.first() {
+                        return type_path(inner);
+                    }
+                }
+            }
+            Some(
+                p.path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Whether a path's last segment names a function rather than a type, a variant
+/// or a tuple struct (`Person::create`, not `Some` or `Error::NotFound`).
+pub(super) fn names_function(segs: &[String]) -> bool {
+    segs.last()
+        .is_some_and(|s| s.starts_with(|c: char| c.is_lowercase() || c == '_'))
+}
