@@ -23,6 +23,7 @@ pub mod fix;
 pub mod frontend;
 pub mod ir;
 pub mod lint;
+pub mod project;
 pub mod report;
 pub mod rules;
 pub mod schema;

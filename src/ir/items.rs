@@ -43,8 +43,8 @@ pub struct Import {
 pub struct Impl {
     pub ty: String,
     pub trait_: Option<String>,
-    /// The methods the block defines.
-    pub methods: Vec<String>,
+    /// Indexes into [`super::FileModel::functions`] of the methods it defines.
+    pub functions: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -330,7 +330,7 @@ impl<'t> Lowerer<'t> {
                     if let syn::ImplItem::Fn(m) = it {
                         let name = format!("{ty}::{}", m.sig.ident);
                         let path = path_of(&owner, &m.sig.ident);
-                        methods.push(m.sig.ident.to_string());
+                        methods.push(self.functions.len());
                         let test = is_test(&m.attrs);
                         self.in_test += usize::from(test);
                         self.function(name, path, &m.sig, &m.block, m.span());
@@ -347,7 +347,7 @@ impl<'t> Lowerer<'t> {
                     self.names.module_mut().impls.push(crate::ir::items::Impl {
                         ty: owner.join("::"),
                         trait_,
-                        methods,
+                        functions: methods,
                     });
                 }
                 self.self_paths = saved_paths;
