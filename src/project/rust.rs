@@ -147,7 +147,11 @@ impl RustIndex {
             // A library's name is its crate's: one of the project's, or another.
             name => (vec![name.to_string()], &segs[1..]),
         };
-        Some(head.into_iter().chain(rest.iter().map(|s| s.to_string())).collect())
+        Some(
+            head.into_iter()
+                .chain(rest.iter().map(|s| s.to_string()))
+                .collect(),
+        )
     }
 
     fn declare(&mut self, file: usize, m: &RustModule) {
@@ -272,8 +276,7 @@ impl RustIndex {
                 };
                 let entry = out.entry(path.join("::")).or_default();
                 for &function in &t.defaults {
-                    if let Some(name) = m.paths.get(function).and_then(|p| p.rsplit("::").next())
-                    {
+                    if let Some(name) = m.paths.get(function).and_then(|p| p.rsplit("::").next()) {
                         entry.push((name.to_string(), file, function));
                     }
                 }

@@ -38,7 +38,10 @@ fn project(manifests: &[(&str, &str)], sources: &[(&str, &str)]) -> Project {
 
 fn one_crate(sources: &[(&str, &str)]) -> Project {
     project(
-        &[("Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n")],
+        &[(
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+        )],
         sources,
     )
 }
@@ -119,9 +122,15 @@ pub async fn register(conn: &mut C) {
     let want = at("src/db/person.rs", "Person::create");
     assert_eq!(p.resolve("src/api.rs", "register", "Person::create"), want);
     let insert = at("src/db/person.rs", "insert");
-    assert_eq!(p.resolve("src/api.rs", "register", "db::person::insert"), insert);
+    assert_eq!(
+        p.resolve("src/api.rs", "register", "db::person::insert"),
+        insert
+    );
     assert_eq!(p.resolve("src/api.rs", "register", "crate::db"), insert);
-    assert_eq!(p.resolve("src/api.rs", "register", "go()"), at("src/lib.rs", "top"));
+    assert_eq!(
+        p.resolve("src/api.rs", "register", "go()"),
+        at("src/lib.rs", "top")
+    );
     assert_eq!(p.resolve("src/api.rs", "register", "missing"), None);
 }
 
@@ -149,7 +158,10 @@ pub mod inner {
     ]);
     let f = at("src/a/c.rs", "f");
     assert_eq!(p.resolve("src/a/b.rs", "caller", "super::c::f"), f);
-    assert_eq!(p.resolve("src/a/b.rs", "caller", "inner::g"), at("src/a/b.rs", "g"));
+    assert_eq!(
+        p.resolve("src/a/b.rs", "caller", "inner::g"),
+        at("src/a/b.rs", "g")
+    );
     let top = at("src/lib.rs", "top");
     assert_eq!(p.resolve("src/a/b.rs", "caller", "crate::top"), top);
     assert_eq!(p.resolve("src/a/b.rs", "caller", "super::super::top"), top);
@@ -236,16 +248,25 @@ impl Service {
     let save = at("src/models.rs", "User::save");
     assert_eq!(p.resolve("src/api.rs", "Service::run", "typed.save"), save);
     assert_eq!(p.resolve("src/api.rs", "Service::run", "built.save"), save);
-    assert_eq!(p.resolve("src/api.rs", "Service::run", "literal.save"), save);
+    assert_eq!(
+        p.resolve("src/api.rs", "Service::run", "literal.save"),
+        save
+    );
     assert_eq!(p.resolve("src/api.rs", "Service::run", "given.save"), save);
     let store = at("src/models.rs", "PgRepo::store");
-    assert_eq!(p.resolve("src/api.rs", "Service::run", "self.repo.store"), store);
+    assert_eq!(
+        p.resolve("src/api.rs", "Service::run", "self.repo.store"),
+        store
+    );
     let ext = at("src/service_ext.rs", "Service::helper");
     assert_eq!(p.resolve("src/api.rs", "Service::run", "Self::helper"), ext);
     let audit = at("src/service_ext.rs", "Service::audit");
     assert_eq!(p.resolve("src/api.rs", "Service::run", "self.audit"), audit);
     let user_audit = at("src/db.rs", "User::audit");
-    assert_eq!(p.resolve("src/api.rs", "Service::with_self", "u.audit"), user_audit);
+    assert_eq!(
+        p.resolve("src/api.rs", "Service::with_self", "u.audit"),
+        user_audit
+    );
 }
 
 #[test]
@@ -297,10 +318,22 @@ pub async fn handler(c: &C) {
 #[test]
 fn two_candidates_are_no_answer() {
     let p = one_crate(&[
-        ("src/lib.rs", "pub mod a;\npub mod b;\npub mod c;\npub mod api;\n"),
-        ("src/a.rs", "pub fn shared() {}\npub struct Person;\nimpl Person { pub fn create() {} }\n"),
-        ("src/b.rs", "pub fn shared() {}\npub struct Person;\nimpl Person { pub fn create() {} }\n"),
-        ("src/c.rs", "pub struct Account;\nimpl Account { pub fn open() {} }\n"),
+        (
+            "src/lib.rs",
+            "pub mod a;\npub mod b;\npub mod c;\npub mod api;\n",
+        ),
+        (
+            "src/a.rs",
+            "pub fn shared() {}\npub struct Person;\nimpl Person { pub fn create() {} }\n",
+        ),
+        (
+            "src/b.rs",
+            "pub fn shared() {}\npub struct Person;\nimpl Person { pub fn create() {} }\n",
+        ),
+        (
+            "src/c.rs",
+            "pub struct Account;\nimpl Account { pub fn open() {} }\n",
+        ),
         (
             "src/api.rs",
             r#"
@@ -367,7 +400,10 @@ fn workspace_crates_by_name() {
             ),
             ("crates/db/src/person.rs", "pub fn create(c: &C) {}\n"),
             ("crates/store/src/lib.rs", "pub fn put() {}\n"),
-            ("crates/api/src/lib.rs", "pub mod routes;\npub fn serve() {}\n"),
+            (
+                "crates/api/src/lib.rs",
+                "pub mod routes;\npub fn serve() {}\n",
+            ),
             (
                 "crates/api/src/routes.rs",
                 r#"
@@ -380,7 +416,10 @@ pub fn handler(c: &C) {
 }
 "#,
             ),
-            ("crates/api/src/main.rs", "use api::serve;\nfn main() { serve(); }\n"),
+            (
+                "crates/api/src/main.rs",
+                "use api::serve;\nfn main() { serve(); }\n",
+            ),
         ],
     );
     let h = |needle| p.resolve("crates/api/src/routes.rs", "handler", needle);
