@@ -100,8 +100,13 @@ impl RustIndex {
     /// The project function a call in `files[file]` names: (file index, function index
     /// into that file's `model.functions`), or None when unknown or ambiguous.
     pub fn resolve(&self, file: usize, call: &LocalCall) -> Option<(usize, usize)> {
+        pick(&self.targets(file, call))
+    }
+
+    /// Every function the call may name; [`pick`] says whether one is its answer.
+    fn targets(&self, file: usize, call: &LocalCall) -> Vec<Target> {
         if !self.places.get(file).is_some_and(Option::is_some) {
-            return None;
+            return Vec::new();
         }
         // Several candidates are names from several glob imports: equals, as
         // in Rust, where two globs that both supply a used name do not compile.
@@ -116,19 +121,20 @@ impl RustIndex {
             }
         }
         if !found.is_empty() {
-            return pick(&found);
+            return found;
         }
         // The type is known by name, its module is not (a re-export the walk
         // could not follow, a macro-made module): unique in the crate, or nothing.
-        let path = self.absolute(file, call.qualified.first()?)?;
-        let [.., ty, method] = path.as_slice() else {
-            return None;
+        let Some(path) = call.qualified.first().and_then(|c| self.absolute(file, c)) else {
+            return Vec::new();
         };
-        if path.len() < 3 || !ty.starts_with(char::is_uppercase) {
-            return None;
+        match path.as_slice() {
+            [krate, .., ty, method] if ty.starts_with(char::is_uppercase) => {
+                let key = (krate.clone(), ty.clone(), method.clone());
+                self.by_type_method.get(&key).cloned().unwrap_or_default()
+            }
+            _ => Vec::new(),
         }
-        let key = (path[0].clone(), ty.clone(), method.clone());
-        pick(self.by_type_method.get(&key)?)
     }
 
     /// A path as the frontend wrote it for `file` (`self::…`, `super::…`,

@@ -441,3 +441,95 @@ fn files_outside_any_package_resolve_nothing() {
     assert_eq!(index.resolve(0, call), None);
     assert_eq!(index.resolve(7, call), None, "no such file");
 }
+
+/// Counts on real projects, printed:
+/// `RACELINT_DEVSET=/work/devset cargo test --lib measure_devset -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_devset() {
+    let Ok(root) = std::env::var("RACELINT_DEVSET") else {
+        return;
+    };
+    let apps = std::env::var("RACELINT_APPS")
+        .unwrap_or_else(|_| "lemmy,crates.io,vaultwarden,lldap,svix-webhooks".into());
+    for app in apps.split(',') {
+        let dir = Path::new(&root).join(app);
+        let mut paths: Vec<PathBuf> = ignore::WalkBuilder::new(&dir)
+            .build()
+            .filter_map(Result::ok)
+            .map(|e| e.into_path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        paths.sort();
+        let mut files = Vec::new();
+        let mut texts = Vec::new();
+        for p in paths {
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            if let Ok(model) = lower(&text) {
+                files.push((p, model));
+                texts.push(text);
+            }
+        }
+        let refs: Vec<(&Path, &FileModel)> = files.iter().map(|(p, m)| (p.as_path(), m)).collect();
+        let started = std::time::Instant::now();
+        let index = RustIndex::build(&refs);
+        let built = started.elapsed();
+        let (mut calls, mut qualified, mut foreign, mut resolved, mut across, mut ambiguous) =
+            (0, 0, 0, 0, 0, 0);
+        let mut samples = Vec::new();
+        for (i, (_, model)) in files.iter().enumerate() {
+            for f in &model.functions {
+                for c in &f.calls {
+                    calls += 1;
+                    if c.qualified.is_empty() {
+                        continue;
+                    }
+                    qualified += 1;
+                    foreign += usize::from(c.callee.is_empty());
+                    let targets = index.targets(i, c);
+                    match index.resolve(i, c) {
+                        Some((tf, tfn)) => {
+                            resolved += 1;
+                            if tf != i {
+                                across += 1;
+                                samples.push((i, c.span, tf, tfn));
+                            }
+                        }
+                        None if !targets.is_empty() => ambiguous += 1,
+                        None => {}
+                    }
+                }
+            }
+        }
+        println!(
+            "{app}: {} files, {calls} calls, {qualified} with a qualified path ({foreign} not same-file), \
+             {resolved} resolved ({across} into another file), {ambiguous} ambiguous; index built in {built:?}",
+            files.len()
+        );
+        let step = (samples.len() / 10).max(1);
+        for &(i, span, tf, tfn) in samples.iter().step_by(step).take(10) {
+            let line = texts[i][..span.start as usize].lines().count();
+            let code: String = texts[i][span.range()]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            println!(
+                "  {}:{line} `{}` → {} `{}`",
+                files[i]
+                    .0
+                    .strip_prefix(&dir)
+                    .unwrap_or(&files[i].0)
+                    .display(),
+                code.chars().take(90).collect::<String>(),
+                files[tf]
+                    .0
+                    .strip_prefix(&dir)
+                    .unwrap_or(&files[tf].0)
+                    .display(),
+                files[tf].1.functions[tfn].name
+            );
+        }
+    }
+}
