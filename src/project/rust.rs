@@ -432,6 +432,9 @@ struct Package {
     name: String,
     /// `[lib] name`, or the package name.
     lib: String,
+    /// Targets whose root the manifest names (`[[test]] path = "src/tests/mod.rs"`):
+    /// the root's path inside the package, split, and the crate's id.
+    roots: Vec<(Vec<String>, String)>,
 }
 
 /// Manifests read once per folder.
@@ -480,10 +483,32 @@ fn read_manifest(dir: &Path) -> Option<Package> {
         .and_then(|l| l.get("name"))
         .and_then(|n| n.as_str())
         .map_or_else(|| name.clone(), |n| n.replace('-', "_"));
+    let mut roots = Vec::new();
+    let split = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .map(String::from)
+            .collect()
+    };
+    if let Some(path) = table.get("lib").and_then(|l| l.get("path")?.as_str()) {
+        roots.push((split(path), lib.clone()));
+    }
+    for kind in ["bin", "test", "bench", "example"] {
+        let targets = table.get(kind).and_then(|t| t.as_array());
+        for t in targets.into_iter().flatten() {
+            if let (Some(path), Some(target)) = (
+                t.get("path").and_then(|p| p.as_str()),
+                t.get("name").and_then(|n| n.as_str()),
+            ) {
+                roots.push((split(path), format!("{name}#{kind}:{target}")));
+            }
+        }
+    }
     Some(Package {
         dir: dir.to_path_buf(),
         name,
         lib,
+        roots,
     })
 }
 
@@ -547,6 +572,22 @@ fn crate_and_module(
         }
         m
     };
+    // A root the manifest names: its folder holds the target's modules (the
+    // deepest such folder wins over `src/`).
+    let named = package
+        .roots
+        .iter()
+        .filter(|(root, _)| {
+            let dir = &root[..root.len().saturating_sub(1)];
+            parts.starts_with(dir) && (parts == root.as_slice() || dir.len() > 1)
+        })
+        .max_by_key(|(root, _)| root.len());
+    if let Some((root, krate)) = named {
+        if parts == root.as_slice() {
+            return (krate.clone(), Vec::new());
+        }
+        return (krate.clone(), modules(&parts[root.len() - 1..]));
+    }
     let name = &package.name;
     match parts {
         [src, root] if src == "src" && root == "lib.rs" => (package.lib.clone(), Vec::new()),

@@ -198,8 +198,40 @@ impl Names {
         }
         s.globs
             .iter()
-            .flat_map(|g| self.resolve_in(scope, &join(g.clone(), segs), hops + 1))
+            .flat_map(|g| self.through_glob(scope, g, segs, hops + 1))
             .collect()
+    }
+
+    /// `segs` through `use g::*`: a module of this file (`use super::*` in a
+    /// test module) supplies only what it has; another file's, anything.
+    fn through_glob(
+        &self,
+        scope: &[String],
+        glob: &[String],
+        segs: &[String],
+        hops: usize,
+    ) -> Vec<Vec<String>> {
+        let Some(target) = self.resolve_in(scope, glob, hops).into_iter().next() else {
+            return Vec::new();
+        };
+        match target.split_first() {
+            Some((head, inner)) if head == "self" && self.scopes.contains_key(inner) => {
+                if inner == scope {
+                    return Vec::new();
+                }
+                let found = self.resolve_in(inner, segs, hops);
+                // Only what the module declares or imports, not a guess at a crate.
+                let supplied = self.scopes[inner].uses.contains_key(&segs[0])
+                    || self.scopes[inner].items.contains(&segs[0])
+                    || !self.scopes[inner].globs.is_empty();
+                if supplied {
+                    found
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => vec![join(target, segs)],
+        }
     }
 
     /// The type of field `field` of struct `ty` (as written), if the struct is

@@ -432,6 +432,63 @@ pub fn handler(c: &C) {
 }
 
 #[test]
+fn a_test_module_sees_its_parents_imports_through_its_glob() {
+    let p = one_crate(&[
+        ("src/lib.rs", LIB),
+        (
+            "src/models.rs",
+            "pub struct User;\nimpl User { pub fn find() {} }\n",
+        ),
+        (
+            "src/api.rs",
+            r#"
+use crate::models::User;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn finds() {
+        User::find();
+        Vec::<u8>::new();
+    }
+}
+"#,
+        ),
+    ]);
+    let find = p.resolve("src/api.rs", "finds", "User::find");
+    assert_eq!(find, at("src/models.rs", "User::find"));
+    let call = p.call("src/api.rs", "finds", "User::find");
+    assert_eq!(call.qualified, ["crate::models::User::find"]);
+    let calls = &p.files[p.file("src/api.rs")].1.functions[0].calls;
+    assert_eq!(calls.len(), 1, "`Vec` is not the parent's: {calls:?}");
+}
+
+#[test]
+fn targets_the_manifest_places_own_their_folder() {
+    let p = project(
+        &[(
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n[[test]]\nname = \"integration\"\npath = \"src/tests/mod.rs\"\n",
+        )],
+        &[
+            ("src/lib.rs", "pub mod tests_support;\npub fn serve() {}\n"),
+            ("src/tests/mod.rs", "mod builders;\nmod routes;\n"),
+            ("src/tests/builders.rs", "pub struct CrateBuilder;\nimpl CrateBuilder { pub fn new() -> Self { CrateBuilder } }\n"),
+            (
+                "src/tests/routes.rs",
+                "use crate::builders::CrateBuilder;\nfn route() {\n    CrateBuilder::new();\n    app::serve();\n}\n",
+            ),
+        ],
+    );
+    let h = |needle| p.resolve("src/tests/routes.rs", "route", needle);
+    assert_eq!(
+        h("CrateBuilder::new"),
+        at("src/tests/builders.rs", "CrateBuilder::new")
+    );
+    assert_eq!(h("serve"), at("src/lib.rs", "serve"));
+}
+
+#[test]
 fn files_outside_any_package_resolve_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("loose.rs");
@@ -479,6 +536,8 @@ fn measure_devset() {
         let (mut calls, mut qualified, mut foreign, mut resolved, mut across, mut ambiguous) =
             (0, 0, 0, 0, 0, 0);
         let mut samples = Vec::new();
+        // Unresolved calls into a crate of the project: what the index misses.
+        let mut missed = Vec::new();
         for (i, (_, model)) in files.iter().enumerate() {
             for f in &model.functions {
                 for c in &f.calls {
@@ -498,15 +557,22 @@ fn measure_devset() {
                             }
                         }
                         None if !targets.is_empty() => ambiguous += 1,
-                        None => {}
+                        None => {
+                            let head = index.absolute(i, &c.qualified[0]).map(|p| p[0].clone());
+                            if head.is_some_and(|h| index.modules.contains_key(&h)) {
+                                missed.push((i, c.span, c.qualified[0].clone()));
+                            }
+                        }
                     }
                 }
             }
         }
         println!(
             "{app}: {} files, {calls} calls, {qualified} with a qualified path ({foreign} not same-file), \
-             {resolved} resolved ({across} into another file), {ambiguous} ambiguous; index built in {built:?}",
-            files.len()
+             {resolved} resolved ({across} into another file), {ambiguous} ambiguous, \
+             {} unresolved into a project crate; index built in {built:?}",
+            files.len(),
+            missed.len()
         );
         let step = (samples.len() / 10).max(1);
         for &(i, span, tf, tfn) in samples.iter().step_by(step).take(10) {
@@ -530,6 +596,12 @@ fn measure_devset() {
                     .display(),
                 files[tf].1.functions[tfn].name
             );
+        }
+        let step = (missed.len() / 10).max(1);
+        for (i, span, path) in missed.iter().step_by(step).take(10) {
+            let line = texts[*i][..span.start as usize].lines().count();
+            let name = files[*i].0.strip_prefix(&dir).unwrap_or(&files[*i].0);
+            println!("  missed {}:{line} {path}", name.display());
         }
     }
 }
