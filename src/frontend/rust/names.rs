@@ -15,6 +15,33 @@ use crate::ir::items::{Import, RustModule};
 /// real chain, and an end to `use a as b; use b as a;`.
 const MAX_HOPS: usize = 8;
 
+/// The standard prelude's types, traits and functions code calls through.
+const PRELUDE: &[&str] = &[
+    "Option",
+    "Result",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "Clone",
+    "ToString",
+    "ToOwned",
+    "Into",
+    "From",
+    "TryFrom",
+    "TryInto",
+    "Iterator",
+    "IntoIterator",
+    "AsRef",
+    "AsMut",
+    "PartialEq",
+    "PartialOrd",
+    "Eq",
+    "Ord",
+    "Extend",
+    "drop",
+];
+
 /// What one module of the file (the file itself, or an inline `mod`) can see.
 #[derive(Default)]
 struct Scope {
@@ -193,7 +220,8 @@ impl Names {
             // An external or workspace crate.
             return vec![segs.to_vec()];
         }
-        if hops >= MAX_HOPS {
+        // A glob could shadow the prelude; real code never has it do so.
+        if hops >= MAX_HOPS || PRELUDE.contains(&head.as_str()) {
             return Vec::new();
         }
         s.globs

@@ -556,7 +556,25 @@ fn measure_devset() {
                                 samples.push((i, c.span, tf, tfn));
                             }
                         }
-                        None if !targets.is_empty() => ambiguous += 1,
+                        None if !targets.is_empty() => {
+                            ambiguous += 1;
+                            if ambiguous <= 3 {
+                                let line = texts[i][..c.span.start as usize].lines().count();
+                                let names: Vec<String> = targets
+                                    .iter()
+                                    .map(|t| {
+                                        let p = files[t.file].0.strip_prefix(&dir);
+                                        format!("{}", p.unwrap_or(&files[t.file].0).display())
+                                    })
+                                    .collect();
+                                let name = files[i].0.strip_prefix(&dir).unwrap_or(&files[i].0);
+                                println!(
+                                    "  ambiguous {}:{line} {:?} {names:?}",
+                                    name.display(),
+                                    c.qualified
+                                );
+                            }
+                        }
                         None => {
                             let head = index.absolute(i, &c.qualified[0]).map(|p| p[0].clone());
                             if head.is_some_and(|h| index.modules.contains_key(&h)) {
