@@ -339,9 +339,7 @@ impl<'t> Lowerer<'t> {
                 }
                 if nameable && !owner.is_empty() {
                     let trait_ = i.trait_.as_ref().and_then(|(_, p, _)| {
-                        let segs: Vec<String> =
-                            p.segments.iter().map(|s| s.ident.to_string()).collect();
-                        let first = self.names.resolve(&self.mod_path, &segs, &[]);
+                        let first = self.names.resolve(&self.mod_path, &names::segments(p), &[]);
                         first.into_iter().next().map(|p| p.join("::"))
                     });
                     self.names.module_mut().impls.push(crate::ir::items::Impl {
@@ -1451,7 +1449,8 @@ impl<'t> Lowerer<'t> {
                             t.add(at);
                             let qualified = self.receiver_candidates(&chain, i, &name);
                             if !qualified.is_empty() {
-                                self.foreign_call(qualified, e, Some(m));
+                                let args = std::iter::once(&*m.receiver).chain(m.args.iter());
+                                self.push_call(String::new(), qualified, self.span_of(m), args);
                             }
                         }
                     }
@@ -1558,7 +1557,7 @@ impl<'t> Lowerer<'t> {
                     let result = self.record_call(callee, qualified, span, c.args.iter());
                     t.effects.insert(result);
                 } else if !recognized && !qualified.is_empty() {
-                    self.foreign_call(qualified, r, None);
+                    self.push_call(String::new(), qualified, self.span_of(r), c.args.iter());
                 }
                 t
             }
@@ -1607,12 +1606,7 @@ impl<'t> Lowerer<'t> {
         let Expr::Path(p) = strip(func) else {
             return Vec::new();
         };
-        let segs: Vec<String> = p
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segs = names::segments(&p.path);
         if p.qself.is_some() || !names::names_function(&segs) {
             return Vec::new();
         }
@@ -1673,28 +1667,6 @@ impl<'t> Lowerer<'t> {
         result
     }
 
-    /// Records a call that may name a function of another file (`qualified` says
-    /// where to look). No `CallResult` stands for its value: most such calls are
-    /// into other crates, and the effects stay what they were without the record.
-    fn foreign_call(
-        &mut self,
-        qualified: Vec<String>,
-        whole: &Expr,
-        m: Option<&syn::ExprMethodCall>,
-    ) {
-        let span = self.span_of(whole);
-        match (whole, m) {
-            (_, Some(m)) => {
-                let args = std::iter::once(&*m.receiver).chain(m.args.iter());
-                self.push_call(String::new(), qualified, span, args);
-            }
-            (Expr::Call(c), None) => {
-                self.push_call(String::new(), qualified, span, c.args.iter());
-            }
-            _ => {}
-        }
-    }
-
     /// Records a call to a function of this file, and the `CallResult` effect that
     /// stands for its value (the inliner turns it into the read the callee
     /// returns, see `ir::inline`); returns that effect's index.
@@ -1721,7 +1693,9 @@ impl<'t> Lowerer<'t> {
     }
 
     /// Adds the call to the function's calls; returns the transaction its
-    /// arguments pass.
+    /// arguments pass. Called alone (`callee` empty), it records a call that may
+    /// name a function of another file, with no `CallResult` for its value: most
+    /// such calls go into other crates, and the effects stay as they were.
     fn push_call<'a>(
         &mut self,
         callee: String,
@@ -1997,13 +1971,11 @@ fn constructed_type(init: &Expr) -> Option<Vec<String>> {
             _ => break,
         };
     }
-    let segs =
-        |p: &syn::Path| -> Vec<String> { p.segments.iter().map(|s| s.ident.to_string()).collect() };
     match e {
-        Expr::Struct(s) if !names::names_function(&segs(&s.path)) => Some(segs(&s.path)),
+        Expr::Struct(s) => Some(names::segments(&s.path)).filter(|p| !names::names_function(p)),
         Expr::Call(c) => {
             let Expr::Path(p) = &*c.func else { return None };
-            let mut path = segs(&p.path);
+            let mut path = names::segments(&p.path);
             let f = path.pop()?;
             let ctor = f == "new"
                 || f == "default"

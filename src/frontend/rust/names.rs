@@ -110,21 +110,12 @@ impl Names {
                     self.declare_type(scope, &st.ident);
                     Some(&st.ident)
                 }
-                Item::Enum(e) => {
-                    self.declare_type(scope, &e.ident);
-                    Some(&e.ident)
-                }
-                Item::Union(u) => {
-                    self.declare_type(scope, &u.ident);
-                    Some(&u.ident)
-                }
-                Item::Type(t) => {
-                    self.declare_type(scope, &t.ident);
-                    Some(&t.ident)
-                }
-                Item::Trait(t) => {
-                    self.declare_type(scope, &t.ident);
-                    Some(&t.ident)
+                Item::Enum(syn::ItemEnum { ident, .. })
+                | Item::Union(syn::ItemUnion { ident, .. })
+                | Item::Type(syn::ItemType { ident, .. })
+                | Item::Trait(syn::ItemTrait { ident, .. }) => {
+                    self.declare_type(scope, ident);
+                    Some(ident)
                 }
                 Item::Const(c) => Some(&c.ident),
                 Item::Static(c) => Some(&c.ident),
@@ -350,16 +341,15 @@ pub(super) fn type_path(ty: &syn::Type) -> Option<Vec<String>> {
                     }
                 }
             }
-            Some(
-                p.path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect(),
-            )
+            Some(segments(&p.path))
         }
         _ => None,
     }
+}
+
+/// A path's names, without generic arguments (`Vec::<u8>::new` → `Vec`, `new`).
+pub(super) fn segments(p: &syn::Path) -> Vec<String> {
+    p.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
 /// Whether a path's last segment names a function rather than a type, a variant
