@@ -14,6 +14,9 @@ use crate::ir::items::{Import, RustModule};
 /// How many `use` items a path may pass through inside one file: enough for any
 /// real chain, and an end to `use a as b; use b as a;`.
 const MAX_HOPS: usize = 8;
+/// Scopes one resolution may search: glob imports between the modules of a
+/// file can form cycles, and each hop fans out over every glob.
+const MAX_STEPS: usize = 64;
 
 /// The standard prelude's types, traits and functions code calls through.
 const PRELUDE: &[&str] = &[
@@ -59,6 +62,8 @@ pub(super) struct Names {
     /// Struct fields by struct name: field → its type as written.
     fields: HashMap<String, HashMap<String, Vec<String>>>,
     module: RustModule,
+    /// What is left of [`MAX_STEPS`] for the resolution under way.
+    steps: std::cell::Cell<usize>,
 }
 
 impl Names {
@@ -165,18 +170,42 @@ impl Names {
                 .map(|t| t.iter().chain(&segs[1..]).cloned().collect())
                 .collect(),
             Some("std" | "core" | "alloc") | None => Vec::new(),
-            Some(_) => self.resolve_in(scope, segs, 0),
+            Some(_) => {
+                self.steps.set(MAX_STEPS);
+                dedup(self.resolve_in(scope, segs, 0))
+            }
         }
     }
 
     fn resolve_use(&self, scope: &[String], target: &[String]) -> Vec<Vec<String>> {
-        self.resolve_in(scope, target, 0)
+        self.steps.set(MAX_STEPS);
+        dedup(self.resolve_target(scope, target, 0))
+    }
+
+    /// A `use` path: like code's, except that a lone unbound name is a crate
+    /// (`use serde_json::*` imports from the crate, not through other globs).
+    fn resolve_target(&self, scope: &[String], target: &[String], hops: usize) -> Vec<Vec<String>> {
+        if let [name] = target {
+            let bound = self
+                .scopes
+                .get(scope)
+                .is_some_and(|s| s.uses.contains_key(name) || s.items.contains(name));
+            if !bound && !matches!(name.as_str(), "crate" | "self" | "super") {
+                return vec![target.to_vec()];
+            }
+        }
+        self.resolve_in(scope, target, hops)
     }
 
     fn resolve_in(&self, scope: &[String], segs: &[String], hops: usize) -> Vec<Vec<String>> {
         let Some(head) = segs.first() else {
             return Vec::new();
         };
+        let left = self.steps.get();
+        if left == 0 {
+            return Vec::new();
+        }
+        self.steps.set(left - 1);
         let rest = &segs[1..];
         match head.as_str() {
             "crate" => return vec![segs.to_vec()],
@@ -230,7 +259,7 @@ impl Names {
         segs: &[String],
         hops: usize,
     ) -> Vec<Vec<String>> {
-        let Some(target) = self.resolve_in(scope, glob, hops).into_iter().next() else {
+        let Some(target) = self.resolve_target(scope, glob, hops).into_iter().next() else {
             return Vec::new();
         };
         match target.split_first() {
@@ -307,6 +336,12 @@ fn use_tree(tree: &syn::UseTree, prefix: &mut Vec<String>, scope: &mut Scope) {
             }
         }
     }
+}
+
+fn dedup(mut paths: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut seen = HashSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    paths
 }
 
 /// `self` followed by the inline modules the code is in.

@@ -489,6 +489,21 @@ fn targets_the_manifest_places_own_their_folder() {
 }
 
 #[test]
+fn glob_imports_of_crates_and_cycles_of_modules_stay_bounded() {
+    let crates: String = (0..12).map(|i| format!("use dep{i}::*;\n")).collect();
+    let text = format!(
+        "{crates}mod a {{ use super::*; pub use super::b::*; }}\n\
+         mod b {{ use super::*; pub use super::a::*; pub fn g() {{}} }}\n\
+         use a::*;\nuse b::*;\nfn f() {{ helper(); }}\n"
+    );
+    let model = lower(&text).expect("parses");
+    let f = model.functions.iter().find(|f| f.name == "f").expect("f");
+    let call = &f.calls[0].qualified;
+    assert_eq!(call.len(), 12, "one candidate per crate glob: {call:?}");
+    assert!(call.iter().all(|c| c.starts_with("dep")), "{call:?}");
+}
+
+#[test]
 fn files_outside_any_package_resolve_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("loose.rs");
