@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 pub mod inline;
+pub mod items;
 pub mod remedy;
 
 /// A half-open byte range into the file text.
@@ -312,10 +313,17 @@ pub struct Transaction {
     pub parent: Option<usize>,
 }
 
-/// A call to a function declared in the same file.
-#[derive(Clone, Debug, Serialize)]
+/// A call to a function of the project: declared in the same file (`callee` names
+/// it), or possibly in another one (`qualified` says where to look).
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct LocalCall {
+    /// The same-file function called (`helper`, `Type::method`); empty when the
+    /// callee is not declared in this file.
     pub callee: String,
+    /// Where the callee may be declared, as paths resolved through the file's own
+    /// imports (`crate::db::person::Person::create`), most specific first; the
+    /// project stage resolves them across files. Empty when the frontend has none.
+    pub qualified: Vec<String>,
     pub span: Span,
     pub transaction: Option<usize>,
     pub arms: Vec<Arm>,
@@ -447,6 +455,8 @@ impl Function {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileModel {
     pub functions: Vec<Function>,
+    /// What a Rust file declares and imports, for resolving calls into it.
+    pub rust: Option<items::RustModule>,
     /// Names the file takes from other modules (TypeScript/JavaScript `import`).
     pub imports: Vec<Import>,
     /// Names the file offers to other modules.

@@ -6,10 +6,13 @@
 //!
 //! Same-file calls resolve as they always did ([`inline::SingleFile`]); calls
 //! into other files go through the language's index: [`typescript::TsIndex`]
-//! (imports, tsconfig paths, workspace packages, re-exports). Project facts —
+//! (imports, tsconfig paths, workspace packages, re-exports) and
+//! [`rust::RustIndex`] (`use` paths, mod trees, workspace crates, trait impls and
+//! default methods, methods by the receiver's type). Project facts —
 //! which tables are deleted anywhere — come from every file of the project, so
 //! the findings for a file do not depend on which other files were named.
 
+pub mod rust;
 pub mod typescript;
 
 use crate::budget::Budget;
@@ -34,6 +37,10 @@ pub struct Project {
     /// Same-file resolution, per file.
     local: Vec<LocalIndex>,
     ts: typescript::TsIndex,
+    rust: rust::RustIndex,
+    /// The project file of each of the Rust index's files, and back.
+    rust_files: Vec<usize>,
+    rust_position: Vec<Option<usize>>,
     /// Who calls each function, across the project: (caller file, caller, call).
     callers: Vec<Vec<Vec<(usize, usize, usize)>>>,
 }
@@ -44,6 +51,20 @@ impl Project {
     pub fn new(files: Vec<ProjectFile>, root: Option<&Path>) -> Project {
         let local = files.iter().map(|f| LocalIndex::new(&f.model)).collect();
         let ts = typescript::TsIndex::build(&files, root);
+        // The Rust index numbers the project's Rust files in their own order.
+        let rust_files: Vec<usize> = (0..files.len())
+            .filter(|&i| files[i].language == Some(Language::Rust))
+            .collect();
+        let rust_listing: Vec<(&Path, &FileModel)> = rust_files
+            .iter()
+            .map(|&i| (files[i].source.path.as_path(), &files[i].model))
+            .collect();
+        let rust = rust::RustIndex::build(&rust_listing);
+        drop(rust_listing);
+        let mut rust_position = vec![None; files.len()];
+        for (position, &i) in rust_files.iter().enumerate() {
+            rust_position[i] = Some(position);
+        }
         let callers = files
             .iter()
             .map(|f| vec![Vec::new(); f.model.functions.len()])
@@ -52,6 +73,9 @@ impl Project {
             files,
             local,
             ts,
+            rust,
+            rust_files,
+            rust_position,
             callers,
         };
         let mut callers = std::mem::take(&mut project.callers);
@@ -91,6 +115,11 @@ impl Resolve for Project {
         }
         match here.language {
             Some(Language::TypeScript(_)) => self.ts.resolve(&self.files, file, call),
+            Some(Language::Rust) => {
+                let position = self.rust_position[file]?;
+                let (target, index) = self.rust.resolve(position, call)?;
+                Some((*self.rust_files.get(target)?, index))
+            }
             _ => None,
         }
     }

@@ -15,6 +15,7 @@ use syn::visit::Visit;
 use syn::{Block, Expr, Item, Pat, Stmt};
 
 use super::clients::{self, Chain, EffectSpec, Features, FieldSpec, Op, OpKind, Step};
+use super::names::{self, Names};
 use crate::ir::{
     Arm, Completion, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Span, Transaction,
     TransactionStyle, Value,
@@ -28,6 +29,9 @@ pub(super) fn lower_file(
 ) -> FileModel {
     let features = Features::detect(text, crate_root.map(Path::to_path_buf));
     let mut lw = Lowerer {
+        names: Names::collect(&file.items),
+        mod_path: Vec::new(),
+        self_paths: Vec::new(),
         text,
         base,
         features,
@@ -43,6 +47,7 @@ pub(super) fn lower_file(
     lw.items(&file.items);
     FileModel {
         functions: lw.functions,
+        rust: Some(lw.names.into_module()),
         ..FileModel::default()
     }
 }
@@ -85,6 +90,9 @@ struct Model {
 struct Scope {
     vars: HashMap<String, Taint>,
     models: HashMap<String, Model>,
+    /// The declared or constructed type of a variable, as written (`User`,
+    /// `Self`); `None` shadows an outer one whose type was known.
+    types: HashMap<String, Option<Vec<String>>>,
 }
 
 struct OpenTx {
@@ -168,6 +176,11 @@ impl FnCx {
 
 struct Lowerer<'t> {
     text: &'t str,
+    names: Names,
+    /// The inline modules the walk is in.
+    mod_path: Vec<String>,
+    /// What `Self` may name in the impl or trait being walked.
+    self_paths: Vec<Vec<String>>,
     base: usize,
     features: Features,
     free_fns: HashSet<String>,
@@ -287,46 +300,94 @@ impl<'t> Lowerer<'t> {
     }
 
     fn item(&mut self, item: &Item) {
+        // An item inside a function body is out of reach of other files.
+        let nameable = self.cx.f.name.is_empty();
+        let path_of = |owner: &[String], name: &syn::Ident| -> String {
+            if !nameable || owner.is_empty() {
+                return String::new();
+            }
+            format!("{}::{name}", owner.join("::"))
+        };
         match item {
             Item::Fn(f) => {
                 let name = f.sig.ident.to_string();
                 let test = is_test(&f.attrs);
+                let owner = names::self_path(&self.mod_path);
+                let path = path_of(&owner, &f.sig.ident);
                 self.in_test += usize::from(test);
-                self.function(name, &f.sig, &f.block, f.span());
+                self.function(name, path, &f.sig, &f.block, f.span());
                 self.in_test -= usize::from(test);
             }
             Item::Impl(i) => {
                 let ty = type_name(&i.self_ty);
                 let saved = self.self_ty.replace(ty.clone());
+                let paths = names::type_path(&i.self_ty)
+                    .map(|segs| self.names.resolve(&self.mod_path, &segs, &[]))
+                    .unwrap_or_default();
+                let owner = paths.first().cloned().unwrap_or_default();
+                let saved_paths = std::mem::replace(&mut self.self_paths, paths);
+                let mut methods = Vec::new();
                 for it in &i.items {
                     if let syn::ImplItem::Fn(m) = it {
                         let name = format!("{ty}::{}", m.sig.ident);
+                        let path = path_of(&owner, &m.sig.ident);
+                        methods.push(self.functions.len());
                         let test = is_test(&m.attrs);
                         self.in_test += usize::from(test);
-                        self.function(name, &m.sig, &m.block, m.span());
+                        self.function(name, path, &m.sig, &m.block, m.span());
                         self.in_test -= usize::from(test);
                     }
                 }
+                if nameable && !owner.is_empty() {
+                    let trait_ = i.trait_.as_ref().and_then(|(_, p, _)| {
+                        let first = self.names.resolve(&self.mod_path, &names::segments(p), &[]);
+                        first.into_iter().next().map(|p| p.join("::"))
+                    });
+                    self.names.module_mut().impls.push(crate::ir::items::Impl {
+                        ty: owner.join("::"),
+                        trait_,
+                        functions: methods,
+                    });
+                }
+                self.self_paths = saved_paths;
                 self.self_ty = saved;
             }
             Item::Trait(t) => {
                 let ty = t.ident.to_string();
                 let saved = self.self_ty.replace(ty.clone());
+                let mut owner = names::self_path(&self.mod_path);
+                owner.push(ty.clone());
+                let saved_paths = std::mem::replace(&mut self.self_paths, vec![owner.clone()]);
+                let mut defaults = Vec::new();
                 for it in &t.items {
                     if let syn::TraitItem::Fn(m) = it {
                         if let Some(body) = &m.default {
                             let name = format!("{ty}::{}", m.sig.ident);
-                            self.function(name, &m.sig, body, m.span());
+                            let path = path_of(&owner, &m.sig.ident);
+                            defaults.push(self.functions.len());
+                            self.function(name, path, &m.sig, body, m.span());
                         }
                     }
                 }
+                if nameable {
+                    self.names
+                        .module_mut()
+                        .traits
+                        .push(crate::ir::items::TraitDecl {
+                            path: owner.join("::"),
+                            defaults,
+                        });
+                }
+                self.self_paths = saved_paths;
                 self.self_ty = saved;
             }
             Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
                     let test = is_test(&m.attrs);
                     self.in_test += usize::from(test);
+                    self.mod_path.push(m.ident.to_string());
                     self.items(items);
+                    self.mod_path.pop();
                     self.in_test -= usize::from(test);
                 }
             }
@@ -334,15 +395,26 @@ impl<'t> Lowerer<'t> {
         }
     }
 
-    fn function(&mut self, name: String, sig: &syn::Signature, body: &Block, span: PmSpan) {
+    fn function(
+        &mut self,
+        name: String,
+        path: String,
+        sig: &syn::Signature,
+        body: &Block,
+        span: PmSpan,
+    ) {
         let span = self.span(span);
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
+        self.names.module_mut().paths.push(path);
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
         self.cx.f.runs_alone = self.in_test > 0;
         for input in &sig.inputs {
             let param = match input {
-                syn::FnArg::Receiver(_) => "self".to_string(),
+                syn::FnArg::Receiver(_) => {
+                    self.declare_type("self".into(), Some(vec!["Self".into()]));
+                    "self".to_string()
+                }
                 syn::FnArg::Typed(pt) => pat_idents(&pt.pat).first().cloned().unwrap_or_default(),
             };
             self.cx.f.params.push(param);
@@ -385,6 +457,9 @@ impl<'t> Lowerer<'t> {
                         self.cx.lent.push((handle.clone(), index));
                     }
                 }
+                if let [one] = names.as_slice() {
+                    self.declare_type(one.clone(), names::type_path(&pt.ty));
+                }
                 for n in names {
                     self.declare(n, Taint::default());
                 }
@@ -401,6 +476,7 @@ impl<'t> Lowerer<'t> {
         let span = self.span_of(e);
         let slot = self.functions.len();
         self.functions.push(Function::new(name.clone(), span));
+        self.names.module_mut().paths.push(String::new());
         let saved = std::mem::replace(&mut self.cx, FnCx::new(name, span));
         self.cx.f.runs_alone = self.in_test > 0;
         match e {
@@ -427,6 +503,21 @@ impl<'t> Lowerer<'t> {
         if let Some(s) = self.cx.scopes.last_mut() {
             s.vars.insert(name, t);
         }
+    }
+
+    fn declare_type(&mut self, name: String, ty: Option<Vec<String>>) {
+        if let Some(s) = self.cx.scopes.last_mut() {
+            s.types.insert(name, ty);
+        }
+    }
+
+    fn type_of(&self, name: &str) -> Option<&Vec<String>> {
+        self.cx
+            .scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.types.get(name))?
+            .as_ref()
     }
 
     fn lookup(&self, name: &str) -> Taint {
@@ -754,6 +845,13 @@ impl<'t> Lowerer<'t> {
 
     fn local(&mut self, l: &syn::Local) {
         let names = pat_idents(&l.pat);
+        let ty = match &l.pat {
+            Pat::Type(pt) => names::type_path(&pt.ty),
+            _ => l.init.as_ref().and_then(|i| constructed_type(&i.expr)),
+        };
+        for (i, n) in names.iter().enumerate() {
+            self.declare_type(n.clone(), ty.clone().filter(|_| i == 0 && names.len() == 1));
+        }
         let Some(init) = &l.init else {
             for n in names {
                 self.declare(n, Taint::default());
@@ -1261,7 +1359,7 @@ impl<'t> Lowerer<'t> {
             };
             clients::recognize(&self.features, &chain, &sql_of)
         };
-        let mut t = self.root(chain.root, &chain, pos);
+        let mut t = self.root(chain.root, &chain, pos, op.is_some());
         let mut created: Vec<usize> = Vec::new();
         // A value that makes the next `?` (or `unwrap`) leave when a row is missing.
         let mut missing: Option<Taint> = None;
@@ -1299,7 +1397,8 @@ impl<'t> Lowerer<'t> {
                     if i == 0 {
                         if let Some(callee) = self.self_method(chain.root, &name) {
                             let at = self.exprs(m.args.iter());
-                            let result = self.local_call(callee, e, m);
+                            let qualified = self.receiver_candidates(&chain, i, &name);
+                            let result = self.local_call(callee, qualified, e, m);
                             t.add(at);
                             t.effects.insert(result);
                             continue;
@@ -1349,6 +1448,11 @@ impl<'t> Lowerer<'t> {
                         _ => {
                             missing = None;
                             t.add(at);
+                            let qualified = self.receiver_candidates(&chain, i, &name);
+                            if !qualified.is_empty() {
+                                let args = std::iter::once(&*m.receiver).chain(m.args.iter());
+                                self.push_call(String::new(), qualified, self.span_of(m), args);
+                            }
                         }
                     }
                 }
@@ -1410,7 +1514,8 @@ impl<'t> Lowerer<'t> {
     }
 
     /// The root of a chain: lowers a call's arguments or a macro's, or looks a variable up.
-    fn root(&mut self, r: &Expr, chain: &Chain, pos: Pos) -> Taint {
+    /// `recognized`: a client's call chain, whose root no project function is.
+    fn root(&mut self, r: &Expr, chain: &Chain, pos: Pos, recognized: bool) -> Taint {
         let tail = pos.tail && chain.steps.is_empty();
         match r {
             Expr::Call(c) => {
@@ -1447,10 +1552,13 @@ impl<'t> Lowerer<'t> {
                 if spawns {
                     self.cx.detached -= 1;
                 }
+                let qualified = self.path_candidates(&c.func);
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
-                    let result = self.record_call(callee, span, c.args.iter());
+                    let result = self.record_call(callee, qualified, span, c.args.iter());
                     t.effects.insert(result);
+                } else if !recognized && !qualified.is_empty() {
+                    self.push_call(String::new(), qualified, self.span_of(r), c.args.iter());
                 }
                 t
             }
@@ -1494,12 +1602,68 @@ impl<'t> Lowerer<'t> {
             .then(|| format!("{ty}::{name}"))
     }
 
-    fn local_call(&mut self, callee: String, whole: &Expr, m: &syn::ExprMethodCall) -> usize {
+    /// The paths a call of `func` (`Person::create`, `db::insert`) may name.
+    fn path_candidates(&self, func: &Expr) -> Vec<String> {
+        let Expr::Path(p) = strip(func) else {
+            return Vec::new();
+        };
+        let segs = names::segments(&p.path);
+        if p.qself.is_some() || !names::names_function(&segs) {
+            return Vec::new();
+        }
+        self.names
+            .resolve(&self.mod_path, &segs, &self.self_paths)
+            .iter()
+            .map(|c| c.join("::"))
+            .collect()
+    }
+
+    /// The paths method `method`, called at step `i` of `chain`, may name: by the
+    /// type of the variable or field it is called on (`self.repo.save(…)`).
+    fn receiver_candidates(&self, chain: &Chain, i: usize, method: &str) -> Vec<String> {
+        let Some(var) = root_ident(chain.root) else {
+            return Vec::new();
+        };
+        let Some(mut ty) = self.type_of(&var).cloned() else {
+            return Vec::new();
+        };
+        for step in &chain.steps[..i] {
+            let Step::Field(syn::ExprField {
+                member: syn::Member::Named(field),
+                ..
+            }) = step
+            else {
+                return Vec::new();
+            };
+            let owner = match (ty.as_slice(), &self.self_ty) {
+                ([only], Some(self_ty)) if only == "Self" => vec![self_ty.clone()],
+                _ => ty,
+            };
+            match self.names.field_type(&owner, &field.to_string()) {
+                Some(t) => ty = t.clone(),
+                None => return Vec::new(),
+            }
+        }
+        ty.push(method.to_string());
+        self.names
+            .resolve(&self.mod_path, &ty, &self.self_paths)
+            .iter()
+            .map(|c| c.join("::"))
+            .collect()
+    }
+
+    fn local_call(
+        &mut self,
+        callee: String,
+        qualified: Vec<String>,
+        whole: &Expr,
+        m: &syn::ExprMethodCall,
+    ) -> usize {
         let span = self.span_of(whole);
         let site = self.span(m.method.span());
         // The receiver is the callee's first parameter (`self`).
         let args = std::iter::once(&*m.receiver).chain(m.args.iter());
-        let result = self.record_call(callee, span, args);
+        let result = self.record_call(callee, qualified, span, args);
         self.cx.f.effects[result].site = site;
         result
     }
@@ -1510,21 +1674,11 @@ impl<'t> Lowerer<'t> {
     fn record_call<'a>(
         &mut self,
         callee: String,
+        qualified: Vec<String>,
         span: Span,
         args: impl Iterator<Item = &'a Expr>,
     ) -> usize {
-        let args: Vec<String> = args.map(clients::handle_text).collect();
-        let transaction = args.iter().find_map(|h| self.tx_of(h));
-        self.cx.f.calls.push(LocalCall {
-            callee,
-            span,
-            transaction,
-            arms: self.cx.arms.clone(),
-            guards: self.current_guards(),
-            position: self.cx.f.effects.len(),
-            args,
-            result: None,
-        });
+        let transaction = self.push_call(callee, qualified, span, args);
         let mut eff = Effect::new(EffectKind::CallResult, crate::ir::Client::Runtime, span);
         eff.site = span;
         eff.guards = self.current_guards();
@@ -1537,6 +1691,33 @@ impl<'t> Lowerer<'t> {
             call.result = Some(index);
         }
         index
+    }
+
+    /// Adds the call to the function's calls; returns the transaction its
+    /// arguments pass. Called alone (`callee` empty), it records a call that may
+    /// name a function of another file, with no `CallResult` for its value: most
+    /// such calls go into other crates, and the effects stay as they were.
+    fn push_call<'a>(
+        &mut self,
+        callee: String,
+        qualified: Vec<String>,
+        span: Span,
+        args: impl Iterator<Item = &'a Expr>,
+    ) -> Option<usize> {
+        let args: Vec<String> = args.map(clients::handle_text).collect();
+        let transaction = args.iter().find_map(|h| self.tx_of(h));
+        self.cx.f.calls.push(LocalCall {
+            callee,
+            qualified,
+            span,
+            transaction,
+            arms: self.cx.arms.clone(),
+            guards: self.current_guards(),
+            position: self.cx.f.effects.len(),
+            args,
+            result: None,
+        });
+        transaction
     }
 
     /// Lowers a method's arguments; closures passed to iteration adapters run in a loop
@@ -1776,6 +1957,37 @@ impl<'t> Lowerer<'t> {
 }
 
 // ---- syntax helpers ----
+
+/// The type a `let` initializer constructs: a struct literal (`User { … }`) or a
+/// constructor call (`PgRepo::new(pool)`, `Repo::from_conn(c).await?`).
+fn constructed_type(init: &Expr) -> Option<Vec<String>> {
+    let mut e = strip(init);
+    loop {
+        e = match e {
+            Expr::Try(t) => strip(&t.expr),
+            Expr::Await(a) => strip(&a.base),
+            Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "unwrap" | "expect") => {
+                strip(&m.receiver)
+            }
+            _ => break,
+        };
+    }
+    match e {
+        Expr::Struct(s) => Some(names::segments(&s.path)).filter(|p| !names::names_function(p)),
+        Expr::Call(c) => {
+            let Expr::Path(p) = &*c.func else { return None };
+            let mut path = names::segments(&p.path);
+            let f = path.pop()?;
+            let ctor = f == "new"
+                || f == "default"
+                || f.starts_with("new_")
+                || f.starts_with("from")
+                || f.starts_with("with_");
+            (ctor && !path.is_empty() && !names::names_function(&path)).then_some(path)
+        }
+        _ => None,
+    }
+}
 
 fn type_name(ty: &syn::Type) -> String {
     match ty {

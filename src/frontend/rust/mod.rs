@@ -8,6 +8,7 @@
 
 mod clients;
 mod lower;
+mod names;
 pub mod nesting;
 #[cfg(test)]
 mod tests;

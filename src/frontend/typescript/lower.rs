@@ -141,6 +141,7 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
             functions,
             imports,
             exports,
+            rust: None,
         },
         too_deep,
     }
@@ -1692,6 +1693,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         });
         self.func.calls.push(LocalCall {
             callee,
+            qualified: Vec::new(),
             span: span_of(node),
             transaction,
             arms: self.arms.clone(),
