@@ -444,3 +444,154 @@ fn show() {
     println!("{}", render_text(&d.schema, &d.notes, true));
     println!("{:#?}", d.errors);
 }
+
+#[test]
+fn sqlalchemy_models_and_alembic_revisions() {
+    let d = run("sqlalchemy");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(
+        names(s),
+        [
+            "characters",
+            "organizations",
+            "scenes",
+            "stories",
+            "story_tags"
+        ],
+        "tests/ models are fixtures, `drafts` was dropped"
+    );
+
+    // The class name finds the table; `id` comes from the project's RecordModel.
+    let story = table(s, "Story");
+    assert_eq!(story.name, "stories");
+    assert_eq!(story.primary_key, strings(&["id"]));
+    assert_eq!(story.version_column.as_deref(), Some("revision"));
+    // The revision after the first (by `down_revision`, not by file name) dropped
+    // the slug constraint, whose name is a module constant, and made a partial index.
+    assert_eq!(
+        story.unique,
+        [strings(&["organization_id", "title"]), strings(&["slug"])]
+    );
+    let org = s
+        .foreign_keys_between("Story", "Organization")
+        .next()
+        .unwrap();
+    assert_eq!(org.columns, ["organization_id"]);
+    assert_eq!(org.on_delete, OnDelete::Cascade);
+    assert!(org
+        .source
+        .starts_with("migrations/versions/9a7b_initial.py:"));
+    assert!(story.sources.iter().any(|x| x == "app/models/story.py:19"));
+
+    // Single-table inheritance: DialogueScene is `scenes`, and its key is scenes'.
+    let scenes = table(s, "DialogueScene");
+    assert_eq!(scenes.name, "scenes");
+    let speaker = s
+        .foreign_keys_between("scenes", "organizations")
+        .next()
+        .expect("batch_alter_table foreign key");
+    assert_eq!(speaker.on_delete, OnDelete::SetNull);
+    // `op.execute` SQL is replayed too.
+    assert_eq!(
+        s.unique_key_within("Scene", &["story_id", "scene_number"]),
+        Some(strings(&["story_id", "scene_number"]))
+    );
+    let story_fk = s.foreign_keys_between("scenes", "stories").next().unwrap();
+    assert_eq!(story_fk.on_delete, OnDelete::NoAction);
+    assert!(story_fk.blocks_parent_delete());
+
+    let characters = table(s, "characters");
+    assert_eq!(characters.unique, [strings(&["story_id", "name"])]);
+    assert_eq!(
+        s.foreign_keys_between("characters", "stories")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+
+    // `Table(…)` is aliased by its variable.
+    let tags = table(s, "story_tags");
+    assert_eq!(tags.primary_key, strings(&["story_id", "tag"]));
+    assert_eq!(
+        s.foreign_keys_between("story_tags", "Story")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+}
+
+#[test]
+fn django_models() {
+    let d = run("django");
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(
+        names(s),
+        [
+            "accounts_account",
+            "catalog_products",
+            "catalog_products_tags",
+            "shop_digitalproduct",
+            "shop_invoice",
+            "shop_order",
+            "shop_tag"
+        ],
+        "abstract and proxy models, choices, tests and migrations are no tables"
+    );
+    // The app label of a `models/` package is the package's parent.
+    let account = table(s, "Account.objects");
+    assert_eq!(account.name, "accounts_account");
+    assert_eq!(
+        account.primary_key,
+        strings(&["id"]),
+        "Django's implicit id"
+    );
+    assert_eq!(account.unique, [strings(&["email"])]);
+    let referrer = s.foreign_keys_between("Account", "Account").next().unwrap();
+    assert_eq!(referrer.columns, ["referrer_id"]);
+    assert_eq!(referrer.on_delete, OnDelete::SetNull);
+
+    // Fields and Meta of abstract bases in another app; `db_table` wins.
+    let product = table(s, "Product");
+    assert_eq!(product.name, "catalog_products");
+    assert!(product.aliases.contains(&"ProductProxy".to_string()));
+    assert_eq!(
+        product.unique,
+        [strings(&["sku"]), strings(&["owner_id", "slug"])]
+    );
+    let owner = s.foreign_keys_between("Product", "Account").next().unwrap();
+    assert_eq!(owner.on_delete, OnDelete::Cascade);
+    assert_eq!(owner.source, "core/models.py:12");
+
+    // PROTECT refuses the parent delete; a conditional UniqueConstraint is a key.
+    let order = table(s, "Order");
+    assert_eq!(order.primary_key, strings(&["number"]));
+    assert_eq!(order.unique, [strings(&["buyer_id", "product_id"])]);
+    let product_fk = s.foreign_keys_between("Order", "Product").next().unwrap();
+    assert_eq!(product_fk.on_delete, OnDelete::Restrict);
+    assert!(product_fk.blocks_parent_delete());
+    let buyer = order
+        .foreign_keys
+        .iter()
+        .find(|f| f.columns == ["buyer_id"])
+        .unwrap();
+    assert_eq!(buyer.references, "auth_user", "no custom user model here");
+    assert_eq!(buyer.on_delete, OnDelete::NoAction);
+
+    let invoice = table(s, "Invoice");
+    assert_eq!(invoice.unique, [strings(&["order_number"])], "one-to-one");
+    let to_order = &invoice.foreign_keys[0];
+    assert_eq!(to_order.references, "shop_order");
+    assert_eq!(to_order.referenced_columns, ["number"]);
+
+    // Multi-table inheritance and the implicit many-to-many table.
+    let digital = table(s, "DigitalProduct");
+    assert_eq!(digital.primary_key, strings(&["product_ptr_id"]));
+    assert_eq!(digital.foreign_keys[0].references, "catalog_products");
+    let through = table(s, "catalog_products_tags");
+    assert_eq!(through.unique, [strings(&["product_id", "tag_id"])]);
+    assert!(s.related("catalog_products_tags", "shop_tag"));
+}

@@ -8,7 +8,10 @@
 //! sources are always the union. Output order is fixed: files by path, tables by
 //! name, sources by path and line.
 
-use super::{diesel, drizzle, fold_name, migrations, prisma, sea_orm, typeorm};
+use super::py_models::{self, ModelClass, Orm};
+use super::{
+    alembic, diesel, django, drizzle, fold_name, migrations, prisma, sea_orm, sqlalchemy, typeorm,
+};
 use super::{FileSchema, ForeignKey, Schema, Table};
 use crate::diagnostic::{ErrorKind, RunError};
 use rayon::prelude::*;
@@ -34,6 +37,8 @@ enum Kind {
     TypeOrm,
     Diesel,
     SeaOrm,
+    SqlAlchemy,
+    Django,
 }
 
 impl Kind {
@@ -44,12 +49,16 @@ impl Kind {
             Kind::TypeOrm => "TypeORM",
             Kind::Diesel => "Diesel",
             Kind::SeaOrm => "SeaORM",
+            Kind::SqlAlchemy => "SQLAlchemy",
+            Kind::Django => "Django",
         }
     }
 }
 
 enum Parsed {
     Orm(Kind, FileSchema),
+    /// Python model classes, made tables once every file's classes are known.
+    Classes(Vec<ModelClass>),
     Migration(migrations::ParsedMigration),
     Error(RunError),
 }
@@ -88,7 +97,7 @@ pub fn candidates(root: &Path) -> Vec<PathBuf> {
                 "prisma" => true,
                 // Rollbacks describe the schema before, not after.
                 "sql" => name != "down.sql" && !name.ends_with(".down.sql"),
-                "rs" => true,
+                "rs" | "py" => true,
                 e => is_ts(e) && !name.ends_with(".d.ts"),
             }
         })
@@ -154,6 +163,14 @@ fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
             }
         }
         "sql" => {}
+        "py" => {
+            if sqlalchemy::mentions(text) {
+                kinds.push(Kind::SqlAlchemy);
+            }
+            if django::mentions(text) {
+                kinds.push(Kind::Django);
+            }
+        }
         _ => {
             if ["pgTable", "mysqlTable", "sqliteTable", "TableCreator"]
                 .iter()
@@ -173,6 +190,9 @@ fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
     if ext == "sql" {
         return vec![Parsed::Migration(migrations::parse(rel, text))];
     }
+    if ext == "py" {
+        return parse_python(rel, text);
+    }
     kinds_in(ext, text)
         .into_iter()
         .map(|kind| {
@@ -182,10 +202,44 @@ fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
                 Kind::TypeOrm => typeorm::parse(rel, text),
                 Kind::Diesel => diesel::parse(rel, text),
                 Kind::SeaOrm => sea_orm::parse(rel, text),
+                Kind::SqlAlchemy | Kind::Django => FileSchema::default(),
             };
             Parsed::Orm(kind, parsed)
         })
         .collect()
+}
+
+/// Whether a Python file is test code, whose models are fixtures of the tests
+/// rather than the application's tables.
+fn is_python_test(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.starts_with("test_")
+        || matches!(name, "conftest.py" | "tests.py")
+        || rel
+            .split('/')
+            .any(|p| matches!(p, "tests" | "test" | "testing"))
+}
+
+/// A Python file: an Alembic revision, or models (classes, `Table(…)`). Classes a
+/// migration declares for its own data changes are not the application's.
+fn parse_python(rel: &str, text: &str) -> Vec<Parsed> {
+    if alembic::is_revision(rel, text) {
+        return vec![Parsed::Migration(alembic::parse(rel, text))];
+    }
+    let in_migrations = rel.split('/').any(|p| p == "migrations");
+    if (in_migrations && text.contains("migrations.Migration")) || is_python_test(rel) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for kind in kinds_in("py", text) {
+        let (classes, tables) = match kind {
+            Kind::SqlAlchemy => sqlalchemy::parse(rel, text),
+            _ => django::parse(rel, text),
+        };
+        out.push(Parsed::Classes(classes));
+        out.push(Parsed::Orm(kind, tables));
+    }
+    out
 }
 
 /// The schema a code file defines, taken from the text `racelint check` has already
@@ -201,7 +255,7 @@ pub struct ReadSources {
 pub fn sources_in_code(root: &Path, path: &Path, text: &str) -> Option<ReadSources> {
     let path = crate::discover::absolute(path);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !(ext == "rs" || is_ts(ext)) || !path.starts_with(root) {
+    if !(ext == "rs" || ext == "py" || is_ts(ext)) || !path.starts_with(root) {
         return None;
     }
     let parsed = if text.len() as u64 > MAX_FILE_BYTES {
@@ -237,8 +291,10 @@ pub fn discover_reusing(
     let mut out = SchemaDiscovery::default();
     let mut orm: Vec<(Kind, Table)> = Vec::new();
     let mut migration_files = Vec::new();
+    let mut classes = Vec::new();
     for p in parsed.into_iter().flatten() {
         match p {
+            Parsed::Classes(c) => classes.extend(c),
             Parsed::Orm(kind, fs) => {
                 out.notes.extend(fs.notes);
                 out.errors.extend(fs.error);
@@ -251,6 +307,13 @@ pub fn discover_reusing(
             Parsed::Error(e) => out.errors.push(e),
         }
     }
+    orm.extend(py_models::resolve(&classes).into_iter().map(|(o, t)| {
+        let kind = match o {
+            Orm::SqlAlchemy => Kind::SqlAlchemy,
+            Orm::Django => Kind::Django,
+        };
+        (kind, t)
+    }));
     // Files came sorted by path, which is migration order.
     let migrated = migrations::replay(migration_files);
     out.notes.extend(migrated.notes);
@@ -500,10 +563,12 @@ fn overlay(orm: OrmTable, mig: Table, notes: &mut Vec<String>) -> Table {
             Some(_) => {}
         }
     }
-    if kinds.contains(&Kind::Prisma)
-        || kinds.contains(&Kind::Drizzle)
-        || kinds.contains(&Kind::TypeOrm)
-    {
+    if kinds.iter().any(|k| {
+        matches!(
+            k,
+            Kind::Prisma | Kind::Drizzle | Kind::TypeOrm | Kind::SqlAlchemy | Kind::Django
+        )
+    }) {
         for fk in &t.foreign_keys {
             if !o.foreign_keys.iter().any(|x| same_fk(x, fk)) {
                 note(format!(

@@ -21,11 +21,103 @@ use sqlparser::parser::Parser;
 /// One file's DDL, parsed but not yet applied.
 #[derive(Debug, Default)]
 pub struct ParsedMigration {
-    /// Each statement with the 1-based line it starts on.
-    statements: Vec<(Statement, u32)>,
+    /// Each step with the 1-based line it starts on.
+    steps: Vec<(Step, u32)>,
     path: String,
+    /// Where the file goes in the replay when its name does not say (Alembic).
+    pub revision: Option<Revision>,
     pub notes: Vec<String>,
     pub error: Option<RunError>,
+}
+
+/// An Alembic revision: its id and the revisions it follows (`down_revision`).
+#[derive(Debug, Default, Clone)]
+pub struct Revision {
+    pub id: String,
+    pub parents: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Step {
+    // Boxed: sqlparser's statements are kilobytes.
+    Sql(Box<Statement>),
+    Change(Box<Change>),
+}
+
+/// A schema change a non-SQL migration (Alembic, Django) makes, in the replay's terms.
+/// Tables are named by database name or by a label the creating change gave.
+#[derive(Debug)]
+pub enum Change {
+    CreateTable {
+        table: Table,
+        /// Each column and whether its type is an integer.
+        columns: Vec<(String, bool)>,
+        /// Other names later changes use for the table (Django's `app.model`).
+        labels: Vec<String>,
+    },
+    DropTable(String),
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: String,
+        integer: bool,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    SetPrimaryKey {
+        table: String,
+        columns: Vec<String>,
+    },
+    AddUnique {
+        table: String,
+        columns: Vec<String>,
+        name: Option<String>,
+    },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+        name: Option<String>,
+    },
+    /// A named constraint or index, in `table` when given.
+    DropConstraint {
+        table: Option<String>,
+        name: String,
+    },
+}
+
+impl ParsedMigration {
+    /// An empty migration of a non-SQL source, to fill with [`Self::push_change`]
+    /// and [`Self::push_sql`] in the order the migration runs them.
+    pub fn new(rel_path: &str, revision: Option<Revision>) -> ParsedMigration {
+        ParsedMigration {
+            path: rel_path.to_string(),
+            revision,
+            ..ParsedMigration::default()
+        }
+    }
+
+    pub fn push_change(&mut self, change: Change, line: u32) {
+        self.steps.push((Step::Change(Box::new(change)), line));
+    }
+
+    /// Adds the statements of SQL text a migration runs (Alembic's `op.execute`),
+    /// all placed at `line`.
+    pub fn push_sql(&mut self, sql: &str, line: u32) {
+        let parsed = parse(&self.path, sql);
+        self.notes.extend(parsed.notes);
+        self.steps
+            .extend(parsed.steps.into_iter().map(|(s, l)| (s, line + l - 1)));
+    }
 }
 
 /// Splits SQL text into statements: `(byte offset of the statement, its text)`.
@@ -276,7 +368,7 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
         match parsed {
             Some(statements) => {
                 for s in statements {
-                    out.statements.push((s, line));
+                    out.steps.push((Step::Sql(Box::new(s)), line));
                 }
             }
             None => {
@@ -290,7 +382,7 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
             }
         }
     }
-    if relevant > 0 && out.statements.is_empty() {
+    if relevant > 0 && out.steps.is_empty() {
         if let Some((offset, message)) = first_failure {
             out.error = Some(schema_error(
                 &file,
@@ -311,6 +403,8 @@ struct TableState {
     /// Constraint or index names, parallel to `table.unique` and `table.foreign_keys`.
     unique_names: Vec<Option<String>>,
     fk_names: Vec<Option<String>>,
+    /// Names other than its own that migrations use for the table.
+    labels: Vec<String>,
 }
 
 /// The schema that the migrations replayed so far describe.
@@ -396,13 +490,103 @@ fn index_columns(cols: &[IndexColumn]) -> Option<Vec<String>> {
 impl MigrationState {
     fn find(&mut self, name: &str) -> Option<&mut TableState> {
         let k = key(name);
-        self.tables.iter_mut().find(|t| key(&t.table.name) == k)
+        self.tables
+            .iter_mut()
+            .find(|t| key(&t.table.name) == k || t.labels.iter().any(|l| key(l) == k))
+    }
+
+    /// The database name of a table named by its name or a label.
+    fn name_of(&mut self, name: &str) -> String {
+        self.find(name)
+            .map_or_else(|| name.to_string(), |t| t.table.name.clone())
+    }
+
+    fn change(&mut self, change: Change, at: &str) {
+        let unknown = |notes: &mut Vec<String>, table: &str| {
+            notes.push(format!("{at}: change to unknown table `{table}`; skipped"));
+        };
+        match change {
+            Change::CreateTable {
+                table,
+                columns,
+                labels,
+            } => {
+                let k = key(&table.name);
+                self.tables.retain(|t| key(&t.table.name) != k);
+                let fk_names = vec![None; table.foreign_keys.len()];
+                let unique_names = vec![None; table.unique.len()];
+                self.tables.push(TableState {
+                    table,
+                    columns,
+                    unique_names,
+                    fk_names,
+                    labels,
+                });
+            }
+            Change::DropTable(name) => {
+                let name = self.name_of(&name);
+                self.tables.retain(|t| key(&t.table.name) != key(&name));
+            }
+            Change::RenameTable { from, to } => {
+                let from = self.name_of(&from);
+                self.rename(&from, &to);
+            }
+            Change::DropConstraint { table, name } => {
+                let table = table.map(|t| self.name_of(&t));
+                self.drop_named(table.as_deref(), &name);
+            }
+            Change::AddColumn {
+                table,
+                column,
+                integer,
+            } => match self.find(&table) {
+                Some(state) => {
+                    state.columns.retain(|(c, _)| key(c) != key(&column));
+                    if integer && column.eq_ignore_ascii_case("version") {
+                        state.table.version_column = Some(column.clone());
+                    }
+                    state.columns.push((column, integer));
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::DropColumn { table, column } => match self.find(&table) {
+                Some(state) => drop_column(state, &column),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::RenameColumn { table, from, to } => match self.find(&table) {
+                Some(state) => rename_column(state, &from, &to),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::SetPrimaryKey { table, columns } => match self.find(&table) {
+                Some(state) => state.table.primary_key = columns,
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::AddUnique {
+                table,
+                columns,
+                name,
+            } => match self.find(&table) {
+                Some(state) => push_unique(state, columns, name),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::AddForeignKey {
+                table,
+                foreign_key,
+                name,
+            } => match self.find(&table) {
+                Some(state) => {
+                    state.table.foreign_keys.push(foreign_key);
+                    state.fk_names.push(name);
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+        }
     }
 
     /// Replays one parsed file on top of what came before.
     pub fn apply(&mut self, file: ParsedMigration) {
         self.notes.extend(file.notes);
-        for (stmt, line) in file.statements {
+        for (step, line) in file.steps {
             let at = |span_line: u64| {
                 let l = if span_line > 0 {
                     line + span_line as u32 - 1
@@ -411,7 +595,10 @@ impl MigrationState {
                 };
                 format!("{}:{l}", file.path)
             };
-            self.statement(stmt, &at);
+            match step {
+                Step::Sql(stmt) => self.statement(*stmt, &at),
+                Step::Change(change) => self.change(*change, &at(0)),
+            }
         }
     }
 
@@ -583,7 +770,17 @@ impl MigrationState {
     /// The tables, with a foreign key's missing referenced columns filled from the
     /// referenced primary key (`REFERENCES users` means `users(id)` when that is the key).
     pub fn finish(self) -> FileSchema {
+        let labels: Vec<(String, String)> = self
+            .tables
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| (key(l), s.table.name.clone())))
+            .collect();
         let mut tables: Vec<Table> = self.tables.into_iter().map(|s| s.table).collect();
+        for fk in tables.iter_mut().flat_map(|t| t.foreign_keys.iter_mut()) {
+            if let Some((_, name)) = labels.iter().find(|(l, _)| *l == key(&fk.references)) {
+                fk.references = name.clone();
+            }
+        }
         let pks: Vec<(String, Vec<String>)> = tables
             .iter()
             .map(|t| (key(&t.name), t.primary_key.clone()))
@@ -730,13 +927,70 @@ fn rename_column(state: &mut TableState, old: &str, new: &str) {
     }
 }
 
-/// Replays several files, already in migration order, into one schema.
+/// Replays several files, in path order, into one schema. Files with an Alembic
+/// revision take the places such files hold, in revision order.
 pub fn replay(files: impl IntoIterator<Item = ParsedMigration>) -> FileSchema {
     let mut state = MigrationState::default();
-    for f in files {
+    for f in revision_order(files.into_iter().collect()) {
         state.apply(f);
     }
     state.finish()
+}
+
+/// Path order, except that revisioned files follow their `down_revision` chain
+/// (a topological order, ties by path); a revision whose parent is missing is a root.
+fn revision_order(files: Vec<ParsedMigration>) -> Vec<ParsedMigration> {
+    let slots: Vec<bool> = files.iter().map(|f| f.revision.is_some()).collect();
+    let (mut revisioned, plain): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.revision.is_some());
+    let ids: Vec<String> = revisioned
+        .iter()
+        .map(|f| f.revision.as_ref().map_or(String::new(), |r| r.id.clone()))
+        .collect();
+    let mut pending: Vec<usize> = revisioned
+        .iter()
+        .map(|f| {
+            f.revision
+                .as_ref()
+                .map_or(0, |r| r.parents.iter().filter(|p| ids.contains(p)).count())
+        })
+        .collect();
+    let mut order = Vec::with_capacity(revisioned.len());
+    let mut done = vec![false; revisioned.len()];
+    while order.len() < revisioned.len() {
+        // The first ready file by path; on a cycle, the first left.
+        let next = (0..revisioned.len())
+            .find(|&i| !done[i] && pending[i] == 0)
+            .or_else(|| (0..revisioned.len()).find(|&i| !done[i]));
+        let Some(i) = next else { break };
+        done[i] = true;
+        order.push(i);
+        for (j, f) in revisioned.iter().enumerate() {
+            if let Some(r) = &f.revision {
+                if !done[j] {
+                    pending[j] -= r
+                        .parents
+                        .iter()
+                        .filter(|p| **p == ids[i])
+                        .count()
+                        .min(pending[j]);
+                }
+            }
+        }
+    }
+    let mut taken: Vec<Option<ParsedMigration>> = revisioned.drain(..).map(Some).collect();
+    let mut ordered = order.into_iter().filter_map(|i| taken[i].take());
+    let mut plain = plain.into_iter();
+    slots
+        .into_iter()
+        .filter_map(|revisioned| {
+            if revisioned {
+                ordered.next()
+            } else {
+                plain.next()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

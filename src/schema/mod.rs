@@ -9,13 +9,18 @@
 //! never fails as a whole run; [`discover`] walks the project, runs them and merges
 //! the results (migrations win over ORM declarations); [`output`] prints the result.
 
+pub mod alembic;
 pub mod diesel;
 pub mod discover;
+pub mod django;
 pub mod drizzle;
 pub mod migrations;
 pub mod output;
 pub mod prisma;
+mod py;
+pub mod py_models;
 pub mod sea_orm;
+pub mod sqlalchemy;
 mod ts;
 pub mod typeorm;
 
