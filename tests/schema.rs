@@ -192,11 +192,12 @@ fn sql_migrations_in_order() {
         "absent ON DELETE is no action"
     );
 
-    // The ALTER sqlparser cannot read is a note, not an error.
+    // `ALTER COLUMN … SET STATISTICS`, which sqlparser cannot read, changes no
+    // key: it is passed over without a note, as valid PostgreSQL should be.
     assert!(
         d.notes
             .iter()
-            .any(|n| n.starts_with("migrations/20240210090000_transfers.up.sql:15:")),
+            .all(|n| !n.starts_with("migrations/20240210090000_transfers.up.sql:15:")),
         "{:#?}",
         d.notes
     );
@@ -360,8 +361,13 @@ fn unreadable_and_oversized_files_do_not_stop_discovery() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::write(root.join("schema.prisma"), "model A {\n  id Int @id\n}\n").unwrap();
-    std::fs::write(root.join("latin1.sql"), b"CREATE TABLE caf\xe9 (id int);\n").unwrap();
-    std::fs::write(root.join("dump.sql"), "-- x\n".repeat(1_400_000)).unwrap();
+    std::fs::create_dir(root.join("migrations")).unwrap();
+    std::fs::write(
+        root.join("migrations/latin1.sql"),
+        b"CREATE TABLE caf\xe9 (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("migrations/dump.sql"), "-- x\n".repeat(1_400_000)).unwrap();
     std::fs::create_dir(root.join("node_modules")).unwrap();
     std::fs::write(
         root.join("node_modules/lib.prisma"),
@@ -384,8 +390,8 @@ fn unreadable_and_oversized_files_do_not_stop_discovery() {
     assert_eq!(
         kinds,
         [
-            ("dump.sql", ErrorKind::Skipped),
-            ("latin1.sql", ErrorKind::ReadError)
+            ("migrations/dump.sql", ErrorKind::Skipped),
+            ("migrations/latin1.sql", ErrorKind::ReadError)
         ]
     );
 }
@@ -594,4 +600,81 @@ fn django_models() {
     let through = table(s, "catalog_products_tags");
     assert_eq!(through.unique, [strings(&["product_id", "tag_id"])]);
     assert!(s.related("catalog_products_tags", "shop_tag"));
+}
+
+/// What PostgreSQL accepts parses; only migration folders (and the configured
+/// ones) are replayed; files holding both directions apply their up part.
+#[test]
+fn valid_sql_parses_and_only_migrations_are_replayed() {
+    let root = fixture("sql-sources");
+    let configured =
+        racelint::schema::MigrationFolders::new(&root, &strings(&["sql/extra/**"])).unwrap();
+    let d = racelint::schema::discover_with(&root, &configured);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let s = &d.schema;
+    assert_eq!(
+        names(s),
+        [
+            "audit_entries",
+            "invoices",
+            "orders",
+            "payments",
+            "tags",
+            "users"
+        ],
+        "scripts/rename_users.sql is no migration; down parts and down.sql are not applied"
+    );
+    // A partial unique index is a key (its condition is not kept).
+    assert_eq!(table(s, "users").unique, [strings(&["email"])]);
+    // `NOT VALID` still adds the key.
+    let fk = s.foreign_keys_between("orders", "users").next().unwrap();
+    assert_eq!(fk.on_delete, OnDelete::Cascade);
+    assert_eq!(fk.source, "migrations/0001_init.sql:13");
+    assert_eq!(
+        s.foreign_keys_between("invoices", "orders")
+            .next()
+            .unwrap()
+            .source,
+        "migrations/0004_goose_invoices.sql:3"
+    );
+    assert_eq!(
+        s.foreign_keys_between("payments", "invoices")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+    assert!(
+        d.notes.iter().any(|n| n.contains("ClickHouse")),
+        "{:#?}",
+        d.notes
+    );
+    assert!(
+        d.notes.iter().all(|n| !n.contains("cannot read")),
+        "{:#?}",
+        d.notes
+    );
+
+    // Without the configuration, sql/extra is not a migration folder.
+    let plain = discover(&root);
+    assert!(plain.schema.table("audit_entries").is_none());
+}
+
+#[test]
+fn the_schema_command_reads_the_configured_migration_folders() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_racelint"))
+        .args(["schema", "--format", "json"])
+        .arg(fixture("sql-sources"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"audit_entries"), "{names:?}");
+    assert!(!names.contains(&"users_archive"), "{names:?}");
 }

@@ -106,6 +106,51 @@ pub fn candidates(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Folders whose `.sql` files are migrations: Prisma, sqlx, Diesel and Supabase
+/// `migrations/`, Drizzle's `drizzle/`, `db/migrate`.
+const MIGRATION_DIRS: [&str; 4] = ["migrations", "migration", "migrate", "drizzle"];
+
+/// Which `.sql` files are replayed into the schema: those in migration folders,
+/// schema dumps (`schema.sql`, `structure.sql`, a `schema/` folder), and those the
+/// configuration's `[schema] migrations` globs name. Any other `.sql` (a one-off
+/// data script, a query file) never changes the schema.
+#[derive(Clone, Debug, Default)]
+pub struct MigrationFolders {
+    globs: Option<ignore::overrides::Override>,
+}
+
+impl MigrationFolders {
+    /// Gitignore-style `globs`, relative to `base` (the configuration's folder).
+    pub fn new(base: &Path, globs: &[String]) -> Result<MigrationFolders, String> {
+        if globs.is_empty() {
+            return Ok(MigrationFolders::default());
+        }
+        let mut builder = ignore::overrides::OverrideBuilder::new(base);
+        for g in globs {
+            builder
+                .add(g)
+                .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
+        }
+        let globs = builder.build().map_err(|e| e.to_string())?;
+        Ok(MigrationFolders { globs: Some(globs) })
+    }
+
+    fn holds(&self, root: &Path, path: &Path) -> bool {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut folders = rel.parent().into_iter().flat_map(Path::components);
+        folders.any(|c| {
+            c.as_os_str()
+                .to_str()
+                .is_some_and(|c| MIGRATION_DIRS.contains(&c) || c == "schema")
+        }) || matches!(name, "schema.sql" | "structure.sql")
+            || self
+                .globs
+                .as_ref()
+                .is_some_and(|g| g.matched(path, false).is_whitelist())
+    }
+}
+
 fn read_error(kind: ErrorKind, rel: &str, message: String) -> Parsed {
     Parsed::Error(RunError {
         kind,
@@ -140,7 +185,7 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
         Ok(text) => parse_text(&rel, ext, &text),
         Err(e) => {
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            if declared || !kinds_in(ext, &lossy).is_empty() {
+            if declared || !kinds_in(&rel, ext, &lossy).is_empty() {
                 vec![read_error(ErrorKind::ReadError, &rel, "not UTF-8".into())]
             } else {
                 Vec::new()
@@ -150,7 +195,7 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
 }
 
 /// Which ORM schemas a file of this extension may define, by the markers they need.
-fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
+fn kinds_in(rel: &str, ext: &str, text: &str) -> Vec<Kind> {
     let mut kinds = Vec::new();
     match ext {
         "prisma" => kinds.push(Kind::Prisma),
@@ -167,7 +212,8 @@ fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
             if sqlalchemy::mentions(text) {
                 kinds.push(Kind::SqlAlchemy);
             }
-            if django::mentions(text) {
+            // Django finds models in an app's `models` module only.
+            if django::app_label(rel).is_some() && django::mentions(text) {
                 kinds.push(Kind::Django);
             }
         }
@@ -193,7 +239,7 @@ fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
     if ext == "py" {
         return parse_python(rel, text);
     }
-    kinds_in(ext, text)
+    kinds_in(rel, ext, text)
         .into_iter()
         .map(|kind| {
             let parsed = match kind {
@@ -231,7 +277,7 @@ fn parse_python(rel: &str, text: &str) -> Vec<Parsed> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for kind in kinds_in("py", text) {
+    for kind in kinds_in(rel, "py", text) {
         let (classes, tables) = match kind {
             Kind::SqlAlchemy => sqlalchemy::parse(rel, text),
             _ => django::parse(rel, text),
@@ -269,7 +315,12 @@ pub fn sources_in_code(root: &Path, path: &Path, text: &str) -> Option<ReadSourc
 /// Finds and merges every schema source under `root`. Never fails: unreadable or
 /// unparseable files become `errors`, and the rest is still used.
 pub fn discover(root: &Path) -> SchemaDiscovery {
-    discover_reusing(root, candidates(root), Vec::new())
+    discover_with(root, &MigrationFolders::default())
+}
+
+/// [`discover`], with the configured migration folders.
+pub fn discover_with(root: &Path, migrations: &MigrationFolders) -> SchemaDiscovery {
+    discover_reusing(root, candidates(root), Vec::new(), migrations)
 }
 
 /// [`discover`], given the walk's candidates and the sources of the code files
@@ -278,11 +329,13 @@ pub fn discover_reusing(
     root: &Path,
     candidates: Vec<PathBuf>,
     read: Vec<ReadSources>,
+    migrations: &MigrationFolders,
 ) -> SchemaDiscovery {
     let mut known: std::collections::HashMap<PathBuf, Vec<Parsed>> =
         read.into_iter().map(|r| (r.path, r.parsed)).collect();
     let parsed: Vec<Vec<Parsed>> = candidates
         .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "sql") || migrations.holds(root, p))
         .map(|path| (known.remove(&path), path))
         .collect::<Vec<_>>()
         .into_par_iter()

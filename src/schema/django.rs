@@ -90,6 +90,14 @@ fn target(c: &Call, src: &str) -> Option<String> {
 pub fn field(name: &str, node: Node, src: &str) -> Option<FieldSpec> {
     let c = call(node, src)?;
     let last = c.last();
+    // `models.CharField`, or a bare imported name; never `forms.CharField` or
+    // `serializers.CharField`, which describe no column.
+    let prefix = c.name.rsplit_once('.').map_or("", |(p, _)| p);
+    let model_module =
+        prefix.is_empty() || prefix.ends_with("models") || prefix.ends_with("fields");
+    if !model_module || last == "Field" {
+        return None;
+    }
     let relation = last.ends_with("ForeignKey") || last == "OneToOneField" || last == "ParentalKey";
     if !(last.ends_with("Field") || relation) || last == "GenericForeignKey" {
         return None;

@@ -9,7 +9,7 @@
 //! (in parallel) and then replayed in path order into one [`MigrationState`],
 //! because migration folders and files carry timestamp or sequence prefixes.
 
-use super::{schema_error, schema_file, FileSchema, ForeignKey, OnDelete, Table};
+use super::{migration_text, schema_error, schema_file, FileSchema, ForeignKey, OnDelete, Table};
 use crate::diagnostic::RunError;
 use sqlparser::ast::{
     AlterTableOperation, ColumnDef, ColumnOption, DataType, Expr, Ident, IndexColumn, ObjectName,
@@ -322,7 +322,25 @@ fn shapes_keys(stmt: &str) -> bool {
             (head.iter().take(3).any(|x| x == "TABLE") && !temp)
                 || (w(1) == "UNIQUE" && head.iter().any(|x| x == "INDEX"))
         }
-        "ALTER" => w(1) == "TABLE",
+        // `ALTER COLUMN … TYPE`, `SET DEFAULT`, `OWNER TO` leave keys alone.
+        "ALTER" => {
+            w(1) == "TABLE"
+                && stmt
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .any(|x| {
+                        [
+                            "ADD",
+                            "DROP",
+                            "RENAME",
+                            "PRIMARY",
+                            "UNIQUE",
+                            "REFERENCES",
+                            "FOREIGN",
+                        ]
+                        .iter()
+                        .any(|k| x.eq_ignore_ascii_case(k))
+                    })
+        }
         "DROP" => w(1) == "TABLE" || w(1) == "INDEX",
         "RENAME" => w(1) == "TABLE",
         _ => false,
@@ -331,11 +349,19 @@ fn shapes_keys(stmt: &str) -> bool {
 
 /// Parses one migration file's key-shaping DDL. `rel_path` is shown in sources.
 pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
-    let file = schema_file(rel_path, text);
     let mut out = ParsedMigration {
         path: rel_path.to_string(),
         ..Default::default()
     };
+    if migration_text::is_clickhouse(rel_path, text) {
+        out.notes.push(format!(
+            "{rel_path}: ClickHouse DDL, which has no keys; skipped"
+        ));
+        return out;
+    }
+    let up = migration_text::up_part(text);
+    let text = up.as_deref().unwrap_or(text);
+    let file = schema_file(rel_path, text);
     let dialects: [&dyn Dialect; 4] = [
         &PostgreSqlDialect {},
         &MySqlDialect {},
@@ -354,17 +380,21 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
         relevant += 1;
         let line = file.position(offset as u32).line;
         let mut last_err = String::new();
-        let parsed = dialects
-            .iter()
-            .find_map(|d| match Parser::parse_sql(*d, stmt) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    if last_err.is_empty() {
-                        last_err = e.to_string();
+        let mut try_parse = |stmt: &str| {
+            dialects
+                .iter()
+                .find_map(|d| match Parser::parse_sql(*d, stmt) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        if last_err.is_empty() {
+                            last_err = e.to_string();
+                        }
+                        None
                     }
-                    None
-                }
-            });
+                })
+        };
+        let parsed = try_parse(stmt)
+            .or_else(|| migration_text::relaxed(stmt).and_then(|relaxed| try_parse(&relaxed)));
         match parsed {
             Some(statements) => {
                 for s in statements {

@@ -14,6 +14,7 @@ pub mod diesel;
 pub mod discover;
 pub mod django;
 pub mod drizzle;
+mod migration_text;
 pub mod migrations;
 pub mod output;
 pub mod prisma;
@@ -25,7 +26,8 @@ mod ts;
 pub mod typeorm;
 
 pub use discover::{
-    candidates, discover, discover_reusing, sources_in_code, ReadSources, SchemaDiscovery,
+    candidates, discover, discover_reusing, discover_with, sources_in_code, MigrationFolders,
+    ReadSources, SchemaDiscovery,
 };
 pub use output::{render_text, to_json};
 

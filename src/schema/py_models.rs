@@ -287,11 +287,23 @@ fn django_target(index: &Index, tables: &[Option<String>], from: usize, target: 
     match pick {
         Some(i) => tables[i].clone().unwrap_or_default(),
         // Another package's model (`auth.User`): its default table name.
-        None => match app {
-            Some(a) => format!("{}_{}", a.to_lowercase(), model.to_lowercase()),
-            None => model.to_string(),
+        None => match (app, contrib_table(model)) {
+            (None | Some("auth" | "contenttypes"), Some(t)) => t.to_string(),
+            (Some(a), _) => format!("{}_{}", a.to_lowercase(), model.to_lowercase()),
+            (None, None) => model.to_string(),
         },
     }
+}
+
+/// The tables of the `django.contrib` models projects point at by class.
+fn contrib_table(model: &str) -> Option<&'static str> {
+    Some(match model {
+        "User" => "auth_user",
+        "Group" => "auth_group",
+        "Permission" => "auth_permission",
+        "ContentType" => "django_content_type",
+        _ => return None,
+    })
 }
 
 /// The tables the classes describe, in class order.
