@@ -540,6 +540,8 @@ fn django_models() {
             "accounts_account",
             "catalog_products",
             "catalog_products_tags",
+            "legacy_coupon",
+            "marketing_campaigns",
             "shop_digitalproduct",
             "shop_invoice",
             "shop_order",
@@ -600,6 +602,38 @@ fn django_models() {
     let through = table(s, "catalog_products_tags");
     assert_eq!(through.unique, [strings(&["product_id", "tag_id"])]);
     assert!(s.related("catalog_products_tags", "shop_tag"));
+
+    // Migrations add the tables no model declares, replayed in dependency order:
+    // AlterField took `code`'s own key away, AlterUniqueTogether and AddConstraint
+    // name fields, which are columns `order_id` and `campaign_id`.
+    let coupon = table(s, "Coupon.objects");
+    assert_eq!(coupon.name, "legacy_coupon");
+    assert_eq!(
+        coupon.unique,
+        [
+            strings(&["order_id", "code"]),
+            strings(&["campaign_id", "code"])
+        ]
+    );
+    let campaign = s.foreign_keys_between("Coupon", "Campaign").next().unwrap();
+    assert_eq!(
+        campaign.references, "marketing_campaigns",
+        "through its db_table"
+    );
+    assert_eq!(campaign.on_delete, OnDelete::SetNull);
+    assert_eq!(
+        campaign.source,
+        "legacy/migrations/0002_coupon_campaign.py:12"
+    );
+    assert_eq!(
+        s.foreign_keys_between("Coupon", "Order")
+            .next()
+            .unwrap()
+            .on_delete,
+        OnDelete::Cascade
+    );
+    // A table a model declares keeps the model's keys: shop's migration is older.
+    assert_eq!(table(s, "Tag").sources, ["shop/models.py:22"]);
 }
 
 /// What PostgreSQL accepts parses; only migration folders (and the configured

@@ -10,7 +10,8 @@
 
 use super::py_models::{self, ModelClass, Orm};
 use super::{
-    alembic, diesel, django, drizzle, fold_name, migrations, prisma, sea_orm, sqlalchemy, typeorm,
+    alembic, diesel, django, django_migrations, drizzle, fold_name, migrations, prisma, sea_orm,
+    sqlalchemy, typeorm,
 };
 use super::{FileSchema, ForeignKey, Schema, Table};
 use crate::diagnostic::{ErrorKind, RunError};
@@ -59,6 +60,8 @@ enum Parsed {
     Orm(Kind, FileSchema),
     /// Python model classes, made tables once every file's classes are known.
     Classes(Vec<ModelClass>),
+    /// A Django settings module's `AUTH_USER_MODEL` label.
+    UserModel(String),
     Migration(migrations::ParsedMigration),
     Error(RunError),
 }
@@ -272,9 +275,14 @@ fn parse_python(rel: &str, text: &str) -> Vec<Parsed> {
     if alembic::is_revision(rel, text) {
         return vec![Parsed::Migration(alembic::parse(rel, text))];
     }
-    let in_migrations = rel.split('/').any(|p| p == "migrations");
-    if (in_migrations && text.contains("migrations.Migration")) || is_python_test(rel) {
+    if let Some(label) = django::user_model_setting(text) {
+        return vec![Parsed::UserModel(label)];
+    }
+    if is_python_test(rel) {
         return Vec::new();
+    }
+    if django_migrations::is_migration(rel, text) {
+        return vec![Parsed::Migration(django_migrations::parse(rel, text))];
     }
     let mut out = Vec::new();
     for kind in kinds_in(rel, "py", text) {
@@ -345,9 +353,11 @@ pub fn discover_reusing(
     let mut orm: Vec<(Kind, Table)> = Vec::new();
     let mut migration_files = Vec::new();
     let mut classes = Vec::new();
+    let mut user_model = "auth.User".to_string();
     for p in parsed.into_iter().flatten() {
         match p {
             Parsed::Classes(c) => classes.extend(c),
+            Parsed::UserModel(label) => user_model = label,
             Parsed::Orm(kind, fs) => {
                 out.notes.extend(fs.notes);
                 out.errors.extend(fs.error);
@@ -360,13 +370,41 @@ pub fn discover_reusing(
             Parsed::Error(e) => out.errors.push(e),
         }
     }
-    orm.extend(py_models::resolve(&classes).into_iter().map(|(o, t)| {
-        let kind = match o {
-            Orm::SqlAlchemy => Kind::SqlAlchemy,
-            Orm::Django => Kind::Django,
-        };
-        (kind, t)
-    }));
+    let user_table = user_model.to_lowercase().replacen('.', "_", 1);
+    for m in &mut migration_files {
+        m.retarget(django::AUTH_USER_MODEL, &user_table);
+    }
+    orm.extend(
+        py_models::resolve(&classes, &user_model)
+            .into_iter()
+            .map(|(o, t)| {
+                let kind = match o {
+                    Orm::SqlAlchemy => Kind::SqlAlchemy,
+                    Orm::Django => Kind::Django,
+                };
+                (kind, t)
+            }),
+    );
+    // Django's models are what its migrations were generated from, and a replay
+    // of a long history (app renames, `RunSQL`, squashes) is less exact than
+    // they are: Django migrations only add the tables no model declares.
+    let (django_files, migration_files): (Vec<_>, Vec<_>) = migration_files
+        .into_iter()
+        .partition(|m| m.django.is_some());
+    let from_django = migrations::replay(django_files);
+    out.notes.extend(from_django.notes);
+    let modelled: std::collections::HashSet<String> = orm
+        .iter()
+        .filter(|(k, _)| *k == Kind::Django)
+        .map(|(_, t)| key(&t.name))
+        .collect();
+    orm.extend(
+        from_django
+            .tables
+            .into_iter()
+            .filter(|t| !modelled.contains(&key(&t.name)))
+            .map(|t| (Kind::Django, t)),
+    );
     // Files came sorted by path, which is migration order.
     let migrated = migrations::replay(migration_files);
     out.notes.extend(migrated.notes);

@@ -35,14 +35,12 @@ const ROOTS: [&str; 6] = [
 pub fn app_label(rel_path: &str) -> Option<String> {
     let parts: Vec<&str> = rel_path.split('/').collect();
     let n = parts.len();
-    if n >= 2 && parts[n - 1] == "models.py" {
-        return Some(parts[n - 2].to_string());
-    }
-    parts[..n.saturating_sub(1)]
+    let package = parts[..n.saturating_sub(1)]
         .iter()
         .rposition(|p| *p == "models")
         .filter(|&i| i > 0)
-        .map(|i| parts[i - 1].to_string())
+        .map(|i| parts[i - 1].to_string());
+    package.or_else(|| (n >= 2 && parts[n - 1] == "models.py").then(|| parts[n - 2].to_string()))
 }
 
 /// Django's words for what deleting the parent does.
@@ -68,9 +66,20 @@ pub struct FieldSpec {
     pub many_to_many: Option<String>,
 }
 
-/// What `settings.AUTH_USER_MODEL` stands for until resolved: the project's own
-/// `User` model when it has one, else Django's `auth.User`.
+/// What `settings.AUTH_USER_MODEL` stands for until resolved through the
+/// project's settings ([`user_model_setting`]), else Django's `auth.User`.
 pub const AUTH_USER_MODEL: &str = "AUTH_USER_MODEL";
+
+/// `AUTH_USER_MODEL = "account.User"` in a settings module: the label.
+pub fn user_model_setting(src: &str) -> Option<String> {
+    src.lines().find_map(|line| {
+        let value = line.strip_prefix("AUTH_USER_MODEL")?.trim_start();
+        let value = value.strip_prefix('=')?.trim();
+        let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let inner = value[1..].split(quote).next()?;
+        inner.contains('.').then(|| inner.to_string())
+    })
+}
 
 /// The model a relation points at, as written.
 fn target(c: &Call, src: &str) -> Option<String> {

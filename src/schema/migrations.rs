@@ -26,6 +26,8 @@ pub struct ParsedMigration {
     path: String,
     /// Where the file goes in the replay when its name does not say (Alembic).
     pub revision: Option<Revision>,
+    /// A Django migration's app and name, and the migrations it squashes.
+    pub django: Option<DjangoName>,
     pub notes: Vec<String>,
     pub error: Option<RunError>,
 }
@@ -35,6 +37,14 @@ pub struct ParsedMigration {
 pub struct Revision {
     pub id: String,
     pub parents: Vec<String>,
+}
+
+/// A Django migration: `("api", "0002_squashed_0010")` and what it `replaces`.
+#[derive(Debug, Default, Clone)]
+pub struct DjangoName {
+    pub app: String,
+    pub name: String,
+    pub replaces: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -69,6 +79,20 @@ pub enum Change {
         table: String,
         column: String,
     },
+    /// The single-column unique key and the foreign key of a column, before a
+    /// changed definition adds its own (Django's `AlterField`).
+    DropColumnKeys {
+        table: String,
+        column: String,
+    },
+    /// Django's `RenameModel`: new labels, and the default table name follows
+    /// when the table still has the old one.
+    Relabel {
+        table: String,
+        from_default: String,
+        to_default: String,
+        labels: Vec<String>,
+    },
     RenameColumn {
         table: String,
         from: String,
@@ -81,6 +105,13 @@ pub enum Change {
     AddUnique {
         table: String,
         columns: Vec<String>,
+        name: Option<String>,
+    },
+    /// A unique key over Django field names: `project` is the column `project_id`
+    /// when the table has that column.
+    AddUniqueFields {
+        table: String,
+        fields: Vec<String>,
         name: Option<String>,
     },
     AddForeignKey {
@@ -103,6 +134,23 @@ impl ParsedMigration {
             path: rel_path.to_string(),
             revision,
             ..ParsedMigration::default()
+        }
+    }
+
+    /// Points the foreign keys that reference `from` at `to` instead (a setting
+    /// such as Django's `AUTH_USER_MODEL`, known once every file is read).
+    pub fn retarget(&mut self, from: &str, to: &str) {
+        for (step, _) in &mut self.steps {
+            let fk = match step {
+                Step::Change(c) => match c.as_mut() {
+                    Change::AddForeignKey { foreign_key, .. } => foreign_key,
+                    _ => continue,
+                },
+                Step::Sql(_) => continue,
+            };
+            if fk.references == from {
+                fk.references = to.to_string();
+            }
         }
     }
 
@@ -587,6 +635,62 @@ impl MigrationState {
                 Some(state) => rename_column(state, &from, &to),
                 None => unknown(&mut self.notes, &table),
             },
+            Change::DropColumnKeys { table, column } => match self.find(&table) {
+                Some(state) => {
+                    let single = vec![column.clone()];
+                    while let Some(i) = state.table.unique.iter().position(|u| *u == single) {
+                        state.table.unique.remove(i);
+                        state.unique_names.remove(i);
+                    }
+                    while let Some(i) = state
+                        .table
+                        .foreign_keys
+                        .iter()
+                        .position(|f| f.columns == single)
+                    {
+                        state.table.foreign_keys.remove(i);
+                        state.fk_names.remove(i);
+                    }
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::Relabel {
+                table,
+                from_default,
+                to_default,
+                labels,
+            } => {
+                let Some(state) = self.find(&table) else {
+                    return unknown(&mut self.notes, &table);
+                };
+                let old = state.table.name.clone();
+                state.labels.extend(labels);
+                if key(&old) == key(&from_default) {
+                    self.rename(&old, &to_default);
+                }
+            }
+            Change::AddUniqueFields {
+                table,
+                fields,
+                name,
+            } => match self.find(&table) {
+                Some(state) => {
+                    let columns = fields
+                        .into_iter()
+                        .map(|f| {
+                            let fk = format!("{f}_id");
+                            let has = |c: &str| state.columns.iter().any(|(x, _)| key(x) == key(c));
+                            if !has(&f) && has(&fk) {
+                                fk
+                            } else {
+                                f
+                            }
+                        })
+                        .collect();
+                    push_unique(state, columns, name);
+                }
+                None => unknown(&mut self.notes, &table),
+            },
             Change::SetPrimaryKey { table, columns } => match self.find(&table) {
                 Some(state) => state.table.primary_key = columns,
                 None => unknown(&mut self.notes, &table),
@@ -961,7 +1065,25 @@ fn rename_column(state: &mut TableState, old: &str, new: &str) {
 /// revision take the places such files hold, in revision order.
 pub fn replay(files: impl IntoIterator<Item = ParsedMigration>) -> FileSchema {
     let mut state = MigrationState::default();
-    for f in revision_order(files.into_iter().collect()) {
+    let files: Vec<ParsedMigration> = files.into_iter().collect();
+    // A squashed Django migration stands for the ones it replaces.
+    let replaced: Vec<(String, String)> = files
+        .iter()
+        .filter_map(|f| f.django.as_ref())
+        .flat_map(|d| {
+            d.replaces
+                .iter()
+                .map(|(app, name)| (app.clone(), name.clone()))
+        })
+        .collect();
+    let files = files.into_iter().filter(|f| {
+        f.django.as_ref().is_none_or(|d| {
+            !replaced
+                .iter()
+                .any(|(app, name)| *app == d.app && *name == d.name)
+        })
+    });
+    for f in revision_order(files.collect()) {
         state.apply(f);
     }
     state.finish()

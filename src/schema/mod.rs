@@ -13,6 +13,7 @@ pub mod alembic;
 pub mod diesel;
 pub mod discover;
 pub mod django;
+pub mod django_migrations;
 pub mod drizzle;
 mod migration_text;
 pub mod migrations;

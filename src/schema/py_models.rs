@@ -247,22 +247,22 @@ fn column(fields: &[(String, String)], name: &str) -> String {
 
 /// A Django reference (`"app.Model"`, `"Model"`, `"self"`, a class name) → the
 /// referenced class, the same app first.
-fn django_target(index: &Index, tables: &[Option<String>], from: usize, target: &str) -> String {
+/// What Django references resolve against: the classes, their tables, and the
+/// label `settings.AUTH_USER_MODEL` names.
+struct Targets<'a> {
+    index: &'a Index<'a>,
+    tables: &'a [Option<String>],
+    user_model: &'a str,
+}
+
+fn django_target(t: &Targets, from: usize, target: &str) -> String {
+    let (index, tables) = (t.index, t.tables);
     let c = &index.classes[from];
     if target == "self" {
         return tables[from].clone().unwrap_or_else(|| django_table(c));
     }
     if target == super::django::AUTH_USER_MODEL {
-        let custom = index
-            .by_name
-            .get("User")
-            .into_iter()
-            .flatten()
-            .find(|&&i| index.classes[i].orm == Orm::Django && tables[i].is_some());
-        return custom.map_or_else(
-            || "auth_user".to_string(),
-            |&i| tables[i].clone().unwrap_or_default(),
-        );
+        return django_target(t, from, t.user_model);
     }
     let (app, model) = match target.rsplit_once('.') {
         Some((a, m)) => (Some(a.rsplit('.').next().unwrap_or(a)), m),
@@ -306,8 +306,9 @@ fn contrib_table(model: &str) -> Option<&'static str> {
     })
 }
 
-/// The tables the classes describe, in class order.
-pub fn resolve(classes: &[ModelClass]) -> Vec<(Orm, Table)> {
+/// The tables the classes describe, in class order. `user_model` is the label
+/// `settings.AUTH_USER_MODEL` names (`auth.User` by default).
+pub fn resolve(classes: &[ModelClass], user_model: &str) -> Vec<(Orm, Table)> {
     let index = Index::new(classes);
     let ancestors: Vec<Vec<usize>> = (0..classes.len()).map(|i| index.ancestors(i)).collect();
     let roles: Vec<Role> = (0..classes.len())
@@ -320,6 +321,11 @@ pub fn resolve(classes: &[ModelClass]) -> Vec<(Orm, Table)> {
             _ => None,
         })
         .collect();
+    let targets = Targets {
+        index: &index,
+        tables: &tables,
+        user_model,
+    };
     let mut out: Vec<(Orm, Table)> = Vec::new();
     for (i, c) in classes.iter().enumerate() {
         let Role::Table(name) = &roles[i] else {
@@ -379,7 +385,7 @@ pub fn resolve(classes: &[ModelClass]) -> Vec<(Orm, Table)> {
                 let mut fk = fk.clone();
                 fk.columns = fk.columns.iter().map(|f| column(&fields, f)).collect();
                 if c.orm == Orm::Django {
-                    fk.references = django_target(&index, &tables, i, &fk.references);
+                    fk.references = django_target(&targets, i, &fk.references);
                 }
                 if !table.foreign_keys.iter().any(|x| x.columns == fk.columns) {
                     table.foreign_keys.push(fk);
@@ -413,7 +419,7 @@ pub fn resolve(classes: &[ModelClass]) -> Vec<(Orm, Table)> {
         ) {
             out.push((
                 Orm::Django,
-                through_table(&index, &tables, i, &table, field, target, source),
+                through_table(&targets, i, &table, field, target, source),
             ));
         }
         out.push((c.orm, table));
@@ -459,16 +465,15 @@ pub fn resolve(classes: &[ModelClass]) -> Vec<(Orm, Table)> {
 /// The table Django makes for a `ManyToManyField` without `through`:
 /// `<model table>_<field>`, one key to each side, unique together.
 fn through_table(
-    index: &Index,
-    tables: &[Option<String>],
+    targets: &Targets,
     from: usize,
     owner: &Table,
     field: &str,
     target: &str,
     source: &str,
 ) -> Table {
-    let model = index.classes[from].name.to_lowercase();
-    let to_table = django_target(index, tables, from, target);
+    let model = targets.index.classes[from].name.to_lowercase();
+    let to_table = django_target(targets, from, target);
     let to_model = target.rsplit('.').next().unwrap_or(target).to_lowercase();
     let (a, b) = if target == "self" || to_model == model {
         (format!("from_{model}_id"), format!("to_{model}_id"))
