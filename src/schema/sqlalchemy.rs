@@ -13,12 +13,25 @@ use super::py_models::{ModelClass, Naming, Orm};
 use super::{schema_error, schema_file, FileSchema, ForeignKey, OnDelete, Table};
 use tree_sitter::Node;
 
-/// Whether the text may declare SQLAlchemy tables or the classes they build on.
+/// Whether the text may declare SQLAlchemy tables or the classes they build on
+/// (a mixin's columns, a base's `__abstract__` or computed `__tablename__`).
+/// Services that only import `sqlalchemy` to query are not parsed.
 pub fn mentions(src: &str) -> bool {
-    src.contains("sqlalchemy")
-        || src.contains("sqlmodel")
-        || src.contains("__tablename__")
-        || src.contains("db.Model")
+    [
+        "__tablename__",
+        "__abstract__",
+        "mapped_column",
+        "Mapped[",
+        "__mapper_args__",
+        "Column(",
+        "Table(",
+        "DeclarativeBase",
+        "declarative_base",
+        "db.Model",
+        "table=True",
+    ]
+    .iter()
+    .any(|m| src.contains(m))
 }
 
 const COLUMN_CALLS: [&str; 3] = ["Column", "mapped_column", "Field"];
