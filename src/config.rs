@@ -24,6 +24,9 @@
 //!
 //! [non-atomic-writes]           # tables whose writes never need a transaction with others
 //! log-tables = ["audit_log", "outbox"]
+//!
+//! [schema]                      # more `.sql` migrations than the usual folders
+//! migrations = ["db/sql/**"]
 //! ```
 
 use crate::diagnostic::{RuleMeta, Severity};
@@ -82,6 +85,15 @@ pub struct NonAtomicWrites {
     pub log_tables: Vec<String>,
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaConfig {
+    /// Gitignore-style globs, relative to the config's folder, naming `.sql` files
+    /// that are migrations besides those racelint recognises by folder.
+    #[serde(default)]
+    pub migrations: Vec<String>,
+}
+
 /// The settings of one run. [`Config::default`] is what racelint does without a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -102,6 +114,7 @@ pub struct Config {
     pub max_file_size: u64,
     pub clients: Clients,
     pub non_atomic_writes: NonAtomicWrites,
+    pub schema: SchemaConfig,
 }
 
 impl Default for Config {
@@ -117,6 +130,7 @@ impl Default for Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             clients: Clients::default(),
             non_atomic_writes: NonAtomicWrites::default(),
+            schema: SchemaConfig::default(),
         }
     }
 }
@@ -253,7 +267,12 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         check_rule(id)?;
     }
 
-    for glob in raw.include.iter().chain(&raw.exclude) {
+    for glob in raw
+        .include
+        .iter()
+        .chain(&raw.exclude)
+        .chain(&raw.schema.migrations)
+    {
         let mut builder = ignore::overrides::OverrideBuilder::new("/");
         if let Err(e) = builder.add(glob.get_ref()) {
             return Err(err(
@@ -316,6 +335,9 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             drizzle: strings(raw.clients.drizzle),
         },
         non_atomic_writes: raw.non_atomic_writes,
+        schema: SchemaConfig {
+            migrations: strings(raw.schema.migrations),
+        },
     })
 }
 
@@ -338,6 +360,15 @@ struct Raw {
     clients: RawClients,
     #[serde(default)]
     non_atomic_writes: NonAtomicWrites,
+    #[serde(default)]
+    schema: RawSchema,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    #[serde(default)]
+    migrations: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -497,6 +528,9 @@ drizzle = ["orm"]
 
 [non-atomic-writes]
 log-tables = ["audit_log", "outbox"]
+
+[schema]
+migrations = ["db/sql/**"]
 "#);
         assert_eq!(
             c.select,
@@ -515,6 +549,7 @@ log-tables = ["audit_log", "outbox"]
         assert_eq!(c.client_names(Client::Drizzle), ["orm"]);
         assert!(c.client_names(Client::Sqlx).is_empty());
         assert_eq!(c.non_atomic_writes.log_tables, vec!["audit_log", "outbox"]);
+        assert_eq!(c.schema.migrations, vec!["db/sql/**"]);
     }
 
     #[test]

@@ -281,7 +281,11 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     }
     let schema = match (&schema_root, candidates) {
         (Some(root), Some(candidates)) => {
-            let found = pool.install(|| schema::discover_reusing(root, candidates, schema_read));
+            let base = config.base_dir().unwrap_or(root);
+            let migrations =
+                schema::MigrationFolders::new(base, &config.schema.migrations).map_err(Fatal)?;
+            let found = pool
+                .install(|| schema::discover_reusing(root, candidates, schema_read, &migrations));
             errors.extend(found.errors);
             found.schema
         }

@@ -267,6 +267,7 @@ fn the_readme_example_sets_every_key() {
         max_file_size,
         clients,
         non_atomic_writes,
+        schema,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -282,6 +283,8 @@ fn the_readme_example_sets_every_key() {
     assert!(!prisma.is_empty() && !drizzle.is_empty());
     let racelint::config::NonAtomicWrites { log_tables } = non_atomic_writes;
     assert!(!log_tables.is_empty());
+    let racelint::config::SchemaConfig { migrations } = schema;
+    assert!(!migrations.is_empty());
     // Every key is also explained in the section's prose or comments.
     for key in [
         "select",
@@ -294,6 +297,8 @@ fn the_readme_example_sets_every_key() {
         "[clients]",
         "[non-atomic-writes]",
         "log-tables",
+        "[schema]",
+        "migrations",
     ] {
         assert!(text.contains(key), "the README example lacks `{key}`");
     }

@@ -323,8 +323,26 @@ fn deeply_nested_schema_sources_neither_crash_check_nor_schema() {
         "(".repeat(n),
         ")".repeat(n)
     );
+    let sqlalchemy = format!(
+        "from sqlalchemy.orm import mapped_column\nclass User(Base):\n    __tablename__ = \"users\"\n    id = mapped_column(primary_key=True)\n    name = mapped_column({}\"n\"{})\n",
+        "(".repeat(n),
+        ")".repeat(n)
+    );
+    let django = format!(
+        "from django.db import models\nclass Team(models.Model):\n    slug = models.SlugField(unique=True, default={}\"x\"{})\n",
+        "(".repeat(n),
+        ")".repeat(n)
+    );
+    let alembic = format!(
+        "from alembic import op\nrevision = \"a1\"\ndown_revision = None\ndef upgrade():\n    op.create_table(\"teams\", sa.Column(\"id\", sa.Integer(), primary_key=True))\n    op.execute({}\"SELECT 1\"{})\n",
+        "(".repeat(n),
+        ")".repeat(n)
+    );
     let dir = project(&[
         ("src/good.ts", GET_OR_CREATE.as_bytes()),
+        ("app/models.py", sqlalchemy.as_bytes()),
+        ("teams/models.py", django.as_bytes()),
+        ("migrations/versions/a1_init.py", alembic.as_bytes()),
         ("src/schema.rs", diesel.as_bytes()),
         ("src/entities/cake.rs", sea_orm.as_bytes()),
         ("src/db/schema.ts", drizzle.as_bytes()),

@@ -251,6 +251,16 @@ fn schema_targets(text: &str) {
     schema::typeorm::parse("src/entities/user.ts", text);
     schema::diesel::parse("src/schema.rs", text);
     schema::sea_orm::parse("src/entities/user.rs", text);
+    python_schema_target(text);
+}
+
+fn python_schema_target(text: &str) {
+    let (mut classes, _) = schema::sqlalchemy::parse("app/models.py", text);
+    classes.extend(schema::django::parse("shop/models.py", text).0);
+    schema::py_models::resolve(&classes, "auth.User");
+    let alembic = schema::alembic::parse("migrations/versions/a1.py", text);
+    let django = schema::django_migrations::parse("shop/migrations/0001_initial.py", text);
+    schema::migrations::replay([alembic, django]);
 }
 
 #[test]
@@ -287,6 +297,7 @@ fn schema_parsers_survive_mutated_sources() {
         schema::diesel::parse("src/schema.rs", t);
         schema::sea_orm::parse("src/entities/user.rs", t);
     });
+    hammer("py-schemas", 0x7e57_0008, &["py"], &python_schema_target);
 }
 
 /// Every input that once crashed, hung or exhausted a fuzz target, through every

@@ -1,9 +1,9 @@
 //! `racelint schema`: the database schema racelint discovered under the project root.
 
 use super::{Format, EXIT_CLEAN, EXIT_ERROR};
-use crate::{discover, lint, schema};
+use crate::{config, discover, lint, schema};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct SchemaArgs {
@@ -17,6 +17,23 @@ pub struct SchemaArgs {
     pub verbose: bool,
 }
 
+/// The `[schema] migrations` folders of the nearest `racelint.toml`.
+fn migration_folders(first: &Path, root: &Path) -> Result<schema::MigrationFolders, i32> {
+    let Some(path) = config::find_config(&discover::absolute(first)) else {
+        return Ok(schema::MigrationFolders::default());
+    };
+    let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
+    let config = config::load(&path, &known).map_err(|error| {
+        eprint!("{}", crate::report::human::config_error(error));
+        EXIT_ERROR
+    })?;
+    let base = config.base_dir().unwrap_or(root);
+    schema::MigrationFolders::new(base, &config.schema.migrations).map_err(|e| {
+        eprintln!("racelint: error: {e}");
+        EXIT_ERROR
+    })
+}
+
 pub fn run(args: SchemaArgs) -> i32 {
     let first = args
         .paths
@@ -24,9 +41,13 @@ pub fn run(args: SchemaArgs) -> i32 {
         .cloned()
         .unwrap_or_else(|| PathBuf::from("."));
     let root = discover::project_root(&first);
+    let migrations = match migration_folders(&first, &root) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
     // The parsers recurse; run them on the same big-stack workers as `check`.
     let found = match lint::thread_pool(0) {
-        Ok(pool) => pool.install(|| schema::discover(&root)),
+        Ok(pool) => pool.install(|| schema::discover_with(&root, &migrations)),
         Err(fatal) => {
             eprintln!("racelint: error: {fatal}");
             return EXIT_ERROR;

@@ -8,7 +8,11 @@
 //! sources are always the union. Output order is fixed: files by path, tables by
 //! name, sources by path and line.
 
-use super::{diesel, drizzle, fold_name, migrations, prisma, sea_orm, typeorm};
+use super::py_models::{self, ModelClass, Orm};
+use super::{
+    alembic, diesel, django, django_migrations, drizzle, fold_name, migrations, prisma, sea_orm,
+    sqlalchemy, typeorm,
+};
 use super::{FileSchema, ForeignKey, Schema, Table};
 use crate::diagnostic::{ErrorKind, RunError};
 use rayon::prelude::*;
@@ -34,6 +38,8 @@ enum Kind {
     TypeOrm,
     Diesel,
     SeaOrm,
+    SqlAlchemy,
+    Django,
 }
 
 impl Kind {
@@ -44,12 +50,18 @@ impl Kind {
             Kind::TypeOrm => "TypeORM",
             Kind::Diesel => "Diesel",
             Kind::SeaOrm => "SeaORM",
+            Kind::SqlAlchemy => "SQLAlchemy",
+            Kind::Django => "Django",
         }
     }
 }
 
 enum Parsed {
     Orm(Kind, FileSchema),
+    /// Python model classes, made tables once every file's classes are known.
+    Classes(Vec<ModelClass>),
+    /// A Django settings module's `AUTH_USER_MODEL` label.
+    UserModel(String),
     Migration(migrations::ParsedMigration),
     Error(RunError),
 }
@@ -88,13 +100,58 @@ pub fn candidates(root: &Path) -> Vec<PathBuf> {
                 "prisma" => true,
                 // Rollbacks describe the schema before, not after.
                 "sql" => name != "down.sql" && !name.ends_with(".down.sql"),
-                "rs" => true,
+                "rs" | "py" => true,
                 e => is_ts(e) && !name.ends_with(".d.ts"),
             }
         })
         .collect();
     out.sort();
     out
+}
+
+/// Folders whose `.sql` files are migrations: Prisma, sqlx, Diesel and Supabase
+/// `migrations/`, Drizzle's `drizzle/`, `db/migrate`.
+const MIGRATION_DIRS: [&str; 4] = ["migrations", "migration", "migrate", "drizzle"];
+
+/// Which `.sql` files are replayed into the schema: those in migration folders,
+/// schema dumps (`schema.sql`, `structure.sql`, a `schema/` folder), and those the
+/// configuration's `[schema] migrations` globs name. Any other `.sql` (a one-off
+/// data script, a query file) never changes the schema.
+#[derive(Clone, Debug, Default)]
+pub struct MigrationFolders {
+    globs: Option<ignore::overrides::Override>,
+}
+
+impl MigrationFolders {
+    /// Gitignore-style `globs`, relative to `base` (the configuration's folder).
+    pub fn new(base: &Path, globs: &[String]) -> Result<MigrationFolders, String> {
+        if globs.is_empty() {
+            return Ok(MigrationFolders::default());
+        }
+        let mut builder = ignore::overrides::OverrideBuilder::new(base);
+        for g in globs {
+            builder
+                .add(g)
+                .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
+        }
+        let globs = builder.build().map_err(|e| e.to_string())?;
+        Ok(MigrationFolders { globs: Some(globs) })
+    }
+
+    fn holds(&self, root: &Path, path: &Path) -> bool {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut folders = rel.parent().into_iter().flat_map(Path::components);
+        folders.any(|c| {
+            c.as_os_str()
+                .to_str()
+                .is_some_and(|c| MIGRATION_DIRS.contains(&c) || c == "schema")
+        }) || matches!(name, "schema.sql" | "structure.sql")
+            || self
+                .globs
+                .as_ref()
+                .is_some_and(|g| g.matched(path, false).is_whitelist())
+    }
 }
 
 fn read_error(kind: ErrorKind, rel: &str, message: String) -> Parsed {
@@ -131,7 +188,7 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
         Ok(text) => parse_text(&rel, ext, &text),
         Err(e) => {
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            if declared || !kinds_in(ext, &lossy).is_empty() {
+            if declared || !kinds_in(&rel, ext, &lossy).is_empty() {
                 vec![read_error(ErrorKind::ReadError, &rel, "not UTF-8".into())]
             } else {
                 Vec::new()
@@ -141,7 +198,7 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
 }
 
 /// Which ORM schemas a file of this extension may define, by the markers they need.
-fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
+fn kinds_in(rel: &str, ext: &str, text: &str) -> Vec<Kind> {
     let mut kinds = Vec::new();
     match ext {
         "prisma" => kinds.push(Kind::Prisma),
@@ -154,6 +211,15 @@ fn kinds_in(ext: &str, text: &str) -> Vec<Kind> {
             }
         }
         "sql" => {}
+        "py" => {
+            if sqlalchemy::mentions(text) {
+                kinds.push(Kind::SqlAlchemy);
+            }
+            // Django finds models in an app's `models` module only.
+            if django::app_label(rel).is_some() && django::mentions(text) {
+                kinds.push(Kind::Django);
+            }
+        }
         _ => {
             if ["pgTable", "mysqlTable", "sqliteTable", "TableCreator"]
                 .iter()
@@ -173,7 +239,10 @@ fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
     if ext == "sql" {
         return vec![Parsed::Migration(migrations::parse(rel, text))];
     }
-    kinds_in(ext, text)
+    if ext == "py" {
+        return parse_python(rel, text);
+    }
+    kinds_in(rel, ext, text)
         .into_iter()
         .map(|kind| {
             let parsed = match kind {
@@ -182,10 +251,49 @@ fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
                 Kind::TypeOrm => typeorm::parse(rel, text),
                 Kind::Diesel => diesel::parse(rel, text),
                 Kind::SeaOrm => sea_orm::parse(rel, text),
+                Kind::SqlAlchemy | Kind::Django => FileSchema::default(),
             };
             Parsed::Orm(kind, parsed)
         })
         .collect()
+}
+
+/// Whether a Python file is test code, whose models are fixtures of the tests
+/// rather than the application's tables.
+fn is_python_test(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.starts_with("test_")
+        || matches!(name, "conftest.py" | "tests.py")
+        || rel
+            .split('/')
+            .any(|p| matches!(p, "tests" | "test" | "testing"))
+}
+
+/// A Python file: an Alembic revision, or models (classes, `Table(…)`). Classes a
+/// migration declares for its own data changes are not the application's.
+fn parse_python(rel: &str, text: &str) -> Vec<Parsed> {
+    if alembic::is_revision(rel, text) {
+        return vec![Parsed::Migration(alembic::parse(rel, text))];
+    }
+    if let Some(label) = django::user_model_setting(text) {
+        return vec![Parsed::UserModel(label)];
+    }
+    if is_python_test(rel) {
+        return Vec::new();
+    }
+    if django_migrations::is_migration(rel, text) {
+        return vec![Parsed::Migration(django_migrations::parse(rel, text))];
+    }
+    let mut out = Vec::new();
+    for kind in kinds_in(rel, "py", text) {
+        let (classes, tables) = match kind {
+            Kind::SqlAlchemy => sqlalchemy::parse(rel, text),
+            _ => django::parse(rel, text),
+        };
+        out.push(Parsed::Classes(classes));
+        out.push(Parsed::Orm(kind, tables));
+    }
+    out
 }
 
 /// The schema a code file defines, taken from the text `racelint check` has already
@@ -201,7 +309,7 @@ pub struct ReadSources {
 pub fn sources_in_code(root: &Path, path: &Path, text: &str) -> Option<ReadSources> {
     let path = crate::discover::absolute(path);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !(ext == "rs" || is_ts(ext)) || !path.starts_with(root) {
+    if !(ext == "rs" || ext == "py" || is_ts(ext)) || !path.starts_with(root) {
         return None;
     }
     let parsed = if text.len() as u64 > MAX_FILE_BYTES {
@@ -215,7 +323,12 @@ pub fn sources_in_code(root: &Path, path: &Path, text: &str) -> Option<ReadSourc
 /// Finds and merges every schema source under `root`. Never fails: unreadable or
 /// unparseable files become `errors`, and the rest is still used.
 pub fn discover(root: &Path) -> SchemaDiscovery {
-    discover_reusing(root, candidates(root), Vec::new())
+    discover_with(root, &MigrationFolders::default())
+}
+
+/// [`discover`], with the configured migration folders.
+pub fn discover_with(root: &Path, migrations: &MigrationFolders) -> SchemaDiscovery {
+    discover_reusing(root, candidates(root), Vec::new(), migrations)
 }
 
 /// [`discover`], given the walk's candidates and the sources of the code files
@@ -224,11 +337,13 @@ pub fn discover_reusing(
     root: &Path,
     candidates: Vec<PathBuf>,
     read: Vec<ReadSources>,
+    migrations: &MigrationFolders,
 ) -> SchemaDiscovery {
     let mut known: std::collections::HashMap<PathBuf, Vec<Parsed>> =
         read.into_iter().map(|r| (r.path, r.parsed)).collect();
     let parsed: Vec<Vec<Parsed>> = candidates
         .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "sql") || migrations.holds(root, p))
         .map(|path| (known.remove(&path), path))
         .collect::<Vec<_>>()
         .into_par_iter()
@@ -237,8 +352,12 @@ pub fn discover_reusing(
     let mut out = SchemaDiscovery::default();
     let mut orm: Vec<(Kind, Table)> = Vec::new();
     let mut migration_files = Vec::new();
+    let mut classes = Vec::new();
+    let mut user_model = "auth.User".to_string();
     for p in parsed.into_iter().flatten() {
         match p {
+            Parsed::Classes(c) => classes.extend(c),
+            Parsed::UserModel(label) => user_model = label,
             Parsed::Orm(kind, fs) => {
                 out.notes.extend(fs.notes);
                 out.errors.extend(fs.error);
@@ -251,6 +370,41 @@ pub fn discover_reusing(
             Parsed::Error(e) => out.errors.push(e),
         }
     }
+    let user_table = user_model.to_lowercase().replacen('.', "_", 1);
+    for m in &mut migration_files {
+        m.retarget(django::AUTH_USER_MODEL, &user_table);
+    }
+    orm.extend(
+        py_models::resolve(&classes, &user_model)
+            .into_iter()
+            .map(|(o, t)| {
+                let kind = match o {
+                    Orm::SqlAlchemy => Kind::SqlAlchemy,
+                    Orm::Django => Kind::Django,
+                };
+                (kind, t)
+            }),
+    );
+    // Django's models are what its migrations were generated from, and a replay
+    // of a long history (app renames, `RunSQL`, squashes) is less exact than
+    // they are: Django migrations only add the tables no model declares.
+    let (django_files, migration_files): (Vec<_>, Vec<_>) = migration_files
+        .into_iter()
+        .partition(|m| m.django.is_some());
+    let from_django = migrations::replay(django_files);
+    out.notes.extend(from_django.notes);
+    let modelled: std::collections::HashSet<String> = orm
+        .iter()
+        .filter(|(k, _)| *k == Kind::Django)
+        .map(|(_, t)| key(&t.name))
+        .collect();
+    orm.extend(
+        from_django
+            .tables
+            .into_iter()
+            .filter(|t| !modelled.contains(&key(&t.name)))
+            .map(|t| (Kind::Django, t)),
+    );
     // Files came sorted by path, which is migration order.
     let migrated = migrations::replay(migration_files);
     out.notes.extend(migrated.notes);
@@ -500,10 +654,12 @@ fn overlay(orm: OrmTable, mig: Table, notes: &mut Vec<String>) -> Table {
             Some(_) => {}
         }
     }
-    if kinds.contains(&Kind::Prisma)
-        || kinds.contains(&Kind::Drizzle)
-        || kinds.contains(&Kind::TypeOrm)
-    {
+    if kinds.iter().any(|k| {
+        matches!(
+            k,
+            Kind::Prisma | Kind::Drizzle | Kind::TypeOrm | Kind::SqlAlchemy | Kind::Django
+        )
+    }) {
         for fk in &t.foreign_keys {
             if !o.foreign_keys.iter().any(|x| same_fk(x, fk)) {
                 note(format!(

@@ -9,7 +9,7 @@
 //! (in parallel) and then replayed in path order into one [`MigrationState`],
 //! because migration folders and files carry timestamp or sequence prefixes.
 
-use super::{schema_error, schema_file, FileSchema, ForeignKey, OnDelete, Table};
+use super::{migration_text, schema_error, schema_file, FileSchema, ForeignKey, OnDelete, Table};
 use crate::diagnostic::RunError;
 use sqlparser::ast::{
     AlterTableOperation, ColumnDef, ColumnOption, DataType, Expr, Ident, IndexColumn, ObjectName,
@@ -21,11 +21,151 @@ use sqlparser::parser::Parser;
 /// One file's DDL, parsed but not yet applied.
 #[derive(Debug, Default)]
 pub struct ParsedMigration {
-    /// Each statement with the 1-based line it starts on.
-    statements: Vec<(Statement, u32)>,
+    /// Each step with the 1-based line it starts on.
+    steps: Vec<(Step, u32)>,
     path: String,
+    /// Where the file goes in the replay when its name does not say (Alembic).
+    pub revision: Option<Revision>,
+    /// A Django migration's app and name, and the migrations it squashes.
+    pub django: Option<DjangoName>,
     pub notes: Vec<String>,
     pub error: Option<RunError>,
+}
+
+/// An Alembic revision: its id and the revisions it follows (`down_revision`).
+#[derive(Debug, Default, Clone)]
+pub struct Revision {
+    pub id: String,
+    pub parents: Vec<String>,
+}
+
+/// A Django migration: `("api", "0002_squashed_0010")` and what it `replaces`.
+#[derive(Debug, Default, Clone)]
+pub struct DjangoName {
+    pub app: String,
+    pub name: String,
+    pub replaces: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+enum Step {
+    // Boxed: sqlparser's statements are kilobytes.
+    Sql(Box<Statement>),
+    Change(Box<Change>),
+}
+
+/// A schema change a non-SQL migration (Alembic, Django) makes, in the replay's terms.
+/// Tables are named by database name or by a label the creating change gave.
+#[derive(Debug)]
+pub enum Change {
+    CreateTable {
+        table: Table,
+        /// Each column and whether its type is an integer.
+        columns: Vec<(String, bool)>,
+        /// Other names later changes use for the table (Django's `app.model`).
+        labels: Vec<String>,
+    },
+    DropTable(String),
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: String,
+        integer: bool,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    /// The single-column unique key and the foreign key of a column, before a
+    /// changed definition adds its own (Django's `AlterField`).
+    DropColumnKeys {
+        table: String,
+        column: String,
+    },
+    /// Django's `RenameModel`: new labels, and the default table name follows
+    /// when the table still has the old one.
+    Relabel {
+        table: String,
+        from_default: String,
+        to_default: String,
+        labels: Vec<String>,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    SetPrimaryKey {
+        table: String,
+        columns: Vec<String>,
+    },
+    AddUnique {
+        table: String,
+        columns: Vec<String>,
+        name: Option<String>,
+    },
+    /// A unique key over Django field names: `project` is the column `project_id`
+    /// when the table has that column.
+    AddUniqueFields {
+        table: String,
+        fields: Vec<String>,
+        name: Option<String>,
+    },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+        name: Option<String>,
+    },
+    /// A named constraint or index, in `table` when given.
+    DropConstraint {
+        table: Option<String>,
+        name: String,
+    },
+}
+
+impl ParsedMigration {
+    /// An empty migration of a non-SQL source, to fill with [`Self::push_change`]
+    /// and [`Self::push_sql`] in the order the migration runs them.
+    pub fn new(rel_path: &str, revision: Option<Revision>) -> ParsedMigration {
+        ParsedMigration {
+            path: rel_path.to_string(),
+            revision,
+            ..ParsedMigration::default()
+        }
+    }
+
+    /// Points the foreign keys that reference `from` at `to` instead (a setting
+    /// such as Django's `AUTH_USER_MODEL`, known once every file is read).
+    pub fn retarget(&mut self, from: &str, to: &str) {
+        for (step, _) in &mut self.steps {
+            let fk = match step {
+                Step::Change(c) => match c.as_mut() {
+                    Change::AddForeignKey { foreign_key, .. } => foreign_key,
+                    _ => continue,
+                },
+                Step::Sql(_) => continue,
+            };
+            if fk.references == from {
+                fk.references = to.to_string();
+            }
+        }
+    }
+
+    pub fn push_change(&mut self, change: Change, line: u32) {
+        self.steps.push((Step::Change(Box::new(change)), line));
+    }
+
+    /// Adds the statements of SQL text a migration runs (Alembic's `op.execute`),
+    /// all placed at `line`.
+    pub fn push_sql(&mut self, sql: &str, line: u32) {
+        let parsed = parse(&self.path, sql);
+        self.notes.extend(parsed.notes);
+        self.steps
+            .extend(parsed.steps.into_iter().map(|(s, l)| (s, line + l - 1)));
+    }
 }
 
 /// Splits SQL text into statements: `(byte offset of the statement, its text)`.
@@ -230,7 +370,25 @@ fn shapes_keys(stmt: &str) -> bool {
             (head.iter().take(3).any(|x| x == "TABLE") && !temp)
                 || (w(1) == "UNIQUE" && head.iter().any(|x| x == "INDEX"))
         }
-        "ALTER" => w(1) == "TABLE",
+        // `ALTER COLUMN … TYPE`, `SET DEFAULT`, `OWNER TO` leave keys alone.
+        "ALTER" => {
+            w(1) == "TABLE"
+                && stmt
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .any(|x| {
+                        [
+                            "ADD",
+                            "DROP",
+                            "RENAME",
+                            "PRIMARY",
+                            "UNIQUE",
+                            "REFERENCES",
+                            "FOREIGN",
+                        ]
+                        .iter()
+                        .any(|k| x.eq_ignore_ascii_case(k))
+                    })
+        }
         "DROP" => w(1) == "TABLE" || w(1) == "INDEX",
         "RENAME" => w(1) == "TABLE",
         _ => false,
@@ -239,11 +397,19 @@ fn shapes_keys(stmt: &str) -> bool {
 
 /// Parses one migration file's key-shaping DDL. `rel_path` is shown in sources.
 pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
-    let file = schema_file(rel_path, text);
     let mut out = ParsedMigration {
         path: rel_path.to_string(),
         ..Default::default()
     };
+    if migration_text::is_clickhouse(rel_path, text) {
+        out.notes.push(format!(
+            "{rel_path}: ClickHouse DDL, which has no keys; skipped"
+        ));
+        return out;
+    }
+    let up = migration_text::up_part(text);
+    let text = up.as_deref().unwrap_or(text);
+    let file = schema_file(rel_path, text);
     let dialects: [&dyn Dialect; 4] = [
         &PostgreSqlDialect {},
         &MySqlDialect {},
@@ -262,21 +428,25 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
         relevant += 1;
         let line = file.position(offset as u32).line;
         let mut last_err = String::new();
-        let parsed = dialects
-            .iter()
-            .find_map(|d| match Parser::parse_sql(*d, stmt) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    if last_err.is_empty() {
-                        last_err = e.to_string();
+        let mut try_parse = |stmt: &str| {
+            dialects
+                .iter()
+                .find_map(|d| match Parser::parse_sql(*d, stmt) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        if last_err.is_empty() {
+                            last_err = e.to_string();
+                        }
+                        None
                     }
-                    None
-                }
-            });
+                })
+        };
+        let parsed = try_parse(stmt)
+            .or_else(|| migration_text::relaxed(stmt).and_then(|relaxed| try_parse(&relaxed)));
         match parsed {
             Some(statements) => {
                 for s in statements {
-                    out.statements.push((s, line));
+                    out.steps.push((Step::Sql(Box::new(s)), line));
                 }
             }
             None => {
@@ -290,7 +460,7 @@ pub fn parse(rel_path: &str, text: &str) -> ParsedMigration {
             }
         }
     }
-    if relevant > 0 && out.statements.is_empty() {
+    if relevant > 0 && out.steps.is_empty() {
         if let Some((offset, message)) = first_failure {
             out.error = Some(schema_error(
                 &file,
@@ -311,6 +481,8 @@ struct TableState {
     /// Constraint or index names, parallel to `table.unique` and `table.foreign_keys`.
     unique_names: Vec<Option<String>>,
     fk_names: Vec<Option<String>>,
+    /// Names other than its own that migrations use for the table.
+    labels: Vec<String>,
 }
 
 /// The schema that the migrations replayed so far describe.
@@ -396,13 +568,159 @@ fn index_columns(cols: &[IndexColumn]) -> Option<Vec<String>> {
 impl MigrationState {
     fn find(&mut self, name: &str) -> Option<&mut TableState> {
         let k = key(name);
-        self.tables.iter_mut().find(|t| key(&t.table.name) == k)
+        self.tables
+            .iter_mut()
+            .find(|t| key(&t.table.name) == k || t.labels.iter().any(|l| key(l) == k))
+    }
+
+    /// The database name of a table named by its name or a label.
+    fn name_of(&mut self, name: &str) -> String {
+        self.find(name)
+            .map_or_else(|| name.to_string(), |t| t.table.name.clone())
+    }
+
+    fn change(&mut self, change: Change, at: &str) {
+        let unknown = |notes: &mut Vec<String>, table: &str| {
+            notes.push(format!("{at}: change to unknown table `{table}`; skipped"));
+        };
+        match change {
+            Change::CreateTable {
+                table,
+                columns,
+                labels,
+            } => {
+                let k = key(&table.name);
+                self.tables.retain(|t| key(&t.table.name) != k);
+                let fk_names = vec![None; table.foreign_keys.len()];
+                let unique_names = vec![None; table.unique.len()];
+                self.tables.push(TableState {
+                    table,
+                    columns,
+                    unique_names,
+                    fk_names,
+                    labels,
+                });
+            }
+            Change::DropTable(name) => {
+                let name = self.name_of(&name);
+                self.tables.retain(|t| key(&t.table.name) != key(&name));
+            }
+            Change::RenameTable { from, to } => {
+                let from = self.name_of(&from);
+                self.rename(&from, &to);
+            }
+            Change::DropConstraint { table, name } => {
+                let table = table.map(|t| self.name_of(&t));
+                self.drop_named(table.as_deref(), &name);
+            }
+            Change::AddColumn {
+                table,
+                column,
+                integer,
+            } => match self.find(&table) {
+                Some(state) => {
+                    state.columns.retain(|(c, _)| key(c) != key(&column));
+                    if integer && column.eq_ignore_ascii_case("version") {
+                        state.table.version_column = Some(column.clone());
+                    }
+                    state.columns.push((column, integer));
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::DropColumn { table, column } => match self.find(&table) {
+                Some(state) => drop_column(state, &column),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::RenameColumn { table, from, to } => match self.find(&table) {
+                Some(state) => rename_column(state, &from, &to),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::DropColumnKeys { table, column } => match self.find(&table) {
+                Some(state) => {
+                    let single = vec![column.clone()];
+                    while let Some(i) = state.table.unique.iter().position(|u| *u == single) {
+                        state.table.unique.remove(i);
+                        state.unique_names.remove(i);
+                    }
+                    while let Some(i) = state
+                        .table
+                        .foreign_keys
+                        .iter()
+                        .position(|f| f.columns == single)
+                    {
+                        state.table.foreign_keys.remove(i);
+                        state.fk_names.remove(i);
+                    }
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::Relabel {
+                table,
+                from_default,
+                to_default,
+                labels,
+            } => {
+                let Some(state) = self.find(&table) else {
+                    return unknown(&mut self.notes, &table);
+                };
+                let old = state.table.name.clone();
+                state.labels.extend(labels);
+                if key(&old) == key(&from_default) {
+                    self.rename(&old, &to_default);
+                }
+            }
+            Change::AddUniqueFields {
+                table,
+                fields,
+                name,
+            } => match self.find(&table) {
+                Some(state) => {
+                    let columns = fields
+                        .into_iter()
+                        .map(|f| {
+                            let fk = format!("{f}_id");
+                            let has = |c: &str| state.columns.iter().any(|(x, _)| key(x) == key(c));
+                            if !has(&f) && has(&fk) {
+                                fk
+                            } else {
+                                f
+                            }
+                        })
+                        .collect();
+                    push_unique(state, columns, name);
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::SetPrimaryKey { table, columns } => match self.find(&table) {
+                Some(state) => state.table.primary_key = columns,
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::AddUnique {
+                table,
+                columns,
+                name,
+            } => match self.find(&table) {
+                Some(state) => push_unique(state, columns, name),
+                None => unknown(&mut self.notes, &table),
+            },
+            Change::AddForeignKey {
+                table,
+                foreign_key,
+                name,
+            } => match self.find(&table) {
+                Some(state) => {
+                    state.table.foreign_keys.push(foreign_key);
+                    state.fk_names.push(name);
+                }
+                None => unknown(&mut self.notes, &table),
+            },
+        }
     }
 
     /// Replays one parsed file on top of what came before.
     pub fn apply(&mut self, file: ParsedMigration) {
         self.notes.extend(file.notes);
-        for (stmt, line) in file.statements {
+        for (step, line) in file.steps {
             let at = |span_line: u64| {
                 let l = if span_line > 0 {
                     line + span_line as u32 - 1
@@ -411,7 +729,10 @@ impl MigrationState {
                 };
                 format!("{}:{l}", file.path)
             };
-            self.statement(stmt, &at);
+            match step {
+                Step::Sql(stmt) => self.statement(*stmt, &at),
+                Step::Change(change) => self.change(*change, &at(0)),
+            }
         }
     }
 
@@ -583,7 +904,17 @@ impl MigrationState {
     /// The tables, with a foreign key's missing referenced columns filled from the
     /// referenced primary key (`REFERENCES users` means `users(id)` when that is the key).
     pub fn finish(self) -> FileSchema {
+        let labels: Vec<(String, String)> = self
+            .tables
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| (key(l), s.table.name.clone())))
+            .collect();
         let mut tables: Vec<Table> = self.tables.into_iter().map(|s| s.table).collect();
+        for fk in tables.iter_mut().flat_map(|t| t.foreign_keys.iter_mut()) {
+            if let Some((_, name)) = labels.iter().find(|(l, _)| *l == key(&fk.references)) {
+                fk.references = name.clone();
+            }
+        }
         let pks: Vec<(String, Vec<String>)> = tables
             .iter()
             .map(|t| (key(&t.name), t.primary_key.clone()))
@@ -730,13 +1061,88 @@ fn rename_column(state: &mut TableState, old: &str, new: &str) {
     }
 }
 
-/// Replays several files, already in migration order, into one schema.
+/// Replays several files, in path order, into one schema. Files with an Alembic
+/// revision take the places such files hold, in revision order.
 pub fn replay(files: impl IntoIterator<Item = ParsedMigration>) -> FileSchema {
     let mut state = MigrationState::default();
-    for f in files {
+    let files: Vec<ParsedMigration> = files.into_iter().collect();
+    // A squashed Django migration stands for the ones it replaces.
+    let replaced: Vec<(String, String)> = files
+        .iter()
+        .filter_map(|f| f.django.as_ref())
+        .flat_map(|d| {
+            d.replaces
+                .iter()
+                .map(|(app, name)| (app.clone(), name.clone()))
+        })
+        .collect();
+    let files = files.into_iter().filter(|f| {
+        f.django.as_ref().is_none_or(|d| {
+            !replaced
+                .iter()
+                .any(|(app, name)| *app == d.app && *name == d.name)
+        })
+    });
+    for f in revision_order(files.collect()) {
         state.apply(f);
     }
     state.finish()
+}
+
+/// Path order, except that revisioned files follow their `down_revision` chain
+/// (a topological order, ties by path); a revision whose parent is missing is a root.
+fn revision_order(files: Vec<ParsedMigration>) -> Vec<ParsedMigration> {
+    let slots: Vec<bool> = files.iter().map(|f| f.revision.is_some()).collect();
+    let (mut revisioned, plain): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|f| f.revision.is_some());
+    let ids: Vec<String> = revisioned
+        .iter()
+        .map(|f| f.revision.as_ref().map_or(String::new(), |r| r.id.clone()))
+        .collect();
+    let mut pending: Vec<usize> = revisioned
+        .iter()
+        .map(|f| {
+            f.revision
+                .as_ref()
+                .map_or(0, |r| r.parents.iter().filter(|p| ids.contains(p)).count())
+        })
+        .collect();
+    let mut order = Vec::with_capacity(revisioned.len());
+    let mut done = vec![false; revisioned.len()];
+    while order.len() < revisioned.len() {
+        // The first ready file by path; on a cycle, the first left.
+        let next = (0..revisioned.len())
+            .find(|&i| !done[i] && pending[i] == 0)
+            .or_else(|| (0..revisioned.len()).find(|&i| !done[i]));
+        let Some(i) = next else { break };
+        done[i] = true;
+        order.push(i);
+        for (j, f) in revisioned.iter().enumerate() {
+            if let Some(r) = &f.revision {
+                if !done[j] {
+                    pending[j] -= r
+                        .parents
+                        .iter()
+                        .filter(|p| **p == ids[i])
+                        .count()
+                        .min(pending[j]);
+                }
+            }
+        }
+    }
+    let mut taken: Vec<Option<ParsedMigration>> = revisioned.drain(..).map(Some).collect();
+    let mut ordered = order.into_iter().filter_map(|i| taken[i].take());
+    let mut plain = plain.into_iter();
+    slots
+        .into_iter()
+        .filter_map(|revisioned| {
+            if revisioned {
+                ordered.next()
+            } else {
+                plain.next()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

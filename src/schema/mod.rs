@@ -9,18 +9,26 @@
 //! never fails as a whole run; [`discover`] walks the project, runs them and merges
 //! the results (migrations win over ORM declarations); [`output`] prints the result.
 
+pub mod alembic;
 pub mod diesel;
 pub mod discover;
+pub mod django;
+pub mod django_migrations;
 pub mod drizzle;
+mod migration_text;
 pub mod migrations;
 pub mod output;
 pub mod prisma;
+mod py;
+pub mod py_models;
 pub mod sea_orm;
+pub mod sqlalchemy;
 mod ts;
 pub mod typeorm;
 
 pub use discover::{
-    candidates, discover, discover_reusing, sources_in_code, ReadSources, SchemaDiscovery,
+    candidates, discover, discover_reusing, discover_with, sources_in_code, MigrationFolders,
+    ReadSources, SchemaDiscovery,
 };
 pub use output::{render_text, to_json};
 
