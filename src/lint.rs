@@ -246,7 +246,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
 
     let mut project = ProjectFacts::default();
     for file in &lowered {
-        project.add_file(schema, &file.model, |effect| {
+        project.add_file(schema, &file.model, &file.file.display_path, |effect| {
             format!(
                 "{}:{}",
                 file.file.display_path,
@@ -267,7 +267,15 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 };
                 let mut findings = Vec::new();
                 let alone = discover::runs_alone(&file.file.path, &file.file.text);
-                for function in &crate::ir::inline::expand(&file.model) {
+                for mut function in crate::ir::inline::expand(&file.model) {
+                    if project
+                        .routines
+                        .is_replaced(&function, &file.file.display_path)
+                    {
+                        continue;
+                    }
+                    project.routines.resolve(&mut function);
+                    let function = &function;
                     for (rule, severity) in &rules {
                         if (alone || function.runs_alone) && rule.meta().concurrent {
                             continue;
@@ -280,7 +288,10 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     }
                 }
                 let findings = if file.file.text.contains(suppress::MARKER) {
-                    let suppressions = suppress::parse(&file.file.text);
+                    let suppressions = suppress::parse_in(
+                        &file.file.text,
+                        suppress::CommentSyntax::of(&file.file.path),
+                    );
                     let (mut kept, extra) =
                         suppress::apply(findings, &suppressions, &file.file, &known, &active);
                     kept.extend(extra.into_iter().filter_map(|mut f| {
@@ -310,6 +321,11 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     // inlines it: one report per rule and place.
     diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
+    // A `.sql` file is read for its functions and for the schema: one unreadable
+    // file is one error.
+    errors.dedup_by(|a, b| {
+        a.path == b.path && a.kind == b.kind && a.position.is_none() && b.position.is_none()
+    });
     Ok(Report {
         diagnostics,
         errors,
@@ -477,6 +493,15 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
                     (FileModel::default(), vec![parse_error(position, e.message)])
                 }
             }
+        }
+        Some(Language::Sql) => {
+            let parsed = crate::frontend::plpgsql::parse(&file.text);
+            let errors = parsed
+                .problems
+                .into_iter()
+                .map(|(offset, message)| parse_error(file.position(offset as u32), message))
+                .collect();
+            (parsed.model, errors)
         }
         None => (FileModel::default(), Vec::new()),
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 pub mod inline;
 pub mod remedy;
+pub mod routines;
 
 /// A half-open byte range into the file text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -48,6 +49,8 @@ pub enum Client {
     Diesel,
     SeaOrm,
     TokioPostgres,
+    /// The body of a SQL function (`CREATE FUNCTION … LANGUAGE plpgsql|sql`).
+    PlPgSql,
     /// Not a database call: a timer or an in-process lock of the language runtime.
     Runtime,
 }
@@ -202,6 +205,10 @@ pub struct Effect {
     pub span: Span,
     /// The part to underline: the method or statement keyword.
     pub site: Span,
+    /// Functions the call runs in the database (`supabase.rpc("fn")`, `SELECT fn($1)`),
+    /// lowercased; `routines::resolve` adds the effects of those that are the
+    /// project's SQL functions.
+    pub routines: Vec<String>,
 }
 
 impl Effect {
@@ -229,6 +236,7 @@ impl Effect {
             in_loop: false,
             span,
             site: span,
+            routines: Vec::new(),
         }
     }
 
@@ -282,6 +290,9 @@ pub enum TransactionStyle {
     /// transaction (sqlx's `conn: &mut PgConnection`). Inlined into a caller that
     /// passes no transaction there, it is none.
     Lent,
+    /// A SQL function's body: it runs inside one transaction, its caller's or, when
+    /// called on its own, its statement's.
+    Routine,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -330,6 +341,8 @@ pub struct Function {
     /// alone against its own database, like a seed, so the rules whose race needs
     /// two requests at once skip it.
     pub runs_alone: bool,
+    /// A SQL function (`CREATE FUNCTION`/`PROCEDURE`), which code elsewhere may call.
+    pub routine: bool,
 }
 
 impl Function {
@@ -343,6 +356,7 @@ impl Function {
             params: Vec::new(),
             returns: Vec::new(),
             runs_alone: false,
+            routine: false,
         }
     }
 

@@ -229,6 +229,16 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
                     "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
                 )
             };
+            // The schema knows the table and no unique key covers the check: the
+            // check is all that stands between two requests and a duplicate.
+            let message = if unique.is_none() && cx.schema.table(read_table).is_some() {
+                format!(
+                    "{message}; no unique key on `{read_table}` ({}) guards it",
+                    checked.join(", ")
+                )
+            } else {
+                message
+            };
             let advice = match &unique {
                 Some(key) => format!(
                     "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",
