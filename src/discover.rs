@@ -49,7 +49,8 @@ pub fn language_of(path: &Path) -> Option<Language> {
         }
         "tsx" | "jsx" => Some(Language::TypeScript(Dialect::Tsx)),
         "rs" => Some(Language::Rust),
-        "sql" => Some(Language::Sql),
+        // Rollbacks (`down.sql`) restore what an earlier migration had: not code that runs.
+        "sql" if name != "down.sql" && !name.ends_with(".down.sql") => Some(Language::Sql),
         _ => None,
     }
 }
@@ -342,6 +343,7 @@ mod tests {
             language_of(Path::new("supabase/migrations/1_init.sql")),
             Some(Language::Sql)
         );
+        assert_eq!(language_of(Path::new("migrations/2020_x/down.sql")), None);
         assert_eq!(language_of(Path::new("Makefile")), None);
     }
 }

@@ -102,6 +102,11 @@ fn shape(
             .values
             .iter()
             .any(|v| v.value.reads.contains(&guard.read));
+    // A parent read `FOR SHARE` (or key-share locked) cannot be deleted before
+    // the transaction ends.
+    if read.row_lock == crate::ir::RowLock::Shared && function.same_transaction(read, write) {
+        return None;
+    }
     let deleted_at = cx.project.deleted_tables.get(&read_table)?;
     references_parent.then(|| Shape::ParentThenChild {
         deleted_at: deleted_at.clone(),

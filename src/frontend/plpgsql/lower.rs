@@ -17,7 +17,8 @@ use super::block::{always_leaves, LoopKind, Parser, Stmt};
 use super::lex::{lex, Kind, Tok};
 use crate::frontend::sql::{self, SqlKind};
 use crate::ir::{
-    Arm, Client, Effect, EffectKind, Function, Guard, Span, Transaction, TransactionStyle, Value,
+    Arm, Client, Effect, EffectKind, Function, Guard, RowLock, Span, Transaction, TransactionStyle,
+    Value,
 };
 use std::collections::HashMap;
 use std::ops::Range;
@@ -32,6 +33,8 @@ pub struct Routine {
     /// columns, so never read as variables inside SQL.
     pub outputs: Vec<String>,
     pub plpgsql: bool,
+    /// `RETURNS trigger`: it runs inside the statement that wrote `NEW`/`OLD`.
+    pub trigger: bool,
     /// The body's byte range in the file.
     pub body: Range<usize>,
 }
@@ -67,6 +70,7 @@ struct Lowerer<'a> {
     try_locks: Vec<(usize, bool)>,
     /// Guards of the `EXIT WHEN` conditions met in the current loop body.
     exits: Vec<Guard>,
+    trigger: bool,
 }
 
 /// A variable rewritten into a placeholder: `$n` of the rewritten SQL is `slots[n - 1]`.
@@ -99,10 +103,18 @@ pub fn lower(src: &str, routine: &Routine) -> (Function, Option<(usize, String)>
         last: None,
         try_locks: Vec::new(),
         exits: Vec::new(),
+        trigger: false,
     };
     for p in routine.params.iter().filter(|p| !p.is_empty()) {
         l.vars.insert(p.clone(), Var::default());
     }
+    if routine.trigger {
+        // A trigger function's rows: variables, not columns.
+        for row in ["new", "old"] {
+            l.vars.entry(row.to_string()).or_default();
+        }
+    }
+    l.trigger = routine.trigger;
     let mut problem = None;
     if routine.plpgsql {
         let toks = l.toks.clone();
@@ -584,6 +596,20 @@ impl Lowerer<'_> {
                 effect.kind = EffectKind::Opaque;
             }
             effect.throws_if_missing = strict && effect.kind == EffectKind::Read;
+            // In a trigger, a row looked up by the triggering row's columns is the
+            // parent its foreign keys point at: the write that fired the trigger
+            // holds a key-share lock on it until commit, so it cannot be deleted.
+            if self.trigger
+                && effect.kind == EffectKind::Read
+                && effect.row_lock == RowLock::None
+                && !effect.filter.is_empty()
+                && effect
+                    .filter
+                    .iter()
+                    .all(|f| f.value.vars.iter().any(|v| v == "new"))
+            {
+                effect.row_lock = RowLock::Shared;
+            }
             let try_lock = statement
                 .lock_key
                 .as_ref()

@@ -17,7 +17,7 @@ mod suggest;
 
 pub use suggest::suggest;
 
-use crate::ir::{FileModel, Span};
+use crate::ir::{FileModel, Function, Span};
 use lex::{Kind, Tok};
 use lower::Routine;
 
@@ -36,6 +36,12 @@ pub fn parse(src: &str) -> Parsed {
     let mut problems = Vec::new();
     let mut i = 0;
     while i < toks.len() {
+        if toks[i].is(src, "drop") {
+            let (dropped, end) = dropped_at(src, &toks, i);
+            model.functions.extend(dropped);
+            i = end.max(i + 1);
+            continue;
+        }
         if !toks[i].is(src, "create") {
             i += 1;
             continue;
@@ -117,6 +123,7 @@ fn routine_at(src: &str, toks: &[Tok], at: usize) -> (Option<Routine>, usize) {
     }
     let mut plpgsql = None;
     let mut body = None;
+    let mut trigger = false;
     while j < end {
         let t = toks[j];
         if t.is(src, "language") {
@@ -128,6 +135,8 @@ fn routine_at(src: &str, toks: &[Tok], at: usize) -> (Option<Routine>, usize) {
                     _ => None,
                 }
             });
+        } else if t.is(src, "returns") && word(j + 1, "trigger") {
+            trigger = true;
         } else if t.is(src, "returns") && word(j + 1, "table") {
             if toks.get(j + 2).is_some_and(|p| p.kind == Kind::LParen) {
                 let close = close_of(toks, j + 2, end);
@@ -163,9 +172,43 @@ fn routine_at(src: &str, toks: &[Tok], at: usize) -> (Option<Routine>, usize) {
         params,
         outputs,
         plpgsql,
+        trigger,
         body,
     };
     (Some(routine), end)
+}
+
+/// `DROP FUNCTION|PROCEDURE [IF EXISTS] a(…), b …`: each name as an empty SQL
+/// function, which replaces the earlier definitions as the drop does in the
+/// database (`Routines::is_replaced`), so they are neither linted nor called.
+fn dropped_at(src: &str, toks: &[Tok], at: usize) -> (Vec<Function>, usize) {
+    let word = |j: usize, w: &str| toks.get(j).is_some_and(|t| t.is(src, w));
+    if !(word(at + 1, "function") || word(at + 1, "procedure")) {
+        return (Vec::new(), at + 1);
+    }
+    let end = statement_end(toks, at + 1);
+    let mut start = at + 2;
+    if word(start, "if") && word(start + 1, "exists") {
+        start += 2;
+    }
+    let span = Span::new(toks[at].start, toks[end.saturating_sub(1).max(at)].end);
+    let dropped = split_commas(toks, start, end)
+        .into_iter()
+        .filter_map(|item| {
+            // `schema.name(args)`: the name is the last word before the arguments.
+            let name = item
+                .iter()
+                .take_while(|t| t.kind != Kind::LParen)
+                .filter(|t| matches!(t.kind, Kind::Word | Kind::Quoted))
+                .filter(|t| !t.is(src, "cascade") && !t.is(src, "restrict"))
+                .last()?
+                .name(src)?;
+            let mut function = Function::new(name, span);
+            function.routine = true;
+            Some(function)
+        })
+        .collect();
+    (dropped, end)
 }
 
 /// The index of the `;` ending the statement that goes on at `from` (or the end).

@@ -151,3 +151,36 @@ fn other_languages_and_broken_text_give_nothing_and_never_panic() {
     );
     assert!(!parse(&deep).problems.is_empty());
 }
+
+#[test]
+fn a_drop_is_an_empty_definition_of_each_name() {
+    let parsed = parse("DROP FUNCTION IF EXISTS public.a(integer), b CASCADE;\nDROP TABLE c;");
+    let names: Vec<&str> = parsed
+        .model
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(parsed
+        .model
+        .functions
+        .iter()
+        .all(|f| f.routine && f.effects.is_empty()));
+}
+
+#[test]
+fn a_trigger_reads_the_parents_of_its_row_under_their_key_share_lock() {
+    let f = only(
+        "CREATE FUNCTION liked_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT local FROM person WHERE id = NEW.person_id) THEN
+    INSERT INTO liked (person_id) VALUES (NEW.person_id);
+  END IF;
+  RETURN NULL;
+END $$;",
+    );
+    assert_eq!(f.effects[0].row_lock, crate::ir::RowLock::Shared);
+    assert_eq!(f.effects[0].filter[0].value.text, "NEW.person_id");
+    assert_eq!(f.effects[1].guards[0].fields, ["local"]);
+}
