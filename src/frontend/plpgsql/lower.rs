@@ -620,21 +620,15 @@ impl Lowerer<'_> {
             }
             pushed.push(index);
         }
-        if let Some(&first) = pushed.last() {
-            self.last = Some(first);
-            self.bind(first, &targets, range, &statements);
+        if let Some(&main) = pushed.last() {
+            self.last = Some(main);
+            self.bind(main, &targets, range);
         }
         pushed
     }
 
     /// Binds `SELECT a, b INTO x, y` (or `RETURNING … INTO`) targets to the effect.
-    fn bind(
-        &mut self,
-        effect: usize,
-        targets: &[String],
-        range: Range<usize>,
-        statements: &[sql::SqlStatement],
-    ) {
+    fn bind(&mut self, effect: usize, targets: &[String], range: Range<usize>) {
         if targets.is_empty() {
             return;
         }
@@ -644,7 +638,6 @@ impl Lowerer<'_> {
         self.f.effects[effect].binding = targets
             .first()
             .map(|t| t.split('.').next().unwrap_or(t).to_string());
-        let _ = statements;
         for (i, target) in targets.iter().enumerate() {
             let name = target.split('.').next().unwrap_or(target).to_string();
             let column = items.get(i).cloned().flatten().filter(|c| c != "*");

@@ -27,23 +27,32 @@ fn or_placeholder(value: &str, column: &str) -> String {
     }
 }
 
-/// `a = x AND b = 'y'`.
-fn conditions(pairs: &[(String, String)]) -> String {
+/// `a = x AND b = 'y'` (`separator` " AND "), `a = x, b = 'y'` (", "); `empty`
+/// when there are none.
+fn equalities(pairs: &[(String, String)], separator: &str, empty: &str) -> String {
     if pairs.is_empty() {
-        return "id = p_id".to_string();
+        return empty.to_string();
     }
     pairs
         .iter()
         .map(|(c, v)| format!("{c} = {}", or_placeholder(v, c)))
         .collect::<Vec<_>>()
-        .join(" AND ")
+        .join(separator)
 }
 
-/// The key columns that take a value from the code, and the constant conditions
-/// (`status = 'active'`) that make a unique index partial.
+fn conditions(pairs: &[(String, String)]) -> String {
+    equalities(pairs, " AND ", "id = p_id")
+}
+
+fn set_list(values: &[(String, String)]) -> String {
+    equalities(values, ", ", "…")
+}
+
 /// `(column, value)` pairs as the code writes them.
 type Pairs = Vec<(String, String)>;
 
+/// The key columns that take a value from the code, and the constant conditions
+/// (`status = 'active'`) that make a unique index partial.
 fn split_key(target: &Target) -> (Vec<&(String, String)>, Pairs) {
     let (constant, varying): (Vec<_>, Vec<_>) =
         target.key.iter().partition(|(_, v)| is_constant(v));
@@ -96,17 +105,6 @@ fn lock_key(target: &Target) -> String {
         Some((c, v)) => format!("'{}:' || {}::text", target.table, or_placeholder(v, c)),
         None => format!("'{}'", target.table),
     }
-}
-
-fn set_list(values: &[(String, String)]) -> String {
-    if values.is_empty() {
-        return "…".to_string();
-    }
-    values
-        .iter()
-        .map(|(c, v)| format!("{c} = {}", or_placeholder(v, c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn spell(remedy: &Remedy) -> String {
