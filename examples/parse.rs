@@ -57,6 +57,11 @@ fn main() -> ExitCode {
                 let parsed = match discover::language_of(path) {
                     Some(Language::TypeScript(dialect)) => parse_tree(&text, dialect).is_some(),
                     Some(Language::Rust) => syn::parse_file(&text).is_ok(),
+                    Some(Language::Sql) => sqlparser::parser::Parser::parse_sql(
+                        &sqlparser::dialect::PostgreSqlDialect {},
+                        &text,
+                    )
+                    .is_ok(),
                     None => true,
                 };
                 (text.len(), usize::from(!parsed))

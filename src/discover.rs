@@ -14,6 +14,8 @@ use std::sync::Mutex;
 pub enum Language {
     TypeScript(Dialect),
     Rust,
+    /// `.sql`: the bodies of `CREATE FUNCTION … LANGUAGE plpgsql|sql`.
+    Sql,
 }
 
 /// Folders that hold dependencies or generated output, never the app's own code.
@@ -47,6 +49,8 @@ pub fn language_of(path: &Path) -> Option<Language> {
         }
         "tsx" | "jsx" => Some(Language::TypeScript(Dialect::Tsx)),
         "rs" => Some(Language::Rust),
+        // Rollbacks (`down.sql`) restore what an earlier migration had: not code that runs.
+        "sql" if name != "down.sql" && !name.ends_with(".down.sql") => Some(Language::Sql),
         _ => None,
     }
 }
@@ -335,6 +339,11 @@ mod tests {
         assert_eq!(language_of(Path::new("a/b.d.ts")), None);
         assert_eq!(language_of(Path::new("a/b.rs")), Some(Language::Rust));
         assert_eq!(language_of(Path::new("a/b.py")), None);
+        assert_eq!(
+            language_of(Path::new("supabase/migrations/1_init.sql")),
+            Some(Language::Sql)
+        );
+        assert_eq!(language_of(Path::new("migrations/2020_x/down.sql")), None);
         assert_eq!(language_of(Path::new("Makefile")), None);
     }
 }

@@ -91,6 +91,7 @@ fn parse_problems(path: &str, text: &str) -> usize {
         // may hide a database call): a fix must not break code anywhere.
         Some(Language::TypeScript(dialect)) => typescript::syntax_errors(text, dialect),
         Some(Language::Rust) => usize::from(crate::frontend::rust::lower(text).is_err()),
+        Some(Language::Sql) => crate::frontend::plpgsql::parse(text).problems.len(),
         None => 0,
     }
 }

@@ -295,7 +295,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
 
     let mut facts = ProjectFacts::default();
     for (file, _) in &lowered {
-        facts.add_file(schema, &file.model, |effect| {
+        facts.add_file(schema, &file.model, &file.file.display_path, |effect| {
             format!(
                 "{}:{}",
                 file.file.display_path,
@@ -352,6 +352,11 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     // inlines it: one report per rule and place.
     diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
+    // A `.sql` file is read for its functions and for the schema: one unreadable
+    // file is one error.
+    errors.dedup_by(|a, b| {
+        a.path == b.path && a.kind == b.kind && a.position.is_none() && b.position.is_none()
+    });
     Ok(Report {
         diagnostics,
         errors,
@@ -406,7 +411,15 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
              its own effects are still checked",
         ));
     }
-    for function in &expanded.functions {
+    for mut function in expanded.functions {
+        if project_facts
+            .routines
+            .is_replaced(&function, &source.display_path)
+        {
+            continue;
+        }
+        project_facts.routines.resolve(&mut function);
+        let function = &function;
         for message in &function.internal_errors {
             problems.push(RunError {
                 kind: ErrorKind::InternalError,
@@ -441,7 +454,8 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
         }
     }
     let findings = if source.text.contains(suppress::MARKER) {
-        let suppressions = suppress::parse(&source.text);
+        let suppressions =
+            suppress::parse_in(&source.text, suppress::CommentSyntax::of(&source.path));
         let (mut kept, extra) = suppress::apply(findings, &suppressions, source, known, active);
         kept.extend(extra.into_iter().filter_map(|mut f| {
             let meta = suppress::META.iter().find(|m| m.id == f.rule)?;
@@ -469,7 +483,7 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
     let (model, mut errors) = lower_source(&file, &HintNames { prisma: Vec::new() });
     let schema = Schema::default();
     let mut facts = ProjectFacts::default();
-    facts.add_file(&schema, &model, |_| String::new());
+    facts.add_file(&schema, &model, &file.display_path, |_| String::new());
     let project = Project::new(
         vec![ProjectFile {
             language: discover::language_of(path),
@@ -666,6 +680,15 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
                     (FileModel::default(), vec![parse_error(position, e.message)])
                 }
             }
+        }
+        Some(Language::Sql) => {
+            let parsed = crate::frontend::plpgsql::parse(&file.text);
+            let errors = parsed
+                .problems
+                .into_iter()
+                .map(|(offset, message)| parse_error(file.position(offset as u32), message))
+                .collect();
+            (parsed.model, errors)
         }
         None => (FileModel::default(), Vec::new()),
     }

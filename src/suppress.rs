@@ -2,7 +2,7 @@
 //! the suppressions themselves: `unused-suppression` and
 //! `suppression-missing-reason`.
 //!
-//! Forms, in TypeScript and Rust alike:
+//! Forms, in TypeScript and Rust alike (in SQL files, `--` comments instead of `//`):
 //! - `// racelint-ignore RULE[, RULE]: reason` or `/* … */` at the end of a line
 //!   covers that line; alone on a line it covers the next line that is not itself
 //!   a comment (so suppressions can be stacked, or follow an explanation);
@@ -86,9 +86,39 @@ impl Suppressions {
     }
 }
 
+/// How a language writes comments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentSyntax {
+    /// `//` and `/* */`: TypeScript, JavaScript, Rust.
+    Slashes,
+    /// `--` and `/* */`.
+    Sql,
+}
+
+impl CommentSyntax {
+    pub fn of(path: &std::path::Path) -> CommentSyntax {
+        match crate::discover::language_of(path) {
+            Some(crate::discover::Language::Sql) => CommentSyntax::Sql,
+            _ => CommentSyntax::Slashes,
+        }
+    }
+
+    fn opens_line_comment(self, text: &str) -> bool {
+        text.starts_with(match self {
+            CommentSyntax::Slashes => "//",
+            CommentSyntax::Sql => "--",
+        })
+    }
+}
+
 /// Finds every suppression in a file's text. Cheap when there is none: lines are
 /// scanned only if they contain the marker.
 pub fn parse(text: &str) -> Suppressions {
+    parse_in(text, CommentSyntax::Slashes)
+}
+
+/// [`parse`], for a language with the given comments.
+pub fn parse_in(text: &str, syntax: CommentSyntax) -> Suppressions {
     let mut items = Vec::new();
     if !text.contains(MARKER) {
         return Suppressions { items };
@@ -99,8 +129,8 @@ pub fn parse(text: &str) -> Suppressions {
         if !content.contains(MARKER) {
             continue;
         }
-        for comment in comments(content) {
-            if let Some(s) = directive(text, &lines, index, start, content, &comment) {
+        for comment in comments(content, syntax) {
+            if let Some(s) = directive(text, &lines, index, start, content, &comment, syntax) {
                 items.push(s);
             }
         }
@@ -317,19 +347,19 @@ struct Comment {
 }
 
 /// The comments that start on one line, outside strings.
-fn comments(line: &str) -> Vec<Comment> {
+fn comments(line: &str, syntax: CommentSyntax) -> Vec<Comment> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            q @ (b'"' | b'\'' | b'`') => {
+            q @ (b'"' | b'\'' | b'`') if q != b'`' || syntax == CommentSyntax::Slashes => {
                 if let Some(close) = string_end(bytes, i, q) {
                     i = close + 1;
                     continue;
                 }
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+            b'/' | b'-' if syntax.opens_line_comment(&line[i..]) => {
                 out.push(Comment {
                     start: i,
                     end: bytes.len(),
@@ -382,6 +412,7 @@ fn directive(
     line_start: usize,
     content: &str,
     comment: &Comment,
+    syntax: CommentSyntax,
 ) -> Option<Suppression> {
     let inner_end = if comment.block && comment.closed {
         comment.end - 2
@@ -390,7 +421,10 @@ fn directive(
     };
     let inner = &content[comment.start + 2..inner_end];
     // Doc-comment openers (`///`, `//!`, `/**`, `/*!`) and padding come before the word.
-    let lead = inner.len() - inner.trim_start_matches(['/', '*', '!', ' ', '\t']).len();
+    let lead = inner.len()
+        - inner
+            .trim_start_matches(['/', '*', '!', '-', ' ', '\t'])
+            .len();
     let rest = inner[lead..].strip_prefix(MARKER)?;
     let (file_scope, rest) = match rest.strip_prefix("-file") {
         Some(r) => (true, r),
@@ -444,7 +478,7 @@ fn directive(
 
     let code_before = !content[..comment.start].trim().is_empty();
     let after = content[comment.end..].trim();
-    let code_after = comment.block && !after.is_empty() && !after.starts_with("//");
+    let code_after = comment.block && !after.is_empty() && !syntax.opens_line_comment(after);
     let scope = if file_scope {
         Scope::File
     } else if code_before || code_after {
@@ -462,7 +496,7 @@ fn directive(
         }
         while next < lines.len() {
             let t = text[lines[next].0..lines[next].1].trim_start();
-            if !(t.starts_with("//") || t.starts_with("/*")) {
+            if !(syntax.opens_line_comment(t) || t.starts_with("/*")) {
                 break;
             }
             next += 1;
@@ -615,6 +649,22 @@ await other(); /* racelint-ignore check-then-act: c */
             "/* racelint-ignore check-then-act: the reason\n   goes on here */\nawait write();\n";
         assert_eq!(scopes(text), [Scope::Line(3)]);
         assert_eq!(parse(text).items[0].reason.as_deref(), Some("the reason"));
+    }
+
+    #[test]
+    fn sql_comments_use_dashes() {
+        let text = "\
+  -- racelint-ignore check-then-act: slugs are unique
+  -- and the violation is caught by the caller
+  INSERT INTO cards (slug) VALUES (p_slug);
+  UPDATE t SET n = 1; -- racelint-ignore missing-version-check: a constant
+  SELECT '-- racelint-ignore x: in a string';
+";
+        let items = parse_in(text, CommentSyntax::Sql).items;
+        let scopes: Vec<Scope> = items.iter().map(|s| s.scope).collect();
+        assert_eq!(scopes, [Scope::Line(3), Scope::Line(4)]);
+        assert_eq!(items[0].reason.as_deref(), Some("slugs are unique"));
+        assert!(parse(text).items.is_empty());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - `// related: RULE` likewise marks the line a related span must point at.
 //! - `// racelint-fixture: quiet` near the top: the file must produce nothing.
 //!
+//! In `.sql` fixtures the markers are `--` comments (`-- expect: RULE "words"`).
+//!
 //! A finding no marker claims is *noisy*; a marker no finding matches is *missing*.
 //! Each file is linted alone, except folders holding a `racelint.toml`, which are
 //! linted as one project.
@@ -30,8 +32,17 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
         .take(5)
         .any(|l| l.contains("racelint-fixture: quiet"));
     let mut out = Vec::new();
+    let is_comment = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("//") || l.starts_with("--")
+    };
     for (i, line) in lines.iter().enumerate() {
-        for (tag, related) in [("// expect: ", false), ("// related: ", true)] {
+        for (tag, related) in [
+            ("// expect: ", false),
+            ("// related: ", true),
+            ("-- expect: ", false),
+            ("-- related: ", true),
+        ] {
             let Some(at) = line.find(tag) else { continue };
             let spec = line[at + tag.len()..].trim();
             let (rules, words) = match spec.find('"') {
@@ -45,7 +56,7 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
             let target = if alone {
                 // The next line that is not itself a comment.
                 (i + 1..lines.len())
-                    .find(|&j| !lines[j].trim_start().starts_with("//"))
+                    .find(|&j| !is_comment(lines[j]))
                     .unwrap_or(i)
             } else {
                 i

@@ -285,6 +285,33 @@ fn deeply_nested_rust_neither_crashes_nor_stops_the_run() {
     });
 }
 
+#[test]
+fn deeply_nested_sql_functions_neither_crash_nor_stop_the_run() {
+    let n = DEPTH;
+    let body = |inner: String| {
+        format!("CREATE FUNCTION f(p int) RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n{inner}\nEND $$;\n")
+    };
+    let ifs = body(format!(
+        "{}INSERT INTO t (a) VALUES (p);{}",
+        "IF EXISTS (SELECT 1 FROM t WHERE a = p) THEN ".repeat(n),
+        " END IF;".repeat(n)
+    ));
+    let parens = body(format!("PERFORM {}1{};", "(".repeat(n), ")".repeat(n)));
+    let blocks = body(format!("{}NULL;{}", "BEGIN ".repeat(n), " END;".repeat(n)));
+    let unterminated =
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $x$ BEGIN IF".repeat(n);
+    let dir = project(&[
+        ("src/good.ts", GET_OR_CREATE.as_bytes()),
+        ("db/ifs.sql", ifs.as_bytes()),
+        ("db/parens.sql", parens.as_bytes()),
+        ("db/blocks.sql", blocks.as_bytes()),
+        ("db/unterminated.sql", unterminated.as_bytes()),
+    ]);
+    timed("10 000-deep SQL functions", || {
+        check_survives(dir.path(), &[], &["parse-error", "schema-error"])
+    });
+}
+
 /// Schema discovery parses `.rs` files with `table!` and `.ts` files with
 /// `pgTable` too, also under `racelint schema`, which runs outside the linter's
 /// big-stack worker pool.

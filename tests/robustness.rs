@@ -237,6 +237,7 @@ fn rust_target(text: &str) {
 
 fn sql_target(text: &str) {
     sql::classify(text);
+    racelint::frontend::plpgsql::parse(text);
 }
 
 fn migrations_target(text: &str) {

@@ -1,4 +1,5 @@
-//! Fuzz target: `frontend::sql::classify` must never panic, hang or allocate without bound.
+//! Fuzz target: `frontend::sql::classify` and the SQL function frontend
+//! (`frontend::plpgsql::parse`) must never panic, hang or allocate without bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
             .stack_size(64 << 20)
             .spawn_scoped(scope, || {
                 let _ = racelint::frontend::sql::classify(&text);
+                let _ = racelint::frontend::plpgsql::parse(&text);
             })
             .unwrap()
             .join()

@@ -29,6 +29,7 @@ pub fn run(path: &Path) -> i32 {
                 return EXIT_ERROR;
             }
         },
+        Some(Language::Sql) => crate::frontend::plpgsql::parse(&text).model,
         None => {
             eprintln!("racelint: error: no frontend for `{}`", path.display());
             return EXIT_ERROR;

@@ -2,6 +2,7 @@
 //! the [`crate::ir`] model. A frontend never fails: what it cannot parse it reports
 //! as a problem next to whatever it could lower.
 
+pub mod plpgsql;
 mod prefilter;
 pub mod rust;
 pub mod sql;
@@ -15,7 +16,9 @@ use sql::{SqlColumn, SqlKind, SqlStatement};
 
 /// The help text, with code, for a remedy in the client the finding's code uses.
 pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
-    typescript::clients::suggest(client, remedy).or_else(|| rust::suggest(client, remedy))
+    typescript::clients::suggest(client, remedy)
+        .or_else(|| rust::suggest(client, remedy))
+        .or_else(|| plpgsql::suggest(client, remedy))
 }
 
 /// The effect of one classified SQL statement; `None` for statements that touch
@@ -56,6 +59,7 @@ pub fn effect_from_sql(
     effect.values = to_fields(&statement.values);
     effect.on_conflict = statement.on_conflict;
     effect.row_lock = statement.row_lock;
+    effect.routines.clone_from(&statement.calls);
     // Without a filter on a key, a statement may touch any number of rows; an
     // aggregate sums up any number of them.
     effect.many = !statement.filter.iter().any(|c| c.column == "id") || statement.aggregate;

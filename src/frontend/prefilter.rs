@@ -109,7 +109,15 @@ impl Searcher {
 pub struct Prefilter {
     typescript: Option<Searcher>,
     rust: Option<Searcher>,
+    sql: Option<Searcher>,
 }
+
+/// SQL files are lowered only for their function definitions.
+static SQL_VOCABULARY: Vocabulary = Vocabulary {
+    calls: super::plpgsql::VOCABULARY,
+    gated_calls: &[],
+    gates: &[],
+};
 
 /// Rust clients are recognised only in files that name their crate.
 static RUST_VOCABULARY: Vocabulary = Vocabulary {
@@ -124,6 +132,7 @@ impl Prefilter {
         Prefilter {
             typescript: Searcher::new(&clients::vocabularies(), client_names),
             rust: Searcher::new(&[&RUST_VOCABULARY], &[]),
+            sql: Searcher::new(&[&SQL_VOCABULARY], &[]),
         }
     }
 
@@ -138,6 +147,7 @@ impl Prefilter {
         let searcher = match language {
             Language::TypeScript(_) => &self.typescript,
             Language::Rust => &self.rust,
+            Language::Sql => &self.sql,
         };
         // Without a searcher (it cannot fail for these patterns) parse everything.
         searcher.as_ref().is_none_or(|s| s.admits(text))

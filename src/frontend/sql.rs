@@ -79,6 +79,11 @@ pub struct SqlStatement {
     /// which tells a transaction-scoped lock from a session one and a `try` from a
     /// wait), and in `params`/`literal` what the key is made of.
     pub lock_key: Option<SqlColumn>,
+    /// Functions the statement calls for their result, lowercased, without schema:
+    /// in a `FROM`-less select list (`SELECT create_card($1)`), as the table of
+    /// `FROM` (`SELECT * FROM create_card($1)`), or by `CALL`. Builtins too: the
+    /// project decides which of them are its own SQL functions.
+    pub calls: Vec<String>,
 }
 
 impl SqlStatement {
@@ -94,6 +99,7 @@ impl SqlStatement {
             returning: false,
             aggregate: false,
             lock_key: None,
+            calls: Vec::new(),
         }
     }
 }
@@ -365,6 +371,13 @@ fn lower_statement(statement: &Statement, out: &mut Vec<SqlStatement>) {
             s.table = lock.tables.first().and_then(|t| table_name(&t.name));
             out.push(s);
         }
+        Statement::Call(function) => {
+            let mut s = SqlStatement::new(SqlKind::Select);
+            let mut info = ValueInfo::default();
+            scan_function(function, 0, &mut info);
+            s.calls = info.functions;
+            out.push(s);
+        }
         Statement::LockTables { tables } => {
             let mut s = SqlStatement::new(SqlKind::Lock);
             s.table = tables.first().map(|t| t.table.value.clone());
@@ -423,6 +436,20 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
             s.filter = filter_columns(selection);
         }
         s.aggregate = aggregates_only(select);
+        if let Some(TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        }) = select.from.first().map(|f| &f.relation)
+        {
+            // `FROM fn(…)`: a set-returning function, not a table.
+            s.table = None;
+            s.calls
+                .extend(table_name(name).map(|n| n.to_ascii_lowercase()));
+        }
+        if select.from.is_empty() {
+            s.calls.extend(called_functions(&select.projection));
+        }
         if let Some(lock) = advisory_lock(&select.projection) {
             s.kind = SqlKind::Lock;
             s.table = None;
@@ -604,6 +631,17 @@ fn advisory_lock(projection: &[SelectItem]) -> Option<SqlColumn> {
         }
     }
     None
+}
+
+/// The functions a select list calls, outermost first.
+fn called_functions(projection: &[SelectItem]) -> Vec<String> {
+    let mut info = ValueInfo::default();
+    for item in projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            scan_expr(e, 0, &mut info);
+        }
+    }
+    info.functions
 }
 
 const ADVISORY_LOCKS: [&str; 8] = [
@@ -967,7 +1005,12 @@ struct ValueInfo {
     /// Too deep to read to the end: neither a constant nor known to use the row.
     opaque: bool,
     advisory: Option<SqlColumn>,
+    /// Names of the functions called, lowercased, each once (at most [`MAX_CALLS`]).
+    functions: Vec<String>,
 }
+
+/// More calls than this in one value are not worth remembering.
+const MAX_CALLS: usize = 16;
 
 impl ValueInfo {
     fn of(expr: &Expr) -> Self {
@@ -1194,6 +1237,9 @@ fn scan_function(function: &Function, depth: usize, info: &mut ValueInfo) {
             _ => None,
         })
         .unwrap_or_default();
+    if !name.is_empty() && info.functions.len() < MAX_CALLS && !info.functions.contains(&name) {
+        info.functions.push(name.clone());
+    }
     let before = info.params.len();
     let literal_before = (info.columns.len(), info.subquery, info.opaque);
     for arguments in [&function.parameters, &function.args] {

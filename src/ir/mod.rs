@@ -12,6 +12,7 @@ use serde::Serialize;
 pub mod inline;
 pub mod items;
 pub mod remedy;
+pub mod routines;
 
 /// A half-open byte range into the file text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -49,6 +50,8 @@ pub enum Client {
     Diesel,
     SeaOrm,
     TokioPostgres,
+    /// The body of a SQL function (`CREATE FUNCTION … LANGUAGE plpgsql|sql`).
+    PlPgSql,
     /// Not a database call: a timer or an in-process lock of the language runtime.
     Runtime,
 }
@@ -207,6 +210,10 @@ pub struct Effect {
     /// another file: `span` and `site` then point at the call in this file that
     /// reaches it.
     pub origin: Option<Origin>,
+    /// Functions the call runs in the database (`supabase.rpc("fn")`, `SELECT fn($1)`),
+    /// lowercased; `routines::resolve` adds the effects of those that are the
+    /// project's SQL functions.
+    pub routines: Vec<String>,
 }
 
 /// The statement in another file an effect linked into a caller stands for.
@@ -245,6 +252,7 @@ impl Effect {
             span,
             site: span,
             origin: None,
+            routines: Vec::new(),
         }
     }
 
@@ -298,6 +306,9 @@ pub enum TransactionStyle {
     /// transaction (sqlx's `conn: &mut PgConnection`). Inlined into a caller that
     /// passes no transaction there, it is none.
     Lent,
+    /// A SQL function's body: it runs inside one transaction, its caller's or, when
+    /// called on its own, its statement's.
+    Routine,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -359,6 +370,8 @@ pub struct Function {
     /// whose parent did not come before it). Never expected: reported as internal
     /// errors so that they are seen and fixed, while the run goes on.
     pub internal_errors: Vec<String>,
+    /// A SQL function (`CREATE FUNCTION`/`PROCEDURE`), which code elsewhere may call.
+    pub routine: bool,
 }
 
 impl Function {
@@ -372,6 +385,7 @@ impl Function {
             params: Vec::new(),
             returns: Vec::new(),
             runs_alone: false,
+            routine: false,
             internal_errors: Vec::new(),
         }
     }

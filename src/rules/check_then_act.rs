@@ -102,6 +102,11 @@ fn shape(
             .values
             .iter()
             .any(|v| v.value.reads.contains(&guard.read));
+    // A parent read `FOR SHARE` (or key-share locked) cannot be deleted before
+    // the transaction ends.
+    if read.row_lock == crate::ir::RowLock::Shared && function.same_transaction(read, write) {
+        return None;
+    }
     let deleted_at = cx.project.deleted_tables.get(&read_table)?;
     references_parent.then(|| Shape::ParentThenChild {
         deleted_at: deleted_at.clone(),
@@ -228,6 +233,16 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
                 format!(
                     "`{table}` is inserted only when {read_name} found no row, but a concurrent request can insert it between the check and the insert"
                 )
+            };
+            // The schema knows the table and no unique key covers the check: the
+            // check is all that stands between two requests and a duplicate.
+            let message = if unique.is_none() && cx.schema.table(read_table).is_some() {
+                format!(
+                    "{message}; no unique key on `{read_table}` ({}) guards it",
+                    checked.join(", ")
+                )
+            } else {
+                message
             };
             let advice = match &unique {
                 Some(key) => format!(

@@ -54,16 +54,21 @@ pub fn find(id: &str) -> Option<&'static dyn Rule> {
 pub struct ProjectFacts {
     /// Table keys deleted somewhere, with one place that does it (`path:line`).
     pub deleted_tables: BTreeMap<String, String>,
+    /// The project's SQL functions, for calls into them.
+    pub routines: crate::ir::routines::Routines,
 }
 
 impl ProjectFacts {
+    /// `file` names the file (its display path); files come in path order.
     pub fn add_file(
         &mut self,
         schema: &Schema,
         model: &FileModel,
+        file: &str,
         place: impl Fn(&Effect) -> String,
     ) {
         for function in &model.functions {
+            self.routines.add(function, file);
             for effect in &function.effects {
                 if effect.kind == EffectKind::Delete {
                     if let Some(table) = &effect.table {
@@ -80,6 +85,7 @@ impl ProjectFacts {
         for (table, place) in other.deleted_tables {
             self.deleted_tables.entry(table).or_insert(place);
         }
+        self.routines.merge(other.routines);
     }
 }
 

@@ -1858,6 +1858,7 @@ impl<'t> Lowerer<'t> {
         eff.many = spec.many;
         eff.on_conflict = spec.on_conflict;
         eff.row_lock = spec.row_lock;
+        eff.routines.clone_from(&spec.routines);
         eff.throws_if_missing = spec.throws_if_missing;
         let mut filter: Vec<FieldSpec> = spec.filter.clone();
         let mut values: Vec<FieldSpec> = spec.values.clone();

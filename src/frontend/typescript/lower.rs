@@ -1177,6 +1177,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.row_lock = draft.row_lock;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
+                effect.routines = draft.routines;
                 let root_start = chain.root.start_byte();
                 if draft.receiver_is_handle
                     && self

@@ -191,6 +191,8 @@ pub(crate) struct EffectSpec {
     /// A variable holding the record written (`am.insert(db)`, `.values(&new)`):
     /// its struct literal or field assignments give the table and values.
     pub model: Option<String>,
+    /// Functions the SQL calls (`SELECT create_order($1)`), for the project's SQL functions.
+    pub routines: Vec<String>,
 }
 
 impl EffectSpec {
@@ -205,6 +207,7 @@ impl EffectSpec {
             row_lock: RowLock::None,
             throws_if_missing: false,
             model: None,
+            routines: Vec::new(),
         }
     }
 }
@@ -488,6 +491,7 @@ pub(crate) fn sql_op(sql: &str, params: &[Expr]) -> OpKind {
         spec.values = arg(&st.values);
         spec.on_conflict = st.on_conflict;
         spec.row_lock = st.row_lock;
+        spec.routines.clone_from(&st.calls);
         spec.many = (matches!(
             kind,
             EffectKind::Update | EffectKind::Delete | EffectKind::Read

@@ -69,6 +69,8 @@ pub struct EffectDraft<'t> {
     /// The handle is the receiver written before the call (`prisma` in
     /// `prisma.user.create`), not something passed elsewhere (an option).
     pub receiver_is_handle: bool,
+    /// SQL functions the call runs (`rpc("fn")`), lowercased.
+    pub routines: Vec<String>,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -86,6 +88,7 @@ impl<'t> EffectDraft<'t> {
             handle,
             site,
             receiver_is_handle: true,
+            routines: Vec::new(),
         }
     }
 }

@@ -8,8 +8,9 @@
 //! the code's own `if (error) throw` is what guards what follows.
 //!
 //! supabase-js has no client-side transactions: two writes are never atomic, and
-//! the fix for that is a Postgres function called with `.rpc(…)`. An `rpc` call is
-//! opaque: racelint does not know what the function does.
+//! the fix for that is a Postgres function called with `.rpc(…)`. An `rpc` call
+//! names the function it runs; the project resolves it against its SQL functions
+//! (`ir::routines`), and it stays opaque when the function is not in the project.
 
 use super::ormkit::{field, object_fields, object_literal, string_value};
 use super::{EffectDraft, FileHints, Recognized};
@@ -76,6 +77,17 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
             call.name_node?,
         );
         draft.table = None;
+        draft.routines = call
+            .arg(0)
+            .and_then(|name| string_value(name, src))
+            .map(|name| {
+                name.rsplit('.')
+                    .next()
+                    .unwrap_or(&name)
+                    .to_ascii_lowercase()
+            })
+            .into_iter()
+            .collect();
         return Some(Recognized::Effect(draft));
     }
     // `supabase.schema("billing").from("invoices")`
