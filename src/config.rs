@@ -24,9 +24,13 @@
 //!
 //! [non-atomic-writes]           # tables whose writes never need a transaction with others
 //! log-tables = ["audit_log", "outbox"]
+//!
+//! [roles]                       # correct the guessed code role of files (globs)
+//! script = ["ops/**"]
+//! production = ["src/tests/fixtures-server/**"]
 //! ```
 
-use crate::diagnostic::{RuleMeta, Severity};
+use crate::diagnostic::{Level, RuleMeta, Severity};
 use crate::ir::Client;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use serde::Deserialize;
@@ -82,6 +86,23 @@ pub struct NonAtomicWrites {
     pub log_tables: Vec<String>,
 }
 
+/// `[roles]`: gitignore-style globs, relative to the config's folder, that set the
+/// code role of matching files over racelint's guess (`crate::roles`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGlobs {
+    #[serde(default)]
+    pub production: Vec<String>,
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub script: Vec<String>,
+    #[serde(default)]
+    pub migration: Vec<String>,
+    #[serde(default)]
+    pub seed: Vec<String>,
+}
+
 /// The settings of one run. [`Config::default`] is what racelint does without a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -102,6 +123,9 @@ pub struct Config {
     pub max_file_size: u64,
     pub clients: Clients,
     pub non_atomic_writes: NonAtomicWrites,
+    /// Findings below this confidence are not reported.
+    pub min_confidence: Level,
+    pub roles: RoleGlobs,
 }
 
 impl Default for Config {
@@ -117,6 +141,8 @@ impl Default for Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             clients: Clients::default(),
             non_atomic_writes: NonAtomicWrites::default(),
+            min_confidence: Level::Medium,
+            roles: RoleGlobs::default(),
         }
     }
 }
@@ -253,7 +279,19 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         check_rule(id)?;
     }
 
-    for glob in raw.include.iter().chain(&raw.exclude) {
+    let role_globs = [
+        &raw.roles.production,
+        &raw.roles.test,
+        &raw.roles.script,
+        &raw.roles.migration,
+        &raw.roles.seed,
+    ];
+    for glob in raw
+        .include
+        .iter()
+        .chain(&raw.exclude)
+        .chain(role_globs.into_iter().flatten())
+    {
         let mut builder = ignore::overrides::OverrideBuilder::new("/");
         if let Err(e) = builder.add(glob.get_ref()) {
             return Err(err(
@@ -316,6 +354,14 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             drizzle: strings(raw.clients.drizzle),
         },
         non_atomic_writes: raw.non_atomic_writes,
+        min_confidence: raw.min_confidence.unwrap_or(defaults.min_confidence),
+        roles: RoleGlobs {
+            production: strings(raw.roles.production),
+            test: strings(raw.roles.test),
+            script: strings(raw.roles.script),
+            migration: strings(raw.roles.migration),
+            seed: strings(raw.roles.seed),
+        },
     })
 }
 
@@ -338,6 +384,24 @@ struct Raw {
     clients: RawClients,
     #[serde(default)]
     non_atomic_writes: NonAtomicWrites,
+    min_confidence: Option<Level>,
+    #[serde(default)]
+    roles: RawRoles,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    #[serde(default)]
+    production: Vec<Spanned<String>>,
+    #[serde(default)]
+    test: Vec<Spanned<String>>,
+    #[serde(default)]
+    script: Vec<Spanned<String>>,
+    #[serde(default)]
+    migration: Vec<Spanned<String>>,
+    #[serde(default)]
+    seed: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]

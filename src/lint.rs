@@ -81,6 +81,7 @@ impl std::fmt::Display for Fatal {
 struct Lowered {
     file: SourceFile,
     model: FileModel,
+    role: crate::roles::Role,
 }
 
 /// What reading one file gave: its model when rules have work there, its problems,
@@ -171,6 +172,16 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let hints = HintNames {
         prisma: config.clients.prisma.clone(),
     };
+    let roles = crate::roles::Roles::new(
+        &discover::project_root(
+            options
+                .paths
+                .first()
+                .map_or(Path::new("."), PathBuf::as_path),
+        ),
+        config,
+    )
+    .map_err(Fatal)?;
 
     // Files are linted as the walk finds them, and schema sources are walked for
     // meanwhile; the code files among those are parsed for schema from the text
@@ -210,6 +221,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                                 prefilter.as_ref(),
                                 &hints,
                                 schema_root.as_deref(),
+                                &roles,
                             );
                             (path, outcome)
                         })
@@ -245,7 +257,8 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let schema = &schema;
 
     let mut project = ProjectFacts::default();
-    for file in &lowered {
+    // What tests, scripts and seeds do is no fact about the running application.
+    for file in lowered.iter().filter(|f| !f.role.runs_alone()) {
         project.add_file(schema, &file.model, |effect| {
             format!(
                 "{}:{}",
@@ -266,7 +279,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                     log_tables: &config.non_atomic_writes.log_tables,
                 };
                 let mut findings = Vec::new();
-                let alone = discover::runs_alone(&file.file.path, &file.file.text);
+                let alone = file.role.runs_alone();
                 for function in &crate::ir::inline::expand(&file.model) {
                     for (rule, severity) in &rules {
                         if (alone || function.runs_alone) && rule.meta().concurrent {
@@ -294,6 +307,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                 };
                 findings
                     .into_iter()
+                    .filter(|f| f.confidence.level >= config.min_confidence)
                     .map(|f| place(&file.file, f))
                     .collect::<Vec<_>>()
             })
@@ -374,6 +388,7 @@ fn lint_file(
     prefilter: Option<&crate::frontend::Prefilter>,
     names: &HintNames,
     schema_root: Option<&Path>,
+    roles: &crate::roles::Roles,
 ) -> FileOutcome {
     // Most files are turned away by the prefilter: their display path is never needed.
     let display = || discover::display_path(path);
@@ -412,12 +427,16 @@ fn lint_file(
         }
     }
     let file = SourceFile::new(path.to_path_buf(), display(), text);
-    let (model, mut errors) = lower_source(&file, names);
+    let (mut model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
+    let role = roles.of_file(path, &file.text).role;
+    if discover::language_of(path) == Some(Language::Rust) {
+        crate::roles::mark_test_helpers(&mut model);
+    }
     // A suppression comment is checked even in a file without effects.
     let keep = !model.functions.is_empty() || file.text.contains(suppress::MARKER);
     FileOutcome {
-        lowered: keep.then_some(Lowered { file, model }),
+        lowered: keep.then_some(Lowered { file, model, role }),
         errors,
         schema,
     }
@@ -524,6 +543,7 @@ pub fn place(file: &SourceFile, finding: Finding) -> Diagnostic {
                 })
                 .collect(),
         }),
+        confidence: finding.confidence,
         fingerprint,
         source: file.text.clone(),
     }

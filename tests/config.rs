@@ -267,6 +267,8 @@ fn the_readme_example_sets_every_key() {
         max_file_size,
         clients,
         non_atomic_writes,
+        min_confidence,
+        roles,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -282,6 +284,16 @@ fn the_readme_example_sets_every_key() {
     assert!(!prisma.is_empty() && !drizzle.is_empty());
     let racelint::config::NonAtomicWrites { log_tables } = non_atomic_writes;
     assert!(!log_tables.is_empty());
+    assert_ne!(min_confidence, defaults.min_confidence);
+    let racelint::config::RoleGlobs {
+        production,
+        test,
+        script,
+        migration,
+        seed,
+    } = roles;
+    assert!(!production.is_empty() && !script.is_empty());
+    let _ = (test, migration, seed);
     // Every key is also explained in the section's prose or comments.
     for key in [
         "select",
@@ -294,6 +306,8 @@ fn the_readme_example_sets_every_key() {
         "[clients]",
         "[non-atomic-writes]",
         "log-tables",
+        "min-confidence",
+        "[roles]",
     ] {
         assert!(text.contains(key), "the README example lacks `{key}`");
     }

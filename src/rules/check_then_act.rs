@@ -8,7 +8,7 @@
 //! filter that re-checks the state) and a handled unique violation close the race.
 
 use super::{help_with_code, join_words, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
 
@@ -352,6 +352,7 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
             )
         }
     };
+    let confidence = Confidence::medium("");
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -369,5 +370,6 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
         }))
         .collect(),
         fix: None,
+        confidence,
     }
 }

@@ -8,7 +8,7 @@
 //! when the update neither tests nor bumps it.
 
 use super::{help_with_code, table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Field, Function};
 
@@ -143,6 +143,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             ),
         ));
     }
+    let confidence = Confidence::medium("");
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -155,6 +156,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             message: format!("`{row}` is read here"),
         }],
         fix: None,
+        confidence,
     }
 }
 
@@ -181,6 +183,7 @@ fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
             },
         ),
     );
+    let confidence = Confidence::medium("");
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -190,5 +193,6 @@ fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
         help,
         related: Vec::new(),
         fix: None,
+        confidence,
     }
 }

@@ -62,7 +62,7 @@ impl ProjectFacts {
         model: &FileModel,
         place: impl Fn(&Effect) -> String,
     ) {
-        for function in &model.functions {
+        for function in model.functions.iter().filter(|f| !f.runs_alone) {
             for effect in &function.effects {
                 if effect.kind == EffectKind::Delete {
                     if let Some(table) = &effect.table {

@@ -9,7 +9,7 @@
 //! delete-then-create's finding, not this one's.
 
 use super::{help_with_code, table_name, verb, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
@@ -119,6 +119,7 @@ fn finding(
         &cx.suggest(second, &Remedy::Transaction { targets }),
     );
     let _ = function;
+    let confidence = Confidence::medium("");
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -131,5 +132,6 @@ fn finding(
             message: "the first write".to_string(),
         }],
         fix: None,
+        confidence,
     }
 }
