@@ -999,11 +999,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let mut guards = Vec::new();
         for &read in &taint.reads {
             let effect = &mut self.func.effects[read];
+            // A write's result decides too: `if (updated.count === 0)` guards the
+            // fallback that follows on the first write's row count.
             if effect.is_write() {
                 effect.count_checked = true;
-                continue;
-            }
-            if !matches!(effect.kind, EffectKind::Read | EffectKind::CallResult) {
+            } else if !matches!(effect.kind, EffectKind::Read | EffectKind::CallResult) {
                 continue;
             }
             guards.push(Guard {

@@ -149,7 +149,18 @@ pub fn declared_repositories(src: &str) -> Vec<(String, String)> {
         }
     }
     for (at, _) in src.match_indices("getRepository(") {
-        let entity = after_ident(&src[at + "getRepository(".len()..]);
+        // `getRepository(ctx, User)` (a project's connection wrapper taking a
+        // context first) names the entity second.
+        let args = &src[at + "getRepository(".len()..];
+        let mut entity = after_ident(args);
+        if entity.starts_with(|c: char| c.is_ascii_lowercase()) {
+            if let Some(rest) = args.trim_start()[entity.len()..]
+                .trim_start()
+                .strip_prefix(',')
+            {
+                entity = after_ident(rest);
+            }
+        }
         let line_start = src[..at].rfind(['\n', ';', '{']).map_or(0, |i| i + 1);
         let before = &src[line_start..at];
         if let Some(eq) = before.find('=') {
@@ -162,6 +173,22 @@ pub fn declared_repositories(src: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The entity a repository getter names: its first argument, or the first
+/// capitalised one after a context (`getRepository(ctx, User)`).
+fn repository_entity(
+    getter: &crate::frontend::typescript::syntax::Segment,
+    src: &str,
+) -> Option<String> {
+    let first = getter.arg(0)?;
+    let is_entity = |n: Node| n.kind() == "identifier" && is_capitalized(text(n, src));
+    if !is_entity(first) && first.kind() == "identifier" {
+        if let Some(second) = getter.arg(1).filter(|n| is_entity(*n)) {
+            return Some(text(second, src).to_string());
+        }
+    }
+    Some(text(first, src).to_string())
 }
 
 fn is_manager(receiver: &str) -> bool {
@@ -242,7 +269,7 @@ pub fn recognize<'t>(
         if !matches!(getter.name, "getRepository" | "withRepository") {
             return None;
         }
-        let entity = getter.arg(0).map(|e| text(e, src).to_string());
+        let entity = repository_entity(getter, src);
         (entity, chain.receiver_text(call_index - 1, src).to_string())
     } else if is_manager(receiver)
         && args
@@ -520,7 +547,7 @@ fn query_builder<'t>(
         .filter(|a| a.kind() == "identifier" && is_capitalized(text(*a, src)))
         .map(|a| text(a, src).to_string());
     let handle = if q > 0 && segments[q - 1].name == "getRepository" {
-        table = segments[q - 1].arg(0).map(|a| text(a, src).to_string());
+        table = repository_entity(&segments[q - 1], src);
         chain.receiver_text(q - 1, src).to_string()
     } else {
         receiver.to_string()
