@@ -56,6 +56,9 @@ pub struct ProjectFacts {
     /// Table keys deleted somewhere other than an admin or account-deletion path
     /// (`deleteAccount`, `admin/…`), which ordinary requests race with.
     pub deleted_by_requests: std::collections::BTreeSet<String>,
+    /// Table keys whose version column some update bumps (`version: { increment: 1 }`,
+    /// `version = version + 1`): the project uses it for optimistic locking.
+    pub bumped_versions: std::collections::BTreeSet<String>,
 }
 
 impl ProjectFacts {
@@ -67,6 +70,11 @@ impl ProjectFacts {
     ) {
         for function in model.functions.iter().filter(|f| !f.runs_alone) {
             for effect in &function.effects {
+                if bumps_version(schema, effect) {
+                    if let Some(table) = &effect.table {
+                        self.bumped_versions.insert(schema.table_key(table));
+                    }
+                }
                 if effect.kind == EffectKind::Delete {
                     if let Some(table) = &effect.table {
                         let key = schema.table_key(table);
@@ -86,7 +94,28 @@ impl ProjectFacts {
             self.deleted_tables.entry(table).or_insert(place);
         }
         self.deleted_by_requests.extend(other.deleted_by_requests);
+        self.bumped_versions.extend(other.bumped_versions);
     }
+}
+
+/// An update that bumps its table's version column.
+fn bumps_version(schema: &Schema, effect: &Effect) -> bool {
+    if !matches!(effect.kind, EffectKind::Update | EffectKind::Upsert) {
+        return false;
+    }
+    let Some(version) = effect
+        .table
+        .as_deref()
+        .and_then(|t| schema.version_column(t))
+    else {
+        return false;
+    };
+    let version = crate::schema::fold_name(version);
+    effect.values.iter().any(|v| {
+        let code: String = v.value.text.split_whitespace().collect();
+        crate::schema::fold_name(&v.column) == version
+            && (v.value.atomic || code.contains("+1") || code.contains("increment"))
+    })
 }
 
 /// Whether a delete happens on an admin path or when an account is deleted: code
@@ -216,6 +245,21 @@ impl Context<'_> {
             .iter()
             .any(|t| crate::schema::fold_name(t) == folded)
             || log_like_name(table)
+    }
+
+    /// The table's version column, when the project uses it as one: the ORM
+    /// declares it, or some update bumps it. A column merely named `version` may
+    /// be domain data (a deployment's version number).
+    pub fn version_in_use(&self, effect: &Effect) -> Option<&str> {
+        let table = effect.table.as_deref()?;
+        let version = self.schema.version_column(table)?;
+        let declared = self.schema.table(table).is_some_and(|t| t.version_declared);
+        (declared
+            || self
+                .project
+                .bumped_versions
+                .contains(&self.schema.table_key(table)))
+        .then_some(version)
     }
 
     /// The neutral description of an effect a client renders a fix for.
