@@ -84,7 +84,15 @@ fn shape(
     let write_table = cx.table_key(write)?;
     if read_table == write_table {
         return match write.kind {
-            EffectKind::Insert if !write.unique_violation_handled => Some(Shape::AbsenceThenInsert),
+            // Inserting another row because this one exists (copying a template,
+            // duplicating a poll) creates no duplicate: only "no row yet" does, or a
+            // count or list that limits the inserts.
+            EffectKind::Insert
+                if !write.unique_violation_handled
+                    && (read.many || !runs_when_found(cx, guard, read, write)) =>
+            {
+                Some(Shape::AbsenceThenInsert)
+            }
             EffectKind::Update => {
                 state_change(function, guard, read, write).or_else(|| claim(guard, read, write))
             }
@@ -309,6 +317,69 @@ fn set_if_unset(function: &Function, guard: &Guard, write: &Effect, columns: &[S
                 && other.span != write.span
                 && other.guards.iter().any(|g| g.read == guard.read)
         })
+}
+
+/// Whether the write runs only when the read found its row, as the code reads:
+/// an exit on a negated test before it (`if (!poll) throw …`), a test it sits
+/// under (`if (poll) { … }`), or a read that throws when nothing matches.
+fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -> bool {
+    // A write inlined from a helper declared above: the code between says nothing.
+    if write.span.start < guard.span.end {
+        return false;
+    }
+    let squeeze = |code: &str| -> String { code.split_whitespace().collect() };
+    let condition = squeeze(cx.text.get(guard.span.range()).unwrap_or_default());
+    let mut condition = condition.as_str();
+    while let Some(inner) = condition
+        .strip_prefix('(')
+        .and_then(|c| c.strip_suffix(')'))
+    {
+        condition = inner;
+    }
+    let tests_absence = [
+        "===null",
+        "==null",
+        "===undefined",
+        "==undefined",
+        ".length===0",
+        "==0",
+    ]
+    .iter()
+    .any(|n| condition.contains(n))
+        && !condition.contains("!=");
+    let negated = (condition.starts_with('!') && !condition.starts_with("!="))
+        || tests_absence
+        || condition.contains("is_none()");
+    let before = squeeze(cx.text.get(..guard.span.start as usize).unwrap_or_default());
+    let between = cx
+        .text
+        .get(guard.span.end as usize..write.span.start as usize)
+        .unwrap_or_default();
+    // `find() ?? create()`, `while (await find()) { … }`: the write runs once the
+    // read found nothing.
+    let after = between.trim_start();
+    if after.starts_with("??")
+        || after.starts_with("||")
+        || before
+            .trim_end_matches('(')
+            .trim_end_matches("await")
+            .trim_end_matches('(')
+            .ends_with("while")
+    {
+        return negated;
+    }
+    let _ = read;
+    // What runs between the test and the write's own line: an exit there means
+    // the write is past the `if`, reached when the test failed.
+    let before_write_line = between.rsplit_once('\n').map_or("", |(head, _)| head);
+    let exits = ["throw", "return", "continue", "Err(", "bail!"]
+        .iter()
+        .any(|e| before_write_line.contains(e));
+    if exits {
+        negated
+    } else {
+        !negated
+    }
 }
 
 /// Code for "the current time": `new Date()`, `Date.now()`, `now()`,

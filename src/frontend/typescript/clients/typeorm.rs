@@ -183,7 +183,7 @@ fn repository_entity(
 ) -> Option<String> {
     let first = getter.arg(0)?;
     let is_entity = |n: Node| n.kind() == "identifier" && is_capitalized(text(n, src));
-    if !is_entity(first) && first.kind() == "identifier" {
+    if !is_entity(first) && matches!(first.kind(), "identifier" | "member_expression" | "this") {
         if let Some(second) = getter.arg(1).filter(|n| is_entity(*n)) {
             return Some(text(second, src).to_string());
         }
@@ -420,6 +420,11 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
                     draft.kind = EffectKind::Update;
                     draft.filter.push(field("id", Some(entity)));
                 }
+            } else if !created_in_file(name, src) {
+                // `save(updated)` of an entity neither read here nor built here
+                // (`patchEntity(customer, input)`): an existing row, saved by id.
+                draft.kind = EffectKind::Update;
+                draft.filter.push(field("id", Some(entity)));
             }
             draft.values = scope
                 .assigned(name)
@@ -444,8 +449,44 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
             }
         }
         "array" => draft.many = true,
+        // `save(addresses[0])`, `save(order.customer)`: part of a row read earlier.
+        "subscript_expression" | "member_expression" => {
+            let root = text(entity, src)
+                .split(['.', '['])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if scope
+                .origin(&root)
+                .is_some_and(|o| o.kind == EffectKind::Read)
+            {
+                draft.kind = EffectKind::Update;
+                draft.filter.push(field("id", Some(entity)));
+            }
+        }
         _ => {}
     }
+}
+
+/// Whether the file builds a new entity under this name (`x = new User(…)`,
+/// `x = repo.create(…)`, `x: User = {…}`), which `save` then inserts.
+fn created_in_file(name: &str, src: &str) -> bool {
+    src.match_indices(name).any(|(at, _)| {
+        let before_ok = src[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$'));
+        let rest = &src[at + name.len()..];
+        let line = rest.split('\n').next().unwrap_or_default();
+        let Some(eq) = line.find('=') else {
+            return false;
+        };
+        let (lhs, rhs) = (&line[..eq], line[eq + 1..].trim_start());
+        before_ok
+            && (lhs.trim().is_empty() || lhs.trim_start().starts_with(':'))
+            && !rhs.starts_with('=')
+            && (rhs.starts_with("new ") || rhs.contains(".create(") || rhs.starts_with('{'))
+    })
 }
 
 /// A `where` object (or an array of them: any of them).
