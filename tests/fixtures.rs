@@ -205,6 +205,12 @@ fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
         schema,
         ..Options::default()
     };
+    // A project's own racelint.toml applies (its `[roles]`, for one).
+    let config = unit.join("racelint.toml");
+    if config.is_file() {
+        let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
+        options.config = racelint::config::load(&config, &known).expect("fixture config loads");
+    }
     options.config.min_confidence = racelint::diagnostic::Level::Low;
     lint::check(&options).expect("lint runs").diagnostics
 }

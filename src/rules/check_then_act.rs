@@ -89,7 +89,8 @@ fn shape(
             // count or list that limits the inserts.
             EffectKind::Insert
                 if !write.unique_violation_handled
-                    && (read.many || !runs_when_found(cx, guard, read, write)) =>
+                    && !(runs_when_found(cx, guard, read, write)
+                        && !(read.many && compares_to_limit(cx, guard))) =>
             {
                 Some(Shape::AbsenceThenInsert)
             }
@@ -380,6 +381,21 @@ fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -
     } else {
         !negated
     }
+}
+
+/// A count compared with a limit (`members.length < MAX`, `count >= 5`), not a
+/// test for "any rows at all" (`rows.length > 0`).
+fn compares_to_limit(cx: &Context, guard: &Guard) -> bool {
+    let condition: String = cx
+        .text
+        .get(guard.span.range())
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    (condition.contains('<') || condition.contains('>'))
+        && ![">0", ">=1", "<1", "<=0"]
+            .iter()
+            .any(|zero| condition.contains(zero))
 }
 
 /// Code for "the current time": `new Date()`, `Date.now()`, `now()`,

@@ -588,10 +588,9 @@ impl<'t> Lowerer<'t> {
         let span = self.span_of(cond);
         t.effects
             .iter()
+            .filter(|&&r| self.is_readlike(r))
             // A write's row count decides too (`if n == 0 { fallback }`).
-            .filter(|&&r| {
-                self.is_readlike(r) || self.cx.f.effects.get(r).is_some_and(|e| e.is_write())
-            })
+            .chain(t.counts.iter().filter(|&&r| !t.effects.contains(&r)))
             .map(|&r| Guard {
                 read: r,
                 span,

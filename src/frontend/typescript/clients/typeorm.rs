@@ -416,7 +416,7 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
                 if draft.table.is_none() {
                     draft.table = origin.table.clone();
                 }
-                if origin.kind == EffectKind::Read {
+                if origin.kind == EffectKind::Read || !created_in_file(name, src) {
                     draft.kind = EffectKind::Update;
                     draft.filter.push(field("id", Some(entity)));
                 }
