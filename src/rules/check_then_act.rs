@@ -344,6 +344,8 @@ fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -
         "==undefined",
         ".length===0",
         "==0",
+        "<1",
+        "<=0",
     ]
     .iter()
     .any(|n| condition.contains(n))

@@ -184,7 +184,9 @@ fn repository_entity(
     let first = getter.arg(0)?;
     let is_entity = |n: Node| n.kind() == "identifier" && is_capitalized(text(n, src));
     if !is_entity(first) && matches!(first.kind(), "identifier" | "member_expression" | "this") {
-        if let Some(second) = getter.arg(1).filter(|n| is_entity(*n)) {
+        // `getRepository(ctx, translationType)`: the second argument is the
+        // entity even when it is a variable.
+        if let Some(second) = getter.arg(1).filter(|n| n.kind() == "identifier") {
             return Some(text(second, src).to_string());
         }
     }
