@@ -418,7 +418,8 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
                 if draft.table.is_none() {
                     draft.table = origin.table.clone();
                 }
-                if origin.kind == EffectKind::Read || !created_in_file(name, src) {
+                // Read here, or returned by a call (`await this.findOne(ctx, id)`).
+                if matches!(origin.kind, EffectKind::Read | EffectKind::CallResult) {
                     draft.kind = EffectKind::Update;
                     draft.filter.push(field("id", Some(entity)));
                 }
