@@ -372,9 +372,11 @@ fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -
         return negated;
     }
     let _ = read;
-    // What runs between the test and the write's own line: an exit there means
+    // What runs between the test and the write's own statement: an exit there means
     // the write is past the `if`, reached when the test failed.
-    let before_write_line = between.rsplit_once('\n').map_or("", |(head, _)| head);
+    let before_write_line = between
+        .rsplit_once(['\n', ';', '}'])
+        .map_or("", |(head, _)| head);
     let exits = ["throw", "return", "continue", "Err(", "bail!"]
         .iter()
         .any(|e| before_write_line.contains(e));
