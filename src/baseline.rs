@@ -170,6 +170,7 @@ mod tests {
             help: String::new(),
             related: vec![],
             fix: None,
+            confidence: Default::default(),
             fingerprint: fp.into(),
             source: Arc::from(""),
         }

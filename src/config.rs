@@ -27,9 +27,13 @@
 //!
 //! [schema]                      # more `.sql` migrations than the usual folders
 //! migrations = ["db/sql/**"]
+//!
+//! [roles]                       # correct the guessed code role of files (globs)
+//! script = ["ops/**"]
+//! production = ["src/tests/fixtures-server/**"]
 //! ```
 
-use crate::diagnostic::{RuleMeta, Severity};
+use crate::diagnostic::{Level, RuleMeta, Severity};
 use crate::ir::Client;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use serde::Deserialize;
@@ -94,6 +98,23 @@ pub struct SchemaConfig {
     pub migrations: Vec<String>,
 }
 
+/// `[roles]`: gitignore-style globs, relative to the config's folder, that set the
+/// code role of matching files over racelint's guess (`crate::roles`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGlobs {
+    #[serde(default)]
+    pub production: Vec<String>,
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub script: Vec<String>,
+    #[serde(default)]
+    pub migration: Vec<String>,
+    #[serde(default)]
+    pub seed: Vec<String>,
+}
+
 /// The settings of one run. [`Config::default`] is what racelint does without a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -115,6 +136,9 @@ pub struct Config {
     pub clients: Clients,
     pub non_atomic_writes: NonAtomicWrites,
     pub schema: SchemaConfig,
+    /// Findings below this confidence are not reported.
+    pub min_confidence: Level,
+    pub roles: RoleGlobs,
 }
 
 impl Default for Config {
@@ -131,6 +155,8 @@ impl Default for Config {
             clients: Clients::default(),
             non_atomic_writes: NonAtomicWrites::default(),
             schema: SchemaConfig::default(),
+            min_confidence: Level::Medium,
+            roles: RoleGlobs::default(),
         }
     }
 }
@@ -267,11 +293,19 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         check_rule(id)?;
     }
 
+    let role_globs = [
+        &raw.roles.production,
+        &raw.roles.test,
+        &raw.roles.script,
+        &raw.roles.migration,
+        &raw.roles.seed,
+    ];
     for glob in raw
         .include
         .iter()
         .chain(&raw.exclude)
         .chain(&raw.schema.migrations)
+        .chain(role_globs.into_iter().flatten())
     {
         let mut builder = ignore::overrides::OverrideBuilder::new("/");
         if let Err(e) = builder.add(glob.get_ref()) {
@@ -338,6 +372,14 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         schema: SchemaConfig {
             migrations: strings(raw.schema.migrations),
         },
+        min_confidence: raw.min_confidence.unwrap_or(defaults.min_confidence),
+        roles: RoleGlobs {
+            production: strings(raw.roles.production),
+            test: strings(raw.roles.test),
+            script: strings(raw.roles.script),
+            migration: strings(raw.roles.migration),
+            seed: strings(raw.roles.seed),
+        },
     })
 }
 
@@ -362,6 +404,9 @@ struct Raw {
     non_atomic_writes: NonAtomicWrites,
     #[serde(default)]
     schema: RawSchema,
+    min_confidence: Option<Level>,
+    #[serde(default)]
+    roles: RawRoles,
 }
 
 #[derive(Default, Deserialize)]
@@ -369,6 +414,21 @@ struct Raw {
 struct RawSchema {
     #[serde(default)]
     migrations: Vec<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    #[serde(default)]
+    production: Vec<Spanned<String>>,
+    #[serde(default)]
+    test: Vec<Spanned<String>>,
+    #[serde(default)]
+    script: Vec<Spanned<String>>,
+    #[serde(default)]
+    migration: Vec<Spanned<String>>,
+    #[serde(default)]
+    seed: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]

@@ -51,6 +51,54 @@ pub struct Fix {
     pub edits: Vec<Edit>,
 }
 
+/// How sure racelint is that a finding is a race worth fixing (RULES.md,
+/// "Confidence"). Ordered: `Low < Medium < High`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::High => "high",
+            Level::Medium => "medium",
+            Level::Low => "low",
+        }
+    }
+}
+
+/// A finding's confidence and the reason for it, in the user's terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Confidence {
+    pub level: Level,
+    pub reason: String,
+}
+
+impl Confidence {
+    pub fn new(level: Level, reason: impl Into<String>) -> Confidence {
+        Confidence {
+            level,
+            reason: reason.into(),
+        }
+    }
+    pub fn high(reason: impl Into<String>) -> Confidence {
+        Confidence::new(Level::High, reason)
+    }
+    pub fn medium(reason: impl Into<String>) -> Confidence {
+        Confidence::new(Level::Medium, reason)
+    }
+    pub fn low(reason: impl Into<String>) -> Confidence {
+        Confidence::new(Level::Low, reason)
+    }
+}
+
 /// The other half of a race: the check, the first write, the parent delete.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Related {
@@ -73,6 +121,7 @@ pub struct Finding {
     pub help: String,
     pub related: Vec<Related>,
     pub fix: Option<Fix>,
+    pub confidence: Confidence,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -117,6 +166,7 @@ pub struct Diagnostic {
     pub help: String,
     pub related: Vec<RelatedLocation>,
     pub fix: Option<ResolvedFix>,
+    pub confidence: Confidence,
     /// Stable across unrelated edits: rule, path and the normalised code of the spans.
     pub fingerprint: String,
     /// The file's text, for reports that show the code.
@@ -204,6 +254,6 @@ pub struct RuleMeta {
     /// The rule's documentation in Markdown (`rules/<id>.md`).
     pub doc: &'static str,
     /// The race needs two requests (or a failure) at once, which a script that runs
-    /// alone, such as a database seed, cannot have (see `discover::runs_alone`).
+    /// alone, such as a test or a database seed, cannot have (see `roles`).
     pub concurrent: bool,
 }

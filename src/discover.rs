@@ -186,51 +186,6 @@ fn walk_error(error: &ignore::Error) -> RunError {
     }
 }
 
-/// Whether the file runs alone, never beside a request: a Rust crate's test or
-/// benchmark ([`is_rust_test_target`]), or a script run by hand or once per deploy, a
-/// database seed (`prisma/seed.ts`, `src/bin/seed.rs`, `users.seed.ts`,
-/// `CreateUsers.seeder.ts`, or a knex/Sequelize/TypeORM seed in a `seeds/` or
-/// `seeders/` folder). Races need two requests at once; a seed deleting every row
-/// and inserting them again is not one. A folder name alone is not enough (a
-/// project may keep anything in a folder called `seeds`): the file must also
-/// read like a seed (`export async function seed(knex)`, `queryInterface`,
-/// `implements Seeder`).
-pub fn runs_alone(path: &Path, text: &str) -> bool {
-    const FOLDERS: [&str; 4] = ["seed", "seeds", "seeders", "seeding"];
-    const SEED_CODE: [&str; 4] = ["function seed", "exports.seed", "queryInterface", "Seeder"];
-    let lower = |s: &std::ffi::OsStr| s.to_string_lossy().to_ascii_lowercase();
-    let named_seed = path.file_name().map(lower).is_some_and(|name| {
-        name.split('.').next() == Some("seed")
-            || name.contains(".seed.")
-            || name.contains(".seeder.")
-    });
-    let in_seed_folder = path
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|dir| FOLDERS.contains(&lower(dir).as_str()));
-    named_seed
-        || (in_seed_folder && SEED_CODE.iter().any(|code| text.contains(code)))
-        || is_rust_test_target(path)
-}
-
-/// Whether the file is a Rust crate's integration test or benchmark: under the
-/// `tests/` or `benches/` folder next to the crate's `Cargo.toml`, which Cargo
-/// builds only for `cargo test` and `cargo bench`. Tests run alone, each against
-/// its own database, so they cannot have the races of two requests at once. The
-/// folder name alone does not decide: `Cargo.toml` must be beside it.
-pub fn is_rust_test_target(path: &Path) -> bool {
-    if path.extension().is_none_or(|e| e != "rs") {
-        return false;
-    }
-    path.ancestors().skip(1).any(|dir| {
-        dir.file_name()
-            .is_some_and(|name| name == "tests" || name == "benches")
-            && dir
-                .parent()
-                .is_some_and(|krate| krate.join("Cargo.toml").is_file())
-    })
-}
-
 /// The current directory, normalized, asked of the system once: racelint never
 /// changes directory, and paths are made absolute for every file of a run.
 fn current_dir() -> Option<&'static Path> {
@@ -290,33 +245,6 @@ pub fn project_root(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_scripts_run_alone() {
-        let knex = "export async function seed(knex: Knex) { await knex('users').del(); }";
-        let sequelize = "module.exports = { async up(queryInterface) { } };";
-        for (seed, text) in [
-            ("prisma/seed.ts", ""),
-            ("src/bin/seed.rs", ""),
-            ("src/users.seed.ts", ""),
-            ("src/database/CreateUsers.seeder.ts", ""),
-            ("db/seeds/01_users.js", knex),
-            ("src/database/seeders/20240101-demo-user.js", sequelize),
-        ] {
-            assert!(runs_alone(Path::new(seed), text), "{seed}");
-        }
-        for (code, text) in [
-            ("src/seedling.ts", ""),
-            ("src/seeded-random.ts", ""),
-            ("src/users.ts", knex),
-            // Cases kept in a folder named after seed reports are ordinary code.
-            ("eval/seeds/000/app.ts", ""),
-            ("eval/seeds/app.ts", "await prisma.user.create({ data })"),
-            ("cases/seed-000-trace.ts", ""),
-        ] {
-            assert!(!runs_alone(Path::new(code), text), "{code}");
-        }
-    }
 
     #[test]
     fn languages_by_extension() {

@@ -6,6 +6,7 @@
 //! 2. [`frontend`] — parse each file once and lower every function to the
 //!    language-neutral effect model in [`ir`] (one frontend per language, client
 //!    knowledge in one module per database client);
+//!    [`roles`] tells production code from tests, scripts, migrations and seeds;
 //! 3. [`schema`] — the tables, keys and foreign keys discovered in the project;
 //! 4. [`rules`] — one file per rule, over the model only;
 //! 5. [`report`] — human (miette), json, sarif, github: the only place that formats.
@@ -25,6 +26,7 @@ pub mod ir;
 pub mod lint;
 pub mod project;
 pub mod report;
+pub mod roles;
 pub mod rules;
 pub mod schema;
 pub mod source;

@@ -83,6 +83,7 @@ impl std::fmt::Display for Fatal {
 struct Lowered {
     file: SourceFile,
     model: FileModel,
+    role: crate::roles::Role,
 }
 
 /// What reading one file gave: its model when rules have work there, its problems,
@@ -173,6 +174,16 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     let hints = HintNames {
         prisma: config.clients.prisma.clone(),
     };
+    let roles = crate::roles::Roles::new(
+        &discover::project_root(
+            options
+                .paths
+                .first()
+                .map_or(Path::new("."), PathBuf::as_path),
+        ),
+        config,
+    )
+    .map_err(Fatal)?;
 
     // Files are linted as the walk finds them, and schema sources are walked for
     // meanwhile; the code files among those are parsed for schema from the text
@@ -212,6 +223,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                                 prefilter.as_ref(),
                                 &hints,
                                 schema_root.as_deref(),
+                                &roles,
                             );
                             (path, outcome)
                         })
@@ -265,8 +277,14 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
                         !linted_paths.contains(&path.canonicalize().unwrap_or(path.clone()))
                     })
                     .filter_map(|path| {
-                        let outcome =
-                            lint_file(&path, config.max_file_size, prefilter.as_ref(), hints, None);
+                        let outcome = lint_file(
+                            &path,
+                            config.max_file_size,
+                            prefilter.as_ref(),
+                            hints,
+                            None,
+                            &roles,
+                        );
                         outcome.lowered.map(|l| (path, l))
                     })
                     .collect::<Vec<_>>()
@@ -295,18 +313,28 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
 
     let mut facts = ProjectFacts::default();
     for (file, _) in &lowered {
-        facts.add_file(schema, &file.model, &file.file.display_path, |effect| {
-            format!(
-                "{}:{}",
-                file.file.display_path,
-                file.file.position(effect.span.start).line
-            )
-        });
+        // What tests, scripts and seeds do is no fact about the running
+        // application (but their SQL functions may still be called).
+        let production = !file.role.runs_alone();
+        facts.add_file(
+            schema,
+            &file.model,
+            &file.file.display_path,
+            production,
+            |effect| {
+                format!(
+                    "{}:{}",
+                    file.file.display_path,
+                    file.file.position(effect.span.start).line
+                )
+            },
+        );
     }
     let mut project_files: Vec<ProjectFile> = lowered
         .into_iter()
         .map(|(l, linted)| ProjectFile {
             language: discover::language_of(&l.file.path),
+            role: l.role,
             source: l.file,
             model: l.model,
             linted,
@@ -399,7 +427,7 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
     };
     let mut findings = Vec::new();
     let mut problems = Vec::new();
-    let alone = discover::runs_alone(&source.path, &source.text);
+    let alone = project.files[index].role.runs_alone();
     let bytes = source.text.len();
     let expanded = project.link(index, &mut inline::budget_for(bytes));
     for name in &expanded.stopped {
@@ -468,6 +496,7 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
     };
     let placed = findings
         .into_iter()
+        .filter(|f| f.confidence.level >= config.min_confidence)
         .map(|f| place(source, f))
         .collect::<Vec<_>>();
     (placed, problems)
@@ -483,10 +512,11 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
     let (model, mut errors) = lower_source(&file, &HintNames { prisma: Vec::new() });
     let schema = Schema::default();
     let mut facts = ProjectFacts::default();
-    facts.add_file(&schema, &model, &file.display_path, |_| String::new());
+    facts.add_file(&schema, &model, &file.display_path, true, |_| String::new());
     let project = Project::new(
         vec![ProjectFile {
             language: discover::language_of(path),
+            role: crate::roles::Role::Production,
             source: file,
             model,
             linted: true,
@@ -563,6 +593,7 @@ fn lint_file(
     prefilter: Option<&crate::frontend::Prefilter>,
     names: &HintNames,
     schema_root: Option<&Path>,
+    roles: &crate::roles::Roles,
 ) -> FileOutcome {
     // Most files are turned away by the prefilter: their display path is never needed.
     let display = || discover::display_path(path);
@@ -601,8 +632,12 @@ fn lint_file(
         }
     }
     let file = SourceFile::new(path.to_path_buf(), display(), text);
-    let (model, mut errors) = lower_source(&file, names);
+    let (mut model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
+    let role = roles.of_file(path, &file.text).role;
+    if discover::language_of(path) == Some(Language::Rust) {
+        crate::roles::mark_test_helpers(&mut model);
+    }
     // A suppression comment is checked even in a file without effects; a module
     // that re-exports others is a step on the way to functions elsewhere.
     let keep = !model.functions.is_empty()
@@ -612,7 +647,7 @@ fn lint_file(
             .iter()
             .any(|e| matches!(e.target, crate::ir::ExportTarget::From { .. }));
     FileOutcome {
-        lowered: keep.then_some(Lowered { file, model }),
+        lowered: keep.then_some(Lowered { file, model, role }),
         errors,
         schema,
     }
@@ -826,6 +861,7 @@ pub fn place(file: &SourceFile, finding: Finding) -> Diagnostic {
                 })
                 .collect(),
         }),
+        confidence: finding.confidence,
         fingerprint,
         source: file.text.clone(),
     }

@@ -18,7 +18,7 @@
 //! keeps Rust lifetimes (`&'a str`) from hiding a comment; the price is that a line
 //! inside a multi-line template literal that looks like a comment is taken for one.
 
-use crate::diagnostic::{Applicability, Edit, Finding, Fix, RuleMeta, Severity};
+use crate::diagnostic::{Applicability, Confidence, Edit, Finding, Fix, RuleMeta, Severity};
 use crate::ir::Span;
 use crate::source::SourceFile;
 
@@ -319,6 +319,7 @@ fn meta_finding(
         help,
         related: Vec::new(),
         fix,
+        confidence: Confidence::high("read from the comment itself"),
     }
 }
 
@@ -584,6 +585,7 @@ mod tests {
             help: String::new(),
             related: vec![],
             fix: None,
+            confidence: Default::default(),
         }
     }
 

@@ -268,6 +268,8 @@ fn the_readme_example_sets_every_key() {
         clients,
         non_atomic_writes,
         schema,
+        min_confidence,
+        roles,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -285,6 +287,16 @@ fn the_readme_example_sets_every_key() {
     assert!(!log_tables.is_empty());
     let racelint::config::SchemaConfig { migrations } = schema;
     assert!(!migrations.is_empty());
+    assert_ne!(min_confidence, defaults.min_confidence);
+    let racelint::config::RoleGlobs {
+        production,
+        test,
+        script,
+        migration,
+        seed,
+    } = roles;
+    assert!(!production.is_empty() && !script.is_empty());
+    let _ = (test, migration, seed);
     // Every key is also explained in the section's prose or comments.
     for key in [
         "select",
@@ -299,6 +311,8 @@ fn the_readme_example_sets_every_key() {
         "log-tables",
         "[schema]",
         "migrations",
+        "min-confidence",
+        "[roles]",
     ] {
         assert!(text.contains(key), "the README example lacks `{key}`");
     }

@@ -3,7 +3,11 @@
 //!
 //! - `// expect: RULE` at the end of a line, or alone on the line above it: that
 //!   line must carry a finding of RULE; `// expect: RULE "words"` also requires the
-//!   words in the message; `// expect: RULE, OTHER` expects both.
+//!   words in the message; `// expect: RULE, OTHER` expects both;
+//!   `confidence=low` (or `medium`, `high`) after them fixes the finding's
+//!   confidence. Without it the finding must be reported by default (medium or
+//!   high). Fixtures are linted with every confidence shown, so low findings are
+//!   checked too.
 //! - `// related: RULE` likewise marks the line a related span must point at.
 //! - `// racelint-fixture: quiet` near the top: the file must produce nothing.
 //!
@@ -23,6 +27,7 @@ struct Marker {
     rule: String,
     words: Option<String>,
     related: bool,
+    confidence: Option<String>,
 }
 
 fn markers(text: &str) -> (Vec<Marker>, bool) {
@@ -44,7 +49,17 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
             ("-- related: ", true),
         ] {
             let Some(at) = line.find(tag) else { continue };
-            let spec = line[at + tag.len()..].trim();
+            let mut spec = line[at + tag.len()..].trim().to_string();
+            let mut confidence = None;
+            if let Some(c) = spec.find("confidence=") {
+                let level: String = spec[c + "confidence=".len()..]
+                    .chars()
+                    .take_while(char::is_ascii_alphabetic)
+                    .collect();
+                spec.replace_range(c..c + "confidence=".len() + level.len(), "");
+                confidence = Some(level);
+            }
+            let spec = spec.trim();
             let (rules, words) = match spec.find('"') {
                 Some(q) => (
                     spec[..q].trim(),
@@ -67,11 +82,21 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
                     rule: rule.to_string(),
                     words: words.clone(),
                     related,
+                    confidence: confidence.clone(),
                 });
             }
         }
     }
     (out, quiet)
+}
+
+/// Whether a finding's confidence is what its marker states (or, when the marker
+/// states none, one reported by default).
+fn confidence_matches(expected: Option<&str>, actual: racelint::diagnostic::Level) -> bool {
+    match expected {
+        Some(level) => level == actual.as_str(),
+        None => actual >= racelint::diagnostic::Level::Medium,
+    }
 }
 
 fn lintable(path: &Path) -> bool {
@@ -185,12 +210,19 @@ fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
     } else {
         SchemaSource::None
     };
-    let options = Options {
+    let mut options = Options {
         paths: vec![unit.to_path_buf()],
         jobs: 1,
         schema,
         ..Options::default()
     };
+    // A project's own racelint.toml applies (its `[roles]`, for one).
+    let config = unit.join("racelint.toml");
+    if config.is_file() {
+        let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
+        options.config = racelint::config::load(&config, &known).expect("fixture config loads");
+    }
+    options.config.min_confidence = racelint::diagnostic::Level::Low;
     lint::check(&options).expect("lint runs").diagnostics
 }
 
@@ -254,6 +286,22 @@ fn fixtures_match_their_expectations() {
                                 })
                         }
                 });
+                if let Some(d) = mine.iter().find(|d| {
+                    !m.related
+                        && found
+                        && d.rule == m.rule
+                        && d.location.start.line == m.line
+                        && !confidence_matches(m.confidence.as_deref(), d.confidence.level)
+                }) {
+                    failures.push(format!(
+                        "confidence {shown}:{}: {} is {} ({}), expected {}",
+                        m.line,
+                        m.rule,
+                        d.confidence.level.as_str(),
+                        d.confidence.reason,
+                        m.confidence.as_deref().unwrap_or("medium or high"),
+                    ));
+                }
                 if !found {
                     let kind = if m.related { "related" } else { "finding" };
                     let words = m

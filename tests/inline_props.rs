@@ -420,7 +420,7 @@ fn lint_model(model: &FileModel, text: &str, path: &str) {
     let expanded = inline::expand(model, &mut inline::budget_for(text.len()));
     let schema = Schema::default();
     let mut project = ProjectFacts::default();
-    project.add_file(&schema, model, path, |_| String::new());
+    project.add_file(&schema, model, path, true, |_| String::new());
     let source = SourceFile::new(PathBuf::from(path), path.into(), text.to_string());
     let cx = Context {
         schema: &schema,

@@ -58,6 +58,16 @@ pub struct CheckArgs {
     /// uncommitted, untracked); the schema still comes from the whole project
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,
+    /// Report findings at or above this confidence (default: the config's, medium)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub min_confidence: Option<ConfidenceArg>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConfidenceArg {
+    High,
+    Medium,
+    Low,
 }
 
 pub fn run(args: CheckArgs) -> i32 {
@@ -197,6 +207,13 @@ fn load_config(args: &CheckArgs) -> Result<Config, i32> {
     config.merge_cli((!select.is_empty()).then_some(select), ignore);
     if let Some(size) = args.max_file_size {
         config.max_file_size = size;
+    }
+    if let Some(level) = args.min_confidence {
+        config.min_confidence = match level {
+            ConfidenceArg::High => crate::diagnostic::Level::High,
+            ConfidenceArg::Medium => crate::diagnostic::Level::Medium,
+            ConfidenceArg::Low => crate::diagnostic::Level::Low,
+        };
     }
     Ok(config)
 }

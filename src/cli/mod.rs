@@ -7,6 +7,7 @@ use std::path::PathBuf;
 mod check;
 mod explain;
 mod model;
+mod roles;
 mod rules;
 mod schema;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Print the database schema racelint discovered (tables, keys, foreign keys)
     Schema(schema::SchemaArgs),
+    /// Print each file's code role (production, test, script, migration, seed) and why
+    Roles(roles::RolesArgs),
     /// Print a rule's documentation
     Explain {
         /// The rule id, e.g. check-then-act
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Roles(args) => roles::run(args),
         Command::Explain { rule } => explain::run(&rule),
         Command::Model { path } => model::run(&path),
     }

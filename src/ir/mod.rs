@@ -362,9 +362,10 @@ pub struct Function {
     pub params: Vec<String>,
     /// Reads whose result the function returns (`return prisma.user.findFirst(…)`).
     pub returns: Vec<usize>,
-    /// Test code (`#[test]`, `#[tokio::test]`, inside `#[cfg(test)]`): it runs
-    /// alone against its own database, like a seed, so the rules whose race needs
-    /// two requests at once skip it.
+    /// Test code (`#[test]`, `#[tokio::test]`, inside `#[cfg(test)]`, or a helper
+    /// only tests call, `roles::mark_test_helpers`): it runs alone against its own
+    /// database, like a seed, so the rules whose race needs two requests at once
+    /// skip it.
     pub runs_alone: bool,
     /// Inconsistencies the model's construction caught and repaired (a transaction
     /// whose parent did not come before it). Never expected: reported as internal

@@ -27,6 +27,7 @@ pub struct ProjectFile {
     pub source: SourceFile,
     pub model: FileModel,
     pub language: Option<Language>,
+    pub role: crate::roles::Role,
     /// Named by the run (its findings are reported), or read only for what the
     /// rest of the project needs to know.
     pub linted: bool,

@@ -121,6 +121,7 @@ mod tests {
             help: String::new(),
             related: vec![],
             fix: None,
+            confidence: Default::default(),
             fingerprint: String::new(),
             source: Arc::from(""),
         }

@@ -72,6 +72,10 @@ fn to_miette(d: &Diagnostic) -> Box<dyn miette::Diagnostic + Send + Sync> {
             r.location.path, r.location.start.line, r.location.start.column, r.message
         );
     }
+    let _ = write!(help, "\nconfidence: {}", d.confidence.level.as_str());
+    if !d.confidence.reason.is_empty() {
+        let _ = write!(help, " ({})", d.confidence.reason);
+    }
     let diagnostic = MietteDiagnostic::new(d.message.clone())
         .with_code(d.rule)
         .with_severity(severity)

@@ -72,6 +72,10 @@ fn finding(d: &Diagnostic) -> Value {
             }),
         );
     }
+    f.insert("confidence".into(), json!(d.confidence.level.as_str()));
+    if !d.confidence.reason.is_empty() {
+        f.insert("confidence_reason".into(), json!(d.confidence.reason));
+    }
     f.insert("fingerprint".into(), json!(d.fingerprint));
     Value::Object(f)
 }

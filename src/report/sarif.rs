@@ -185,6 +185,20 @@ fn result(d: &Diagnostic, rule_index: usize) -> SarifResult {
             .collect(),
         partial_fingerprints,
         fixes: d.fix.as_ref().map(fix).into_iter().collect(),
+        rank: rank(d.confidence.level),
+        properties: ResultProperties {
+            confidence: d.confidence.level.as_str(),
+            confidence_reason: d.confidence.reason.clone(),
+        },
+    }
+}
+
+/// SARIF's `rank` (0–100, how likely the result is a real problem) for a confidence.
+fn rank(level: crate::diagnostic::Level) -> f64 {
+    match level {
+        crate::diagnostic::Level::High => 90.0,
+        crate::diagnostic::Level::Medium => 60.0,
+        crate::diagnostic::Level::Low => 30.0,
     }
 }
 
@@ -463,6 +477,16 @@ struct SarifResult {
     partial_fingerprints: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     fixes: Vec<SarifFix>,
+    rank: f64,
+    properties: ResultProperties,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultProperties {
+    confidence: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    confidence_reason: String,
 }
 
 #[derive(Serialize)]
@@ -601,6 +625,7 @@ pub(crate) mod tests {
                     },
                 ],
             }),
+            confidence: Default::default(),
             fingerprint: "0123456789abcdef".into(),
             source: Arc::from(""),
         };
@@ -614,6 +639,7 @@ pub(crate) mod tests {
             help: "remove it".into(),
             related: vec![],
             fix: None,
+            confidence: Default::default(),
             fingerprint: "fedcba9876543210".into(),
             source: Arc::from(""),
         };

@@ -8,7 +8,7 @@
 //! filter that re-checks the state) and a handled unique violation close the race.
 
 use super::{help_with_code, join_words, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
 
@@ -66,7 +66,8 @@ impl Rule for CheckThenAct {
                 shape(cx, function, guard, read, write).map(|s| (guard, read, s))
             });
             if let Some((guard, read, shape)) = race {
-                out.push(finding(cx, guard, read, write, shape));
+                let confidence = confidence(cx, function, read, write, &shape);
+                out.push(finding(cx, guard, read, write, shape, confidence));
             }
         }
     }
@@ -83,7 +84,16 @@ fn shape(
     let write_table = cx.table_key(write)?;
     if read_table == write_table {
         return match write.kind {
-            EffectKind::Insert if !write.unique_violation_handled => Some(Shape::AbsenceThenInsert),
+            // Inserting another row because this one exists (copying a template,
+            // duplicating a poll) creates no duplicate: only "no row yet" does, or a
+            // count or list that limits the inserts.
+            EffectKind::Insert
+                if !write.unique_violation_handled
+                    && !(runs_when_found(cx, guard, read, write)
+                        && !(read.many && compares_to_limit(cx, guard))) =>
+            {
+                Some(Shape::AbsenceThenInsert)
+            }
             EffectKind::Update => {
                 state_change(function, guard, read, write).or_else(|| claim(guard, read, write))
             }
@@ -93,24 +103,115 @@ fn shape(
     if write.kind != EffectKind::Insert || cx.is_log_like(write) {
         return None;
     }
-    let references_parent = cx
-        .schema
-        .foreign_keys_between(write.table.as_deref()?, read.table.as_deref()?)
-        .next()
-        .is_some()
-        || write
+    let (child, parent) = (write.table.as_deref()?, read.table.as_deref()?);
+    // When the schema knows both tables, only a foreign key from the inserted row
+    // to the checked table makes it a child: copying `token.userId` into a session
+    // points the session at the user, not at the token.
+    let references_parent = if cx.schema.table(child).is_some() && cx.schema.table(parent).is_some()
+    {
+        cx.schema
+            .foreign_keys_between(child, parent)
+            .next()
+            .is_some()
+    } else {
+        write
             .values
             .iter()
-            .any(|v| v.value.reads.contains(&guard.read));
+            .any(|v| v.value.reads.contains(&guard.read))
+    };
+    if !references_parent || parent_created_here(cx, function, &read_table, write) {
+        return None;
+    }
     // A parent read `FOR SHARE` (or key-share locked) cannot be deleted before
     // the transaction ends.
     if read.row_lock == crate::ir::RowLock::Shared && function.same_transaction(read, write) {
         return None;
     }
     let deleted_at = cx.project.deleted_tables.get(&read_table)?;
-    references_parent.then(|| Shape::ParentThenChild {
+    Some(Shape::ParentThenChild {
         deleted_at: deleted_at.clone(),
     })
+}
+
+/// A parent row inserted earlier in the write's own transaction: no other
+/// transaction sees it before the commit, so none can delete it in between.
+fn parent_created_here(cx: &Context, function: &Function, parent: &str, write: &Effect) -> bool {
+    function.effects.iter().any(|e| {
+        matches!(e.kind, EffectKind::Insert | EffectKind::Upsert)
+            && e.span.start < write.span.start
+            && cx.table_key(e).as_deref() == Some(parent)
+            && function.same_transaction(e, write)
+    })
+}
+
+/// How likely the race is to do harm, by its shape and what the schema says.
+fn confidence(
+    cx: &Context,
+    function: &Function,
+    read: &Effect,
+    write: &Effect,
+    shape: &Shape,
+) -> Confidence {
+    let read_table = read.table.as_deref().unwrap_or("?");
+    let checked: Vec<&str> = match shape {
+        Shape::AbsenceThenClaim { columns } => columns.iter().map(String::as_str).collect(),
+        _ => read.filter_columns().collect(),
+    };
+    match shape {
+        Shape::AbsenceThenInsert | Shape::AbsenceThenClaim { .. } => {
+            let cols = checked.join(", ");
+            if let Some(key) = cx.schema.unique_key_within(read_table, &checked) {
+                Confidence::medium(format!(
+                    "the unique key on ({}) turns the race into an error rather than a duplicate",
+                    key.join(", ")
+                ))
+            } else if cx.schema.table(read_table).is_none() {
+                Confidence::medium(format!(
+                    "the schema of `{read_table}` is unknown, so a unique key on ({cols}) may stop the duplicate"
+                ))
+            } else if read.many || checked.is_empty() {
+                Confidence::medium("the check looks at a list of rows, not one key")
+            } else {
+                Confidence::high(format!(
+                    "no unique key on ({cols}): the race leaves duplicate rows"
+                ))
+            }
+        }
+        Shape::StateThenWrite { .. } => {
+            Confidence::medium("two requests can both pass the check and both write")
+        }
+        Shape::ParentThenChild { .. } => {
+            let parent = cx.schema.table_key(read_table);
+            let child = write.table.as_deref().unwrap_or("?");
+            let has_fk = cx
+                .schema
+                .foreign_keys_between(child, read_table)
+                .next()
+                .is_some();
+            let committed_before = function.effects.iter().any(|e| {
+                e.is_write()
+                    && e.span.start < write.span.start
+                    && !function.same_transaction(e, write)
+            });
+            if !cx.project.deleted_by_requests.contains(&parent) {
+                Confidence::low(format!(
+                    "`{read_table}` rows are deleted only on admin or account-deletion paths"
+                ))
+            } else if has_fk && (write.transaction.is_some() || !committed_before) {
+                Confidence::low(format!(
+                    "the foreign key to `{read_table}` makes the race fail the insert, and nothing written before it stays"
+                ))
+            } else if has_fk {
+                Confidence::medium(format!(
+                    "the foreign key to `{read_table}` fails the insert, after earlier writes were committed"
+                ))
+            } else {
+                Confidence::medium(format!(
+                    "no known foreign key to `{read_table}`: the race leaves an orphan row"
+                ))
+            }
+        }
+    }
 }
 
 /// An update that sets the values the read looked for and found nowhere, on a row
@@ -191,15 +292,167 @@ fn state_change(
     if columns.is_empty() {
         return None;
     }
+    if set_if_unset(function, guard, write, &columns) {
+        return None;
+    }
     // The update re-checks the state itself: `updateMany({ where: { id, status: 'free' } })`.
     if write.filter.iter().any(|f| columns.contains(&f.column)) {
         return None;
     }
-    let _ = function;
     Some(Shape::StateThenWrite { columns })
 }
 
-fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Shape) -> Finding {
+/// Set-if-unset: the write only sets checked columns to a flag (`true`, `false`,
+/// `null`) or the current time, and no other write hangs on the same check, so
+/// two requests that both pass it converge on the same row. A move to a named
+/// state (`status: 'sold'`) is a transition that both requests believe they made.
+fn set_if_unset(function: &Function, guard: &Guard, write: &Effect, columns: &[String]) -> bool {
+    let converges = write.values.iter().all(|v| {
+        columns.contains(&v.column)
+            && !v.value.atomic
+            && (is_now(&v.value.text)
+                || (v.value.literal
+                    && matches!(
+                        v.value.text.as_str(),
+                        "true" | "false" | "null" | "None" | "NULL" | "TRUE" | "FALSE"
+                    )))
+    });
+    converges
+        && !function.effects.iter().any(|other| {
+            other.is_write()
+                && other.span != write.span
+                && other.guards.iter().any(|g| g.read == guard.read)
+        })
+}
+
+/// Whether the write runs only when the read found its row, as the code reads:
+/// an exit on a negated test before it (`if (!poll) throw …`), a test it sits
+/// under (`if (poll) { … }`), or a read that throws when nothing matches.
+fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -> bool {
+    // A write inlined from a helper declared above: the code between says nothing.
+    if write.span.start < guard.span.end {
+        return false;
+    }
+    let squeeze = |code: &str| -> String { code.split_whitespace().collect() };
+    let condition = squeeze(cx.text.get(guard.span.range()).unwrap_or_default());
+    let mut condition = condition.as_str();
+    while let Some(inner) = condition
+        .strip_prefix('(')
+        .and_then(|c| c.strip_suffix(')'))
+    {
+        condition = inner;
+    }
+    let tests_absence = [
+        "===null",
+        "==null",
+        "===undefined",
+        "==undefined",
+        ".length===0",
+        "==0",
+        "<1",
+        "<=0",
+    ]
+    .iter()
+    .any(|n| condition.contains(n))
+        && !condition.contains("!=");
+    // The same tests as other languages spell them: `not found`, `if not tag:`,
+    // `tag is None`, `IS NULL`.
+    let spelled = cx
+        .text
+        .get(guard.span.range())
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches('(')
+        .to_ascii_lowercase();
+    let negated = (condition.starts_with('!') && !condition.starts_with("!="))
+        || tests_absence
+        || condition.contains("is_none()")
+        || spelled.starts_with("not ")
+        || spelled.ends_with(" is none")
+        || spelled.ends_with(" is null");
+    // SQL keywords come in either case.
+    let before =
+        squeeze(cx.text.get(..guard.span.start as usize).unwrap_or_default()).to_ascii_lowercase();
+    let between = cx
+        .text
+        .get(guard.span.end as usize..write.span.start as usize)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    // `find() ?? create()`, `while (await find()) { … }`: the write runs once the
+    // read found nothing.
+    let after = between.trim_start();
+    if after.starts_with("??")
+        || after.starts_with("||")
+        || before
+            .trim_end_matches('(')
+            .trim_end_matches("await")
+            .trim_end_matches('(')
+            .ends_with("while")
+    {
+        return negated;
+    }
+    let _ = read;
+    // What runs between the test and the write's own statement: an exit there means
+    // the write is past the `if`, reached when the test failed.
+    let before_write_line = between
+        .rsplit_once(['\n', ';', '}'])
+        .map_or("", |(head, _)| head);
+    let exits = ["throw", "return", "continue", "err(", "bail!", "raise"]
+        .iter()
+        .any(|e| before_write_line.contains(e));
+    if exits {
+        negated
+    } else {
+        !negated
+    }
+}
+
+/// A count compared with a limit (`members.length < MAX`, `count >= 5`), not a
+/// test for "any rows at all" (`rows.length > 0`).
+fn compares_to_limit(cx: &Context, guard: &Guard) -> bool {
+    let condition: String = cx
+        .text
+        .get(guard.span.range())
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    (condition.contains('<') || condition.contains('>'))
+        && ![">0", ">=1", "<1", "<=0"]
+            .iter()
+            .any(|zero| condition.contains(zero))
+}
+
+/// Code for "the current time": `new Date()`, `Date.now()`, `now()`,
+/// `CURRENT_TIMESTAMP`, `Utc::now()`.
+fn is_now(code: &str) -> bool {
+    let folded: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    [
+        "newdate()",
+        "date.now()",
+        "now()",
+        "current_timestamp",
+        "utc::now",
+        "local::now",
+        "dayjs()",
+        "datetime.now",
+        "timezone.now",
+    ]
+    .iter()
+    .any(|n| folded.contains(n))
+}
+
+fn finding(
+    cx: &Context,
+    guard: &Guard,
+    read: &Effect,
+    write: &Effect,
+    shape: Shape,
+    confidence: Confidence,
+) -> Finding {
     let table = write.table.as_deref().unwrap_or("?");
     let read_table = read.table.as_deref().unwrap_or("?");
     let read_name = read
@@ -384,5 +637,6 @@ fn finding(cx: &Context, guard: &Guard, read: &Effect, write: &Effect, shape: Sh
         }))
         .collect(),
         fix: None,
+        confidence,
     }
 }

@@ -7,7 +7,7 @@
 //! what was deleted does not leave that gap.
 
 use super::{help_with_code, table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
@@ -100,5 +100,6 @@ fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
             message: "the rows are deleted here".to_string(),
         }],
         fix: None,
+        confidence: Confidence::medium("the rows are missing between the delete and the create"),
     }
 }

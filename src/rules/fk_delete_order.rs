@@ -5,7 +5,7 @@
 //! ON DELETE action it says nothing rather than guess.
 
 use super::{table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 use crate::schema::{ForeignKey, OnDelete};
@@ -134,5 +134,9 @@ fn finding(
             message: format!("{} is deleted first, here", table_name(parent)),
         }],
         fix: None,
+        confidence: Confidence::high(format!(
+            "the order fails whenever a {} row references the deleted row",
+            table_name(child)
+        )),
     }
 }

@@ -3,7 +3,7 @@
 //! write runs; the write then fails on a closed transaction or escapes a rollback.
 
 use super::{table_name, verb, Context, Rule};
-use crate::diagnostic::{Finding, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, RuleMeta, Severity};
 use crate::ir::{Completion, Function};
 
 pub struct FloatingWriteInTx;
@@ -43,6 +43,7 @@ impl Rule for FloatingWriteInTx {
                 help: "Await the write (or return it), so it completes inside the transaction and its failure rolls the transaction back.".to_string(),
                 related: Vec::new(),
                 fix: None,
+                confidence: Confidence::high("the write is never awaited, so it can run after the commit on any run"),
             });
         }
     }

@@ -4,7 +4,7 @@
 //! Lock Wasn't Sufficient"). A database lock serializes across all of them.
 
 use super::{help_with_code, table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{EffectKind, Function};
 
@@ -49,6 +49,7 @@ impl Rule for InProcessLock {
                 help: help_with_code(advice, &cx.suggest(guarded, &Remedy::LockThenCheck { target: cx.target(guarded) })),
                 related: vec![Related { span: guarded.site, message: "the database work it is meant to protect".to_string() }],
                 fix: None,
+                confidence: Confidence::medium("the lock holds only within one process; whether the app runs several is not known"),
             });
             return;
         }

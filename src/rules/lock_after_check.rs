@@ -3,7 +3,7 @@
 //! any of them holds the lock; the lock then only orders writes already decided.
 
 use super::{help_with_code, table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{EffectKind, Function};
 
@@ -65,6 +65,7 @@ impl Rule for LockAfterCheck {
                         Related { span: write.site, message: "the write the check decided".to_string() },
                     ],
                     fix: None,
+                    confidence: Confidence::medium("the lock is taken after the read that decides"),
                 });
             }
         }

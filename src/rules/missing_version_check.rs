@@ -8,7 +8,7 @@
 //! when the update neither tests nor bumps it.
 
 use super::{help_with_code, table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Field, Function};
 
@@ -105,7 +105,7 @@ fn identifies_read_row(write: &Effect, read: &Effect, read_index: usize) -> bool
 }
 
 fn unguarded_versioned_update(cx: &Context, write: &Effect) -> Option<String> {
-    let version = cx.schema.version_column(write.table.as_deref()?)?;
+    let version = cx.version_in_use(write)?;
     let folded = crate::schema::fold_name(version);
     let mentions = |f: &Field| crate::schema::fold_name(&f.column) == folded;
     (!write.filter.iter().any(mentions) && !write.values.iter().any(mentions))
@@ -115,12 +115,25 @@ fn unguarded_versioned_update(cx: &Context, write: &Effect) -> Option<String> {
 fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field) -> Finding {
     let row = read.binding.as_deref().unwrap_or("the row");
     let column = &field.column;
-    let version = write
-        .table
-        .as_deref()
-        .and_then(|t| cx.schema.version_column(t))
-        .unwrap_or("version")
-        .to_string();
+    // A column named `version` that nothing bumps is the row's data: advise a
+    // new column rather than hijacking it.
+    let in_use = cx.version_in_use(write);
+    let domain_version = in_use.is_none()
+        && write
+            .table
+            .as_deref()
+            .and_then(|t| cx.schema.version_column(t))
+            .is_some();
+    let version = match in_use {
+        Some(v) => v.to_string(),
+        None if domain_version => "row_version".to_string(),
+        None => "version".to_string(),
+    };
+    let how = if in_use.is_some() {
+        format!("test and bump `{version}`")
+    } else {
+        format!("add a `{version}` column, then test and bump it")
+    };
     let message = format!(
         "`{}.{column}` is written back from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
         write.table.as_deref().unwrap_or("?"),
@@ -128,7 +141,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
         cx.line_of(read.span.start),
     );
     let mut help = help_with_code(
-        &format!("Make the write fail when the row changed since it was read (optimistic locking: test and bump `{version}`, check the count, answer 409 or retry):"),
+        &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),
         &cx.suggest(write, &Remedy::OptimisticLock { target: cx.target(write), version_column: version.clone() }),
     );
     if looks_arithmetic(&field.value.text) {
@@ -143,6 +156,13 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             ),
         ));
     }
+    let confidence = if lost_value_is_numeric_or_json(column, &field.value.text) {
+        Confidence::high(format!(
+            "`{column}` is a number or a document: a concurrent change to it is silently lost"
+        ))
+    } else {
+        Confidence::medium("a concurrent update between the read and the write is overwritten")
+    };
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -155,7 +175,39 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             message: format!("`{row}` is read here"),
         }],
         fix: None,
+        confidence,
     }
+}
+
+/// A counter, an amount or a JSON document: the updates whose loss is data loss.
+fn lost_value_is_numeric_or_json(column: &str, code: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "balance",
+        "amount",
+        "count",
+        "total",
+        "quantity",
+        "qty",
+        "stock",
+        "credits",
+        "credit",
+        "price",
+        "points",
+        "score",
+        "usage",
+        "seats",
+        "inventory",
+        "counter",
+        "metadata",
+        "settings",
+        "data",
+        "json",
+        "preferences",
+        "config",
+        "options",
+    ];
+    let snake = crate::schema::snake_case(column);
+    looks_arithmetic(code) || code.contains("...") || snake.split('_').any(|w| WORDS.contains(&w))
 }
 
 fn looks_arithmetic(code: &str) -> bool {
@@ -181,6 +233,9 @@ fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
             },
         ),
     );
+    let confidence = Confidence::medium(format!(
+        "the project uses `{version}` for optimistic locking elsewhere"
+    ));
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -190,5 +245,6 @@ fn versioned_table(cx: &Context, write: &Effect, version: &str) -> Finding {
         help,
         related: Vec::new(),
         fix: None,
+        confidence,
     }
 }

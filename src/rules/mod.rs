@@ -56,6 +56,12 @@ pub struct ProjectFacts {
     pub deleted_tables: BTreeMap<String, String>,
     /// The project's SQL functions, for calls into them.
     pub routines: crate::ir::routines::Routines,
+    /// Table keys deleted somewhere other than an admin or account-deletion path
+    /// (`deleteAccount`, `admin/…`), which ordinary requests race with.
+    pub deleted_by_requests: std::collections::BTreeSet<String>,
+    /// Table keys whose version column some update bumps (`version: { increment: 1 }`,
+    /// `version = version + 1`): the project uses it for optimistic locking.
+    pub bumped_versions: std::collections::BTreeSet<String>,
 }
 
 impl ProjectFacts {
@@ -65,16 +71,30 @@ impl ProjectFacts {
         schema: &Schema,
         model: &FileModel,
         file: &str,
+        production: bool,
         place: impl Fn(&Effect) -> String,
     ) {
         for function in &model.functions {
             self.routines.add(function, file);
+        }
+        if !production {
+            return;
+        }
+        for function in model.functions.iter().filter(|f| !f.runs_alone) {
             for effect in &function.effects {
+                if bumps_version(schema, effect) {
+                    if let Some(table) = &effect.table {
+                        self.bumped_versions.insert(schema.table_key(table));
+                    }
+                }
                 if effect.kind == EffectKind::Delete {
                     if let Some(table) = &effect.table {
-                        self.deleted_tables
-                            .entry(schema.table_key(table))
-                            .or_insert_with(|| place(effect));
+                        let key = schema.table_key(table);
+                        let place = place(effect);
+                        if !is_admin_path(&function.name, &place) {
+                            self.deleted_by_requests.insert(key.clone());
+                        }
+                        self.deleted_tables.entry(key).or_insert(place);
                     }
                 }
             }
@@ -86,7 +106,59 @@ impl ProjectFacts {
             self.deleted_tables.entry(table).or_insert(place);
         }
         self.routines.merge(other.routines);
+        self.deleted_by_requests.extend(other.deleted_by_requests);
+        self.bumped_versions.extend(other.bumped_versions);
     }
+}
+
+/// An update that bumps its table's version column.
+fn bumps_version(schema: &Schema, effect: &Effect) -> bool {
+    if !matches!(effect.kind, EffectKind::Update | EffectKind::Upsert) {
+        return false;
+    }
+    let Some(version) = effect
+        .table
+        .as_deref()
+        .and_then(|t| schema.version_column(t))
+    else {
+        return false;
+    };
+    let version = crate::schema::fold_name(version);
+    effect.values.iter().any(|v| {
+        let code: String = v.value.text.split_whitespace().collect();
+        crate::schema::fold_name(&v.column) == version
+            && (v.value.atomic || code.contains("+1") || code.contains("increment"))
+    })
+}
+
+/// Whether a delete happens on an admin path or when an account is deleted: code
+/// few requests run, so a race with it is unlikely. Judged from the function's
+/// name (`deleteAccount`, `AdminService.removeUser`) and its file's path.
+fn is_admin_path(function: &str, place: &str) -> bool {
+    let path = place.rsplit_once(':').map_or(place, |(p, _)| p);
+    let words = |s: &str| -> Vec<String> {
+        crate::schema::snake_case(s)
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let path_words = words(path);
+    let name_words = words(function);
+    let admin = |w: &Vec<String>| w.iter().any(|w| w == "admin" || w == "superadmin");
+    let deletes = name_words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "delete" | "remove" | "destroy" | "erase" | "purge"
+        )
+    });
+    let account = name_words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "account" | "accounts" | "user" | "users" | "me" | "self" | "profile"
+        )
+    });
+    admin(&path_words) || admin(&name_words) || (deletes && account)
 }
 
 /// What a rule may consult besides the function it checks.
@@ -111,44 +183,65 @@ impl Context<'_> {
         self.source.position(offset).line as usize
     }
 
-    /// Whether two effects touch the same table, tables joined by a foreign key,
-    /// or rows picked by the same value (`where: { projectId }` in both, or the
-    /// second keyed by what the first returned).
-    pub fn related(&self, first: &Effect, second: &Effect) -> bool {
-        let (Some(a), Some(b)) = (first.table.as_deref(), second.table.as_deref()) else {
-            return false;
-        };
-        if self.schema.table_key(a) == self.schema.table_key(b) || self.schema.related(a, b) {
-            return true;
+    /// What makes two writes related (RULES.md, "Related" tables): the same table,
+    /// a foreign key between the tables, or — when the schema does not know both
+    /// tables — rows picked by the same key variable (`where: { projectId }` in
+    /// both, or the second keyed by what the first returned). A shared expression
+    /// such as `now()` is no key.
+    pub fn relation(&self, first: &Effect, second: &Effect) -> Option<Link> {
+        let (a, b) = (first.table.as_deref()?, second.table.as_deref()?);
+        if self.schema.table_key(a) == self.schema.table_key(b) {
+            return Some(Link::SameTable);
         }
-        let code = |fields: &[crate::ir::Field]| -> Vec<String> {
+        if let Some(fk) = self
+            .schema
+            .foreign_keys_between(a, b)
+            .chain(self.schema.foreign_keys_between(b, a))
+            .next()
+        {
+            let child = if self.schema.foreign_keys_between(a, b).next().is_some() {
+                a
+            } else {
+                b
+            };
+            return Some(Link::ForeignKey(format!(
+                "`{child}.{}` references `{}`",
+                fk.columns.join(", "),
+                fk.references
+            )));
+        }
+        if self.schema.table(a).is_some() && self.schema.table(b).is_some() {
+            return None;
+        }
+        let keys = |fields: &[crate::ir::Field]| -> Vec<String> {
             fields
                 .iter()
-                .filter(|f| !f.value.literal && !f.value.text.is_empty())
+                .filter(|f| is_key_code(&f.value))
                 .map(|f| f.value.text.clone())
                 .collect()
         };
-        let (first_filter, first_all) = (
-            code(&first.filter),
-            [code(&first.filter), code(&first.values)].concat(),
-        );
-        let (second_filter, second_all) = (
-            code(&second.filter),
-            [code(&second.filter), code(&second.values)].concat(),
-        );
+        let (first_filter, second_filter) = (keys(&first.filter), keys(&second.filter));
+        let first_all = [first_filter.clone(), keys(&first.values)].concat();
+        let second_all = [second_filter.clone(), keys(&second.values)].concat();
         // One write is keyed by a value the other uses (`where: { id: projectId }`
         // and `data: { projectId }`); two inserts merely carrying the same value are
         // siblings, not related.
-        let shares_key = second_all.iter().any(|k| first_filter.contains(k))
-            || second_filter.iter().any(|k| first_all.contains(k));
-        let uses_result = first.binding.as_deref().is_some_and(|binding| {
-            second_all.iter().any(|k| {
+        if let Some(key) = second_all
+            .iter()
+            .find(|k| first_filter.contains(k))
+            .or_else(|| second_filter.iter().find(|k| first_all.contains(k)))
+        {
+            return Some(Link::SameKey(key.clone()));
+        }
+        let binding = first.binding.as_deref()?;
+        second_all
+            .iter()
+            .any(|k| {
                 k == binding
                     || k.starts_with(&format!("{binding}."))
                     || k.starts_with(&format!("{binding}?."))
             })
-        });
-        shares_key || uses_result
+            .then(|| Link::UsesResult(binding.to_string()))
     }
 
     /// Tables that record what happened rather than state: logs, audits, outboxes,
@@ -162,6 +255,21 @@ impl Context<'_> {
             .iter()
             .any(|t| crate::schema::fold_name(t) == folded)
             || log_like_name(table)
+    }
+
+    /// The table's version column, when the project uses it as one: the ORM
+    /// declares it, or some update bumps it. A column merely named `version` may
+    /// be domain data (a deployment's version number).
+    pub fn version_in_use(&self, effect: &Effect) -> Option<&str> {
+        let table = effect.table.as_deref()?;
+        let version = self.schema.version_column(table)?;
+        let declared = self.schema.table(table).is_some_and(|t| t.version_declared);
+        (declared
+            || self
+                .project
+                .bumped_versions
+                .contains(&self.schema.table_key(table)))
+        .then_some(version)
     }
 
     /// The neutral description of an effect a client renders a fix for.
@@ -193,6 +301,49 @@ impl Context<'_> {
     pub fn suggest(&self, effect: &Effect, remedy: &Remedy) -> String {
         crate::frontend::suggest(effect.client, remedy).unwrap_or_default()
     }
+}
+
+/// Why two writes belong together, said in a finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    SameTable,
+    /// The foreign key, worded: "`scene.project_id` references `project`".
+    ForeignKey(String),
+    /// Both rows are picked by this variable.
+    SameKey(String),
+    /// The second write uses what the first returned, bound to this name.
+    UsesResult(String),
+}
+
+impl Link {
+    pub fn describe(&self) -> String {
+        match self {
+            Link::SameTable => "both write the same table".to_string(),
+            Link::ForeignKey(fk) => fk.clone(),
+            Link::SameKey(key) => format!("both are keyed by `{key}`"),
+            Link::UsesResult(binding) => {
+                format!("the second uses `{binding}`, what the first returned")
+            }
+        }
+    }
+}
+
+/// A value that names a row: a variable or a member path (`projectId`,
+/// `input.team.id`), not a literal, a call or the current time.
+fn is_key_code(value: &crate::ir::Value) -> bool {
+    let code = value.text.trim_end_matches('!');
+    !value.literal
+        && !value.atomic
+        && !code.is_empty()
+        && code
+            .split(['.', '?'])
+            .filter(|part| !part.is_empty())
+            .all(|part| {
+                part.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$')
+                    && part
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            })
 }
 
 /// A lock taken after the read at `read` and before the effect at `act`, in the

@@ -8,8 +8,8 @@
 //! the writes around them. A delete followed by an insert of the same rows is
 //! delete-then-create's finding, not this one's.
 
-use super::{help_with_code, table_name, verb, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use super::{help_with_code, table_name, verb, Context, Link, Rule};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
@@ -37,12 +37,11 @@ impl Rule for NonAtomicWrites {
         // One finding per function: the first write that a related earlier write
         // does not share a transaction with; the others are listed in the message.
         let mut pairs = writes.iter().enumerate().flat_map(|(j, second)| {
-            writes[..j]
-                .iter()
-                .filter(move |first| exposed_pair(cx, function, first, second))
-                .map(move |first| (*first, *second))
+            writes[..j].iter().filter_map(move |first| {
+                exposed_pair(cx, function, first, second).map(|link| (*first, *second, link))
+            })
         });
-        let Some((first, second)) = pairs.next() else {
+        let Some((first, second, link)) = pairs.next() else {
             return;
         };
         let others = writes
@@ -51,40 +50,122 @@ impl Rule for NonAtomicWrites {
             .filter(|w| {
                 may_both_run(w, second)
                     && !function.same_transaction(w, second)
-                    && (cx.related(first, w) || cx.related(w, first))
+                    && (cx.relation(first, w).is_some() || cx.relation(w, first).is_some())
             })
             .count();
-        out.push(finding(cx, function, first, second, others));
+        out.push(finding(cx, function, first, second, others, &link));
     }
 }
 
-fn exposed_pair(cx: &Context, function: &Function, first: &Effect, second: &Effect) -> bool {
+fn exposed_pair(
+    cx: &Context,
+    function: &Function,
+    first: &Effect,
+    second: &Effect,
+) -> Option<Link> {
     if !may_both_run(first, second) || function.same_transaction(first, second) {
-        return false;
+        return None;
     }
     if first.kind == EffectKind::Delete
         && matches!(second.kind, EffectKind::Insert | EffectKind::Upsert)
     {
-        return false;
+        return None;
     }
     // The same statement run again for each item of a loop is not a second write.
     if first.span == second.span {
+        return None;
+    }
+    let index = |e: &Effect| function.effects.iter().position(|x| std::ptr::eq(x, e));
+    let first_index = index(first)?;
+    // A fallback taken on the first write's result (`if (updated.count === 0)`
+    // update the legacy row) runs instead of it, not after it.
+    if second
+        .guards
+        .iter()
+        .any(|g| g.read == first_index && on_row_count(cx, g))
+    {
+        return None;
+    }
+    cx.relation(first, second).or_else(|| {
+        uses_result_of(first_index, second).then(|| {
+            Link::UsesResult(
+                first
+                    .binding
+                    .clone()
+                    .unwrap_or_else(|| "its result".to_string()),
+            )
+        })
+    })
+}
+
+/// A condition on how many rows a write changed (`count`, `rowCount`, the
+/// number itself), not on whether it failed (`error`).
+fn on_row_count(cx: &Context, guard: &crate::ir::Guard) -> bool {
+    let condition = cx
+        .text
+        .get(guard.span.range())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if condition.contains("err") {
         return false;
     }
-    cx.related(first, second) || uses_result_of(function, first, second)
+    guard.fields.iter().all(|f| {
+        matches!(
+            f.as_str(),
+            "count"
+                | "rowCount"
+                | "rowsAffected"
+                | "affectedRows"
+                | "numUpdatedRows"
+                | "numDeletedRows"
+                | "length"
+                | "changes"
+                | "affected"
+                | "rows_affected"
+        )
+    })
 }
 
 /// The second write is keyed by, or writes, what the first returned
 /// (`orderId: rows[0].id` after `INSERT … RETURNING id`), as the data flow shows.
-fn uses_result_of(function: &Function, first: &Effect, second: &Effect) -> bool {
-    let Some(index) = function.effects.iter().position(|e| std::ptr::eq(e, first)) else {
-        return false;
-    };
+fn uses_result_of(first: usize, second: &Effect) -> bool {
     second
         .filter
         .iter()
         .chain(&second.values)
-        .any(|f| f.value.reads.contains(&index))
+        .any(|f| f.value.reads.contains(&first))
+}
+
+/// A write that only keeps books beside the main one: counters moved by the
+/// database (`{ increment: 1 }`) and timestamps (`lastSyncedAt: new Date()`).
+fn bookkeeping(write: &Effect) -> bool {
+    write.kind == EffectKind::Update
+        && !write.values.is_empty()
+        && write.values.iter().all(|v| {
+            let column = crate::schema::snake_case(&v.column);
+            let words: Vec<&str> = column.split('_').collect();
+            let counter = [
+                "count", "counter", "views", "clicks", "hits", "visits", "usage", "uses",
+                "attempts",
+            ]
+            .iter()
+            .any(|w| words.contains(w));
+            let timestamp = matches!(words.last(), Some(&("at" | "on" | "time")))
+                && [
+                    "last",
+                    "updated",
+                    "modified",
+                    "synced",
+                    "seen",
+                    "used",
+                    "accessed",
+                    "checked",
+                    "refreshed",
+                ]
+                .iter()
+                .any(|w| words.contains(w));
+            (v.value.atomic && counter) || timestamp
+        })
 }
 
 fn finding(
@@ -93,6 +174,7 @@ fn finding(
     first: &Effect,
     second: &Effect,
     others: usize,
+    link: &Link,
 ) -> Finding {
     let split = match (first.transaction, second.transaction) {
         (Some(_), Some(_)) => "in two separate transactions",
@@ -105,11 +187,12 @@ fn finding(
         n => format!(" (and {n} more writes)"),
     };
     let message = format!(
-        "{} is {} and {} is {} by separate statements {split}{more}; a failure or a concurrent request between them leaves the rows inconsistent",
+        "{} is {} and {} is {} by separate statements {split}{more}; a failure or a concurrent request between them leaves the rows inconsistent ({})",
         table_name(first),
         verb(first.kind),
         table_name(second),
         verb(second.kind),
+        link.describe(),
     );
     let first_line = cx.line_of(first.span.start);
     let mut targets = vec![cx.target(first), cx.target(second)];
@@ -119,6 +202,16 @@ fn finding(
         &cx.suggest(second, &Remedy::Transaction { targets }),
     );
     let _ = function;
+    let confidence = if bookkeeping(first) != bookkeeping(second) {
+        Confidence::low("one of the writes only keeps books beside the other (a counter or a last-seen timestamp)")
+    } else {
+        match link {
+            Link::SameKey(_) | Link::UsesResult(_) => {
+                Confidence::medium("the rows are linked through the code, not a known foreign key")
+            }
+            _ => Confidence::medium(link.describe()),
+        }
+    };
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -131,5 +224,6 @@ fn finding(
             message: "the first write".to_string(),
         }],
         fix: None,
+        confidence,
     }
 }

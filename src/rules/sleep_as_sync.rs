@@ -5,7 +5,7 @@
 //! inside a loop are left alone.
 
 use super::{table_name, Context, Rule};
-use crate::diagnostic::{Finding, Related, RuleMeta, Severity};
+use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::{EffectKind, Function};
 
 pub struct SleepAsSync;
@@ -49,6 +49,11 @@ impl Rule for SleepAsSync {
                 help: "Wait for the producer itself (await the promise that writes), or serialise both sides with a lock (`pg_advisory_xact_lock(hashtext(key))` in a transaction), or do the work in one transaction.".to_string(),
                 related: vec![Related { span: next.site, message: "the database is touched here, assuming the wait was enough".to_string() }],
                 fix: None,
+                confidence: if next.kind == EffectKind::Read && sleep.completion == crate::ir::Completion::Awaited {
+                    Confidence::high("the timer is awaited before a read of what another request writes")
+                } else {
+                    Confidence::medium("the timer is awaited before a write")
+                },
             });
         }
     }

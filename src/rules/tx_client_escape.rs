@@ -5,7 +5,9 @@
 //! and it can deadlock waiting for rows the transaction holds.
 
 use super::{table_name, verb, Context, Rule};
-use crate::diagnostic::{Applicability, Edit, Finding, Fix, Related, RuleMeta, Severity};
+use crate::diagnostic::{
+    Applicability, Confidence, Edit, Finding, Fix, Related, RuleMeta, Severity,
+};
 use crate::ir::Function;
 
 pub struct TxClientEscape;
@@ -69,6 +71,7 @@ impl Rule for TxClientEscape {
                 help: format!("Make the call through the transaction handle `{tx_handle}` — or, where the client takes the transaction as an option, pass `{tx_handle}` to the call."),
                 related: vec![Related { span: transaction.span, message: format!("the transaction whose handle is `{tx_handle}`") }],
                 fix,
+                confidence: Confidence::high("the call runs outside the transaction on every run"),
             });
         }
     }

@@ -233,6 +233,7 @@ pub fn parse(rel_path: &str, src: &str) -> FileSchema {
                 .collect(),
             unique: Vec::new(),
             version_column: version,
+            version_declared: false,
             foreign_keys: Vec::new(),
         });
     }

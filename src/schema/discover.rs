@@ -577,6 +577,7 @@ fn union(a: &mut Table, b: Table, notes: &mut Vec<String>) {
     if a.version_column.is_none() {
         a.version_column = b.version_column;
     }
+    a.version_declared |= b.version_declared;
     for fk in b.foreign_keys {
         match a.foreign_keys.iter_mut().find(|x| same_fk(x, &fk)) {
             None => a.foreign_keys.push(fk),
@@ -635,6 +636,7 @@ fn overlay(orm: OrmTable, mig: Table, notes: &mut Vec<String>) -> Table {
     if t.version_column.is_none() {
         t.version_column = o.version_column;
     }
+    t.version_declared |= o.version_declared;
     for fk in &o.foreign_keys {
         match t.foreign_keys.iter().find(|x| same_fk(x, fk)) {
             None => note(format!(

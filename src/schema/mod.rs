@@ -116,6 +116,11 @@ pub struct Table {
     pub unique: Vec<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_column: Option<String>,
+    /// The ORM declares the version column as an optimistic lock (`@VersionColumn`,
+    /// a `/// @racelint version` comment), rather than racelint guessing it from a
+    /// column named `version`.
+    #[serde(skip)]
+    pub version_declared: bool,
     pub foreign_keys: Vec<ForeignKey>,
 }
 

@@ -116,6 +116,7 @@ mod tests {
                 primary_key: vec!["id".into()],
                 unique: vec![vec!["slug".into()]],
                 version_column: None,
+                version_declared: false,
                 foreign_keys: vec![ForeignKey {
                     columns: vec!["project_id".into()],
                     references: "projects".into(),

@@ -602,6 +602,7 @@ fn lower_model(
             && !field.list;
         if marked_version || (int_version && table.version_column.is_none()) {
             table.version_column = Some(field.name.clone());
+            table.version_declared = marked_version;
         }
         if let Some(rel) = field.attrs.iter().find(|a| a.name == "relation") {
             let Some(columns) = arg(&rel.args, "fields", None).map(Value::names) else {

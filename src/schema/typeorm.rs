@@ -180,7 +180,10 @@ fn read_member(
             "Index" | "Unique" if dec == "Unique" || is_true(option(args, "unique", src), src) => {
                 push_unique(table, vec![prop.to_string()]);
             }
-            "VersionColumn" => table.version_column = Some(prop.to_string()),
+            "VersionColumn" => {
+                table.version_column = Some(prop.to_string());
+                table.version_declared = true;
+            }
             "ManyToOne" | "OneToOne" => relation = Some((dec.as_str(), args)),
             "JoinColumn" => {
                 let objects: Vec<Node> = match args.first() {

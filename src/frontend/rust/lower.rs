@@ -679,6 +679,8 @@ impl<'t> Lowerer<'t> {
         t.effects
             .iter()
             .filter(|&&r| self.is_readlike(r))
+            // A write's row count decides too (`if n == 0 { fallback }`).
+            .chain(t.counts.iter().filter(|&&r| !t.effects.contains(&r)))
             .map(|&r| Guard {
                 read: r,
                 span,

@@ -1133,11 +1133,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let mut guards = Vec::new();
         for &read in &taint.reads {
             let effect = &mut self.func.effects[read];
+            // A write's result decides too: `if (updated.count === 0)` guards the
+            // fallback that follows on the first write's row count.
             if effect.is_write() {
                 effect.count_checked = true;
-                continue;
-            }
-            if !matches!(effect.kind, EffectKind::Read | EffectKind::CallResult) {
+            } else if !matches!(effect.kind, EffectKind::Read | EffectKind::CallResult) {
                 continue;
             }
             guards.push(Guard {
@@ -1488,7 +1488,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             self.tx_stack.push((index, handle.clone()));
             self.inline_callback(callback, Taint::default());
             self.tx_stack.pop();
-        } else if let Some(batch) = batch {
+        } else if let Some(batch) = batch.filter(|b| b.kind() == "array") {
             self.tx_stack.push((index, None));
             let saved = self.returned_expr;
             for item in named_children(batch) {
@@ -1497,6 +1497,19 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             self.returned_expr = saved;
             self.tx_stack.pop();
+        } else if let Some(batch) = batch {
+            // The array was built before (`const ops = [prisma.a.update(…), …]`): its
+            // calls did not run then, they run now, in this batch.
+            self.tx_stack.push((index, None));
+            let taint = self.expr(batch);
+            self.tx_stack.pop();
+            for &effect in &taint.reads {
+                let effect = &mut self.func.effects[effect];
+                if effect.client == client && effect.transaction.is_none() {
+                    effect.transaction = Some(index);
+                    effect.completion = Completion::Returned;
+                }
+            }
         }
         // The rest of the call (options) may still hold expressions worth lowering.
         let _ = node;

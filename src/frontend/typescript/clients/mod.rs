@@ -150,6 +150,10 @@ pub struct FileHints {
     pub pg: bool,
     /// The file imports postgres.js (`postgres`) or a driver with its tagged template.
     pub postgres_js: bool,
+    /// The file imports a `sql` tag from a module other than postgres.js: Drizzle's
+    /// `sql` (from `drizzle-orm` or a package re-exporting it) builds fragments and
+    /// runs nothing.
+    pub sql_fragment: bool,
     /// What the file says about Sequelize, TypeORM and supabase-js.
     pub orm: OrmHints,
 }
@@ -174,6 +178,7 @@ impl FileHints {
                 ],
             ),
             postgres_js: imports(src, &["postgres", "@vercel/postgres"]),
+            sql_fragment: imports_sql_tag_from_elsewhere(src),
             orm: OrmHints::of(src),
         }
     }
@@ -193,6 +198,35 @@ pub fn vocabularies() -> Vec<&'static Vocabulary> {
         &typeorm::VOCABULARY,
         &supabase::VOCABULARY,
     ]
+}
+
+/// Whether an `import { sql } from "m"` names a module other than postgres.js.
+fn imports_sql_tag_from_elsewhere(src: &str) -> bool {
+    src.match_indices("import ").any(|(at, _)| {
+        let rest = &src[at + "import ".len()..];
+        let Some(from) = rest.find("from").filter(|&f| f < 500) else {
+            return false;
+        };
+        let clause = &rest[..from];
+        // Only a named import: `import sql from "./db"` is a postgres.js instance.
+        let named = clause
+            .split_once('{')
+            .and_then(|(_, inner)| inner.split_once('}'))
+            .map_or("", |(inner, _)| inner);
+        let names_sql = named
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .any(|word| word == "sql");
+        let module = rest[from + 4..]
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .split(['"', '\''])
+            .next()
+            .unwrap_or_default();
+        names_sql
+            && !clause.contains(" as sql")
+            && !matches!(module, "postgres" | "@vercel/postgres")
+            && !module.starts_with("postgres/")
+    })
 }
 
 /// Whether the file imports (or requires) one of `modules`, or a path under one.
@@ -563,6 +597,9 @@ pub fn mentions_unique_violation(code: &str) -> bool {
         "unique_violation",
         "isUniqueViolation",
         "UniqueViolation",
+        "DuplicateKey",
+        "isDuplicate",
+        "UniqueConstraint",
     ];
     WORDS.iter().any(|w| code.contains(w))
 }

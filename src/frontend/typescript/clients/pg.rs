@@ -65,7 +65,7 @@ pub const TAG_VOCABULARY: super::Vocabulary = super::Vocabulary {
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
     let segments = core_segments(chain);
     let root = text(chain.root, src);
-    let postgres_js = root == "sql" || hints.postgres_js;
+    let postgres_js = (root == "sql" && !hints.sql_fragment) || hints.postgres_js;
     match segments {
         // ``sql`…` `` and ``sql`…`.execute()``
         [tag, tail @ ..]

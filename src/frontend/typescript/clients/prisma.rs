@@ -282,7 +282,9 @@ fn transaction<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
         .and_then(|options| property(*options, "isolationLevel", src))
         .is_some_and(|level| text(level, src).contains("Serializable"));
     let (callback, batch) = match first.kind() {
-        "array" => (None, Some(first)),
+        // `$transaction(ops)`, `$transaction(ids.map((id) => prisma.x.update(…)))`:
+        // a batch built elsewhere from calls that Prisma runs only when awaited.
+        "array" | "identifier" | "call_expression" => (None, Some(first)),
         "arrow_function" | "function_expression" | "function" => (Some(first), None),
         _ => return None,
     };

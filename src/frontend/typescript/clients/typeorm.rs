@@ -149,7 +149,18 @@ pub fn declared_repositories(src: &str) -> Vec<(String, String)> {
         }
     }
     for (at, _) in src.match_indices("getRepository(") {
-        let entity = after_ident(&src[at + "getRepository(".len()..]);
+        // `getRepository(ctx, User)` (a project's connection wrapper taking a
+        // context first) names the entity second.
+        let args = &src[at + "getRepository(".len()..];
+        let mut entity = after_ident(args);
+        if entity.starts_with(|c: char| c.is_ascii_lowercase()) {
+            if let Some(rest) = args.trim_start()[entity.len()..]
+                .trim_start()
+                .strip_prefix(',')
+            {
+                entity = after_ident(rest);
+            }
+        }
         let line_start = src[..at].rfind(['\n', ';', '{']).map_or(0, |i| i + 1);
         let before = &src[line_start..at];
         if let Some(eq) = before.find('=') {
@@ -162,6 +173,24 @@ pub fn declared_repositories(src: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The entity a repository getter names: its first argument, or the first
+/// capitalised one after a context (`getRepository(ctx, User)`).
+fn repository_entity(
+    getter: &crate::frontend::typescript::syntax::Segment,
+    src: &str,
+) -> Option<String> {
+    let first = getter.arg(0)?;
+    let is_entity = |n: Node| n.kind() == "identifier" && is_capitalized(text(n, src));
+    if !is_entity(first) && matches!(first.kind(), "identifier" | "member_expression" | "this") {
+        // `getRepository(ctx, translationType)`: the second argument is the
+        // entity even when it is a variable.
+        if let Some(second) = getter.arg(1).filter(|n| n.kind() == "identifier") {
+            return Some(text(second, src).to_string());
+        }
+    }
+    Some(text(first, src).to_string())
 }
 
 fn is_manager(receiver: &str) -> bool {
@@ -242,7 +271,7 @@ pub fn recognize<'t>(
         if !matches!(getter.name, "getRepository" | "withRepository") {
             return None;
         }
-        let entity = getter.arg(0).map(|e| text(e, src).to_string());
+        let entity = repository_entity(getter, src);
         (entity, chain.receiver_text(call_index - 1, src).to_string())
     } else if is_manager(receiver)
         && args
@@ -389,10 +418,16 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
                 if draft.table.is_none() {
                     draft.table = origin.table.clone();
                 }
-                if origin.kind == EffectKind::Read {
+                // Read here, or returned by a call (`await this.findOne(ctx, id)`).
+                if matches!(origin.kind, EffectKind::Read | EffectKind::CallResult) {
                     draft.kind = EffectKind::Update;
                     draft.filter.push(field("id", Some(entity)));
                 }
+            } else if !created_in_file(name, src) {
+                // `save(updated)` of an entity neither read here nor built here
+                // (`patchEntity(customer, input)`): an existing row, saved by id.
+                draft.kind = EffectKind::Update;
+                draft.filter.push(field("id", Some(entity)));
             }
             draft.values = scope
                 .assigned(name)
@@ -417,8 +452,44 @@ fn save<'t>(draft: &mut EffectDraft<'t>, entity: Option<Node<'t>>, src: &str, sc
             }
         }
         "array" => draft.many = true,
+        // `save(addresses[0])`, `save(order.customer)`: part of a row read earlier.
+        "subscript_expression" | "member_expression" => {
+            let root = text(entity, src)
+                .split(['.', '['])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if scope
+                .origin(&root)
+                .is_some_and(|o| o.kind == EffectKind::Read)
+            {
+                draft.kind = EffectKind::Update;
+                draft.filter.push(field("id", Some(entity)));
+            }
+        }
         _ => {}
     }
+}
+
+/// Whether the file builds a new entity under this name (`x = new User(…)`,
+/// `x = repo.create(…)`, `x: User = {…}`), which `save` then inserts.
+fn created_in_file(name: &str, src: &str) -> bool {
+    src.match_indices(name).any(|(at, _)| {
+        let before_ok = src[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$'));
+        let rest = &src[at + name.len()..];
+        let line = rest.split('\n').next().unwrap_or_default();
+        let Some(eq) = line.find('=') else {
+            return false;
+        };
+        let (lhs, rhs) = (&line[..eq], line[eq + 1..].trim_start());
+        before_ok
+            && (lhs.trim().is_empty() || lhs.trim_start().starts_with(':'))
+            && !rhs.starts_with('=')
+            && (rhs.starts_with("new ") || rhs.contains(".create(") || rhs.starts_with('{'))
+    })
 }
 
 /// A `where` object (or an array of them: any of them).
@@ -520,7 +591,7 @@ fn query_builder<'t>(
         .filter(|a| a.kind() == "identifier" && is_capitalized(text(*a, src)))
         .map(|a| text(a, src).to_string());
     let handle = if q > 0 && segments[q - 1].name == "getRepository" {
-        table = segments[q - 1].arg(0).map(|a| text(a, src).to_string());
+        table = repository_entity(&segments[q - 1], src);
         chain.receiver_text(q - 1, src).to_string()
     } else {
         receiver.to_string()
