@@ -624,7 +624,7 @@ fn lint_file(
     };
     let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
-        if !prefilter.admits(language, &text) && !reexports(language, &text) {
+        if !prefilter.admits(language, &text) {
             return FileOutcome {
                 schema,
                 ..FileOutcome::default()
@@ -651,14 +651,6 @@ fn lint_file(
         errors,
         schema,
     }
-}
-
-/// A TypeScript module that re-exports others (`export * from "./invites"`, an
-/// `index.ts` barrel): calls reach functions through it, so it is read even
-/// without database vocabulary of its own.
-fn reexports(language: Language, text: &str) -> bool {
-    matches!(language, Language::TypeScript(_))
-        && (text.contains("export *") || text.contains("export {") && text.contains(" from "))
 }
 
 /// The file's bytes, unless it is larger than `max_size` or cannot be read. One

@@ -9,26 +9,14 @@
 
 mod common;
 
-use common::both;
+use common::{both, project};
 use std::fmt::Write as _;
-use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Far beyond what any of these runs needs, even in a debug build on a busy machine.
 const HANG: Duration = Duration::from_secs(300);
-
-fn project(files: &[(&str, String)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("racelint.toml"), "").unwrap();
-    for (name, content) in files {
-        let path = dir.path().join(name);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
 
 /// Runs racelint, killing it if it is still running after [`HANG`].
 fn racelint_finishing(dir: &Path, args: &[&str]) -> Output {
@@ -122,8 +110,7 @@ impl Reader {
 async fn test_read_users(mut conn: PgConnection) {
     Reader::new(&mut conn).await.unwrap();
 }
-"#
-        .into(),
+"#,
     )]);
     let doc = check_finishes(dir.path(), &[]);
     assert!(doc["errors"].as_array().unwrap().is_empty(), "{doc}");
@@ -143,8 +130,7 @@ pub async fn delete_crate(conn: &mut sqlx::PgConnection) -> sqlx::Result<()> {
     delete_from_database(conn).await?;
     Ok(())
 }
-"#
-        .into(),
+"#,
     )]);
     let doc = check_finishes(dir.path(), &[]);
     assert!(doc["errors"].as_array().unwrap().is_empty(), "{doc}");
@@ -169,8 +155,7 @@ pub async fn nightly(pool: &sqlx::PgPool) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO crates (name) VALUES ('x')").execute(&mut *tx).await?;
     tx.commit().await
 }
-"#
-        .into(),
+"#,
     )]);
     let doc = check_finishes(dir.path(), &[]);
     assert!(doc["errors"].as_array().unwrap().is_empty(), "{doc}");
@@ -197,8 +182,7 @@ fn two_connection_parameters_with_a_transaction_on_the_second_finish() {
 pub async fn sync(x: &mut sqlx::PgConnection, y: &mut sqlx::PgConnection) -> sqlx::Result<()> {
     copy_rows(x, y).await
 }
-"#
-        .into(),
+"#,
     )]);
     let doc = check_finishes(dir.path(), &[]);
     assert!(doc["errors"].as_array().unwrap().is_empty(), "{doc}");

@@ -6,23 +6,12 @@
 
 mod common;
 
-use common::{racelint, stderr, stdout, GET_OR_CREATE};
+use common::{project, racelint, stderr, stdout, GET_OR_CREATE};
 use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
 const DEPTH: usize = 10_000;
-
-fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("racelint.toml"), "").unwrap();
-    for (name, content) in files {
-        let path = dir.path().join(name);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-    dir
-}
 
 /// Runs `check --format json` and asserts what every hostile run must hold: no
 /// panic, exit 1 because the good file's race is still found, and errors only of

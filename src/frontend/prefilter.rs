@@ -150,8 +150,17 @@ impl Prefilter {
             Language::Sql => &self.sql,
         };
         // Without a searcher (it cannot fail for these patterns) parse everything.
-        searcher.as_ref().is_none_or(|s| s.admits(text))
+        searcher.as_ref().is_none_or(|s| s.admits(text)) || reexports(language, text)
     }
+}
+
+/// A TypeScript module that re-exports others (`export * from "./invites"`, an
+/// `index.ts` barrel): calls reach functions elsewhere through it, so it is read
+/// even without database vocabulary of its own. Still sound: skipping a file
+/// never hides an effect or a link.
+fn reexports(language: Language, text: &str) -> bool {
+    matches!(language, Language::TypeScript(_))
+        && (text.contains("export *") || text.contains("export {") && text.contains(" from "))
 }
 
 #[cfg(test)]

@@ -9,11 +9,6 @@ thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
-/// The same bound as the TypeScript parse (progress reports per byte), for the
-/// same reason: error recovery on malformed input must not run unbounded.
-const PROGRESS_BUDGET_BASE: u64 = 2_000;
-const PROGRESS_BUDGET_BYTES: u64 = 4;
-
 /// The syntax tree of a Python file; `None` when the parse ran out of budget.
 pub fn parse(src: &str) -> Option<Tree> {
     PARSER.with(|cell| {
@@ -25,24 +20,7 @@ pub fn parse(src: &str) -> Option<Tree> {
                 .ok()?;
             *slot = Some(parser);
         }
-        let parser = slot.as_mut()?;
-        let budget = PROGRESS_BUDGET_BASE + src.len() as u64 / PROGRESS_BUDGET_BYTES;
-        let mut reports = 0u64;
-        let mut out_of_budget = |_: &tree_sitter::ParseState| {
-            reports += 1;
-            reports > budget
-        };
-        let options = tree_sitter::ParseOptions::new().progress_callback(&mut out_of_budget);
-        let bytes = src.as_bytes();
-        let tree = parser.parse_with_options(
-            &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
-            None,
-            Some(options),
-        );
-        if tree.is_none() {
-            parser.reset();
-        }
-        tree
+        crate::frontend::parse_bounded(slot.as_mut()?, src)
     })
 }
 
@@ -185,18 +163,7 @@ pub fn last_segment<'a>(node: Node, src: &'a str) -> &'a str {
     t.rsplit('.').next().unwrap_or(t).trim()
 }
 
-/// Every node below `node` (itself included), depth first, without recursion.
-pub fn descendants(node: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        out.push(n);
-        let mut cursor = n.walk();
-        let kids: Vec<Node> = n.children(&mut cursor).collect();
-        stack.extend(kids.into_iter().rev());
-    }
-    out
-}
+pub use super::ts::descendants;
 
 /// A class definition's name, its base expressions and its keyword arguments
 /// (`table=True` for SQLModel).

@@ -51,6 +51,19 @@ pub const RUST_GET_OR_CREATE: &str = r#"pub async fn invite(pool: &sqlx::PgPool,
 }
 "#;
 
+/// A scratch project: a `racelint.toml` (so it is its own project root) and the
+/// given files.
+pub fn project<C: AsRef<[u8]>>(files: &[(&str, C)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("racelint.toml"), "").unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
 pub fn racelint(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_racelint"))
         .args(args)

@@ -36,11 +36,6 @@ thread_local! {
     static PARSERS: RefCell<(Option<Parser>, Option<Parser>)> = const { RefCell::new((None, None)) };
 }
 
-/// The parse budget, in progress reports (100 parser operations each): a base for
-/// small files, plus one report per this many bytes.
-const PROGRESS_BUDGET_BASE: u64 = 2_000;
-const PROGRESS_BUDGET_BYTES: u64 = 4;
-
 /// The syntax tree, from this thread's parser for the dialect; `None` when the
 /// parse ran out of budget.
 pub fn parse_tree(src: &str, dialect: Dialect) -> Option<Tree> {
@@ -59,31 +54,7 @@ pub fn parse_tree(src: &str, dialect: Dialect) -> Option<Tree> {
             parser.set_language(&language.into()).ok()?;
             *slot = Some(parser);
         }
-        // tree-sitter's error recovery can take time exponential in the input on
-        // some malformed files (a fuzzer found 576 bytes that never finished). It
-        // reports progress every 100 parse operations; an operation budget linear in
-        // the size, far above what real code needs (at most 0.02 reports per byte
-        // on the npm corpus of scripts/bench), bounds it and keeps the run
-        // deterministic, unlike a clock.
-        let budget = PROGRESS_BUDGET_BASE + src.len() as u64 / PROGRESS_BUDGET_BYTES;
-        let mut reports = 0u64;
-        let mut out_of_budget = |_: &tree_sitter::ParseState| {
-            reports += 1;
-            reports > budget
-        };
-        let options = tree_sitter::ParseOptions::new().progress_callback(&mut out_of_budget);
-        let bytes = src.as_bytes();
-        let parser = slot.as_mut()?;
-        let tree = parser.parse_with_options(
-            &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
-            None,
-            Some(options),
-        );
-        if tree.is_none() {
-            // A halted parser resumes its old parse on the next call: start afresh.
-            parser.reset();
-        }
-        tree
+        super::parse_bounded(slot.as_mut()?, src)
     })
 }
 
