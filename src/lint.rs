@@ -767,6 +767,17 @@ fn place_across_files(
             findings.remove(index);
             continue;
         }
+        // Every half of the race is written in other files, reached through
+        // separate calls: this function only sequences them, and how it is run
+        // (a decorator or a request context that opens a transaction, which the
+        // model does not see) often makes them atomic. Reported, but low.
+        if origins.iter().all(Option::is_some) {
+            finding.confidence = crate::diagnostic::Confidence::new(
+                crate::diagnostic::Level::Low,
+                "every write of the race is in another file, reached through separate calls; \
+                 the caller may run them in a transaction racelint does not see",
+            );
+        }
         let describe = |origin: &crate::ir::Origin| {
             let file = &project.files[origin.file].source;
             format!(

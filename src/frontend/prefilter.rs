@@ -150,8 +150,30 @@ impl Prefilter {
             Language::Sql => &self.sql,
         };
         // Without a searcher (it cannot fail for these patterns) parse everything.
-        searcher.as_ref().is_none_or(|s| s.admits(text)) || reexports(language, text)
+        searcher.as_ref().is_none_or(|s| s.admits(text))
+            || reexports(language, text)
+            || awaits_project_code(language, text)
     }
+}
+
+/// A TypeScript module that awaits something and imports the project's own
+/// modules (a route calling a service): the effects of what it calls are linked
+/// into it, so it is worth reading without database vocabulary of its own.
+fn awaits_project_code(language: Language, text: &str) -> bool {
+    matches!(language, Language::TypeScript(_))
+        && text.contains("await")
+        && [
+            "from \"./",
+            "from \"../",
+            "from \"@/",
+            "from \"~/",
+            "from './",
+            "from '../",
+            "from '@/",
+            "from '~/",
+        ]
+        .iter()
+        .any(|p| text.contains(p))
 }
 
 /// A TypeScript module that re-exports others (`export * from "./invites"`, an
@@ -167,6 +189,18 @@ fn reexports(language: Language, text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::frontend::typescript::Dialect;
+
+    #[test]
+    fn a_route_that_awaits_the_projects_own_services_is_read() {
+        let p = Prefilter::new(&[]);
+        let ts = Language::TypeScript(Dialect::TypeScript);
+        let route = "import { createInvite } from \"@/services\";\nexport async function POST() {\n  await createInvite();\n}\n";
+        assert!(p.admits(ts, route));
+        let barrel = "export * from \"./invites\";\n";
+        assert!(p.admits(ts, barrel));
+        let library_only = "import { z } from \"zod\";\nexport async function f() {\n  await z.parseAsync(1);\n}\n";
+        assert!(!p.admits(ts, library_only));
+    }
 
     const TS: Language = Language::TypeScript(Dialect::TypeScript);
 
