@@ -214,6 +214,8 @@ fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
         paths: vec![unit.to_path_buf()],
         jobs: 1,
         schema,
+        // A project's `.fixed` siblings are what its files become, not more of it.
+        exclude: vec!["*.fixed.*".to_string()],
         ..Options::default()
     };
     // A project's own racelint.toml applies (its `[roles]`, for one).
@@ -233,6 +235,9 @@ fn files_of(unit: &Path) -> Vec<PathBuf> {
     racelint::discover::discover(&[unit.to_path_buf()], &[], &|_| true, 1)
         .unwrap()
         .files
+        .into_iter()
+        .filter(|f| !is_fixed_sibling(f))
+        .collect()
 }
 
 #[test]

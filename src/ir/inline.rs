@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use crate::budget::Budget;
 
 use super::{
-    Arm, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Origin, Span, Transaction,
-    TransactionStyle,
+    Arm, CallbackArgument, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Origin, Span,
+    Transaction, TransactionCallback, TransactionStyle,
 };
 
 /// How many calls deep the expansion follows.
@@ -296,8 +296,17 @@ impl Linker<'_, '_> {
         // Effects from another file, placed at their call once the caller's reads
         // are renumbered (which tells the call's guards apart by their spans).
         let mut to_place: Vec<(usize, String, usize, Span, usize)> = Vec::new();
+        // What each of `out.effects` comes from: the caller's own effect, or a call.
+        let mut provenance: Vec<Provenance> = Vec::with_capacity(function.effects.len());
+        // Calls to transaction wrappers, with the callback each runs in a transaction.
+        let mut wrapped: Vec<(&LocalCall, &CallbackArgument, TransactionCallback)> = Vec::new();
         for position in 0..=function.effects.len() {
-            for call in function.calls.iter().filter(|c| c.position == position) {
+            for (call_index, call) in function
+                .calls
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.position == position)
+            {
                 let Some((target_file, target_index)) = self.resolver.resolve(file, call) else {
                     continue;
                 };
@@ -306,6 +315,11 @@ impl Linker<'_, '_> {
                     continue;
                 }
                 let target = self.resolver.function(target_file, target_index);
+                for wrapper in &target.transaction_callbacks {
+                    if let Some(callback) = call.callbacks.iter().find(|c| c.arg == wrapper.param) {
+                        wrapped.push((call, callback, wrapper.clone()));
+                    }
+                }
                 let foreign = target_file != self.root;
                 // The call as the user sees it in the root file.
                 let reached_through = anchor.or((file == self.root).then_some(call.span));
@@ -385,6 +399,10 @@ impl Linker<'_, '_> {
                     }
                     inlined.push(e);
                 }
+                provenance.extend(std::iter::repeat_n(
+                    Provenance::Call(call_index),
+                    inlined.len(),
+                ));
                 out.effects.extend(inlined);
                 if let (Some(result), Some(&returned)) = (call.result, expanded.returns.first()) {
                     resolved.push((result, out.effects[offset + returned].clone()));
@@ -392,8 +410,12 @@ impl Linker<'_, '_> {
             }
             if let Some(effect) = function.effects.get(position) {
                 caller_map.push(out.effects.len());
+                provenance.push(Provenance::Own(position));
                 out.effects.push(effect.clone());
             }
+        }
+        for (call, callback, wrapper) in wrapped {
+            run_in_wrapper_transaction(&mut out, &provenance, call, callback, &wrapper);
         }
         renumber_caller_reads(&mut out, function, &caller_map);
         for (index, name, target_file, at, kept) in to_place {
@@ -410,6 +432,53 @@ impl Linker<'_, '_> {
             .filter_map(|&r| caller_map.get(r).copied())
             .collect();
         Ok(out)
+    }
+}
+
+/// Where an effect of a linked function comes from.
+#[derive(Clone, Copy)]
+enum Provenance {
+    /// The caller's own effect at this index.
+    Own(usize),
+    /// An effect of the callee of the caller's call at this index.
+    Call(usize),
+}
+
+/// `withTransaction(ctx, async (tx) => { … })`, where `withTransaction` runs its
+/// callback in a transaction it opens: the callback's effects through `tx`, and
+/// those of the calls it makes with it, run in that transaction, nested in the
+/// call's own; the others run while it is open (so a write through the global
+/// client there escapes it).
+fn run_in_wrapper_transaction(
+    out: &mut Function,
+    provenance: &[Provenance],
+    call: &LocalCall,
+    callback: &CallbackArgument,
+    wrapper: &TransactionCallback,
+) {
+    let tx = out.add_transaction(Transaction {
+        style: TransactionStyle::Callback,
+        client: wrapper.client,
+        span: call.span,
+        handle: callback.handle.clone(),
+        serializable: wrapper.serializable,
+        parent: call.transaction,
+    });
+    for (effect, from) in out.effects.iter_mut().zip(provenance) {
+        let inside = match *from {
+            Provenance::Own(index) => callback.effects.contains(&index),
+            Provenance::Call(index) => callback.calls.contains(&index),
+        };
+        if !inside {
+            continue;
+        }
+        if effect.enclosing_transaction == call.transaction {
+            effect.enclosing_transaction = Some(tx);
+        }
+        let through_handle = callback.handle.as_deref() == Some(root(&effect.handle));
+        if through_handle && effect.transaction == call.transaction {
+            effect.transaction = Some(tx);
+        }
     }
 }
 

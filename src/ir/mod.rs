@@ -345,6 +345,32 @@ pub struct LocalCall {
     pub args: Vec<String>,
     /// The `CallResult` effect standing for the call's value, when the value is used.
     pub result: Option<usize>,
+    /// Functions written as arguments and lowered inline, as part of the caller
+    /// (`withTransaction(ctx, async (tx) => { … })`): a callee that runs that
+    /// argument inside a transaction puts them in it when linked.
+    pub callbacks: Vec<CallbackArgument>,
+}
+
+/// A function literal passed to a call and lowered inline into the caller.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CallbackArgument {
+    /// Its position among the call's arguments.
+    pub arg: usize,
+    /// The caller's effects and calls its body produced.
+    pub effects: std::ops::Range<usize>,
+    pub calls: std::ops::Range<usize>,
+    /// Its first parameter (`tx`), the handle a transaction would hand it.
+    pub handle: Option<String>,
+}
+
+/// A parameter that is a function the callee runs inside a transaction it opens
+/// (`db.transaction(fn)`, `db.transaction(async (tx) => fn(tx))`): the callee is a
+/// project transaction wrapper for that argument.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransactionCallback {
+    pub param: usize,
+    pub client: Client,
+    pub serializable: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -373,6 +399,8 @@ pub struct Function {
     pub internal_errors: Vec<String>,
     /// A SQL function (`CREATE FUNCTION`/`PROCEDURE`), which code elsewhere may call.
     pub routine: bool,
+    /// Parameters the function runs inside a transaction (a transaction wrapper).
+    pub transaction_callbacks: Vec<TransactionCallback>,
 }
 
 impl Function {
@@ -388,6 +416,7 @@ impl Function {
             runs_alone: false,
             routine: false,
             internal_errors: Vec::new(),
+            transaction_callbacks: Vec::new(),
         }
     }
 

@@ -1718,6 +1718,7 @@ impl<'t> Lowerer<'t> {
             position: self.cx.f.effects.len(),
             args,
             result: None,
+            callbacks: Vec::new(),
         });
         transaction
     }

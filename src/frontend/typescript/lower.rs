@@ -18,8 +18,8 @@ use super::syntax::{self, named_children, text, unwrap_expr, Chain};
 use crate::frontend::sql;
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{
-    Arm, Client, Completion, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall,
-    Span, Transaction, TransactionStyle, Value,
+    Arm, CallbackArgument, Client, Completion, Effect, EffectKind, Field, FileModel, Function,
+    Guard, LocalCall, Span, Transaction, TransactionCallback, TransactionStyle, Value,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
@@ -131,7 +131,10 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
         lowerer.lower_body(pending.node);
         too_deep = too_deep.or(lowerer.too_deep);
         let function = lowerer.func;
-        if !function.effects.is_empty() || !function.calls.is_empty() {
+        if !function.effects.is_empty()
+            || !function.calls.is_empty()
+            || !function.transaction_callbacks.is_empty()
+        {
             functions.push(function);
         }
     }
@@ -1484,7 +1487,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
             serializable,
             parent,
         });
-        if let Some(callback) = callback {
+        let passed_on = callback
+            .or(batch)
+            .filter(|c| c.kind() == "identifier")
+            .map(|c| text(c, self.src))
+            .filter(|name| self.func.params.iter().any(|p| p == name));
+        if let Some(name) = passed_on {
+            // `db.transaction(fn)` with `fn` a parameter: a transaction wrapper.
+            self.note_transaction_callback(name, index);
+        } else if let Some(callback) = callback {
             self.tx_stack.push((index, handle.clone()));
             self.inline_callback(callback, Taint::default());
             self.tx_stack.pop();
@@ -1598,15 +1609,23 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let receiver_taint = self.expr(chain.root);
         taint.union(receiver_taint.clone());
         let local_call = self.record_local_call(node, chain);
+        self.note_parameter_called_in_transaction(chain);
         let in_iteration = INLINE_CALLEES[..7].contains(&callee_name);
-        for segment in &chain.segments {
+        let last_segment = chain.segments.len().saturating_sub(1);
+        for (s, segment) in chain.segments.iter().enumerate() {
             let Some(args) = segment.args else {
                 if let Some(template) = segment.template {
                     taint.union(self.expr(template));
                 }
                 continue;
             };
-            for arg in syntax::arguments(args) {
+            for (position, arg) in syntax::arguments(args).into_iter().enumerate() {
+                if syntax::is_function(arg) && inline && s == last_segment {
+                    if let Some(call) = local_call {
+                        self.inline_callback_argument(call, position, arg, receiver_taint.clone());
+                        continue;
+                    }
+                }
                 if syntax::is_function(arg) {
                     if inline {
                         // `forEach` drops what its callback returns: a promise
@@ -1644,6 +1663,64 @@ impl<'q, 't> FnLowerer<'q, 't> {
             taint.union(Taint::read(index));
         }
         taint
+    }
+
+    /// A function literal given to a call of the project, lowered inline and
+    /// remembered on the call, so that a callee which runs it in a transaction
+    /// (a project transaction wrapper) can put its effects there when linked.
+    fn inline_callback_argument(
+        &mut self,
+        call: usize,
+        arg: usize,
+        function: Node<'t>,
+        param_taint: Taint,
+    ) {
+        let (effects, calls) = (self.func.effects.len(), self.func.calls.len());
+        self.inline_callback(function, param_taint);
+        let callback = CallbackArgument {
+            arg,
+            effects: effects..self.func.effects.len(),
+            calls: calls..self.func.calls.len(),
+            handle: syntax::param_name(function, 0, self.src),
+        };
+        self.func.calls[call].callbacks.push(callback);
+    }
+
+    /// `fn(tx)` inside an open transaction, `fn` a parameter: this function is a
+    /// transaction wrapper for that parameter.
+    fn note_parameter_called_in_transaction(&mut self, chain: &Chain) {
+        let Some(&(tx, _)) = self.tx_stack.last() else {
+            return;
+        };
+        if chain.root.kind() != "identifier"
+            || !matches!(chain.segments.as_slice(), [only] if only.name.is_empty())
+        {
+            return;
+        }
+        let name = text(chain.root, self.src);
+        self.note_transaction_callback(name, tx);
+    }
+
+    /// Records that parameter `name` (if it is one) runs inside transaction `tx`.
+    fn note_transaction_callback(&mut self, name: &str, tx: usize) {
+        let Some(param) = self.func.params.iter().position(|p| p == name) else {
+            return;
+        };
+        if self
+            .func
+            .transaction_callbacks
+            .iter()
+            .any(|c| c.param == param)
+        {
+            return;
+        }
+        let transaction = &self.func.transactions()[self.func.root_transaction(tx)];
+        let (client, serializable) = (transaction.client, transaction.serializable);
+        self.func.transaction_callbacks.push(TransactionCallback {
+            param,
+            client,
+            serializable,
+        });
     }
 
     fn callback_name(&self, node: Node, chain: &Chain) -> String {
@@ -1715,6 +1792,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             position: self.func.effects.len(),
             args,
             result: None,
+            callbacks: Vec::new(),
         });
         Some(self.func.calls.len() - 1)
     }

@@ -260,7 +260,10 @@ fn relational<'t>(
 fn transaction<'t>(call: &Segment<'t>, src: &'t str) -> Option<Recognized<'t>> {
     let args = arguments(call.args?);
     let callback = *args.first()?;
-    if !crate::frontend::typescript::syntax::is_function(callback) {
+    // A function, or one passed on by name (`db.transaction(fn)` in a wrapper).
+    if !crate::frontend::typescript::syntax::is_function(callback)
+        && callback.kind() != "identifier"
+    {
         return None;
     }
     let serializable = args

@@ -98,7 +98,10 @@ fn recognize_chain<'t>(
     let first = &segments[start];
     let handle = chain.receiver_text(start, src).to_string();
     if first.name == "transaction" {
-        let callback = last.arg(0).filter(|c| is_function(*c))?;
+        // A function, or one passed on by name (`.execute(fn)` in a wrapper).
+        let callback = last
+            .arg(0)
+            .filter(|c| is_function(*c) || c.kind() == "identifier")?;
         let serializable = segments[start + 1..].iter().any(|s| {
             s.name == "setIsolationLevel"
                 && s.args

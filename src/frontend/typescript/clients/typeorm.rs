@@ -530,7 +530,12 @@ fn criteria_fields<'t>(criteria: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'
 
 fn transaction<'t>(call: &Segment<'t>, src: &str) -> Option<Recognized<'t>> {
     let args = arguments(call.args?);
-    let callback = args.iter().copied().find(|a| is_function(*a))?;
+    // A function, or one passed on by name (`manager.transaction(fn)` in a wrapper).
+    let callback = args
+        .iter()
+        .copied()
+        .find(|a| is_function(*a))
+        .or_else(|| args.last().copied().filter(|a| a.kind() == "identifier"))?;
     let serializable = args
         .iter()
         .any(|a| text(*a, src).to_ascii_uppercase().contains("SERIALIZABLE") && !is_function(*a));
