@@ -25,6 +25,9 @@
 //! [non-atomic-writes]           # tables whose writes never need a transaction with others
 //! log-tables = ["audit_log", "outbox"]
 //!
+//! [transactions]                # functions (in dependencies) that run their callback
+//! wrappers = ["withTransaction", "uow.run"]   # in a transaction, the handle first
+//!
 //! [schema]                      # more `.sql` migrations than the usual folders
 //! migrations = ["db/sql/**"]
 //!
@@ -89,6 +92,17 @@ pub struct NonAtomicWrites {
     pub log_tables: Vec<String>,
 }
 
+/// `[transactions]`: what racelint cannot see of the project's transactions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transactions {
+    /// Functions whose callback runs inside a transaction, its first parameter the
+    /// handle (`withTransaction`, `uow.run`): ones kept in a dependency. Those in
+    /// the project are recognised from their bodies.
+    #[serde(default)]
+    pub wrappers: Vec<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaConfig {
@@ -135,6 +149,7 @@ pub struct Config {
     pub max_file_size: u64,
     pub clients: Clients,
     pub non_atomic_writes: NonAtomicWrites,
+    pub transactions: Transactions,
     pub schema: SchemaConfig,
     /// Findings below this confidence are not reported.
     pub min_confidence: Level,
@@ -154,6 +169,7 @@ impl Default for Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             clients: Clients::default(),
             non_atomic_writes: NonAtomicWrites::default(),
+            transactions: Transactions::default(),
             schema: SchemaConfig::default(),
             min_confidence: Level::Medium,
             roles: RoleGlobs::default(),
@@ -317,7 +333,11 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         }
     }
 
-    for names in [&raw.clients.prisma, &raw.clients.drizzle] {
+    for (what, names) in [
+        ("client name", &raw.clients.prisma),
+        ("client name", &raw.clients.drizzle),
+        ("transaction wrapper", &raw.transactions.wrappers),
+    ] {
         for n in names {
             let valid = !n.get_ref().is_empty()
                 && n.get_ref().split('.').all(|part| {
@@ -329,7 +349,7 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
                 });
             if !valid {
                 return Err(err(
-                    format!("invalid client name `{}` in {name}", n.get_ref()),
+                    format!("invalid {what} `{}` in {name}", n.get_ref()),
                     Some(n.span()),
                     "expected a variable or a dotted path such as `ctx.db`",
                 ));
@@ -369,6 +389,9 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             drizzle: strings(raw.clients.drizzle),
         },
         non_atomic_writes: raw.non_atomic_writes,
+        transactions: Transactions {
+            wrappers: strings(raw.transactions.wrappers),
+        },
         schema: SchemaConfig {
             migrations: strings(raw.schema.migrations),
         },
@@ -403,10 +426,19 @@ struct Raw {
     #[serde(default)]
     non_atomic_writes: NonAtomicWrites,
     #[serde(default)]
+    transactions: RawTransactions,
+    #[serde(default)]
     schema: RawSchema,
     min_confidence: Option<Level>,
     #[serde(default)]
     roles: RawRoles,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransactions {
+    #[serde(default)]
+    wrappers: Vec<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]

@@ -173,6 +173,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         .then(|| crate::frontend::Prefilter::new(&config.clients.prisma));
     let hints = HintNames {
         prisma: config.clients.prisma.clone(),
+        transaction_wrappers: config.transactions.wrappers.clone(),
     };
     let roles = crate::roles::Roles::new(
         &discover::project_root(
@@ -509,7 +510,7 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
     let rules = active_rules(&config);
     let known: Vec<&str> = all_rule_meta().iter().map(|m| m.id).collect();
     let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
-    let (model, mut errors) = lower_source(&file, &HintNames { prisma: Vec::new() });
+    let (model, mut errors) = lower_source(&file, &HintNames::default());
     let schema = Schema::default();
     let mut facts = ProjectFacts::default();
     facts.add_file(&schema, &model, &file.display_path, true, |_| String::new());
@@ -583,8 +584,10 @@ impl Scope {
 }
 
 /// Client names from the configuration, handed to the frontends.
+#[derive(Default)]
 struct HintNames {
     prisma: Vec<String>,
+    transaction_wrappers: Vec<String>,
 }
 
 fn lint_file(
@@ -683,6 +686,9 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
         Some(Language::TypeScript(dialect)) => {
             let mut hints = FileHints::of(&file.text);
             hints.prisma_names.clone_from(&names.prisma);
+            hints
+                .transaction_wrappers
+                .clone_from(&names.transaction_wrappers);
             let parsed = typescript::parse(&file.text, dialect, &hints);
             let errors = parsed
                 .problems

@@ -267,6 +267,7 @@ fn the_readme_example_sets_every_key() {
         max_file_size,
         clients,
         non_atomic_writes,
+        transactions,
         schema,
         min_confidence,
         roles,
@@ -285,6 +286,8 @@ fn the_readme_example_sets_every_key() {
     assert!(!prisma.is_empty() && !drizzle.is_empty());
     let racelint::config::NonAtomicWrites { log_tables } = non_atomic_writes;
     assert!(!log_tables.is_empty());
+    let racelint::config::Transactions { wrappers } = transactions;
+    assert!(!wrappers.is_empty());
     let racelint::config::SchemaConfig { migrations } = schema;
     assert!(!migrations.is_empty());
     assert_ne!(min_confidence, defaults.min_confidence);
@@ -309,6 +312,8 @@ fn the_readme_example_sets_every_key() {
         "[clients]",
         "[non-atomic-writes]",
         "log-tables",
+        "[transactions]",
+        "wrappers",
         "[schema]",
         "migrations",
         "min-confidence",

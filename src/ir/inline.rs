@@ -158,7 +158,12 @@ pub fn expand_file(
                     }
                 }
             };
-            assume_callers_transaction(f, &resolver.callers(file, index), &mut out);
+            let callers = resolver.callers(file, index);
+            assume_callers_transaction(f, &callers, &mut out);
+            out.callers_hold_lock = !callers.is_empty()
+                && callers
+                    .iter()
+                    .all(|(caller, call)| caller.holds_lock_at(call));
             out
         })
         .collect();

@@ -401,6 +401,10 @@ pub struct Function {
     pub routine: bool,
     /// Parameters the function runs inside a transaction (a transaction wrapper).
     pub transaction_callbacks: Vec<TransactionCallback>,
+    /// Every caller in the project holds a lock when it calls this function (an
+    /// advisory lock or a locked row, in the transaction open at the call), so two
+    /// runs of it cannot overlap. Set by the project stage.
+    pub callers_hold_lock: bool,
 }
 
 impl Function {
@@ -417,6 +421,7 @@ impl Function {
             routine: false,
             internal_errors: Vec::new(),
             transaction_callbacks: Vec::new(),
+            callers_hold_lock: false,
         }
     }
 
@@ -478,20 +483,65 @@ impl Function {
     /// Whether `read` is protected against concurrent writers for the rest of its
     /// transaction: it locks its row, a lock was taken earlier in the same
     /// transaction, or the transaction is SERIALIZABLE.
+    /// Any read of a function whose every caller holds a lock at the call is.
     pub fn read_is_protected(&self, read_index: usize) -> bool {
+        if self.callers_hold_lock {
+            return true;
+        }
         let read = &self.effects[read_index];
+        let locked_before_in = |root: usize| {
+            self.effects[..read_index].iter().any(|e| {
+                e.transaction.map(|t| self.root_transaction(t)) == Some(root)
+                    && (e.kind == EffectKind::Lock || e.row_lock == RowLock::Exclusive)
+            })
+        };
         // Outside a transaction a row lock ends with its own statement.
         let Some(tx) = read.transaction else {
             return false;
         };
         let root = self.root_transaction(tx);
-        if read.row_lock == RowLock::Exclusive || self.transactions[root].serializable {
+        read.row_lock == RowLock::Exclusive
+            || self.transactions[root].serializable
+            || locked_before_in(root)
+    }
+
+    /// Whether no other run of this code can come between the check `read` and
+    /// the `act` that depends on it: both in one transaction that protects the
+    /// read; or both made while one transaction that took a lock before the read
+    /// is open, even through another connection (`pg_advisory_xact_lock` in the
+    /// callback, then the global client); or every caller holds a lock.
+    pub fn check_is_serialized(&self, read: usize, act: usize) -> bool {
+        let (r, a) = (&self.effects[read], &self.effects[act]);
+        if self.callers_hold_lock || (self.same_transaction(r, a) && self.read_is_protected(read)) {
             return true;
         }
-        self.effects[..read_index].iter().any(|e| {
-            e.transaction.map(|t| self.root_transaction(t)) == Some(root)
-                && (e.kind == EffectKind::Lock || e.row_lock == RowLock::Exclusive)
-        })
+        let open_at = |e: &Effect| {
+            e.transaction
+                .or(e.enclosing_transaction)
+                .map(|t| self.root_transaction(t))
+        };
+        match (open_at(r), open_at(a)) {
+            (Some(x), Some(y)) if x == y => self.effects[..read].iter().any(|e| {
+                e.transaction.map(|t| self.root_transaction(t)) == Some(x)
+                    && e.kind == EffectKind::Lock
+            }),
+            _ => false,
+        }
+    }
+
+    /// Whether this function holds a lock at `call`: taken earlier in the
+    /// transaction open there.
+    pub fn holds_lock_at(&self, call: &LocalCall) -> bool {
+        let Some(tx) = call.transaction else {
+            return false;
+        };
+        let root = self.root_transaction(tx);
+        self.effects[..call.position.min(self.effects.len())]
+            .iter()
+            .any(|e| {
+                e.transaction.map(|t| self.root_transaction(t)) == Some(root)
+                    && (e.kind == EffectKind::Lock || e.row_lock == RowLock::Exclusive)
+            })
     }
 }
 

@@ -55,8 +55,7 @@ impl Rule for CheckThenAct {
                 if read.kind != EffectKind::Read || guard.read >= write_index {
                     return None;
                 }
-                if function.same_transaction(read, write) && function.read_is_protected(guard.read)
-                {
+                if function.check_is_serialized(guard.read, write_index) {
                     return None;
                 }
                 // A lock between the check and the write is lock-after-check's finding.

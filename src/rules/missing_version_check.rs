@@ -85,8 +85,7 @@ fn lost_update<'f>(
                     && cx.table_key(read).as_deref() == Some(write_table.as_str())
                     && !read.many
                     && identifies_read_row(write, read, r);
-                let protected =
-                    function.same_transaction(read, write) && function.read_is_protected(r);
+                let protected = function.check_is_serialized(r, index);
                 (same_row && !protected).then_some((read, field))
             })
         })

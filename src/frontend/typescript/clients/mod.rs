@@ -154,6 +154,8 @@ pub struct FileHints {
     /// `sql` (from `drizzle-orm` or a package re-exporting it) builds fragments and
     /// runs nothing.
     pub sql_fragment: bool,
+    /// Functions from `[transactions] wrappers` that run their callback in a transaction.
+    pub transaction_wrappers: Vec<String>,
     /// What the file says about Sequelize, TypeORM and supabase-js.
     pub orm: OrmHints,
 }
@@ -163,6 +165,7 @@ impl FileHints {
         FileHints {
             prisma: prisma::mentions_prisma(src),
             prisma_names: Vec::new(),
+            transaction_wrappers: Vec::new(),
             drizzle: imports(src, &["drizzle-orm"]),
             kysely: imports(src, &["kysely"]),
             knex: imports(src, &["knex"]) || src.contains("Knex"),
@@ -181,6 +184,24 @@ impl FileHints {
             sql_fragment: imports_sql_tag_from_elsewhere(src),
             orm: OrmHints::of(src),
         }
+    }
+}
+
+impl FileHints {
+    /// The client a transaction of unknown origin most likely belongs to: the one
+    /// the file imports (for how a fix is spelled).
+    pub fn main_client(&self) -> Client {
+        [
+            (self.prisma, Client::Prisma),
+            (self.drizzle, Client::Drizzle),
+            (self.kysely, Client::Kysely),
+            (self.knex, Client::Knex),
+            (self.orm.sequelize, Client::Sequelize),
+            (self.orm.typeorm, Client::TypeOrm),
+        ]
+        .into_iter()
+        .find_map(|(used, client)| used.then_some(client))
+        .unwrap_or(Client::SqlTs)
     }
 }
 
@@ -318,6 +339,44 @@ pub fn recognize_in<'t>(
         .or_else(|| typeorm::recognize(chain, src, hints, scope))
         .or_else(|| supabase::recognize(chain, src, hints))
         .or_else(|| recognize(chain, src, hints))
+        .or_else(|| configured_wrapper(chain, src, hints))
+}
+
+/// A call to a function `[transactions] wrappers` names (one kept in a dependency,
+/// whose body racelint cannot read): its function argument runs in a transaction,
+/// and the argument's first parameter is the handle. `this.uow.run` matches the
+/// configured `uow.run` and `run`'s full path; a bare name matches calls ending in it.
+fn configured_wrapper<'t>(
+    chain: &Chain<'t>,
+    src: &'t str,
+    hints: &FileHints,
+) -> Option<Recognized<'t>> {
+    if hints.transaction_wrappers.is_empty() {
+        return None;
+    }
+    let last = chain.segments.last().filter(|s| s.is_call())?;
+    let callee = chain
+        .node
+        .child_by_field_name("function")
+        .map(|f| super::syntax::text(f, src))?;
+    let named = hints.transaction_wrappers.iter().any(|w| {
+        callee == w
+            || callee
+                .strip_suffix(w.as_str())
+                .is_some_and(|head| head.ends_with('.'))
+    });
+    if !named {
+        return None;
+    }
+    let callback = super::syntax::arguments(last.args?)
+        .into_iter()
+        .find(|a| super::syntax::is_function(*a))?;
+    Some(Recognized::Transaction {
+        client: hints.main_client(),
+        callback: Some(callback),
+        batch: None,
+        serializable: false,
+    })
 }
 
 // --------------------------------------------------------------------------------
