@@ -1559,6 +1559,12 @@ impl<'t> Lowerer<'t> {
                     let span = self.span_of(r);
                     let result = self.record_call(callee, qualified, span, c.args.iter());
                     t.effects.insert(result);
+                } else if !recognized && qualified.iter().any(|q| q.starts_with("crate::")) {
+                    // A function of another module of this crate: its value may stand
+                    // for what it returns (`if let Some(t) = tags::find(…)`).
+                    let span = self.span_of(r);
+                    let result = self.record_call(String::new(), qualified, span, c.args.iter());
+                    t.effects.insert(result);
                 } else if !recognized && !qualified.is_empty() {
                     self.push_call(String::new(), qualified, self.span_of(r), c.args.iter());
                 }
@@ -1696,9 +1702,7 @@ impl<'t> Lowerer<'t> {
     }
 
     /// Adds the call to the function's calls; returns the transaction its
-    /// arguments pass. Called alone (`callee` empty), it records a call that may
-    /// name a function of another file, with no `CallResult` for its value: most
-    /// such calls go into other crates, and the effects stay as they were.
+    /// arguments pass.
     fn push_call<'a>(
         &mut self,
         callee: String,
