@@ -463,6 +463,7 @@ fn finding(
     let target = cx.target(write);
     let mut read_target = cx.target(read);
     read_target.values = target.values.clone();
+    read_target.values_code = target.values_code.clone();
     let lock_then_check = |advice: &str| {
         help_with_code(
             advice,
@@ -560,7 +561,7 @@ fn finding(
                                 .iter()
                                 .any(|f| &f.column == *c && f.value.literal)
                         })
-                        .map(|c| (c.clone(), "/* the value you checked */".to_string())),
+                        .map(|c| (c.clone(), format!("expected{}", capitalize(c)))),
                 )
                 .collect();
             let advice = format!(
@@ -609,9 +610,22 @@ fn finding(
             let message = format!(
                 "`{table}` is inserted pointing at a `{read_table}` row checked earlier, but `{read_table}` rows are deleted elsewhere ({deleted_at}); a delete in between breaks the reference"
             );
-            let advice = format!(
-                "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (SQLSTATE `23503`) by re-reading and retrying:"
-            );
+            let parent = cx.schema.table(read_table);
+            let database = parent
+                .and_then(|t| t.database)
+                .unwrap_or(crate::schema::Database::Postgres);
+            let advice = if parent.is_some_and(|t| t.emulated_relations) {
+                format!(
+                    "The database has no foreign keys here (Prisma's `relationMode = \"prisma\"`), so nothing refuses the orphan: check and insert in one transaction that locks the `{read_table}` row first ({}):",
+                    database.row_lock()
+                )
+            } else {
+                format!(
+                    "Check and insert in one transaction that locks the `{read_table}` row first ({}), or handle the foreign-key violation ({}) by re-reading and retrying:",
+                    database.row_lock(),
+                    database.foreign_key_violation()
+                )
+            };
             let help = lock_then_check(&advice);
             (
                 message,
@@ -639,4 +653,13 @@ fn finding(
         fix: None,
         confidence,
     }
+}
+
+/// `status` → `Status`, for the name of a value the code must supply (`expectedStatus`).
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

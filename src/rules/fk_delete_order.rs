@@ -105,7 +105,7 @@ fn finding(
     let message = format!(
         "{} is deleted at line {} while {} rows still reference it ({} → {}, {}); that delete fails with a foreign-key violation",
         table_name(parent),
-        cx.line_of(parent.span.start),
+        cx.line_of(parent.site.start),
         table_name(child),
         fk.columns.join(", "),
         fk.references,

@@ -138,7 +138,7 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
         "`{}.{column}` is written back from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
         write.table.as_deref().unwrap_or("?"),
         field.value.text,
-        cx.line_of(read.span.start),
+        cx.line_of(read.site.start),
     );
     let mut help = help_with_code(
         &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),

@@ -10,7 +10,6 @@
 
 use super::{help_with_code, table_name, verb, Context, Link, Rule};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
-use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
 pub struct NonAtomicWrites;
@@ -168,6 +167,19 @@ fn bookkeeping(write: &Effect) -> bool {
         })
 }
 
+/// The advice when a call to another service sits between the writes: a
+/// transaction cannot hold a request to someone else.
+fn across_external_call(cx: &Context, external: &Effect) -> String {
+    let call = cx
+        .text
+        .get(external.site.range())
+        .unwrap_or("the external call");
+    format!(
+        "`{call}` (line {}) calls another service between the writes, and no database transaction can take that call back. Make the sequence recoverable instead: record the intent first (a row saying what is about to happen, in the same transaction as the first write), call the service with an idempotency key derived from that row, then complete or compensate the record; or write an outbox row with the first write and let a worker make the call and the second write.",
+        cx.line_of(external.site.start)
+    )
+}
+
 fn finding(
     cx: &Context,
     function: &Function,
@@ -194,14 +206,14 @@ fn finding(
         verb(second.kind),
         link.describe(),
     );
-    let first_line = cx.line_of(first.span.start);
-    let mut targets = vec![cx.target(first), cx.target(second)];
-    targets.dedup_by(|a, b| a.table == b.table);
-    let help = help_with_code(
-        "Run the writes in one transaction, so they commit together or not at all:",
-        &cx.suggest(second, &Remedy::Transaction { targets }),
-    );
-    let _ = function;
+    let first_line = cx.line_of(first.site.start);
+    let help = match cx.external_between(function, first, second) {
+        Some(external) => across_external_call(cx, external),
+        None => help_with_code(
+            "Run the writes in one transaction, so they commit together or not at all:",
+            &cx.suggest(second, &cx.transaction_remedy(function, &[first, second])),
+        ),
+    };
     let confidence = if bookkeeping(first) != bookkeeping(second) {
         Confidence::low("one of the writes only keeps books beside the other (a counter or a last-seen timestamp)")
     } else {
