@@ -557,6 +557,7 @@ mod tests {
             summary: "",
             doc: "",
             concurrent: true,
+            fixable: None,
         }
     }
 

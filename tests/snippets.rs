@@ -246,3 +246,21 @@ fn blocks_are_the_indented_runs() {
     .is_ok());
     assert!(parses(Language::Sql, "UPDATE t SET WHERE;").is_err());
 }
+
+#[test]
+fn writes_around_an_external_call_get_no_transaction() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/non-atomic-writes/prisma-writes-around-stripe-call.ts");
+    let findings = lint_unit(&fixture);
+    let finding = findings
+        .iter()
+        .find(|d| d.rule == "non-atomic-writes")
+        .expect("the writes around the Stripe call are reported");
+    assert!(
+        finding.help.contains("`stripe.refunds.create` (line 11)"),
+        "{}",
+        finding.help
+    );
+    assert!(finding.help.contains("idempotency key"), "{}", finding.help);
+    assert!(!finding.help.contains("$transaction"), "{}", finding.help);
+}

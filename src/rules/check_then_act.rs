@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a read decides whether a write happens, with nothing stopping a concurrent change in between",
     doc: include_str!("../../rules/check-then-act.md"),
     concurrent: true,
+    fixable: None,
 };
 
 #[derive(Debug, PartialEq, Eq)]

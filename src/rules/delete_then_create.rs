@@ -18,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "rows are deleted and recreated without one transaction covering both",
     doc: include_str!("../../rules/delete-then-create.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for DeleteThenCreate {

@@ -18,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a parent row is deleted before the child rows that reference it",
     doc: include_str!("../../rules/fk-delete-order.md"),
     concurrent: false,
+    fixable: None,
 };
 
 impl Rule for FkDeleteOrder {

@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a row is read, changed in code and written back with no version check",
     doc: include_str!("../../rules/missing-version-check.md"),
     concurrent: true,
+    fixable: None,
 };
 
 /// Column names that serve as an optimistic-lock token when a filter tests them.

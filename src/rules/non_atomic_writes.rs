@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "related writes in one function that are not in one transaction",
     doc: include_str!("../../rules/non-atomic-writes.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for NonAtomicWrites {
@@ -170,10 +171,14 @@ fn bookkeeping(write: &Effect) -> bool {
 /// The advice when a call to another service sits between the writes: a
 /// transaction cannot hold a request to someone else.
 fn across_external_call(cx: &Context, external: &Effect) -> String {
+    // The callee as written (`stripe.refunds.create`), without its arguments.
     let call = cx
         .text
-        .get(external.site.range())
-        .unwrap_or("the external call");
+        .get(external.span.range())
+        .and_then(|code| code.split('(').next())
+        .map(|callee| callee.split_whitespace().collect::<String>())
+        .filter(|callee| !callee.is_empty())
+        .unwrap_or_else(|| "the external call".to_string());
     format!(
         "`{call}` (line {}) calls another service between the writes, and no database transaction can take that call back. Make the sequence recoverable instead: record the intent first (a row saying what is about to happen, in the same transaction as the first write), call the service with an idempotency key derived from that row, then complete or compensate the record; or write an outbox row with the first write and let a worker make the call and the second write.",
         cx.line_of(external.site.start)
@@ -207,14 +212,19 @@ fn finding(
         link.describe(),
     );
     let first_line = cx.line_of(first.site.start);
-    let help = match cx.external_between(function, first, second) {
+    let external = cx.external_between(function, first, second);
+    let help = match external {
         Some(external) => across_external_call(cx, external),
         None => help_with_code(
             "Run the writes in one transaction, so they commit together or not at all:",
             &cx.suggest(second, &cx.transaction_remedy(function, &[first, second])),
         ),
     };
-    let confidence = if bookkeeping(first) != bookkeeping(second) {
+    let confidence = if external.is_some() {
+        Confidence::low(
+            "a call to another service runs between the writes, which no transaction can cover",
+        )
+    } else if bookkeeping(first) != bookkeeping(second) {
         Confidence::low("one of the writes only keeps books beside the other (a counter or a last-seen timestamp)")
     } else {
         match link {

@@ -16,6 +16,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a timer is used to wait for another write to land before touching the database",
     doc: include_str!("../../rules/sleep-as-sync.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for SleepAsSync {
