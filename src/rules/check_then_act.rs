@@ -539,14 +539,23 @@ fn finding(
                         .partition(|f| f.value.literal && f.value.text.eq_ignore_ascii_case("null"));
                     let key_columns: Vec<String> = keys.iter().map(|f| f.column.clone()).collect();
                     let migration = unique_index_migration(read_table, &key_columns, &nulls);
-                    let mut help = help_with_code(
-                        &format!(
-                            "`{read_table}` has no unique key on ({}), so nothing but this check stops a duplicate. Add one first{}:",
-                            key_columns.join(", "),
-                            if nulls.is_empty() { "" } else { " — a partial index, since only the rows where the checked columns are null must be unique" }
-                        ),
-                        &migration,
-                    );
+                    let partial = if nulls.is_empty() {
+                        ""
+                    } else {
+                        " — a partial index, since only the rows where the checked columns are null must be unique"
+                    };
+                    let advice = if cx.schema.table(read_table).is_some() {
+                        format!(
+                            "`{read_table}` has no unique key on ({}), so nothing but this check stops a duplicate. Add one first{partial}:",
+                            key_columns.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "Let the database decide. Unless `{read_table}` already has a unique key on ({}) (racelint found no schema for it), add one first{partial}:",
+                            key_columns.join(", ")
+                        )
+                    };
+                    let mut help = help_with_code(&advice, &migration);
                     let mut keyed = read_target.clone();
                     keyed.key.retain(|(c, _)| key_columns.contains(c));
                     let (advice, remedy) = if nulls.is_empty() {

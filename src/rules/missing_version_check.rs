@@ -141,10 +141,31 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
         field.value.text,
         cx.line_of(read.site.start),
     );
-    let mut help = help_with_code(
-        &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),
-        &cx.suggest(write, &Remedy::OptimisticLock { target: cx.target(write), version_column: version.clone() }),
+    let optimistic = cx.suggest(
+        write,
+        &Remedy::OptimisticLock {
+            target: cx.target(write),
+            version_column: version.clone(),
+        },
     );
+    let mut help = if in_use.is_some() {
+        help_with_code(
+            &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),
+            &optimistic,
+        )
+    } else {
+        // The column does not exist yet: the schema change comes first.
+        let table = crate::schema::snake_case(write.table.as_deref().unwrap_or("?"));
+        let mut help = help_with_code(
+            &format!("Make the write fail when the row changed since it was read (optimistic locking). `{table}` has no version column yet: add `{version}` first (a migration; spell the table as the database names it):"),
+            &format!("ALTER TABLE {table} ADD COLUMN {version} integer NOT NULL DEFAULT 0;"),
+        );
+        help.push_str(&help_with_code(
+            "\n\nthen test and bump it, check the count, and answer 409 or retry:",
+            &optimistic,
+        ));
+        help
+    };
     if looks_arithmetic(&field.value.text) {
         help.push_str(&help_with_code(
             "\n\nor, for a counter or a balance, let the database compute it:",

@@ -595,13 +595,18 @@ pub fn property(key: &str, value: &str) -> String {
     }
 }
 
-/// `version` → `Version`, for names clients build (`expectedVersion`).
+/// `version` → `Version`, `row_version` → `RowVersion`, for names clients build
+/// (`expectedVersion`).
 pub fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    s.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(c) => c.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }
 
 /// `["email", "teamId"]`: a key's columns as a JavaScript array of strings
