@@ -660,7 +660,7 @@ fn finding(
                 .unwrap_or(crate::schema::Database::Postgres);
             let advice = if parent.is_some_and(|t| t.emulated_relations) {
                 format!(
-                    "The database has no foreign keys here (Prisma's `relationMode = \"prisma\"`), so nothing refuses the orphan: check and insert in one transaction that locks the `{read_table}` row first ({}):",
+                    "The database has no foreign keys here (the ORM only emulates them), so nothing refuses the orphan: check and insert in one transaction that locks the `{read_table}` row first ({}):",
                     database.row_lock()
                 )
             } else {
