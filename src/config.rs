@@ -589,6 +589,7 @@ mod tests {
             summary: "",
             doc: "",
             concurrent: true,
+            fixable: None,
         }
     }
 

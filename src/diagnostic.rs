@@ -256,4 +256,7 @@ pub struct RuleMeta {
     /// The race needs two requests (or a failure) at once, which a script that runs
     /// alone, such as a test or a database seed, cannot have (see `roles`).
     pub concurrent: bool,
+    /// The applicability of the machine fix the rule's findings can carry
+    /// (`racelint rules` shows it); `None` when it gives advice only.
+    pub fixable: Option<Applicability>,
 }

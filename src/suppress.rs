@@ -37,6 +37,7 @@ pub const META: &[RuleMeta] = &[
         summary: "a racelint-ignore comment that suppresses nothing",
         doc: include_str!("../rules/unused-suppression.md"),
         concurrent: false,
+        fixable: Some(Applicability::Safe),
     },
     RuleMeta {
         id: SUPPRESSION_MISSING_REASON,
@@ -44,6 +45,7 @@ pub const META: &[RuleMeta] = &[
         summary: "a racelint-ignore comment that does not say why",
         doc: include_str!("../rules/suppression-missing-reason.md"),
         concurrent: false,
+        fixable: None,
     },
 ];
 

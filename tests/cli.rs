@@ -389,7 +389,7 @@ fn a_fix_that_breaks_parsing_is_refused() {
         }
     }
     assert!(broken >= 2, "expected safe fixes in both files: {broken}");
-    let outcome = racelint::fix::apply(&report);
+    let outcome = racelint::fix::apply(&report, false);
     assert!(outcome.written.is_empty(), "{:?}", outcome.written);
     assert_eq!(outcome.refused.len(), 2, "{:?}", outcome.refused);
     for (_, why) in &outcome.refused {

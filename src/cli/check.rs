@@ -42,6 +42,12 @@ pub struct CheckArgs {
     /// Apply the fixes that are safe and print what changed
     #[arg(long)]
     pub fix: bool,
+    /// Print the available fixes as a unified diff; write nothing
+    #[arg(long, conflicts_with = "fix")]
+    pub diff: bool,
+    /// With --fix or --diff: include the fixes that may change behaviour
+    #[arg(long)]
+    pub unsafe_fixes: bool,
     /// Worker threads (default: all cores)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub jobs: usize,
@@ -104,8 +110,18 @@ pub fn run(args: CheckArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
+    if args.diff {
+        // As ruff's `--diff`: the exit code says whether anything would change.
+        let diff = fix::diff(&report, args.unsafe_fixes);
+        print!("{diff}");
+        return if diff.is_empty() {
+            EXIT_CLEAN
+        } else {
+            EXIT_FINDINGS
+        };
+    }
     if args.fix {
-        let outcome = fix::apply(&report);
+        let outcome = fix::apply(&report, args.unsafe_fixes);
         for (path, count) in &outcome.written {
             eprintln!(
                 "racelint: fixed {count} finding{} in {path}",

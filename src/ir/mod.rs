@@ -72,6 +72,9 @@ pub enum EffectKind {
     /// An in-process lock taken (a module-level promise map, a `Mutex`): it holds
     /// only within one process.
     ProcessLock,
+    /// A call that leaves the process for another service (HTTP, a payment API, a
+    /// queue, email): no database transaction can undo it.
+    External,
     /// A database call racelint could not classify (unparsable SQL, an unknown RPC).
     Opaque,
     /// The value of a call to a function of the same file. `inline::expand` turns it
@@ -171,6 +174,10 @@ pub struct Effect {
     pub filter: Vec<Field>,
     /// Columns written (`data`, `.set`, `SET`, `VALUES`).
     pub values: Vec<Field>,
+    /// Where the filter and the data are written as one argument (`{ id: { in: ids } }`,
+    /// `data: { leads: { increment: 1 } }`), so a fix can quote them as they are.
+    pub filter_code: Option<Span>,
+    pub values_code: Option<Span>,
     /// Several rows at once (`updateMany`, `deleteMany`, a filter that is not a key).
     pub many: bool,
     pub on_conflict: OnConflict,
@@ -234,6 +241,8 @@ impl Effect {
             table: None,
             filter: Vec::new(),
             values: Vec::new(),
+            filter_code: None,
+            values_code: None,
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,

@@ -17,7 +17,37 @@ pub struct Target {
     pub values: Vec<(String, String)>,
     /// The call as written after its handle (`.user.create({ data })`), when the
     /// handle is the call's receiver: a client can replay it through another handle.
+    /// Lines after the first are re-indented relative to the statement's line.
     pub call: Option<String>,
+    /// The filter and the data as written (`{ id: { in: ids } }`), re-indented like
+    /// `call`, for a fix that must keep every operator and nested write.
+    pub filter_code: Option<String>,
+    pub values_code: Option<String>,
+    /// The database the table lives in, when the schema says.
+    pub database: Option<crate::schema::Database>,
+    /// The unique keys the schema declares on the table, each in declared order.
+    pub unique_keys: Vec<Vec<String>>,
+}
+
+impl Target {
+    /// The database, PostgreSQL when the schema does not say (what most projects run).
+    pub fn database_or_default(&self) -> crate::schema::Database {
+        self.database.unwrap_or(crate::schema::Database::Postgres)
+    }
+}
+
+/// `text` with every line after the first indented by `indent` more.
+pub fn indent_rest(text: &str, indent: &str) -> String {
+    let mut lines = text.lines();
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        if !line.trim().is_empty() {
+            out.push_str(indent);
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +67,12 @@ pub enum Remedy {
     },
     /// Open a transaction, lock the row (or an advisory key) first, then check and write.
     LockThenCheck { target: Target },
-    /// Run these writes in one transaction.
-    Transaction { targets: Vec<Target> },
+    /// Run these writes in one transaction. `open` is the handle of a transaction
+    /// the code already holds for some of them (`tx`): the others move into it.
+    Transaction {
+        targets: Vec<Target>,
+        open: Option<String>,
+    },
     /// Compare-and-swap on a version column and check the count.
     OptimisticLock {
         target: Target,

@@ -76,6 +76,15 @@ fn to_miette(d: &Diagnostic) -> Box<dyn miette::Diagnostic + Send + Sync> {
     if !d.confidence.reason.is_empty() {
         let _ = write!(help, " ({})", d.confidence.reason);
     }
+    match d.fix.as_ref().map(|f| f.applicability) {
+        Some(crate::diagnostic::Applicability::Safe) => {
+            help.push_str("\nfixable: `racelint check --fix` applies it, `--diff` shows it");
+        }
+        Some(crate::diagnostic::Applicability::Unsafe) => help.push_str(
+            "\nfixable, with care: `racelint check --fix --unsafe-fixes` applies it, `--diff --unsafe-fixes` shows it",
+        ),
+        _ => {}
+    }
     let diagnostic = MietteDiagnostic::new(d.message.clone())
         .with_code(d.rule)
         .with_severity(severity)

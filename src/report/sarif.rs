@@ -586,6 +586,7 @@ pub(crate) mod tests {
             summary: "a read decides a write that another request can race",
             doc: "# check-then-act\n\n## What it does\n\nFlags a read that decides a write.\n",
             concurrent: true,
+            fixable: None,
         },
         RuleMeta {
             id: "sleep-as-sync",
@@ -593,6 +594,7 @@ pub(crate) mod tests {
             summary: "a timer used to wait for another write",
             doc: "",
             concurrent: true,
+            fixable: None,
         },
     ];
 

@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a read decides whether a write happens, with nothing stopping a concurrent change in between",
     doc: include_str!("../../rules/check-then-act.md"),
     concurrent: true,
+    fixable: None,
 };
 
 #[derive(Debug, PartialEq, Eq)]
@@ -462,6 +463,7 @@ fn finding(
     let target = cx.target(write);
     let mut read_target = cx.target(read);
     read_target.values = target.values.clone();
+    read_target.values_code = target.values_code.clone();
     let lock_then_check = |advice: &str| {
         help_with_code(
             advice,
@@ -475,7 +477,12 @@ fn finding(
     };
     let (message, label, help) = match &shape {
         Shape::AbsenceThenInsert => {
-            let checked: Vec<&str> = read.filter_columns().collect();
+            let mut checked: Vec<&str> = Vec::new();
+            for column in read.filter_columns() {
+                if !checked.contains(&column) {
+                    checked.push(column);
+                }
+            }
             let unique = cx.schema.unique_key_within(read_table, &checked);
             let message = if read.many || !guard.fields.is_empty() {
                 format!(
@@ -488,45 +495,83 @@ fn finding(
             };
             // The schema knows the table and no unique key covers the check: the
             // check is all that stands between two requests and a duplicate.
-            let message = if unique.is_none() && cx.schema.table(read_table).is_some() {
-                format!(
-                    "{message}; no unique key on `{read_table}` ({}) guards it",
-                    checked.join(", ")
-                )
-            } else {
-                message
+            let message =
+                if unique.is_none() && cx.schema.table(read_table).is_some() && !checked.is_empty()
+                {
+                    format!(
+                        "{message}; no unique key on `{read_table}` ({}) guards it",
+                        checked.join(", ")
+                    )
+                } else {
+                    message
+                };
+            let help = match &unique {
+                Some(key) => {
+                    let mut help = help_with_code(
+                        &format!(
+                            "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",
+                            key.join(", ")
+                        ),
+                        &cx.suggest(write, &Remedy::InsertOnConflict { target: read_target.clone() }),
+                    );
+                    help.push_str(&help_with_code(
+                        "\n\nor keep the insert and handle the violation:",
+                        &cx.suggest(
+                            write,
+                            &Remedy::HandleUniqueViolation {
+                                target: read_target.clone(),
+                                unique_key: key.clone(),
+                            },
+                        ),
+                    ));
+                    help
+                }
+                // A count or a list (`count < limit`, "none of these yet") is no
+                // row a unique key can stand for: only serialising the requests works.
+                None if read.many || checked.is_empty() => lock_then_check(
+                    "No unique key can stand for this check (it counts or lists rows): serialise the requests for the same key, and check again under the lock:",
+                ),
+                None => {
+                    let (nulls, keys): (Vec<&crate::ir::Field>, Vec<&crate::ir::Field>) = read
+                        .filter
+                        .iter()
+                        .partition(|f| f.value.literal && f.value.text.eq_ignore_ascii_case("null"));
+                    let key_columns: Vec<String> = keys.iter().map(|f| f.column.clone()).collect();
+                    let migration = unique_index_migration(read_table, &key_columns, &nulls);
+                    let partial = if nulls.is_empty() {
+                        ""
+                    } else {
+                        " — a partial index, since only the rows where the checked columns are null must be unique"
+                    };
+                    let advice = if cx.schema.table(read_table).is_some() {
+                        format!(
+                            "`{read_table}` has no unique key on ({}), so nothing but this check stops a duplicate. Add one first{partial}:",
+                            key_columns.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "Let the database decide. Unless `{read_table}` already has a unique key on ({}) (racelint found no schema for it), add one first{partial}:",
+                            key_columns.join(", ")
+                        )
+                    };
+                    let mut help = help_with_code(&advice, &migration);
+                    let mut keyed = read_target.clone();
+                    keyed.key.retain(|(c, _)| key_columns.contains(c));
+                    let (advice, remedy) = if nulls.is_empty() {
+                        (
+                            "\n\nthen insert in one statement that tolerates the row already existing:",
+                            Remedy::InsertOnConflict { target: keyed },
+                        )
+                    } else {
+                        (
+                            "\n\nthen keep the insert and handle the violation:",
+                            Remedy::HandleUniqueViolation { target: keyed, unique_key: key_columns.clone() },
+                        )
+                    };
+                    help.push_str(&help_with_code(advice, &cx.suggest(write, &remedy)));
+                    help
+                }
             };
-            let advice = match &unique {
-                Some(key) => format!(
-                    "`{table}` has a unique key on ({}): under this race the second insert fails with a unique violation this code does not handle. Let the database decide with one statement:",
-                    key.join(", ")
-                ),
-                None => format!(
-                    "Let the database decide: add a unique constraint on ({}) and insert in one statement that tolerates the row already existing:",
-                    checked.join(", ")
-                ),
-            };
-            let mut help = help_with_code(
-                &advice,
-                &cx.suggest(
-                    write,
-                    &Remedy::InsertOnConflict {
-                        target: read_target.clone(),
-                    },
-                ),
-            );
-            if let Some(key) = unique {
-                help.push_str(&help_with_code(
-                    "\n\nor keep the insert and handle the violation:",
-                    &cx.suggest(
-                        write,
-                        &Remedy::HandleUniqueViolation {
-                            target: read_target.clone(),
-                            unique_key: key,
-                        },
-                    ),
-                ));
-            }
             (
                 message,
                 "inserts based on a check that may be stale".to_string(),
@@ -559,7 +604,7 @@ fn finding(
                                 .iter()
                                 .any(|f| &f.column == *c && f.value.literal)
                         })
-                        .map(|c| (c.clone(), "/* the value you checked */".to_string())),
+                        .map(|c| (c.clone(), format!("expected{}", capitalize(c)))),
                 )
                 .collect();
             let advice = format!(
@@ -608,9 +653,22 @@ fn finding(
             let message = format!(
                 "`{table}` is inserted pointing at a `{read_table}` row checked earlier, but `{read_table}` rows are deleted elsewhere ({deleted_at}); a delete in between breaks the reference"
             );
-            let advice = format!(
-                "Check and insert in one transaction that locks the `{read_table}` row first (`SELECT … FOR UPDATE`), or handle the foreign-key violation (SQLSTATE `23503`) by re-reading and retrying:"
-            );
+            let parent = cx.schema.table(read_table);
+            let database = parent
+                .and_then(|t| t.database)
+                .unwrap_or(crate::schema::Database::Postgres);
+            let advice = if parent.is_some_and(|t| t.emulated_relations) {
+                format!(
+                    "The database has no foreign keys here (the ORM only emulates them), so nothing refuses the orphan: check and insert in one transaction that locks the `{read_table}` row first ({}):",
+                    database.row_lock()
+                )
+            } else {
+                format!(
+                    "Check and insert in one transaction that locks the `{read_table}` row first ({}), or handle the foreign-key violation ({}) by re-reading and retrying:",
+                    database.row_lock(),
+                    database.foreign_key_violation()
+                )
+            };
             let help = lock_then_check(&advice);
             (
                 message,
@@ -638,4 +696,30 @@ fn finding(
         fix: None,
         confidence,
     }
+}
+
+/// `status` → `Status`, for the name of a value the code must supply (`expectedStatus`).
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The SQL that adds the unique key a check stands for: a partial index when the
+/// check looks only at rows where some columns are null (`deleted_at IS NULL`).
+fn unique_index_migration(table: &str, key: &[String], nulls: &[&crate::ir::Field]) -> String {
+    let snake: Vec<String> = key.iter().map(|c| crate::schema::snake_case(c)).collect();
+    let table_name = crate::schema::snake_case(table);
+    let condition: Vec<String> = nulls
+        .iter()
+        .map(|f| format!("{} IS NULL", crate::schema::snake_case(&f.column)))
+        .collect();
+    format!(
+        "-- a migration; spell the table and columns as the database names them\nCREATE UNIQUE INDEX {table_name}_{}_key ON {table_name} ({}){};",
+        snake.join("_"),
+        snake.join(", "),
+        if condition.is_empty() { String::new() } else { format!(" WHERE {}", condition.join(" AND ")) }
+    )
 }

@@ -8,7 +8,6 @@
 
 use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
-use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
 pub struct DeleteThenCreate;
@@ -19,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "rows are deleted and recreated without one transaction covering both",
     doc: include_str!("../../rules/delete-then-create.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for DeleteThenCreate {
@@ -41,7 +41,7 @@ impl Rule for DeleteThenCreate {
                         && same_or_related_table(cx, d, create)
                 });
             if let Some(delete) = delete {
-                out.push(finding(cx, delete, create));
+                out.push(finding(cx, function, delete, create));
                 // One gap per function is enough to act on.
                 return;
             }
@@ -58,7 +58,7 @@ fn same_or_related_table(cx: &Context, delete: &Effect, create: &Effect) -> bool
     }
 }
 
-fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
+fn finding(cx: &Context, function: &Function, delete: &Effect, create: &Effect) -> Finding {
     let gap = match (delete.transaction, create.transaction) {
         (Some(_), Some(_)) => "in separate transactions",
         (Some(_), None) | (None, Some(_)) => "with only one of them in a transaction",
@@ -80,10 +80,9 @@ fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
     let message = format!(
         "{what}; between the two, another request sees the rows missing or recreates them itself"
     );
-    let targets = vec![cx.target(delete), cx.target(create)];
     let help = help_with_code(
         "Do the delete and the create in one transaction (compute what to create before it starts), or replace delete-all-recreate with an upsert of each row and a delete of only the rows that went away:",
-        &cx.suggest(create, &Remedy::Transaction { targets }),
+        &cx.suggest(create, &cx.transaction_remedy(function, &[delete, create])),
     );
     Finding {
         rule: META.id,
@@ -91,7 +90,7 @@ fn finding(cx: &Context, delete: &Effect, create: &Effect) -> Finding {
         span: create.site,
         label: format!(
             "recreates what line {} deleted",
-            cx.line_of(delete.span.start)
+            cx.line_of(delete.site.start)
         ),
         message,
         help,

@@ -18,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a parent row is deleted before the child rows that reference it",
     doc: include_str!("../../rules/fk-delete-order.md"),
     concurrent: false,
+    fixable: None,
 };
 
 impl Rule for FkDeleteOrder {
@@ -105,7 +106,7 @@ fn finding(
     let message = format!(
         "{} is deleted at line {} while {} rows still reference it ({} → {}, {}); that delete fails with a foreign-key violation",
         table_name(parent),
-        cx.line_of(parent.span.start),
+        cx.line_of(parent.site.start),
         table_name(child),
         fk.columns.join(", "),
         fk.references,

@@ -14,6 +14,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a write inside a transaction is not awaited, so it may run after commit",
     doc: include_str!("../../rules/floating-write-in-tx.md"),
     concurrent: false,
+    fixable: None,
 };
 
 impl Rule for FloatingWriteInTx {

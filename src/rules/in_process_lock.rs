@@ -16,6 +16,7 @@ static META: RuleMeta = RuleMeta {
     summary: "an in-process lock guards database work that other processes run too",
     doc: include_str!("../../rules/in-process-lock.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for InProcessLock {

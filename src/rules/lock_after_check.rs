@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a lock is taken after the check it should protect",
     doc: include_str!("../../rules/lock-after-check.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for LockAfterCheck {

@@ -20,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a row is read, changed in code and written back with no version check",
     doc: include_str!("../../rules/missing-version-check.md"),
     concurrent: true,
+    fixable: None,
 };
 
 /// Column names that serve as an optimistic-lock token when a filter tests them.
@@ -137,12 +138,33 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
         "`{}.{column}` is written back from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
         write.table.as_deref().unwrap_or("?"),
         field.value.text,
-        cx.line_of(read.span.start),
+        cx.line_of(read.site.start),
     );
-    let mut help = help_with_code(
-        &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),
-        &cx.suggest(write, &Remedy::OptimisticLock { target: cx.target(write), version_column: version.clone() }),
+    let optimistic = cx.suggest(
+        write,
+        &Remedy::OptimisticLock {
+            target: cx.target(write),
+            version_column: version.clone(),
+        },
     );
+    let mut help = if in_use.is_some() {
+        help_with_code(
+            &format!("Make the write fail when the row changed since it was read (optimistic locking: {how}, check the count, answer 409 or retry):"),
+            &optimistic,
+        )
+    } else {
+        // The column does not exist yet: the schema change comes first.
+        let table = crate::schema::snake_case(write.table.as_deref().unwrap_or("?"));
+        let mut help = help_with_code(
+            &format!("Make the write fail when the row changed since it was read (optimistic locking). `{table}` has no version column yet: add `{version}` first (a migration; spell the table as the database names it):"),
+            &format!("ALTER TABLE {table} ADD COLUMN {version} integer NOT NULL DEFAULT 0;"),
+        );
+        help.push_str(&help_with_code(
+            "\n\nthen test and bump it, check the count, and answer 409 or retry:",
+            &optimistic,
+        ));
+        help
+    };
     if looks_arithmetic(&field.value.text) {
         help.push_str(&help_with_code(
             "\n\nor, for a counter or a balance, let the database compute it:",

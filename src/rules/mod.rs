@@ -7,7 +7,7 @@
 
 use crate::diagnostic::{Finding, RuleMeta};
 use crate::ir::remedy::{Remedy, Target};
-use crate::ir::{Effect, EffectKind, FileModel, Function};
+use crate::ir::{Effect, EffectKind, FileModel, Function, Span};
 use crate::schema::Schema;
 use crate::source::SourceFile;
 use std::collections::BTreeMap;
@@ -274,12 +274,13 @@ impl Context<'_> {
 
     /// The neutral description of an effect a client renders a fix for.
     pub fn target(&self, effect: &Effect) -> Target {
-        let call = effect.handle_span.and_then(|handle| {
-            let code = self
-                .text
-                .get(handle.end as usize..effect.span.end as usize)?;
-            Some(code.split_whitespace().collect::<Vec<_>>().join(" "))
+        // Spans of an effect linked in from another file point into that file.
+        let here = effect.origin.is_none();
+        let call = effect.handle_span.filter(|_| here).and_then(|handle| {
+            self.quote(Span::new(handle.end as usize, effect.span.end as usize))
         });
+        let quoted = |span: Option<Span>| span.filter(|_| here).and_then(|s| self.quote(s));
+        let table = effect.table.as_deref().and_then(|t| self.schema.table(t));
         Target {
             table: effect.table.clone().unwrap_or_default(),
             handle: effect.handle.clone(),
@@ -294,7 +295,82 @@ impl Context<'_> {
                 .map(|f| (f.column.clone(), f.value.text.clone()))
                 .collect(),
             call,
+            filter_code: quoted(effect.filter_code),
+            values_code: quoted(effect.values_code),
+            database: table.and_then(|t| t.database),
+            unique_keys: table.map(|t| t.unique.clone()).unwrap_or_default(),
         }
+    }
+
+    /// The fix that runs `writes` in one transaction: every write of the race, once
+    /// each (a statement repeated by a loop counts once), and, when the code
+    /// already holds a transaction for some of them, that transaction's handle
+    /// for the others to move into.
+    pub fn transaction_remedy(&self, function: &Function, writes: &[&Effect]) -> Remedy {
+        let mut seen = Vec::new();
+        let mut targets = Vec::new();
+        for write in writes {
+            if seen.contains(&write.span) {
+                continue;
+            }
+            seen.push(write.span);
+            targets.push(self.target(write));
+        }
+        let open = writes.iter().find_map(|w| {
+            let handle = function
+                .transactions()
+                .get(w.transaction?)?
+                .handle
+                .as_deref()?;
+            (w.handle == handle).then(|| handle.to_string())
+        });
+        Remedy::Transaction { targets, open }
+    }
+
+    /// A call to another service (HTTP, a payment API, a queue) that may run
+    /// between `first` and `second`: no transaction can take it back.
+    pub fn external_between<'f>(
+        &self,
+        function: &'f Function,
+        first: &Effect,
+        second: &Effect,
+    ) -> Option<&'f Effect> {
+        let (from, to) = (
+            first.span.start.min(second.span.start),
+            first.span.end.max(second.span.start),
+        );
+        function.effects.iter().find(|e| {
+            e.kind == EffectKind::External
+                && e.span.start >= from
+                && e.span.end <= to
+                && crate::ir::may_both_run(e, second)
+        })
+    }
+
+    /// The code of `span` with its line structure and comments kept: lines after
+    /// the first lose the indentation of the line the code starts on, so the
+    /// snippet can be indented anew.
+    pub fn quote(&self, span: Span) -> Option<String> {
+        let code = self.text.get(span.range())?;
+        let line_start = self.text[..span.start as usize]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let indent = self.text[line_start..span.start as usize]
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .count();
+        let mut lines = code.lines();
+        let mut out = lines.next().unwrap_or_default().trim_end().to_string();
+        for line in lines {
+            let strip = line
+                .char_indices()
+                .take_while(|(i, c)| *i < indent && c.is_whitespace())
+                .last()
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            out.push('\n');
+            out.push_str(line[strip..].trim_end());
+        }
+        Some(out)
     }
 
     /// The fix for `remedy` in the effect's client, as help text.
@@ -415,6 +491,7 @@ pub fn verb(kind: EffectKind) -> &'static str {
         EffectKind::Lock => "locked",
         EffectKind::Sleep
         | EffectKind::ProcessLock
+        | EffectKind::External
         | EffectKind::Opaque
         | EffectKind::CallResult => "used",
     }

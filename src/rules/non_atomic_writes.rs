@@ -10,7 +10,6 @@
 
 use super::{help_with_code, table_name, verb, Context, Link, Rule};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
-use crate::ir::remedy::Remedy;
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 
 pub struct NonAtomicWrites;
@@ -21,6 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "related writes in one function that are not in one transaction",
     doc: include_str!("../../rules/non-atomic-writes.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for NonAtomicWrites {
@@ -168,6 +168,23 @@ fn bookkeeping(write: &Effect) -> bool {
         })
 }
 
+/// The advice when a call to another service sits between the writes: a
+/// transaction cannot hold a request to someone else.
+fn across_external_call(cx: &Context, external: &Effect) -> String {
+    // The callee as written (`stripe.refunds.create`), without its arguments.
+    let call = cx
+        .text
+        .get(external.span.range())
+        .and_then(|code| code.split('(').next())
+        .map(|callee| callee.split_whitespace().collect::<String>())
+        .filter(|callee| !callee.is_empty())
+        .unwrap_or_else(|| "the external call".to_string());
+    format!(
+        "`{call}` (line {}) calls another service between the writes, and no database transaction can take that call back. Make the sequence recoverable instead: record the intent first (a row saying what is about to happen, in the same transaction as the first write), call the service with an idempotency key derived from that row, then complete or compensate the record; or write an outbox row with the first write and let a worker make the call and the second write.",
+        cx.line_of(external.site.start)
+    )
+}
+
 fn finding(
     cx: &Context,
     function: &Function,
@@ -194,15 +211,20 @@ fn finding(
         verb(second.kind),
         link.describe(),
     );
-    let first_line = cx.line_of(first.span.start);
-    let mut targets = vec![cx.target(first), cx.target(second)];
-    targets.dedup_by(|a, b| a.table == b.table);
-    let help = help_with_code(
-        "Run the writes in one transaction, so they commit together or not at all:",
-        &cx.suggest(second, &Remedy::Transaction { targets }),
-    );
-    let _ = function;
-    let confidence = if bookkeeping(first) != bookkeeping(second) {
+    let first_line = cx.line_of(first.site.start);
+    let external = cx.external_between(function, first, second);
+    let help = match external {
+        Some(external) => across_external_call(cx, external),
+        None => help_with_code(
+            "Run the writes in one transaction, so they commit together or not at all:",
+            &cx.suggest(second, &cx.transaction_remedy(function, &[first, second])),
+        ),
+    };
+    let confidence = if external.is_some() {
+        Confidence::low(
+            "a call to another service runs between the writes, which no transaction can cover",
+        )
+    } else if bookkeeping(first) != bookkeeping(second) {
         Confidence::low("one of the writes only keeps books beside the other (a counter or a last-seen timestamp)")
     } else {
         match link {

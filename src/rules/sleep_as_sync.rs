@@ -16,6 +16,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a timer is used to wait for another write to land before touching the database",
     doc: include_str!("../../rules/sleep-as-sync.md"),
     concurrent: true,
+    fixable: None,
 };
 
 impl Rule for SleepAsSync {
@@ -44,7 +45,7 @@ impl Rule for SleepAsSync {
                 message: format!(
                     "`{code}` waits a fixed time before {} is touched at line {}, hoping another write has landed by then; a delay is no guarantee under load",
                     table_name(next),
-                    cx.line_of(next.span.start)
+                    cx.line_of(next.site.start)
                 ),
                 help: "Wait for the producer itself (await the promise that writes), or serialise both sides with a lock (`pg_advisory_xact_lock(hashtext(key))` in a transaction), or do the work in one transaction.".to_string(),
                 related: vec![Related { span: next.site, message: "the database is touched here, assuming the wait was enough".to_string() }],

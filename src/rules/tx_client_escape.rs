@@ -18,6 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a call inside a transaction callback goes through the outer client and escapes the transaction",
     doc: include_str!("../../rules/tx-client-escape.md"),
     concurrent: false,
+    fixable: Some(crate::diagnostic::Applicability::Safe),
 };
 
 impl Rule for TxClientEscape {

@@ -235,6 +235,7 @@ pub fn parse(rel_path: &str, src: &str) -> FileSchema {
             version_column: version,
             version_declared: false,
             foreign_keys: Vec::new(),
+            ..Table::default()
         });
     }
     for (j, line) in c.joins {

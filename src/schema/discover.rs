@@ -578,6 +578,8 @@ fn union(a: &mut Table, b: Table, notes: &mut Vec<String>) {
         a.version_column = b.version_column;
     }
     a.version_declared |= b.version_declared;
+    a.database = a.database.or(b.database);
+    a.emulated_relations |= b.emulated_relations;
     for fk in b.foreign_keys {
         match a.foreign_keys.iter_mut().find(|x| same_fk(x, &fk)) {
             None => a.foreign_keys.push(fk),
@@ -606,6 +608,8 @@ fn overlay(orm: OrmTable, mig: Table, notes: &mut Vec<String>) -> Table {
     let mut note = |s: String| notes.push(format!("table `{name}`: {s}"));
     t.aliases.extend(o.aliases);
     t.sources.extend(o.sources);
+    t.database = t.database.or(o.database);
+    t.emulated_relations |= o.emulated_relations;
     if t.primary_key.is_empty() {
         t.primary_key = o.primary_key;
     } else if !o.primary_key.is_empty() && !same_columns(&t.primary_key, &o.primary_key) {

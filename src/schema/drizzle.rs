@@ -28,6 +28,8 @@ const INT_BUILDERS: [&str; 10] = [
 /// A `pgTableCreator((name) => `app_${name}`)` variable, with the template that names its tables.
 struct Creator {
     var: String,
+    /// `pgTableCreator`, `mysqlTableCreator`, `sqliteTableCreator`: the dialect.
+    function: String,
     param: String,
     template: Option<String>,
 }
@@ -73,6 +75,7 @@ fn creators(root: Node, src: &str) -> Vec<Creator> {
             .map(|b| text(b, src).trim_matches('`').to_string());
         out.push(Creator {
             var: text(name, src).to_string(),
+            function: first.name.clone(),
             param,
             template,
         });
@@ -126,9 +129,19 @@ pub fn parse(rel_path: &str, text_: &str) -> FileSchema {
         let Some(columns) = args.get(1).and_then(|a| columns_object(*a)) else {
             continue;
         };
+        let dialect = creator.map_or(fname, |c| c.function.as_str());
         let mut table = Table {
             name,
             sources: vec![source_at(&file, node.start_byte())],
+            database: if dialect.starts_with("pg") {
+                Some(super::Database::Postgres)
+            } else if dialect.starts_with("mysql") {
+                Some(super::Database::Mysql)
+            } else if dialect.starts_with("sqlite") {
+                Some(super::Database::Sqlite)
+            } else {
+                None
+            },
             ..Table::default()
         };
         if let Some(var) = enclosing_variable(node, src) {

@@ -122,6 +122,76 @@ pub struct Table {
     #[serde(skip)]
     pub version_declared: bool,
     pub foreign_keys: Vec<ForeignKey>,
+    /// The database the table lives in, when its source says (a Prisma
+    /// datasource's `provider`, Drizzle's `mysqlTable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
+    /// The ORM only emulates the foreign keys (Prisma's `relationMode = "prisma"`):
+    /// the database enforces none of them.
+    #[serde(skip)]
+    pub emulated_relations: bool,
+}
+
+/// The database engines whose advice differs (locks, upserts, error codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Database {
+    Postgres,
+    Mysql,
+    Sqlite,
+    SqlServer,
+}
+
+impl Database {
+    /// A Prisma datasource `provider` (`postgresql`, `mysql`, `sqlite`, …).
+    pub fn from_provider(provider: &str) -> Option<Database> {
+        match provider {
+            "postgresql" | "postgres" | "cockroachdb" => Some(Database::Postgres),
+            "mysql" => Some(Database::Mysql),
+            "sqlite" => Some(Database::Sqlite),
+            "sqlserver" => Some(Database::SqlServer),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Database::Postgres => "postgres",
+            Database::Mysql => "mysql",
+            Database::Sqlite => "sqlite",
+            Database::SqlServer => "sqlserver",
+        }
+    }
+
+    /// How the database reports a unique violation.
+    pub fn unique_violation(self) -> &'static str {
+        match self {
+            Database::Postgres => "SQLSTATE `23505`",
+            Database::Mysql => "error `1062` (`ER_DUP_ENTRY`)",
+            Database::Sqlite => "`SQLITE_CONSTRAINT_UNIQUE`",
+            Database::SqlServer => "error `2627`",
+        }
+    }
+
+    /// How the database reports a foreign-key violation.
+    pub fn foreign_key_violation(self) -> &'static str {
+        match self {
+            Database::Postgres => "SQLSTATE `23503`",
+            Database::Mysql => "error `1452` (`ER_NO_REFERENCED_ROW_2`)",
+            Database::Sqlite => "`SQLITE_CONSTRAINT_FOREIGNKEY`",
+            Database::SqlServer => "error `547`",
+        }
+    }
+
+    /// How to lock a row, or serialise on a key, in words.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Database::Postgres => "`SELECT … FOR UPDATE`, or `pg_advisory_xact_lock` on the key",
+            Database::Mysql => "`SELECT … FOR UPDATE`, or `GET_LOCK` on the key",
+            Database::Sqlite => "a write transaction begun with `BEGIN IMMEDIATE`",
+            Database::SqlServer => "`WITH (UPDLOCK, HOLDLOCK)`",
+        }
+    }
 }
 
 /// What one schema file declares, before merging. Foreign keys may still name the

@@ -31,8 +31,17 @@ fn table_json(t: &Table) -> Value {
         "unique": t.unique,
         "foreign_keys": fks,
     });
-    if let (Some(version), Some(obj)) = (&t.version_column, v.as_object_mut()) {
-        obj.insert("version_column".into(), json!(version));
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(version) = &t.version_column {
+            obj.insert("version_column".into(), json!(version));
+        }
+        // Additive: readers of the contract's document ignore what they do not know.
+        if let Some(database) = t.database {
+            obj.insert("database".into(), json!(database.as_str()));
+        }
+        if t.emulated_relations {
+            obj.insert("relation_mode".into(), json!("prisma"));
+        }
     }
     v
 }
@@ -65,6 +74,14 @@ pub fn render_text(schema: &Schema, notes: &[String], verbose: bool) -> String {
         }
         out.push('\n');
         out.push_str(&format!("  from         {}\n", t.sources.join(", ")));
+        if let Some(database) = t.database {
+            out.push_str(&format!("  database     {}\n", database.as_str()));
+        }
+        if t.emulated_relations {
+            out.push_str(
+                "  relations    emulated by Prisma (relationMode = \"prisma\"): no foreign keys in the database\n",
+            );
+        }
         if !t.primary_key.is_empty() {
             out.push_str(&format!("  primary key  {}\n", cols(&t.primary_key)));
         }
@@ -125,6 +142,7 @@ mod tests {
                     on_delete_known: true,
                     source: "prisma/schema.prisma:64".into(),
                 }],
+                ..Table::default()
             }],
         }
     }

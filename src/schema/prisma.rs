@@ -483,6 +483,7 @@ pub fn parse(rel_path: &str, text: &str) -> FileSchema {
         depth: 0,
     };
     let mut models = Vec::new();
+    let mut datasource = None;
     loop {
         p.skip_blank();
         let Some(tok) = toks.get(p.i) else { break };
@@ -522,6 +523,7 @@ pub fn parse(rel_path: &str, text: &str) -> FileSchema {
                 }
             }
         } else {
+            let block_start = p.i;
             if keyword == "view" {
                 out.notes.push(format!(
                     "{}: view `{name}` is not a table; skipped",
@@ -536,14 +538,41 @@ pub fn parse(rel_path: &str, text: &str) -> FileSchema {
                 ));
                 return out;
             }
+            if keyword == "datasource" {
+                datasource = Some(datasource_settings(&toks[block_start..p.i]));
+            }
         }
     }
     for model in models {
-        if let Some(table) = lower_model(&file, &model, &mut out.notes) {
+        if let Some(mut table) = lower_model(&file, &model, &mut out.notes) {
+            if let Some((database, emulated)) = datasource {
+                table.database = database;
+                table.emulated_relations = emulated;
+            }
             out.tables.push(table);
         }
     }
     out
+}
+
+/// A datasource block's `provider` and whether `relationMode = "prisma"` leaves
+/// the database without foreign keys.
+fn datasource_settings(tokens: &[Token]) -> (Option<super::Database>, bool) {
+    let setting = |name: &str| {
+        tokens
+            .windows(3)
+            .find_map(|w| match (&w[0].tok, &w[1].tok, &w[2].tok) {
+                (Tok::Ident(key), Tok::Punct('='), Tok::Str(value)) if key == name => {
+                    Some(value.clone())
+                }
+                _ => None,
+            })
+    };
+    let database = setting("provider").and_then(|p| super::Database::from_provider(&p));
+    (
+        database,
+        setting("relationMode").as_deref() == Some("prisma"),
+    )
 }
 
 fn lower_model(

@@ -140,12 +140,12 @@ fn spell(remedy: &Remedy) -> String {
             )
         }
         Remedy::LockThenCheck { target } => format!(
-            "-- first, before the check:\nPERFORM pg_advisory_xact_lock(hashtext({key}));\n-- then read, check and write under the lock; or lock the row you check:\nSELECT … INTO … FROM {table} WHERE {filter} FOR UPDATE;",
+            "-- first, before the check:\nPERFORM pg_advisory_xact_lock(hashtext({key}));\n-- then read, check and write under the lock; or lock the row you check:\nPERFORM 1 FROM {table} WHERE {filter} FOR UPDATE;",
             key = lock_key(target),
             table = target.table,
             filter = conditions(&target.key),
         ),
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let tables: Vec<&str> = targets.iter().map(|t| t.table.as_str()).collect();
             format!(
                 "-- a function body is one transaction: keep the writes to {} in this function, or call it in one transaction",

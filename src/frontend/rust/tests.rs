@@ -1013,6 +1013,7 @@ fn every_client_renders_every_remedy() {
         key: vec![("email".into(), "input.email".into())],
         values: vec![("team_id".into(), "input.team_id".into())],
         call: None,
+        ..Target::default()
     };
     let remedies = [
         Remedy::InsertOnConflict { target: t.clone() },
@@ -1027,6 +1028,7 @@ fn every_client_renders_every_remedy() {
         Remedy::LockThenCheck { target: t.clone() },
         Remedy::Transaction {
             targets: vec![t.clone(), t.clone()],
+            open: None,
         },
         Remedy::OptimisticLock {
             target: t.clone(),
@@ -1082,6 +1084,7 @@ fn every_client_renders_every_remedy() {
             key: vec![("id".into(), "acct.id".into())],
             values: vec![("balance".into(), "acct.balance - amount".into())],
             call: None,
+            ..Target::default()
         },
         column: "balance".into(),
     };
@@ -1107,6 +1110,7 @@ fn every_client_renders_every_remedy() {
                 ("holder_id".into(), "user_id".into()),
             ],
             call: None,
+            ..Target::default()
         },
         state: vec![("status".into(), "\"free\"".into())],
     };

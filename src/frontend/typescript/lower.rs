@@ -1181,6 +1181,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
                 effect.routines = draft.routines;
+                effect.filter_code = draft.filter_node.map(span_of);
+                effect.values_code = draft.values_node.map(span_of);
                 let root_start = chain.root.start_byte();
                 if draft.receiver_is_handle
                     && self
@@ -1588,7 +1590,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
         let mut taint = Taint::default();
         let runtime_site = if self.awaited > 0 {
-            clients::runtime::sleep_site(chain, self.src).map(|site| (EffectKind::Sleep, site))
+            clients::runtime::sleep_site(chain, self.src)
+                .map(|site| (EffectKind::Sleep, site))
+                .or_else(|| {
+                    clients::runtime::external_site(chain, self.src)
+                        .map(|site| (EffectKind::External, site))
+                })
         } else {
             None
         }

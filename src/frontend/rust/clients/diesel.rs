@@ -489,7 +489,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             filter(target),
             c = conn(target)
         ),
-        Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
+        Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
             let c = targets.first().map(conn).unwrap_or_else(|| "conn".into());
             let body: Vec<String> = targets
                 .iter()

@@ -410,7 +410,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             target.table,
             filters(target)
         ),
-        Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
+        Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
             let d = targets.first().map(db).unwrap_or_else(|| "db".into());
             let body: Vec<String> = targets
                 .iter()

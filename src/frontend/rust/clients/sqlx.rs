@@ -205,7 +205,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 pool_of(&target.handle),
             )
         }
-        Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
+        Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
             let pool = targets
                 .first()
                 .map(|t| pool_of(&t.handle))

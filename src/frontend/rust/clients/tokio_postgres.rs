@@ -134,7 +134,10 @@ pub fn suggest(remedy: &Remedy) -> String {
     let params = |vals: Vec<&str>| -> String {
         vals.iter()
             .map(|v| {
-                if v.contains(' ') {
+                // A literal of the SQL the value came from, as a Rust string.
+                if let Some(text) = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+                    format!("&\"{text}\"")
+                } else if v.contains(' ') {
                     format!("&({v})")
                 } else {
                     format!("&{v}")
@@ -185,7 +188,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             "let tx = {}.transaction().await?;\nlet row = tx\n    .query_opt(\"SELECT * FROM {} WHERE {} FOR UPDATE\", &[{}])\n    .await?;\n// check `row`, then write through `tx`\ntx.commit().await?;",
             client(target), target.table, wh(target, 1), params(super::code_values(&target.key))
         ),
-        Remedy::Transaction { targets } | Remedy::DeleteOrder { targets } => {
+        Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
             let c = targets.first().map(client).unwrap_or_else(|| "client".into());
             let body: Vec<String> = targets
                 .iter()

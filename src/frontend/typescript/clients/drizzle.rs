@@ -595,17 +595,16 @@ pub fn suggest(remedy: &Remedy) -> String {
                 cond = condition(table, &target.key),
             )
         }
-        Remedy::Transaction { targets } => {
-            let db = targets.first().map_or("db", handle_of);
-            let body: Vec<String> = targets
-                .iter()
-                .map(|t| super::replay(t, "tx", format!("  await tx.… ({});", table_of(t))))
-                .collect();
-            format!(
-                "await {db}.transaction(async (tx) => {{\n{}\n}});",
-                body.join("\n")
-            )
-        }
+        Remedy::Transaction { targets, open } => super::transaction_fix(
+            targets,
+            open.as_deref(),
+            "tx",
+            |t, tx| format!("  // … the write to `{}`, through `{tx}`", table_of(t)),
+            |_, body| {
+                let db = targets.first().map_or("db", handle_of);
+                format!("await {db}.transaction(async (tx) => {{\n{body}\n}});")
+            },
+        ),
         Remedy::OptimisticLock {
             target,
             version_column,
@@ -821,6 +820,7 @@ mod tests {
             key: vec![("id".into(), "seatId".into())],
             values: vec![("status".into(), "\"booked\"".into())],
             call: None,
+            ..Target::default()
         };
         let conditional = super::suggest(&Remedy::ConditionalWrite {
             target: target.clone(),

@@ -496,17 +496,16 @@ pub fn suggest(remedy: &Remedy) -> String {
             table = table_of(target),
             filter = super::object_literal(&target.key),
         ),
-        Remedy::Transaction { targets } => {
-            let db = targets.first().map_or("knex", handle_of);
-            let body: Vec<String> = targets
-                .iter()
-                .map(|t| super::replay(t, "trx", format!("  await trx(\"{}\").…;", table_of(t))))
-                .collect();
-            format!(
-                "await {db}.transaction(async (trx) => {{\n{}\n}});",
-                body.join("\n")
-            )
-        }
+        Remedy::Transaction { targets, open } => super::transaction_fix(
+            targets,
+            open.as_deref(),
+            "trx",
+            |t, tx| format!("  // … the write to `{}`, through `{tx}`", table_of(t)),
+            |_, body| {
+                let db = targets.first().map_or("knex", handle_of);
+                format!("await {db}.transaction(async (trx) => {{\n{body}\n}});")
+            },
+        ),
         Remedy::OptimisticLock {
             target,
             version_column,

@@ -358,17 +358,16 @@ pub fn suggest(remedy: &Remedy) -> String {
             table = table_of(target),
             wheres = wheres(&target.key).replace("\n  ", "\n    "),
         ),
-        Remedy::Transaction { targets } => {
-            let db = targets.first().map_or("db", handle_of);
-            let body: Vec<String> = targets
-                .iter()
-                .map(|t| super::replay(t, "trx", format!("  await trx.… (\"{}\") .execute();", table_of(t))))
-                .collect();
-            format!(
-                "await {db}.transaction().execute(async (trx) => {{\n{}\n}});",
-                body.join("\n")
-            )
-        }
+        Remedy::Transaction { targets, open } => super::transaction_fix(
+            targets,
+            open.as_deref(),
+            "trx",
+            |t, tx| format!("  // … the write to `{}`, through `{tx}`", table_of(t)),
+            |_, body| {
+                let db = targets.first().map_or("db", handle_of);
+                format!("await {db}.transaction().execute(async (trx) => {{\n{body}\n}});")
+            },
+        ),
         Remedy::OptimisticLock {
             target,
             version_column,
@@ -509,6 +508,7 @@ mod tests {
             key: vec![("email".into(), "email".into())],
             values: vec![("email".into(), "email".into())],
             call: None,
+            ..Target::default()
         };
         let upsert = super::suggest(&Remedy::InsertOnConflict {
             target: target.clone(),

@@ -71,6 +71,9 @@ pub struct EffectDraft<'t> {
     pub receiver_is_handle: bool,
     /// SQL functions the call runs (`rpc("fn")`), lowercased.
     pub routines: Vec<String>,
+    /// The filter and data arguments as written, for fixes that quote them.
+    pub filter_node: Option<Node<'t>>,
+    pub values_node: Option<Node<'t>>,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -89,6 +92,8 @@ impl<'t> EffectDraft<'t> {
             site,
             receiver_is_handle: true,
             routines: Vec::new(),
+            filter_node: None,
+            values_node: None,
         }
     }
 }
@@ -607,6 +612,39 @@ pub fn object_literal(fields: &[(String, String)]) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
+/// An object literal as written with more properties: `{ id }` + `status` →
+/// `{ id, status: "free" }`, keeping a multi-line literal multi-line. Anything
+/// other than a literal (`where`, a variable) is spread into a new one.
+pub fn with_properties(code: &str, extra: &[(String, String)]) -> String {
+    if extra.is_empty() {
+        return code.to_string();
+    }
+    let props: Vec<String> = extra.iter().map(|(k, v)| property(k, v)).collect();
+    let trimmed = code.trim();
+    let Some(inner) = trimmed
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+    else {
+        return format!("{{ ...{trimmed}, {} }}", props.join(", "));
+    };
+    if !inner.contains('\n') {
+        let inner = inner.trim().trim_end_matches(',');
+        return if inner.is_empty() {
+            format!("{{ {} }}", props.join(", "))
+        } else {
+            format!("{{ {inner}, {} }}", props.join(", "))
+        };
+    }
+    let body = inner.trim_end();
+    let comma = if body.ends_with(',') || body.ends_with('{') {
+        ""
+    } else {
+        ","
+    };
+    let added: String = props.iter().map(|p| format!("\n  {p},")).collect();
+    format!("{{{body}{comma}{added}\n}}")
+}
+
 /// One property of an object literal: `email` for `email: email`, else `k: v`.
 pub fn property(key: &str, value: &str) -> String {
     if key == value {
@@ -616,13 +654,18 @@ pub fn property(key: &str, value: &str) -> String {
     }
 }
 
-/// `version` → `Version`, for names clients build (`expectedVersion`).
+/// `version` → `Version`, `row_version` → `RowVersion`, for names clients build
+/// (`expectedVersion`).
 pub fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    s.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(c) => c.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }
 
 /// `["email", "teamId"]`: a key's columns as a JavaScript array of strings
@@ -640,8 +683,43 @@ pub fn quoted_columns(key: &[(String, String)]) -> String {
 /// transaction handle when its code is known, else `fallback`.
 pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) -> String {
     match &target.call {
-        Some(call) => format!("  await {tx}{call};"),
+        Some(call) => format!(
+            "  await {tx}{};",
+            crate::ir::remedy::indent_rest(call, "  ")
+        ),
         None => fallback,
+    }
+}
+
+/// A transaction fix, from the writes as written: each replayed through the
+/// transaction's handle (`placeholder` when its call is not known), inside
+/// `wrap(client, body)` — or, when the code already holds a transaction (`open`),
+/// the writes outside it moved in through that handle, with no second transaction.
+pub fn transaction_fix(
+    targets: &[crate::ir::remedy::Target],
+    open: Option<&str>,
+    tx: &str,
+    placeholder: impl Fn(&crate::ir::remedy::Target, &str) -> String,
+    wrap: impl Fn(&str, &str) -> String,
+) -> String {
+    let through = open.unwrap_or(tx);
+    let body: Vec<String> = targets
+        .iter()
+        .filter(|t| open.is_none_or(|open| t.handle != open))
+        .map(|t| replay(t, through, placeholder(t, through)))
+        .collect();
+    match open {
+        Some(open) => format!(
+            "// inside the callback that already holds `{open}`, beside the other write:\n{}",
+            body.iter()
+                .map(|l| l.strip_prefix("  ").unwrap_or(l).replace("\n  ", "\n"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        None => {
+            let client = targets.first().map_or("", |t| t.handle.as_str());
+            wrap(client, &body.join("\n"))
+        }
     }
 }
 

@@ -617,7 +617,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 ],
             )
         }
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let first = targets.first();
             let js = first.is_some_and(is_postgres_js);
             let handle = first.map_or("pool", handle_of);
@@ -815,6 +815,7 @@ mod tests {
             key: vec![("id".into(), "id".into())],
             values: vec![("balance".into(), "next".into())],
             call: None,
+            ..Target::default()
         };
         let atomic = super::suggest(&Remedy::AtomicUpdate {
             target: target.clone(),

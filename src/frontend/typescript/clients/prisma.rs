@@ -12,8 +12,9 @@ use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{
     arguments, object_properties, property, text, Chain, Segment,
 };
-use crate::ir::remedy::{Remedy, Target};
+use crate::ir::remedy::{indent_rest, Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict};
+use crate::schema::Database;
 use tree_sitter::Node;
 
 /// How a parameter that holds one of this client's transactions is typed.
@@ -191,6 +192,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     };
     if let Some(filter) = property(args, "where", src) {
         where_fields(filter, src, &mut draft.filter);
+        draft.filter_node = Some(filter);
     }
     match kind {
         EffectKind::Upsert => {
@@ -202,6 +204,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         }
         _ => {
             if let Some(data) = property(args, "data", src) {
+                draft.values_node = Some(data);
                 let first_row = if data.kind() == "array" {
                     data.named_child(0)
                 } else {
@@ -441,13 +444,31 @@ fn data_fields<'t>(data: Node<'t>, src: &str, out: &mut Vec<FieldDraft<'t>>) {
     }
 }
 
-/// A `where` on a unique key: Prisma names a compound key `a_b: { a, b }`.
-fn unique_where(key: &[(String, String)]) -> String {
+/// A `where` on a unique key: Prisma names a compound key after its fields in
+/// the order the schema declares them (`@@unique([organizationId, name])` →
+/// `organizationId_name: { organizationId, name }`).
+fn unique_where(target: &Target) -> String {
+    let key = &target.key;
     if key.len() < 2 {
         return super::object_literal(key);
     }
-    let name: Vec<&str> = key.iter().map(|(k, _)| k.as_str()).collect();
-    format!("{{ {}: {} }}", name.join("_"), super::object_literal(key))
+    let folded = |c: &str| c.replace('_', "").to_ascii_lowercase();
+    let declared = target.unique_keys.iter().find(|u| {
+        u.len() == key.len()
+            && key
+                .iter()
+                .all(|(k, _)| u.iter().any(|c| folded(c) == folded(k)))
+    });
+    let mut ordered = key.clone();
+    if let Some(declared) = declared {
+        ordered.sort_by_key(|(k, _)| declared.iter().position(|c| folded(c) == folded(k)));
+    }
+    let name: Vec<&str> = ordered.iter().map(|(k, _)| k.as_str()).collect();
+    format!(
+        "{{ {}: {} }}",
+        name.join("_"),
+        super::object_literal(&ordered)
+    )
 }
 
 fn client_of(target: &Target) -> &str {
@@ -458,32 +479,69 @@ fn client_of(target: &Target) -> &str {
     }
 }
 
+/// The filter as the code wrote it, else one built from its columns.
+fn where_of(target: &Target) -> String {
+    target
+        .filter_code
+        .clone()
+        .unwrap_or_else(|| super::object_literal(&target.key))
+}
+
+/// The data as the code wrote it (`{ leads: { increment: 1 } }`), else one built
+/// from its columns.
+fn data_of(target: &Target) -> String {
+    target
+        .values_code
+        .clone()
+        .unwrap_or_else(|| super::object_literal(&target.values))
+}
+
+/// The data writes related rows too (`members: { create: … }`): `updateMany`
+/// cannot, so a conditional write keeps `update` with the state in its filter.
+fn nests_writes(target: &Target) -> bool {
+    target.values_code.as_deref().is_some_and(|code| {
+        NESTED_WRITES
+            .iter()
+            .any(|w| code.contains(&format!("{w}:")) || code.contains(&format!("{w} :")))
+    })
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } => format!(
             "await {client}.{table}.upsert({{\n  where: {key},\n  create: {values},\n  update: {{}},\n}});",
             client = client_of(target),
             table = target.table,
-            key = unique_where(&target.key),
-            values = super::object_literal(&target.values),
+            key = unique_where(target),
+            values = indent_rest(&data_of(target), "  "),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
-            "try {{\n  await {client}.{table}.create({{ data: {values} }});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === \"P2002\") {{\n    return {client}.{table}.findUnique({{ where: {filter} }});\n  }}\n  throw e;\n}}",
+            "try {{\n  await {client}.{table}.create({{\n    data: {values},\n  }});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === \"P2002\") {{\n    return {client}.{table}.findUnique({{ where: {filter} }});\n  }}\n  throw e;\n}}",
             client = client_of(target),
             table = target.table,
-            values = super::object_literal(&target.values),
+            values = indent_rest(&data_of(target), "    "),
             key = unique_key.join(", "),
-            filter = super::object_literal(&target.key),
+            filter = unique_where(target),
         ),
         Remedy::ConditionalWrite { target, state } => {
-            let mut filter = target.key.clone();
-            filter.extend(state.iter().cloned());
+            let filter = super::with_properties(&where_of(target), state);
+            if nests_writes(target) {
+                // `update` takes non-unique fields in its `where` (Prisma 5) and
+                // throws P2025 when no row matches; nested writes stay.
+                return format!(
+                    "try {{\n  await {client}.{table}.update({{\n    where: {filter},\n    data: {values},\n  }});\n}} catch (e) {{\n  if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === \"P2025\") {{\n    // someone else changed it first\n  }}\n  throw e;\n}}",
+                    client = client_of(target),
+                    table = target.table,
+                    filter = indent_rest(&filter, "    "),
+                    values = indent_rest(&data_of(target), "    "),
+                );
+            }
             format!(
                 "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {values},\n}});\nif (count === 0) {{\n  // someone else changed it first\n}}",
                 client = client_of(target),
                 table = target.table,
-                filter = super::object_literal(&filter),
-                values = super::object_literal(&target.values),
+                filter = indent_rest(&filter, "  "),
+                values = indent_rest(&data_of(target), "  "),
             )
         }
         Remedy::LockThenCheck { target } => {
@@ -492,40 +550,61 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .first()
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| "key".into());
+            let lock = match target.database_or_default() {
+                Database::Mysql => format!(
+                    "await tx.$queryRaw`SELECT GET_LOCK(${{{key}}}, 10)`;\n  // … and `SELECT RELEASE_LOCK(${{{key}}})` after the write, or lock the row: `SELECT … FOR UPDATE`"
+                ),
+                Database::Sqlite => "// SQLite runs one writer at a time: make the first statement a write, or open the\n  // transaction with `BEGIN IMMEDIATE`, so no other request reads in between".to_string(),
+                _ => format!(
+                    "// serialise requests for this key before checking\n  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;"
+                ),
+            };
             format!(
-                "await {client}.$transaction(async (tx) => {{\n  // serialise requests for this key before checking\n  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;\n  const existing = await tx.{table}.findFirst({{ where: {filter} }});\n  // … decide and write through `tx` …\n}});",
+                "await {client}.$transaction(async (tx) => {{\n  {lock}\n  const existing = await tx.{table}.findFirst({{\n    where: {filter},\n  }});\n  // … decide and write through `tx` …\n}});",
                 client = client_of(target),
                 table = target.table,
-                filter = super::object_literal(&target.key),
+                filter = indent_rest(&where_of(target), "    "),
             )
         }
-        Remedy::Transaction { targets } => {
-            let client = targets.first().map_or("prisma", client_of);
-            let body: Vec<String> = targets
-                .iter()
-                .map(|t| super::replay(t, "tx", format!("  await tx.{}.…;", t.table)))
-                .collect();
-            format!(
-                "await {client}.$transaction(async (tx) => {{\n{}\n}});",
-                body.join("\n")
-            )
-        }
+        Remedy::Transaction { targets, open } => super::transaction_fix(
+            targets,
+            open.as_deref(),
+            "tx",
+            |t, tx| format!("  // … the write to `{}`, through `{tx}`", t.table),
+            |client, body| {
+                let client = if client.is_empty() { "prisma" } else { client };
+                format!("await {client}.$transaction(async (tx) => {{\n{body}\n}});")
+            },
+        ),
         Remedy::OptimisticLock { target, version_column } => {
-            let mut filter = target.key.clone();
-            filter.push((version_column.clone(), format!("expected{}", super::capitalize(version_column))));
-            let mut values: Vec<String> = target
-                .values
-                .iter()
-                .filter(|(k, _)| k != version_column)
-                .map(|(k, v)| super::property(k, v))
-                .collect();
-            values.push(format!("{version_column}: {{ increment: 1 }}"));
+            let expected = format!("expected{}", super::capitalize(version_column));
+            let filter = super::with_properties(
+                &where_of(target),
+                &[(version_column.clone(), expected)],
+            );
+            let data = match &target.values_code {
+                Some(code) if !code.contains(version_column.as_str()) => super::with_properties(
+                    code,
+                    &[(version_column.clone(), "{ increment: 1 }".to_string())],
+                ),
+                Some(code) => code.clone(),
+                None => {
+                    let mut values: Vec<String> = target
+                        .values
+                        .iter()
+                        .filter(|(k, _)| k != version_column)
+                        .map(|(k, v)| super::property(k, v))
+                        .collect();
+                    values.push(format!("{version_column}: {{ increment: 1 }}"));
+                    format!("{{ {} }}", values.join(", "))
+                }
+            };
             format!(
-                "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {{ {values} }},\n}});\nif (count === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
+                "const {{ count }} = await {client}.{table}.updateMany({{\n  where: {filter},\n  data: {data},\n}});\nif (count === 0) {{\n  // changed since it was read: reload and retry, or answer 409 Conflict\n}}",
                 client = client_of(target),
                 table = target.table,
-                filter = super::object_literal(&filter),
-                values = values.join(", "),
+                filter = indent_rest(&filter, "  "),
+                data = indent_rest(&data, "  "),
             )
         }
         Remedy::AtomicUpdate { target, column } => {
@@ -534,7 +613,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 "await {client}.{table}.update({{\n  where: {filter},\n  data: {{ {column}: {{ {operator}: {amount} }} }},\n}});",
                 client = client_of(target),
                 table = target.table,
-                filter = super::object_literal(&target.key),
+                filter = indent_rest(&where_of(target), "  "),
             )
         }
         Remedy::DeleteOrder { targets } => targets
@@ -544,7 +623,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                     "await {}.{}.deleteMany({{ where: {} }});",
                     client_of(t),
                     t.table,
-                    super::object_literal(&t.key)
+                    indent_rest(&where_of(t), "  ")
                 )
             })
             .collect::<Vec<_>>()

@@ -1,7 +1,9 @@
 //! The JavaScript runtime's own ways of waiting and serializing: timers used as a
 //! wait (`await new Promise((r) => setTimeout(r, 500))`, `await sleep(500)`) and
 //! in-process locks (a module-level `Map` of promises, `async-mutex`'s `Mutex`).
-//! Neither reaches the database, and neither holds across processes.
+//! Neither reaches the database, and neither holds across processes. Also the
+//! calls that leave the process for another service (`fetch`, axios, Stripe, a
+//! mailer, a queue), which no database transaction can take back.
 
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::frontend::typescript::syntax::{named_children, text, Chain};
@@ -31,6 +33,62 @@ const LOCK_METHODS: &[&str] = &[
     "withLock",
     "waitForUnlock",
 ];
+
+/// HTTP clients called as a function or through a method (`fetch(url)`, `axios.post(…)`).
+const HTTP_CLIENTS: &[&str] = &[
+    "fetch",
+    "axios",
+    "got",
+    "ky",
+    "ofetch",
+    "$fetch",
+    "superagent",
+];
+
+/// SDK objects of other services, by the name code gives them (`stripe.refunds.create`).
+const SERVICE_SDKS: &[&str] = &[
+    "stripe",
+    "resend",
+    "sgMail",
+    "sendgrid",
+    "postmark",
+    "twilio",
+    "mailgun",
+    "paypal",
+    "lemonsqueezy",
+    "polar",
+    "sqs",
+    "sns",
+    "pubsub",
+    "kafka",
+    "producer",
+];
+
+/// Methods that send something away on any receiver.
+const SENDING_METHODS: &[&str] = &["sendMail", "sendEmail", "sendToQueue", "publish"];
+
+/// The node to underline, when the awaited chain calls another service.
+pub fn external_site<'t>(chain: &Chain<'t>, src: &str) -> Option<Node<'t>> {
+    let call = chain.segments.last().filter(|s| s.args.is_some())?;
+    let root = text(chain.root, src);
+    let root_name = root.rsplit('.').next().unwrap_or(root);
+    let http = HTTP_CLIENTS.contains(&root_name) && chain.segments.len() <= 2;
+    // `stripe.refunds.create(…)`, `this.stripe.refunds.create(…)`.
+    let receivers = root.split('.').chain(
+        chain.segments[..chain.segments.len() - 1]
+            .iter()
+            .map(|s| s.name),
+    );
+    let sdk = chain.segments.len() >= 2
+        && receivers
+            .into_iter()
+            .any(|name| SERVICE_SDKS.iter().any(|s| name.eq_ignore_ascii_case(s)));
+    let sending = chain.segments.len() == 1 && SENDING_METHODS.contains(&call.name);
+    let queued = call.name == "add"
+        && chain.segments.len() == 1
+        && root_name.to_ascii_lowercase().ends_with("queue");
+    (http || sdk || sending || queued).then_some(call.name_node.unwrap_or(chain.root))
+}
 
 /// The callee node, when the chain is a call to a timer used as a wait.
 pub fn sleep_site<'t>(chain: &Chain<'t>, src: &str) -> Option<Node<'t>> {

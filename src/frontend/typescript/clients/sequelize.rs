@@ -481,10 +481,10 @@ pub fn suggest(remedy: &Remedy) -> String {
             model = model_of(target),
             filter = object_literal(&key_or_id(target)),
         ),
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await {}.…(…, {{ transaction: t }});", model_of(t)))
+                .map(|t| format!("  // … the `{}` write, with {{ transaction: t }}", model_of(t)))
                 .collect();
             format!(
                 "await sequelize.transaction(async (t) => {{\n  // pass {{ transaction: t }} to every call, or it runs outside\n{}\n}});",

@@ -232,7 +232,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             value = target.key.first().map_or("id", |(_, v)| v.as_str()),
             client = client_of(target),
         ),
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let client = targets.first().map_or("supabase", client_of);
             let body: Vec<String> = targets
                 .iter()

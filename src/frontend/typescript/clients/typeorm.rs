@@ -798,10 +798,10 @@ pub fn suggest(remedy: &Remedy) -> String {
             entity = entity_of(target),
             filter = object_literal(&key_or_id(target)),
         ),
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let body: Vec<String> = targets
                 .iter()
-                .map(|t| format!("  await manager.getRepository({}).…;", entity_of(t)))
+                .map(|t| format!("  // … the write, through manager.getRepository({})", entity_of(t)))
                 .collect();
             format!(
                 "await dataSource.transaction(async (manager) => {{\n  // every call through `manager`, not an outer repository\n{}\n}});",
