@@ -93,12 +93,15 @@ pub enum CommentSyntax {
     Slashes,
     /// `--` and `/* */`.
     Sql,
+    /// `#`: Python.
+    Hash,
 }
 
 impl CommentSyntax {
     pub fn of(path: &std::path::Path) -> CommentSyntax {
         match crate::discover::language_of(path) {
             Some(crate::discover::Language::Sql) => CommentSyntax::Sql,
+            Some(crate::discover::Language::Python) => CommentSyntax::Hash,
             _ => CommentSyntax::Slashes,
         }
     }
@@ -107,6 +110,7 @@ impl CommentSyntax {
         text.starts_with(match self {
             CommentSyntax::Slashes => "//",
             CommentSyntax::Sql => "--",
+            CommentSyntax::Hash => "#",
         })
     }
 }
