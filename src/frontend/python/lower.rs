@@ -844,7 +844,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 if let Some(chain) = deferred {
                     self.scope.statements.insert(name.clone(), chain);
                 }
-                if let Some(&index) = self.effect_at.get(&value.id()) {
+                if let Some(index) = self.effect_of_value(value) {
                     if index >= effects_before {
                         self.func.effects[index].binding = Some(name.clone());
                         self.bind_origin(name.clone(), index);
@@ -947,6 +947,30 @@ impl<'q, 't> FnLowerer<'q, 't> {
             fields.push((column, statement, value, taint.clone()));
         }
         self.env.entry(name).or_default().union(taint);
+    }
+
+    /// The effect whose result a value is, through result methods
+    /// (`(await session.execute(…)).scalar_one()`).
+    fn effect_of_value(&self, value: Node<'t>) -> Option<usize> {
+        let mut node = value;
+        for _ in 0..8 {
+            if let Some(&index) = self.effect_at.get(&node.id()) {
+                return Some(index);
+            }
+            if node.kind() != "call" {
+                return None;
+            }
+            let chain = Chain::of(node, self.src);
+            if !chain
+                .segments
+                .iter()
+                .all(|s| RESULT_METHODS.contains(&s.name))
+            {
+                return None;
+            }
+            node = unwrap_await(chain.root);
+        }
+        None
     }
 
     /// `name` holds the result of effect `index`.
@@ -1272,6 +1296,23 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 )
             }
             "call" => (self.constructed_model(object), Some(object), None),
+            // `add_all([Tag(post_id=p, name=n) for n in names])`: one insert per item.
+            "list_comprehension" | "generator_expression" => {
+                let body = object.child_by_field_name("body")?;
+                self.loop_depth += 1;
+                for clause in children(object)
+                    .into_iter()
+                    .filter(|c| c.kind() == "for_in_clause")
+                {
+                    self.expr(clause);
+                }
+                let index = self.insert_object(body, client, handle, site, call);
+                self.loop_depth -= 1;
+                if let Some(index) = index {
+                    self.func.effects[index].many = true;
+                }
+                return index;
+            }
             _ => return None,
         };
         let table = table?;
