@@ -544,6 +544,15 @@ fn guess(relative: &Path, text: &str) -> Option<Assigned> {
     {
         return assigned(Role::Migration, "an Alembic revision");
     }
+    // An Alembic revision kept elsewhere (`database/revisions/tenant/versions/`):
+    // the folder and the revision identifiers Alembic writes into each one.
+    if name.ends_with(".py")
+        && folders.last().is_some_and(|f| *f == "versions")
+        && text.contains("down_revision")
+        && text.contains("def upgrade")
+    {
+        return assigned(Role::Migration, "an Alembic revision");
+    }
     if stem.contains("migrat") {
         return assigned(Role::Migration, format!("a migration runner (`{name}`)"));
     }
@@ -742,6 +751,13 @@ mod tests {
         );
         assert_eq!(
             role("app/users/migrations/0002_data.py", ""),
+            Role::Migration
+        );
+        assert_eq!(
+            role(
+                "src/app/database/revisions/tenant/versions/2023_01_30_e4b4.py",
+                "revision = \"e4b4\"\ndown_revision = \"ce5c\"\n\ndef upgrade():\n    pass\n",
+            ),
             Role::Migration
         );
         assert_eq!(role("packages/prisma/seed/users.ts", ""), Role::Seed);

@@ -15,6 +15,12 @@ pub struct Parsed {
     pub problems: Vec<(usize, String)>,
 }
 
+/// The syntax tree, from this thread's parser; `None` when the parse ran out of
+/// budget. The raw-parse baseline of `scripts/bench` times this alone.
+pub fn parse_tree(src: &str) -> Option<tree_sitter::Tree> {
+    crate::schema::py::parse(src)
+}
+
 pub fn parse(src: &str) -> Parsed {
     let Some(tree) = crate::schema::py::parse(src) else {
         return Parsed {

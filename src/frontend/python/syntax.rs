@@ -211,12 +211,20 @@ pub fn sql_text<'t>(node: Node<'t>, src: &'t str) -> Option<SqlText<'t>> {
         sql: String::new(),
         params: Vec::new(),
     };
-    collect_string(node, src, &mut out)?;
+    collect_string(node, src, &mut out, 0)?;
     out.sql = binds_to_placeholders(&out.sql, &mut out.params);
     Some(out)
 }
 
-fn collect_string<'t>(node: Node<'t>, src: &'t str, out: &mut SqlText<'t>) -> Option<()> {
+fn collect_string<'t>(
+    node: Node<'t>,
+    src: &'t str,
+    out: &mut SqlText<'t>,
+    depth: u32,
+) -> Option<()> {
+    if depth > 32 {
+        return None;
+    }
     match node.kind() {
         "string" => {
             let kids = children(node);
@@ -238,11 +246,11 @@ fn collect_string<'t>(node: Node<'t>, src: &'t str, out: &mut SqlText<'t>) -> Op
         }
         "concatenated_string" => {
             for part in children(node) {
-                collect_string(part, src, out)?;
+                collect_string(part, src, out, depth + 1)?;
             }
             Some(())
         }
-        "parenthesized_expression" => collect_string(node.named_child(0)?, src, out),
+        "parenthesized_expression" => collect_string(node.named_child(0)?, src, out, depth + 1),
         _ => None,
     }
 }
