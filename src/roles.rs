@@ -511,6 +511,11 @@ fn guess(relative: &Path, text: &str) -> Option<Assigned> {
     if python && (name.starts_with("test_") || stem.ends_with("_test") || name == "conftest.py") {
         return assigned(Role::Test, format!("a pytest file (`{name}`)"));
     }
+    // `utilities/testing/`: a Python package of test helpers (factories, base
+    // test cases), by the name Django and pytest plugins give theirs.
+    if python && folders.iter().any(|f| *f == "testing") {
+        return assigned(Role::Test, "in a Python `testing/` package");
+    }
     if name.ends_with(".rs")
         && matches!(
             stem.as_str(),
@@ -753,6 +758,7 @@ mod tests {
             role("app/users/migrations/0002_data.py", ""),
             Role::Migration
         );
+        assert_eq!(role("netbox/utilities/testing/utils.py", ""), Role::Test);
         assert_eq!(
             role(
                 "src/app/database/revisions/tenant/versions/2023_01_30_e4b4.py",
