@@ -268,7 +268,8 @@ mod tests {
         );
         assert_eq!(language_of(Path::new("a/b.d.ts")), None);
         assert_eq!(language_of(Path::new("a/b.rs")), Some(Language::Rust));
-        assert_eq!(language_of(Path::new("a/b.py")), None);
+        assert_eq!(language_of(Path::new("a/b.py")), Some(Language::Python));
+        assert_eq!(language_of(Path::new("a/b.go")), None);
         assert_eq!(
             language_of(Path::new("supabase/migrations/1_init.sql")),
             Some(Language::Sql)

@@ -1268,6 +1268,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let literal = match node.kind() {
             "string" => !children(node).iter().any(|c| c.kind() == "interpolation"),
             "integer" | "float" | "true" | "false" | "none" => true,
+            // An enum member or a module constant: `MfaChallengeStatus.APPROVED`.
+            "attribute" => is_constant_name(text(node, self.src)),
             _ => false,
         };
         Value {
@@ -1405,6 +1407,18 @@ fn collect_vars(node: Node, src: &str, out: &mut Vec<String>, depth: u32) {
             }
         }
     }
+}
+
+/// `Status.APPROVED`, `models.Role.OWNER`: a Capitalized name's UPPER_CASE member.
+fn is_constant_name(code: &str) -> bool {
+    let mut parts = code.rsplit('.');
+    let member = parts.next().unwrap_or("");
+    let owner = parts.next().unwrap_or("");
+    member.chars().any(|c| c.is_ascii_uppercase())
+        && member
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && clients::is_model_name(owner)
 }
 
 fn short_text(code: &str) -> String {
