@@ -1,5 +1,5 @@
 //! The raw-parse baseline of `scripts/bench`: finds the files `racelint check` would
-//! (the same walk), reads each and parses it — TypeScript with tree-sitter, Rust
+//! (the same walk), reads each and parses it — TypeScript and Python with tree-sitter, Rust
 //! with `syn::parse_file` — on N threads, and does nothing else. No prefilter, no
 //! lowering, no rules: what parsing the whole tree costs, for racelint's time to be
 //! compared with.
@@ -62,6 +62,9 @@ fn main() -> ExitCode {
                         &text,
                     )
                     .is_ok(),
+                    Some(Language::Python) => {
+                        racelint::frontend::python::parse_tree(&text).is_some()
+                    }
                     None => true,
                 };
                 (text.len(), usize::from(!parsed))

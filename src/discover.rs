@@ -16,6 +16,7 @@ pub enum Language {
     Rust,
     /// `.sql`: the bodies of `CREATE FUNCTION … LANGUAGE plpgsql|sql`.
     Sql,
+    Python,
 }
 
 /// Folders that hold dependencies or generated output, never the app's own code.
@@ -49,6 +50,7 @@ pub fn language_of(path: &Path) -> Option<Language> {
         }
         "tsx" | "jsx" => Some(Language::TypeScript(Dialect::Tsx)),
         "rs" => Some(Language::Rust),
+        "py" => Some(Language::Python),
         // Rollbacks (`down.sql`) restore what an earlier migration had: not code that runs.
         "sql" if name != "down.sql" && !name.ends_with(".down.sql") => Some(Language::Sql),
         _ => None,
@@ -266,7 +268,8 @@ mod tests {
         );
         assert_eq!(language_of(Path::new("a/b.d.ts")), None);
         assert_eq!(language_of(Path::new("a/b.rs")), Some(Language::Rust));
-        assert_eq!(language_of(Path::new("a/b.py")), None);
+        assert_eq!(language_of(Path::new("a/b.py")), Some(Language::Python));
+        assert_eq!(language_of(Path::new("a/b.go")), None);
         assert_eq!(
             language_of(Path::new("supabase/migrations/1_init.sql")),
             Some(Language::Sql)

@@ -221,6 +221,7 @@ fn parse_problems(path: &str, text: &str) -> usize {
         Some(Language::TypeScript(dialect)) => typescript::syntax_errors(text, dialect),
         Some(Language::Rust) => usize::from(crate::frontend::rust::lower(text).is_err()),
         Some(Language::Sql) => crate::frontend::plpgsql::parse(text).problems.len(),
+        Some(Language::Python) => crate::frontend::python::syntax_errors(text),
         None => 0,
     }
 }

@@ -723,6 +723,15 @@ fn lower_source(file: &SourceFile, names: &HintNames) -> (FileModel, Vec<RunErro
                 .collect();
             (parsed.model, errors)
         }
+        Some(Language::Python) => {
+            let parsed = crate::frontend::python::parse(&file.text);
+            let errors = parsed
+                .problems
+                .into_iter()
+                .map(|(offset, message)| parse_error(file.position(offset as u32), message))
+                .collect();
+            (parsed.model, errors)
+        }
         None => (FileModel::default(), Vec::new()),
     }
 }

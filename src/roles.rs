@@ -511,6 +511,11 @@ fn guess(relative: &Path, text: &str) -> Option<Assigned> {
     if python && (name.starts_with("test_") || stem.ends_with("_test") || name == "conftest.py") {
         return assigned(Role::Test, format!("a pytest file (`{name}`)"));
     }
+    // `utilities/testing/`: a Python package of test helpers (factories, base
+    // test cases), by the name Django and pytest plugins give theirs.
+    if python && folders.iter().any(|f| *f == "testing") {
+        return assigned(Role::Test, "in a Python `testing/` package");
+    }
     if name.ends_with(".rs")
         && matches!(
             stem.as_str(),
@@ -541,6 +546,15 @@ fn guess(relative: &Path, text: &str) -> Option<Assigned> {
     if folders
         .windows(2)
         .any(|w| w[0] == "alembic" && w[1] == "versions")
+    {
+        return assigned(Role::Migration, "an Alembic revision");
+    }
+    // An Alembic revision kept elsewhere (`database/revisions/tenant/versions/`):
+    // the folder and the revision identifiers Alembic writes into each one.
+    if name.ends_with(".py")
+        && folders.last().is_some_and(|f| *f == "versions")
+        && text.contains("down_revision")
+        && text.contains("def upgrade")
     {
         return assigned(Role::Migration, "an Alembic revision");
     }
@@ -742,6 +756,14 @@ mod tests {
         );
         assert_eq!(
             role("app/users/migrations/0002_data.py", ""),
+            Role::Migration
+        );
+        assert_eq!(role("netbox/utilities/testing/utils.py", ""), Role::Test);
+        assert_eq!(
+            role(
+                "src/app/database/revisions/tenant/versions/2023_01_30_e4b4.py",
+                "revision = \"e4b4\"\ndown_revision = \"ce5c\"\n\ndef upgrade():\n    pass\n",
+            ),
             Role::Migration
         );
         assert_eq!(role("packages/prisma/seed/users.ts", ""), Role::Seed);

@@ -95,12 +95,15 @@ pub enum CommentSyntax {
     Slashes,
     /// `--` and `/* */`.
     Sql,
+    /// `#`: Python.
+    Hash,
 }
 
 impl CommentSyntax {
     pub fn of(path: &std::path::Path) -> CommentSyntax {
         match crate::discover::language_of(path) {
             Some(crate::discover::Language::Sql) => CommentSyntax::Sql,
+            Some(crate::discover::Language::Python) => CommentSyntax::Hash,
             _ => CommentSyntax::Slashes,
         }
     }
@@ -109,6 +112,7 @@ impl CommentSyntax {
         text.starts_with(match self {
             CommentSyntax::Slashes => "//",
             CommentSyntax::Sql => "--",
+            CommentSyntax::Hash => "#",
         })
     }
 }

@@ -11,7 +11,8 @@
 //! - `// related: RULE` likewise marks the line a related span must point at.
 //! - `// racelint-fixture: quiet` near the top: the file must produce nothing.
 //!
-//! In `.sql` fixtures the markers are `--` comments (`-- expect: RULE "words"`).
+//! In `.sql` fixtures the markers are `--` comments (`-- expect: RULE "words"`),
+//! in `.py` fixtures `#` comments (`# expect: RULE`).
 //!
 //! A finding no marker claims is *noisy*; a marker no finding matches is *missing*.
 //! Each file is linted alone, except folders holding a `racelint.toml`, which are
@@ -39,7 +40,7 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
     let mut out = Vec::new();
     let is_comment = |l: &str| {
         let l = l.trim_start();
-        l.starts_with("//") || l.starts_with("--")
+        l.starts_with("//") || l.starts_with("--") || l.starts_with('#')
     };
     for (i, line) in lines.iter().enumerate() {
         for (tag, related) in [
@@ -47,6 +48,8 @@ fn markers(text: &str) -> (Vec<Marker>, bool) {
             ("// related: ", true),
             ("-- expect: ", false),
             ("-- related: ", true),
+            ("# expect: ", false),
+            ("# related: ", true),
         ] {
             let Some(at) = line.find(tag) else { continue };
             let mut spec = line[at + tag.len()..].trim().to_string();

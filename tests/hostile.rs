@@ -274,6 +274,78 @@ fn deeply_nested_rust_neither_crashes_nor_stops_the_run() {
     });
 }
 
+/// Python nested every way the lowering recurses: blocks (indentation), calls,
+/// parentheses, `and` chains, method chains, subscripts and f-string SQL.
+fn python_nesting() -> Vec<(String, String)> {
+    let n = DEPTH;
+    let head = "from sqlalchemy import select\n\nasync def f(session, a):\n";
+    let mut ifs = String::from(head);
+    for depth in 0..n.min(650) {
+        ifs.push_str(&" ".repeat(4 * (depth + 1)));
+        ifs.push_str("if a:\n");
+    }
+    ifs.push_str(&" ".repeat(4 * (n.min(650) + 1)));
+    ifs.push_str("session.add(Tag(name=a))\n");
+    let line = |expr: String| format!("{head}    x = {expr}\n    await session.commit()\n");
+    vec![
+        ("ifs".into(), ifs),
+        (
+            "calls".into(),
+            line(format!("{}a{}", "f(".repeat(n), ")".repeat(n))),
+        ),
+        (
+            "parens".into(),
+            line(format!("{}a{}", "(".repeat(n), ")".repeat(n))),
+        ),
+        ("ands".into(), line(format!("a{}", " and a".repeat(n)))),
+        (
+            "chain".into(),
+            line(format!(
+                "session.execute(select(T){})",
+                ".where(T.a == a)".repeat(n)
+            )),
+        ),
+        ("subscripts".into(), line(format!("a{}", "[0]".repeat(n)))),
+        (
+            "strings".into(),
+            line(format!(
+                "session.execute({}\"SELECT 1\"{})",
+                "(".repeat(n),
+                ")".repeat(n)
+            )),
+        ),
+        (
+            "session-adds".into(),
+            line(format!(
+                "{}Tag(name=a){}",
+                "session.add(".repeat(n),
+                ")".repeat(n)
+            )),
+        ),
+    ]
+}
+
+#[test]
+fn deeply_nested_python_neither_crashes_nor_stops_the_run() {
+    let cases = python_nesting();
+    let mut files: Vec<(String, Vec<u8>)> =
+        vec![("src/good.ts".into(), GET_OR_CREATE.as_bytes().to_vec())];
+    for (name, text) in &cases {
+        files.push((
+            format!("app/deep_{}.py", name.replace('-', "_")),
+            text.clone().into_bytes(),
+        ));
+    }
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_slice()))
+        .collect();
+    let dir = project(&refs);
+    timed("10 000-deep Python", || {
+        check_survives(dir.path(), &[], &["parse-error"])
+    });
+}
+
 #[test]
 fn deeply_nested_sql_functions_neither_crash_nor_stop_the_run() {
     let n = DEPTH;

@@ -255,6 +255,11 @@ fn schema_targets(text: &str) {
     python_schema_target(text);
 }
 
+fn python_target(text: &str) {
+    racelint::frontend::python::parse(text);
+    racelint::frontend::python::syntax_errors(text);
+}
+
 fn python_schema_target(text: &str) {
     let (mut classes, _) = schema::sqlalchemy::parse("app/models.py", text);
     classes.extend(schema::django::parse("shop/models.py", text).0);
@@ -277,6 +282,11 @@ fn typescript_frontend_survives_mutated_fixtures() {
 #[test]
 fn rust_frontend_survives_mutated_fixtures() {
     hammer("rust", 0x7e57_0002, &["rs"], &rust_target);
+}
+
+#[test]
+fn python_frontend_survives_mutated_fixtures() {
+    hammer("python", 0x7e57_0009, &["py"], &python_target);
 }
 
 #[test]
@@ -321,6 +331,7 @@ fn known_crashes_stay_fixed() {
             ("sql", &sql_target),
             ("migrations", &migrations_target),
             ("schemas", &schema_targets),
+            ("python", &python_target),
         ] {
             let started = std::time::Instant::now();
             if catch_unwind(AssertUnwindSafe(|| target(&text))).is_err() {

@@ -30,6 +30,7 @@ pub fn run(path: &Path) -> i32 {
             }
         },
         Some(Language::Sql) => crate::frontend::plpgsql::parse(&text).model,
+        Some(Language::Python) => crate::frontend::python::parse(&text).model,
         None => {
             eprintln!("racelint: error: no frontend for `{}`", path.display());
             return EXIT_ERROR;

@@ -4,6 +4,7 @@
 
 pub mod plpgsql;
 mod prefilter;
+pub mod python;
 pub mod rust;
 pub mod sql;
 pub mod typescript;
@@ -52,6 +53,7 @@ pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
     typescript::clients::suggest(client, remedy)
         .or_else(|| rust::suggest(client, remedy))
         .or_else(|| plpgsql::suggest(client, remedy))
+        .or_else(|| python::clients::suggest(client, remedy))
 }
 
 /// The effect of one classified SQL statement; `None` for statements that touch

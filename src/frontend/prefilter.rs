@@ -110,6 +110,7 @@ pub struct Prefilter {
     typescript: Option<Searcher>,
     rust: Option<Searcher>,
     sql: Option<Searcher>,
+    python: Option<Searcher>,
 }
 
 /// SQL files are lowered only for their function definitions.
@@ -133,6 +134,7 @@ impl Prefilter {
             typescript: Searcher::new(&clients::vocabularies(), client_names),
             rust: Searcher::new(&[&RUST_VOCABULARY], &[]),
             sql: Searcher::new(&[&SQL_VOCABULARY], &[]),
+            python: Searcher::new(&super::python::clients::vocabularies(), &[]),
         }
     }
 
@@ -148,6 +150,7 @@ impl Prefilter {
             Language::TypeScript(_) => &self.typescript,
             Language::Rust => &self.rust,
             Language::Sql => &self.sql,
+            Language::Python => &self.python,
         };
         // Without a searcher (it cannot fail for these patterns) parse everything.
         searcher.as_ref().is_none_or(|s| s.admits(text))

@@ -52,6 +52,11 @@ pub enum Client {
     TokioPostgres,
     /// The body of a SQL function (`CREATE FUNCTION … LANGUAGE plpgsql|sql`).
     PlPgSql,
+    /// SQLAlchemy through a sync `Session` (Flask-SQLAlchemy, SQLModel too).
+    Sqlalchemy,
+    /// SQLAlchemy's asyncio API (`AsyncSession`): fixes are spelled with `await`.
+    SqlalchemyAsync,
+    Django,
     /// Not a database call: a timer or an in-process lock of the language runtime.
     Runtime,
 }

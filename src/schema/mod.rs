@@ -19,7 +19,7 @@ mod migration_text;
 pub mod migrations;
 pub mod output;
 pub mod prisma;
-mod py;
+pub(crate) mod py;
 pub mod py_models;
 pub mod sea_orm;
 pub mod sqlalchemy;

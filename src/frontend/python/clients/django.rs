@@ -1,0 +1,394 @@
+//! The Django ORM: managers and querysets (`Model.objects.filter(…).exists()`,
+//! `get`, `create`, `get_or_create`, `update_or_create`, `update(col=F("col") + 1)`,
+//! `delete`, `bulk_create(ignore_conflicts=True)`, `select_for_update`), a model
+//! instance's `save(update_fields=…)` and `delete()`, and `transaction.atomic`.
+
+use super::{EffectDraft, FieldDraft, Recognized, Scope};
+use crate::frontend::python::syntax::{compact, keyword, keywords, last_name, positional, Chain};
+use crate::frontend::typescript::clients::Vocabulary;
+use crate::ir::remedy::{Remedy, Target};
+use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use crate::schema::py::{string_list, text};
+use tree_sitter::Node;
+
+/// `.objects` is Django's own; a saved or deleted instance needs it (or an
+/// import of Django) in the file.
+pub static VOCABULARY: Vocabulary = Vocabulary {
+    calls: &[
+        ".objects",
+        "select_for_update",
+        "transaction.atomic",
+        "_default_manager",
+    ],
+    gated_calls: &[".save", ".delete", ".refresh_from_db", "atomic"],
+    gates: &["django", ".objects"],
+};
+
+/// Queryset methods that return a queryset (nothing runs yet).
+const LAZY: &[&str] = &[
+    "filter",
+    "exclude",
+    "all",
+    "order_by",
+    "select_related",
+    "prefetch_related",
+    "only",
+    "defer",
+    "distinct",
+    "annotate",
+    "values",
+    "values_list",
+    "using",
+    "select_for_update",
+    "none",
+];
+
+const MANAGERS: &[&str] = &["objects", "_default_manager", "_base_manager"];
+
+pub fn recognize<'t>(
+    chain: &Chain<'t>,
+    src: &'t str,
+    hints: super::FileHints,
+    scope: &Scope<'t>,
+) -> Option<Recognized<'t>> {
+    if let Some(found) = queryset(chain, src) {
+        return Some(found);
+    }
+    if !hints.django {
+        return None;
+    }
+    instance_method(chain, src, scope)
+}
+
+/// A chain through a manager: the model, and the segment after `objects`.
+fn manager<'t>(chain: &Chain<'t>, src: &'t str) -> Option<(String, usize, String)> {
+    let at = chain
+        .segments
+        .iter()
+        .position(|s| MANAGERS.contains(&s.name) && !s.is_call())?;
+    let model_code = chain.receiver_text(at, src);
+    let model = last_name(&model_code);
+    if !super::is_model_name(&model) {
+        return None;
+    }
+    Some((
+        model,
+        at + 1,
+        format!("{model_code}.{}", chain.segments[at].name),
+    ))
+}
+
+fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
+    let (model, start, handle) = manager(chain, src)?;
+    let mut filter: Vec<FieldDraft<'t>> = Vec::new();
+    let mut row_lock = RowLock::None;
+    let mut last_site = None;
+    for segment in &chain.segments[start..] {
+        let site = segment.name_node.unwrap_or(segment.node);
+        last_site = Some(site);
+        let Some(args) = segment.args else {
+            continue;
+        };
+        let draft = |kind: EffectKind| {
+            let mut d = EffectDraft::new(kind, Client::Django, handle.clone(), site);
+            d.table = Some(model.clone());
+            d.row_lock = row_lock;
+            d
+        };
+        match segment.name {
+            "filter" => lookups(args, src, &mut filter),
+            "select_for_update" => row_lock = RowLock::Exclusive,
+            name if LAZY.contains(&name) => {}
+            "get" | "first" | "last" | "earliest" | "latest" => {
+                let mut d = draft(EffectKind::Read);
+                lookups(args, src, &mut filter);
+                d.throws_if_missing = segment.name == "get";
+                d.many = false;
+                d.filter = filter;
+                return Some(Recognized::Effect(d));
+            }
+            "exists" | "count" | "aggregate" | "in_bulk" | "iterator" | "contains" => {
+                let mut d = draft(EffectKind::Read);
+                d.many = true;
+                d.filter = filter;
+                return Some(Recognized::Effect(d));
+            }
+            "create" => {
+                let mut d = draft(EffectKind::Insert);
+                d.values = values(args, src, &[]);
+                return Some(Recognized::Effect(d));
+            }
+            "get_or_create" | "update_or_create" => {
+                // Django runs these as "read, else insert" and, on the unique
+                // violation the losing insert raises, reads again: the database
+                // decides when a unique key covers the lookup.
+                let upsert = segment.name == "update_or_create";
+                let mut d = draft(if upsert {
+                    EffectKind::Upsert
+                } else {
+                    EffectKind::Insert
+                });
+                d.on_conflict = if upsert {
+                    OnConflict::DoUpdate
+                } else {
+                    OnConflict::DoNothing
+                };
+                lookups(args, src, &mut filter);
+                d.values = values(args, src, &["defaults", "create_defaults"]);
+                if let Some(defaults) = keyword(args, src, "defaults") {
+                    for (column, value) in
+                        crate::frontend::python::syntax::dict_pairs(defaults, src)
+                    {
+                        d.values.push(FieldDraft {
+                            column,
+                            value: Some(value),
+                            atomic: text(value, src).contains("F("),
+                        });
+                    }
+                }
+                d.filter = filter;
+                return Some(Recognized::Effect(d));
+            }
+            "update" => {
+                let mut d = draft(EffectKind::Update);
+                d.values = values(args, src, &[]);
+                d.many = !filter
+                    .iter()
+                    .any(|f| matches!(f.column.as_str(), "id" | "pk"));
+                d.filter = filter;
+                return Some(Recognized::Effect(d));
+            }
+            "delete" => {
+                let mut d = draft(EffectKind::Delete);
+                d.many = !filter
+                    .iter()
+                    .any(|f| matches!(f.column.as_str(), "id" | "pk"));
+                d.filter = filter;
+                return Some(Recognized::Effect(d));
+            }
+            "bulk_create" => {
+                let flag = |k: &str| keyword(args, src, k).is_some_and(|v| text(v, src) == "True");
+                let upsert = flag("update_conflicts");
+                let mut d = draft(if upsert {
+                    EffectKind::Upsert
+                } else {
+                    EffectKind::Insert
+                });
+                d.many = true;
+                d.on_conflict = if upsert {
+                    OnConflict::DoUpdate
+                } else if flag("ignore_conflicts") {
+                    OnConflict::DoNothing
+                } else {
+                    OnConflict::None
+                };
+                return Some(Recognized::Effect(d));
+            }
+            "bulk_update" => {
+                let mut d = draft(EffectKind::Update);
+                d.many = true;
+                if let Some(fields) = positional(args).get(1).and_then(|f| string_list(*f, src)) {
+                    d.values = fields
+                        .into_iter()
+                        .map(|column| FieldDraft {
+                            column,
+                            value: None,
+                            atomic: false,
+                        })
+                        .collect();
+                }
+                return Some(Recognized::Effect(d));
+            }
+            _ => return None,
+        }
+    }
+    // A queryset built and not run here: iterating or returning it reads.
+    let mut read = EffectDraft::new(
+        EffectKind::Read,
+        Client::Django,
+        handle,
+        last_site.unwrap_or(chain.root),
+    );
+    read.table = Some(model);
+    read.many = true;
+    read.filter = filter;
+    read.row_lock = row_lock;
+    Some(Recognized::Deferred { read: Some(read) })
+}
+
+/// `filter(email=e, team__id=t, status__in=…)` → columns `email`, `team`, `status`.
+fn lookups<'t>(args: Node<'t>, src: &'t str, out: &mut Vec<FieldDraft<'t>>) {
+    for (key, value) in keywords(args, src) {
+        if matches!(key, "defaults" | "create_defaults") {
+            continue;
+        }
+        let column = key.split("__").next().unwrap_or(key);
+        let column = if column == "pk" { "id" } else { column };
+        out.push(FieldDraft {
+            column: column.to_string(),
+            value: Some(value),
+            atomic: false,
+        });
+    }
+}
+
+/// Keyword arguments written as columns; `F("n") + 1` is computed by the database.
+fn values<'t>(args: Node<'t>, src: &'t str, skip: &[&str]) -> Vec<FieldDraft<'t>> {
+    keywords(args, src)
+        .into_iter()
+        .filter(|(k, _)| !skip.contains(k))
+        .map(|(column, value)| FieldDraft {
+            column: column.split("__").next().unwrap_or(column).to_string(),
+            value: Some(value),
+            atomic: is_f_expression(value, src),
+        })
+        .collect()
+}
+
+fn is_f_expression(value: Node, src: &str) -> bool {
+    let code = text(value, src);
+    code.starts_with("F(")
+        || code.contains(" F(")
+        || code.contains("(F(")
+        || code.starts_with("models.F(")
+}
+
+/// `obj.save(…)`, `obj.delete()`, `obj.refresh_from_db()` on a variable the
+/// lowering knows (a row read through a manager, or a model built by its
+/// constructor).
+fn instance_method<'t>(
+    chain: &Chain<'t>,
+    src: &'t str,
+    scope: &Scope<'t>,
+) -> Option<Recognized<'t>> {
+    let [segment] = chain.segments.as_slice() else {
+        return None;
+    };
+    let object = chain.root;
+    let origin = scope.origins.get(text(object, src))?;
+    if origin.client != Client::Django && !origin.constructed {
+        return None;
+    }
+    let args = segment.args?;
+    let site = segment.name_node.unwrap_or(segment.node);
+    match segment.name {
+        "save" => Some(Recognized::SaveObject {
+            client: Client::Django,
+            site,
+            object,
+            update_fields: keyword(args, src, "update_fields").and_then(|f| string_list(f, src)),
+        }),
+        "delete" if !origin.constructed => Some(Recognized::DeleteObject {
+            client: Client::Django,
+            handle: compact(text(object, src)),
+            site,
+            object,
+        }),
+        _ => None,
+    }
+}
+
+/// `transaction.atomic`, `atomic`, `transaction.atomic(using=…)`, as a decorator's
+/// or a context manager's code.
+pub fn is_atomic(code: &str) -> bool {
+    let head = code.split('(').next().unwrap_or(code).trim();
+    matches!(
+        head,
+        "transaction.atomic" | "atomic" | "db.transaction.atomic" | "django.db.transaction.atomic"
+    )
+}
+
+// ---- suggestions ----------------------------------------------------------
+
+/// The key's columns, then the data's that are not in the key.
+fn merged(key: &[(String, String)], values: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = key.to_vec();
+    for pair in values {
+        if !out.iter().any(|(c, _)| *c == pair.0) {
+            out.push(pair.clone());
+        }
+    }
+    out
+}
+
+fn model(target: &Target) -> String {
+    if target.table.is_empty() {
+        "Model".to_string()
+    } else {
+        target.table.clone()
+    }
+}
+
+fn kwargs(pairs: &[(String, String)], fallback: &str) -> String {
+    if pairs.is_empty() {
+        return fallback.to_string();
+    }
+    pairs
+        .iter()
+        .map(|(c, v)| format!("{c}={}", if v.is_empty() { c } else { v }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn suggest(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::InsertOnConflict { target } => format!(
+            "# with a unique constraint on ({keys}):\nobj, created = {m}.objects.get_or_create({key}, defaults={{{defaults}}})",
+            keys = target.key.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "),
+            key = kwargs(&target.key, "…"),
+            defaults = target
+                .values
+                .iter()
+                .map(|(c, v)| format!("\"{c}\": {}", if v.is_empty() { c } else { v }))
+                .collect::<Vec<_>>()
+                .join(", "),
+            m = model(target),
+        ),
+        Remedy::ConditionalWrite { target, state } => {
+            let mut pairs = target.key.clone();
+            pairs.extend(state.iter().cloned());
+            format!(
+                "updated = {m}.objects.filter({}).update({})\nif updated == 0:\n    raise Conflict()  # someone else got there first",
+                kwargs(&pairs, "pk=pk"),
+                kwargs(&target.values, "…"),
+                m = model(target),
+            )
+        }
+        Remedy::HandleUniqueViolation { target, unique_key } => format!(
+            "from django.db import IntegrityError, transaction\n\ntry:\n    with transaction.atomic():\n        {m}.objects.create({})\nexcept IntegrityError:  # unique ({})\n    obj = {m}.objects.get({})",
+            kwargs(&merged(&target.key, &target.values), "…"),
+            unique_key.join(", "),
+            kwargs(&target.key, "…"),
+            m = model(target),
+        ),
+        Remedy::LockThenCheck { target } => format!(
+            "with transaction.atomic():\n    row = {m}.objects.select_for_update().filter({}).first()\n    # check `row`, then write; the lock holds until the block ends",
+            kwargs(&target.key, "pk=pk"),
+            m = model(target),
+        ),
+        Remedy::Transaction { .. } => {
+            "from django.db import transaction\n\nwith transaction.atomic():\n    # every write here commits together, or none does\n    …".to_string()
+        }
+        Remedy::OptimisticLock {
+            target,
+            version_column,
+        } => format!(
+            "updated = {m}.objects.filter({}, {version_column}=obj.{version_column}).update(\n    {}, {version_column}=F(\"{version_column}\") + 1\n)\nif updated == 0:\n    raise Conflict()  # changed since it was read: retry or answer 409",
+            kwargs(&target.key, "pk=obj.pk"),
+            kwargs(&target.values, "…"),
+            m = model(target),
+        ),
+        Remedy::AtomicUpdate { target, column } => format!(
+            "from django.db.models import F\n\n{m}.objects.filter({}).update({column}=F(\"{column}\") + delta)",
+            kwargs(&target.key, "pk=pk"),
+            m = model(target),
+        ),
+        Remedy::DeleteOrder { targets } => {
+            let lines: Vec<String> = targets
+                .iter()
+                .map(|t| format!("    {}.objects.filter({}).delete()", model(t), kwargs(&t.key, "…")))
+                .collect();
+            format!("with transaction.atomic():\n{}", lines.join("\n"))
+        }
+    }
+}

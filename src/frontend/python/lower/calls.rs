@@ -1,0 +1,173 @@
+//! Calls no client recognises as a statement of its own: raw SQL through the
+//! shared classifier, timers and in-process locks, and calls of this file's
+//! functions (linked later by `ir::inline`).
+
+use super::*;
+
+impl<'t> FnLowerer<'_, 't> {
+    pub(super) fn sql_call(
+        &mut self,
+        node: Node<'t>,
+        client: Client,
+        handle: String,
+        site: Node<'t>,
+        sql_text: crate::frontend::python::syntax::SqlText<'t>,
+        binds: Option<Node<'t>>,
+    ) -> Taint {
+        let bind_nodes = binds.map(|b| dict_pairs(b, self.src)).unwrap_or_default();
+        let param_values: Vec<Value> = sql_text
+            .params
+            .iter()
+            .map(|p| match p {
+                SqlParam::Expr(node) => self.value(*node, false),
+                SqlParam::Bind(name) => match bind_nodes.iter().find(|(k, _)| k == name) {
+                    Some((_, node)) => self.value(*node, false),
+                    None => Value {
+                        text: format!(":{name}"),
+                        ..Value::default()
+                    },
+                },
+            })
+            .collect();
+        let client = self.client_of(client);
+        let mut taint = Taint::default();
+        for statement in sql::classify(&sql_text.sql) {
+            if matches!(
+                statement.kind,
+                sql::SqlKind::Commit | sql::SqlKind::Rollback
+            ) {
+                self.control(node, &handle, Control::Commit);
+                continue;
+            }
+            let Some(mut effect) =
+                crate::frontend::effect_from_sql(&statement, client, span_of(node), &|column| {
+                    let mut value = Value {
+                        atomic: column.atomic,
+                        literal: column.literal,
+                        ..Value::default()
+                    };
+                    for p in &column.params {
+                        if let Some(v) = param_values.get(p.wrapping_sub(1)) {
+                            value.reads.extend(v.reads.iter().copied());
+                            value.vars.extend(v.vars.iter().cloned());
+                            if value.text.is_empty() {
+                                value.text.clone_from(&v.text);
+                            }
+                        }
+                    }
+                    value
+                })
+            else {
+                continue;
+            };
+            effect.site = span_of(site);
+            effect.handle.clone_from(&handle);
+            let index = self.push_effect(effect, node);
+            taint.union(Taint::read(index));
+        }
+        taint
+    }
+
+    pub(super) fn plain_call(&mut self, node: Node<'t>, chain: &Chain<'t>) -> Taint {
+        if let Some(site) = runtime::sleep_site(chain, self.src) {
+            let mut effect = Effect::new(EffectKind::Sleep, Client::Runtime, span_of(node));
+            effect.site = span_of(site);
+            self.push_effect(effect, node);
+        }
+        if let Some(last) = chain.last().filter(|s| s.name == "acquire") {
+            let receiver = chain.receiver(chain.segments.len() - 1);
+            if runtime::is_process_lock(receiver, self.src, self.locks) {
+                let mut effect =
+                    Effect::new(EffectKind::ProcessLock, Client::Runtime, span_of(node));
+                effect.site = last.name_node.map_or(span_of(node), span_of);
+                self.push_effect(effect, node);
+            }
+        }
+        let mut taint = self.expr(chain.root);
+        let local_call = self.record_local_call(node, chain);
+        for segment in &chain.segments {
+            if let Some(args) = segment.args {
+                for arg in children(args) {
+                    taint.union(self.expr(arg));
+                }
+            }
+        }
+        if chain.last().is_some_and(|s| SINGLE_ROW.contains(&s.name)) {
+            self.single_row(&taint);
+        }
+        if let Some(call) = local_call {
+            let mut effect = Effect::new(EffectKind::CallResult, Client::Runtime, span_of(node));
+            effect.site = chain
+                .last()
+                .and_then(|s| s.name_node)
+                .map_or(span_of(chain.root), span_of);
+            let index = self.push_effect(effect, node);
+            self.func.calls[call].result = Some(index);
+            taint.union(Taint::read(index));
+        }
+        taint
+    }
+
+    /// A call of a function or method this file defines: `helper(…)`,
+    /// `self.load_story(…)`, `Service.create(…)`.
+    pub(super) fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
+        let root = text(chain.root, self.src);
+        let callee = match (chain.root.kind(), chain.segments.as_slice()) {
+            ("identifier", [only]) if only.name.is_empty() && self.callable.contains(root) => {
+                root.to_string()
+            }
+            ("identifier", [method])
+                if method.is_call()
+                    && matches!(root, "self" | "cls")
+                    && self.callable.contains(method.name) =>
+            {
+                match &self.class_prefix {
+                    Some(class) => format!("{class}.{}", method.name),
+                    None => method.name.to_string(),
+                }
+            }
+            ("identifier", [method])
+                if method.is_call()
+                    && self.callable.contains(root)
+                    && self.callable.contains(method.name) =>
+            {
+                format!("{root}.{}", method.name)
+            }
+            _ => return None,
+        };
+        if clients::is_model_name(&callee)
+            && chain.segments.len() == 1
+            && chain.segments[0].name.is_empty()
+        {
+            // A class of this file called: a constructor, not a function.
+            return None;
+        }
+        let args: Vec<String> = chain
+            .last()
+            .and_then(|s| s.args)
+            .map(|a| {
+                children(a)
+                    .into_iter()
+                    .filter(|n| n.kind() != "keyword_argument")
+                    .map(|n| compact(text(n, self.src)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
+            args.iter()
+                .find_map(|a| self.implicit.get(a.as_str()).copied())
+        });
+        self.func.calls.push(LocalCall {
+            callee,
+            qualified: Vec::new(),
+            span: span_of(node),
+            transaction,
+            arms: self.arms.clone(),
+            guards: self.current_guards(),
+            position: self.func.effects.len(),
+            args,
+            result: None,
+        });
+        Some(self.func.calls.len() - 1)
+    }
+}
