@@ -765,7 +765,7 @@ pub fn suggest(remedy: &Remedy, asynchronous: bool) -> String {
                 s = session(target),
             )
         }
-        Remedy::Transaction { targets } => {
+        Remedy::Transaction { targets, .. } => {
             let s = targets.first().map_or_else(|| "session".to_string(), session);
             format!(
                 "{with} {s}.begin():\n    # every write here commits together, or none does\n    …"

@@ -167,6 +167,7 @@ impl<'t> FnLowerer<'_, 't> {
             position: self.func.effects.len(),
             args,
             result: None,
+            callbacks: Vec::new(),
         });
         Some(self.func.calls.len() - 1)
     }
