@@ -441,7 +441,7 @@ struct RawClients {
 }
 
 /// The known id nearest to a misspelling, if it is near enough to be a typo.
-fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(id, k), *k))
