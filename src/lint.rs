@@ -237,6 +237,19 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         (walked, linted)
     });
     let mut errors = walked.map_err(Fatal)?;
+    // Schema sources honour `exclude` as the walk does (CONTRACT.md).
+    let candidates = match (candidates, &schema_root) {
+        (Some(found), Some(root)) => {
+            let excluded = Excluded::new(root, &options.exclude).map_err(Fatal)?;
+            Some(
+                found
+                    .into_iter()
+                    .filter(|p| !scope.excludes(p) && !excluded.matches(p))
+                    .collect(),
+            )
+        }
+        (found, _) => found,
+    };
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
     // A file named on the command line and found by a walk too is linted once.
     outcomes.dedup_by(|a, b| a.0 == b.0);
@@ -568,6 +581,15 @@ impl Scope {
         })
     }
 
+    /// Whether the config's `exclude` names this file.
+    fn excludes(&self, path: &Path) -> bool {
+        let Some(set) = &self.exclude else {
+            return false;
+        };
+        let path = discover::absolute(path);
+        path.starts_with(set.path()) && set.matched_path_or_any_parents(&path, false).is_ignore()
+    }
+
     /// Whether a walked file is in scope (files named on the command line always are).
     fn keeps(&self, path: &Path) -> bool {
         if self.include.is_none() && self.exclude.is_none() {
@@ -579,6 +601,37 @@ impl Scope {
                 && set.matched_path_or_any_parents(&path, false).is_ignore()
         };
         self.include.as_ref().is_none_or(matches) && !self.exclude.as_ref().is_some_and(matches)
+    }
+}
+
+/// `--exclude` globs, relative to the project root, for the schema sources found
+/// there (the walk applies them relative to each linted folder).
+struct Excluded(Option<ignore::overrides::Override>);
+
+impl Excluded {
+    fn new(root: &Path, globs: &[String]) -> Result<Excluded, String> {
+        if globs.is_empty() {
+            return Ok(Excluded(None));
+        }
+        let mut builder = ignore::overrides::OverrideBuilder::new(root);
+        for glob in globs {
+            builder
+                .add(&format!("!{glob}"))
+                .map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
+        }
+        builder
+            .build()
+            .map(|o| Excluded(Some(o)))
+            .map_err(|e| format!("invalid --exclude: {e}"))
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        self.0.as_ref().is_some_and(|o| {
+            let path = discover::absolute(path);
+            path.ancestors()
+                .take_while(|a| a.starts_with(o.path()))
+                .any(|a| o.matched(a, a != path).is_ignore())
+        })
     }
 }
 

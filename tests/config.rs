@@ -328,3 +328,30 @@ fn the_readme_example_runs() {
     assert_ne!(out.status.code(), Some(2), "{}", both(&out));
     serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap();
 }
+
+#[test]
+fn exclude_applies_to_schema_sources_too() {
+    let schema = "model Invite {\n  id     String @id\n  email  String\n  teamId String\n  @@unique([email, teamId])\n}\n";
+    let reason = |dir: &Path, args: &[&str]| {
+        let (_, doc) = check_json(dir, args);
+        doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let dir = tree(&[
+        ("racelint.toml", ""),
+        ("legacy/schema.prisma", schema),
+        ("src/invite.ts", GET_OR_CREATE),
+    ]);
+    assert!(
+        !reason(dir.path(), &[]).contains("is unknown"),
+        "the schema is read: {}",
+        reason(dir.path(), &[])
+    );
+    assert!(
+        reason(dir.path(), &["--exclude", "legacy/**"]).contains("schema of `invite` is unknown")
+    );
+    write(dir.path(), "racelint.toml", "exclude = [\"legacy/**\"]\n");
+    assert!(reason(dir.path(), &[]).contains("schema of `invite` is unknown"));
+}
