@@ -31,6 +31,10 @@
 //! [roles]                       # correct the guessed code role of files (globs)
 //! script = ["ops/**"]
 //! production = ["src/tests/fixtures-server/**"]
+//!
+//! [[overrides]]                 # per-file rule levels; the last matching one wins
+//! files = ["apps/legacy/**", "**/*.admin.ts"]
+//! rules = { check-then-act = "warning", sleep-as-sync = "off" }
 //! ```
 
 use crate::diagnostic::{Level, RuleMeta, Severity};
@@ -115,6 +119,15 @@ pub struct RoleGlobs {
     pub seed: Vec<String>,
 }
 
+/// `[[overrides]]`: rule levels for the files its globs match, over `[rules]`
+/// (ruff's per-file-ignores, biome's overrides).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Override {
+    /// Gitignore-style globs, relative to the config's folder.
+    pub files: Vec<String>,
+    pub rules: BTreeMap<String, RuleLevel>,
+}
+
 /// The settings of one run. [`Config::default`] is what racelint does without a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -139,6 +152,9 @@ pub struct Config {
     /// Findings below this confidence are not reported.
     pub min_confidence: Level,
     pub roles: RoleGlobs,
+    /// In file order; for a file, the last matching override that names a rule
+    /// decides its level.
+    pub overrides: Vec<Override>,
 }
 
 impl Default for Config {
@@ -157,6 +173,7 @@ impl Default for Config {
             schema: SchemaConfig::default(),
             min_confidence: Level::Medium,
             roles: RoleGlobs::default(),
+            overrides: Vec::new(),
         }
     }
 }
@@ -183,6 +200,23 @@ impl Config {
             Some(level) => level.severity(),
             None => Some(rule.severity),
         }
+    }
+
+    /// The severity an override gives `rule` somewhere, when `select` and
+    /// `ignore` let it run: a rule off in `[rules]` but on in an override must
+    /// still run, for the files the override covers.
+    pub fn severity_in_overrides(&self, rule: &RuleMeta) -> Option<Severity> {
+        if self
+            .select
+            .as_ref()
+            .is_some_and(|s| !s.iter().any(|id| id == rule.id))
+            || self.ignore.iter().any(|id| id == rule.id)
+        {
+            return None;
+        }
+        self.overrides
+            .iter()
+            .find_map(|o| o.rules.get(rule.id).and_then(|level| level.severity()))
     }
 
     /// Folds in `--select` (replaces the file's `select`) and `--ignore` (adds to
@@ -292,6 +326,18 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
     for id in raw.select.iter().flatten().chain(&raw.ignore) {
         check_rule(id)?;
     }
+    for o in &raw.overrides {
+        if o.files.get_ref().is_empty() {
+            return Err(err(
+                format!("invalid {name}: an override needs at least one glob in `files`"),
+                Some(o.files.span()),
+                "matches no file",
+            ));
+        }
+        for id in o.rules.keys() {
+            check_rule(id)?;
+        }
+    }
 
     let role_globs = [
         &raw.roles.production,
@@ -306,6 +352,7 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         .chain(&raw.exclude)
         .chain(&raw.schema.migrations)
         .chain(role_globs.into_iter().flatten())
+        .chain(raw.overrides.iter().flat_map(|o| o.files.get_ref()))
     {
         let mut builder = ignore::overrides::OverrideBuilder::new("/");
         if let Err(e) = builder.add(glob.get_ref()) {
@@ -380,6 +427,18 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             migration: strings(raw.roles.migration),
             seed: strings(raw.roles.seed),
         },
+        overrides: raw
+            .overrides
+            .into_iter()
+            .map(|o| Override {
+                files: strings(o.files.into_inner()),
+                rules: o
+                    .rules
+                    .into_iter()
+                    .map(|(k, v)| (k.into_inner(), v))
+                    .collect(),
+            })
+            .collect(),
     })
 }
 
@@ -407,6 +466,16 @@ struct Raw {
     min_confidence: Option<Level>,
     #[serde(default)]
     roles: RawRoles,
+    #[serde(default)]
+    overrides: Vec<RawOverride>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    files: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    rules: BTreeMap<Spanned<String>, RuleLevel>,
 }
 
 #[derive(Default, Deserialize)]

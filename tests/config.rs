@@ -270,6 +270,7 @@ fn the_readme_example_sets_every_key() {
         schema,
         min_confidence,
         roles,
+        overrides,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -297,6 +298,8 @@ fn the_readme_example_sets_every_key() {
     } = roles;
     assert!(!production.is_empty() && !script.is_empty());
     let _ = (test, migration, seed);
+    let racelint::config::Override { files, rules } = &overrides[0];
+    assert!(!files.is_empty() && !rules.is_empty());
     // Every key is also explained in the section's prose or comments.
     for key in [
         "select",
@@ -354,4 +357,58 @@ fn exclude_applies_to_schema_sources_too() {
     );
     write(dir.path(), "racelint.toml", "exclude = [\"legacy/**\"]\n");
     assert!(reason(dir.path(), &[]).contains("schema of `invite` is unknown"));
+}
+
+#[test]
+fn overrides_set_rule_levels_for_the_files_they_match() {
+    let dir = tree(&[
+        (
+            "racelint.toml",
+            "[rules]\nnon-atomic-writes = \"off\"\n\n\
+             [[overrides]]\nfiles = [\"apps/legacy/**\"]\nrules = { check-then-act = \"off\" }\n\n\
+             [[overrides]]\nfiles = [\"apps/web/**\"]\n\
+             rules = { check-then-act = \"warning\", non-atomic-writes = \"error\" }\n",
+        ),
+        ("apps/legacy/invite.ts", GET_OR_CREATE),
+        ("apps/legacy/archive.ts", ARCHIVE),
+        ("apps/web/invite.ts", GET_OR_CREATE),
+        ("apps/web/archive.ts", ARCHIVE),
+        ("apps/api/invite.ts", GET_OR_CREATE),
+    ]);
+    let (code, doc) = check_json(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    let got: Vec<(String, String, String)> = findings(&doc)
+        .into_iter()
+        .map(|(rule, path, _, severity)| (path, rule, severity))
+        .collect();
+    let want = [
+        ("apps/api/invite.ts", "check-then-act", "error"),
+        ("apps/web/archive.ts", "non-atomic-writes", "error"),
+        ("apps/web/invite.ts", "check-then-act", "warning"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(p, r, s)| (p.to_string(), r.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(got, want, "{doc:#}");
+}
+
+#[test]
+fn an_override_without_files_or_with_a_misspelt_rule_is_an_error() {
+    let dir = tree(&[("racelint.toml", "[[overrides]]\nfiles = []\n")]);
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at least one glob"), "{}", both(&out));
+    write(
+        dir.path(),
+        "racelint.toml",
+        "[[overrides]]\nfiles = [\"a/**\"]\nrules = { check-then-akt = \"off\" }\n",
+    );
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `check-then-act`?"),
+        "{}",
+        both(&out)
+    );
 }
