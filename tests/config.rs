@@ -209,7 +209,8 @@ fn an_unknown_key_exits_2_and_shows_its_line() {
     let out = racelint(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let err = stderr(&out);
-    assert!(err.contains("unknown field `selekt`"), "{err}");
+    assert!(err.contains("unknown key `selekt`"), "{err}");
+    assert!(err.contains("did you mean `select`?"), "{err}");
     assert!(err.contains("racelint.toml:2:1"), "{err}");
     assert!(err.contains("selekt = [\"check-then-act\"]"), "{err}");
     assert!(err.contains("not a racelint setting"), "{err}");
