@@ -876,11 +876,7 @@ ignore = ["in-process-lock"]"#);
         let text = "select = [\"check-then-akt\"]\nignore = [\"nope\"]\ninclude = [\"a/{b\"]\n";
         let e = fail(text);
         assert_eq!(e.count(), 3, "{e:?}");
-        let rendered = format!("{:?}", miette::Report::new(e));
-        assert!(
-            rendered.contains("check-then-akt") && rendered.contains("a/{b"),
-            "{rendered}"
-        );
+        assert!(e.0.others[1].message().contains("a/{b"), "{e:?}");
     }
 
     #[test]
