@@ -34,6 +34,10 @@
 //! [roles]                       # correct the guessed code role of files (globs)
 //! script = ["ops/**"]
 //! production = ["src/tests/fixtures-server/**"]
+//!
+//! [[overrides]]                 # per-file rule levels; the last matching one wins
+//! files = ["apps/legacy/**", "**/*.admin.ts"]
+//! rules = { check-then-act = "warning", sleep-as-sync = "off" }
 //! ```
 
 use crate::diagnostic::{Level, RuleMeta, Severity};
@@ -129,6 +133,15 @@ pub struct RoleGlobs {
     pub seed: Vec<String>,
 }
 
+/// `[[overrides]]`: rule levels for the files its globs match, over `[rules]`
+/// (ruff's per-file-ignores, biome's overrides).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Override {
+    /// Gitignore-style globs, relative to the config's folder.
+    pub files: Vec<String>,
+    pub rules: BTreeMap<String, RuleLevel>,
+}
+
 /// The settings of one run. [`Config::default`] is what racelint does without a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -154,6 +167,9 @@ pub struct Config {
     /// Findings below this confidence are not reported.
     pub min_confidence: Level,
     pub roles: RoleGlobs,
+    /// In file order; for a file, the last matching override that names a rule
+    /// decides its level.
+    pub overrides: Vec<Override>,
 }
 
 impl Default for Config {
@@ -173,6 +189,7 @@ impl Default for Config {
             schema: SchemaConfig::default(),
             min_confidence: Level::Medium,
             roles: RoleGlobs::default(),
+            overrides: Vec::new(),
         }
     }
 }
@@ -199,6 +216,23 @@ impl Config {
             Some(level) => level.severity(),
             None => Some(rule.severity),
         }
+    }
+
+    /// The severity an override gives `rule` somewhere, when `select` and
+    /// `ignore` let it run: a rule off in `[rules]` but on in an override must
+    /// still run, for the files the override covers.
+    pub fn severity_in_overrides(&self, rule: &RuleMeta) -> Option<Severity> {
+        if self
+            .select
+            .as_ref()
+            .is_some_and(|s| !s.iter().any(|id| id == rule.id))
+            || self.ignore.iter().any(|id| id == rule.id)
+        {
+            return None;
+        }
+        self.overrides
+            .iter()
+            .find_map(|o| o.rules.get(rule.id).and_then(|level| level.severity()))
     }
 
     /// Folds in `--select` (replaces the file's `select`) and `--ignore` (adds to
@@ -257,6 +291,7 @@ pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
             span: None,
             label: None,
             help: None,
+            others: Vec::new(),
         }))
     })?;
     let mut config = parse(&text, &path.display().to_string(), known_rules)?;
@@ -273,8 +308,28 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             span: span.map(|r| SourceSpan::from(r.start..r.end)),
             label: Some(label.to_string()),
             help: None,
+            others: Vec::new(),
         }))
     };
+
+    let unknown: Vec<ConfigError> = unknown_keys(text)
+        .into_iter()
+        .map(|(key, span, known)| {
+            let mut error = err(
+                format!("unknown key `{key}` in {name}"),
+                Some(span),
+                "not a racelint setting",
+            );
+            error.0.help = Some(match closest(&key, known) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the keys here are: {}", known.join(", ")),
+            });
+            error
+        })
+        .collect();
+    if let Some(error) = ConfigError::all(unknown) {
+        return Err(error);
+    }
 
     let raw: Raw = toml::from_str(text).map_err(|e| {
         let message = e.message().trim_end().to_string();
@@ -302,11 +357,25 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         });
         Err(error)
     };
+    // Every problem of the file at once, not one per run.
+    let mut problems = Vec::new();
     for id in raw.rules.keys() {
-        check_rule(id)?;
+        problems.extend(check_rule(id).err());
     }
     for id in raw.select.iter().flatten().chain(&raw.ignore) {
-        check_rule(id)?;
+        problems.extend(check_rule(id).err());
+    }
+    for o in &raw.overrides {
+        if o.files.get_ref().is_empty() {
+            problems.push(err(
+                format!("invalid {name}: an override needs at least one glob in `files`"),
+                Some(o.files.span()),
+                "matches no file",
+            ));
+        }
+        for id in o.rules.keys() {
+            problems.extend(check_rule(id).err());
+        }
     }
 
     let role_globs = [
@@ -322,10 +391,11 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         .chain(&raw.exclude)
         .chain(&raw.schema.migrations)
         .chain(role_globs.into_iter().flatten())
+        .chain(raw.overrides.iter().flat_map(|o| o.files.get_ref()))
     {
         let mut builder = ignore::overrides::OverrideBuilder::new("/");
         if let Err(e) = builder.add(glob.get_ref()) {
-            return Err(err(
+            problems.push(err(
                 format!("invalid glob `{}` in {name}: {e}", glob.get_ref()),
                 Some(glob.span()),
                 "not a valid glob",
@@ -348,7 +418,7 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
                             .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
                 });
             if !valid {
-                return Err(err(
+                problems.push(err(
                     format!("invalid {what} `{}` in {name}", n.get_ref()),
                     Some(n.span()),
                     "expected a variable or a dotted path such as `ctx.db`",
@@ -359,12 +429,16 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
 
     if let Some(size) = &raw.max_file_size {
         if *size.get_ref() == 0 {
-            return Err(err(
+            problems.push(err(
                 format!("invalid {name}: max-file-size must be at least 1 byte"),
                 Some(size.span()),
                 "every file would be skipped",
             ));
         }
+    }
+
+    if let Some(error) = ConfigError::all(problems) {
+        return Err(error);
     }
 
     let strings = |v: Vec<Spanned<String>>| v.into_iter().map(Spanned::into_inner).collect();
@@ -403,6 +477,18 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             migration: strings(raw.roles.migration),
             seed: strings(raw.roles.seed),
         },
+        overrides: raw
+            .overrides
+            .into_iter()
+            .map(|o| Override {
+                files: strings(o.files.into_inner()),
+                rules: o
+                    .rules
+                    .into_iter()
+                    .map(|(k, v)| (k.into_inner(), v))
+                    .collect(),
+            })
+            .collect(),
     })
 }
 
@@ -432,6 +518,16 @@ struct Raw {
     min_confidence: Option<Level>,
     #[serde(default)]
     roles: RawRoles,
+    #[serde(default)]
+    overrides: Vec<RawOverride>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverride {
+    files: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    rules: BTreeMap<Spanned<String>, RuleLevel>,
 }
 
 #[derive(Default, Deserialize)]
@@ -472,8 +568,75 @@ struct RawClients {
     drizzle: Vec<Spanned<String>>,
 }
 
+/// The keys of each table, for naming every unknown key of a file at once (serde
+/// stops at the first). `[rules]` holds rule ids, which are checked apart.
+const TOP_KEYS: &[&str] = &[
+    "select",
+    "ignore",
+    "include",
+    "exclude",
+    "fail-on",
+    "max-file-size",
+    "min-confidence",
+    "rules",
+    "clients",
+    "non-atomic-writes",
+    "schema",
+    "roles",
+    "overrides",
+];
+const TABLE_KEYS: &[(&str, &[&str])] = &[
+    ("clients", &["prisma", "drizzle"]),
+    ("non-atomic-writes", &["log-tables"]),
+    ("schema", &["migrations"]),
+    (
+        "roles",
+        &["production", "test", "script", "migration", "seed"],
+    ),
+    ("overrides", &["files", "rules"]),
+];
+
+/// Every key the file sets that racelint does not know: the key, where it is,
+/// and the keys its table does know. Empty when the file is not valid TOML
+/// (the deserializer then says why).
+fn unknown_keys(text: &str) -> Vec<(String, std::ops::Range<usize>, &'static [&'static str])> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(root) = DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut check = |table: &DeTable, known: &'static [&'static str]| {
+        for key in table.keys() {
+            if !known.contains(&key.get_ref().as_ref()) {
+                out.push((key.get_ref().to_string(), key.span(), known));
+            }
+        }
+    };
+    check(root.get_ref(), TOP_KEYS);
+    for (key, value) in root.get_ref() {
+        let Some((_, known)) = TABLE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key.get_ref().as_ref())
+        else {
+            continue;
+        };
+        match value.get_ref() {
+            DeValue::Table(table) => check(table, known),
+            DeValue::Array(items) => {
+                for item in items.iter() {
+                    if let DeValue::Table(table) = item.get_ref() {
+                        check(table, known);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The known id nearest to a misspelling, if it is near enough to be a typo.
-fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(id, k), *k))
@@ -511,9 +674,26 @@ struct Inner {
     span: Option<SourceSpan>,
     label: Option<String>,
     help: Option<String>,
+    /// The file's other problems, all reported in one run.
+    others: Vec<ConfigError>,
 }
 
 impl ConfigError {
+    /// One error for several: the first, with the rest shown after it.
+    fn all(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        if errors.is_empty() {
+            return None;
+        }
+        let mut first = errors.remove(0);
+        first.0.others = errors;
+        Some(first)
+    }
+
+    /// How many problems this error reports (itself and the others).
+    pub fn count(&self) -> usize {
+        1 + self.0.others.len()
+    }
+
     pub fn message(&self) -> &str {
         &self.0.message
     }
@@ -546,6 +726,15 @@ impl miette::Diagnostic for ConfigError {
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.0.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.0.others.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.0.others.iter().map(|e| e as &dyn miette::Diagnostic),
+        ))
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -696,10 +885,31 @@ ignore = ["in-process-lock"]"#);
         let e = fail(text);
         assert_eq!(spanned(text, &e), "selekt");
         assert!(
-            e.message().contains("unknown field `selekt`"),
+            e.message().contains("unknown key `selekt`"),
             "{}",
             e.message()
         );
+        assert_eq!(e.0.help.as_deref(), Some("did you mean `select`?"));
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_at_once() {
+        let text = "selekt = []\n[clients]\nprismaa = [\"db\"]\n[[overrides]]\nfiles = [\"a\"]\nrulez = {}\n";
+        let e = fail(text);
+        assert_eq!(e.count(), 3, "{e:?}");
+        let others: Vec<&str> = e.0.others.iter().map(|o| spanned(text, o)).collect();
+        assert_eq!(spanned(text, &e), "selekt");
+        assert_eq!(others, ["prismaa", "rulez"]);
+        assert_eq!(
+            e.0.others[0].0.help.as_deref(),
+            Some("did you mean `prisma`?")
+        );
+
+        // Past the keys, each bad rule id, glob and name is reported too.
+        let text = "select = [\"check-then-akt\"]\nignore = [\"nope\"]\ninclude = [\"a/{b\"]\n";
+        let e = fail(text);
+        assert_eq!(e.count(), 3, "{e:?}");
+        assert!(e.0.others[1].message().contains("a/{b"), "{e:?}");
     }
 
     #[test]

@@ -122,7 +122,12 @@ pub fn all_rule_meta() -> Vec<RuleMeta> {
 pub fn active_rules(config: &Config) -> Vec<(&'static dyn Rule, Severity)> {
     rules::RULES
         .iter()
-        .filter_map(|r| config.severity(r.meta()).map(|s| (*r, s)))
+        .filter_map(|r| {
+            config
+                .severity(r.meta())
+                .or_else(|| config.severity_in_overrides(r.meta()))
+                .map(|s| (*r, s))
+        })
         .collect()
 }
 
@@ -238,6 +243,19 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         (walked, linted)
     });
     let mut errors = walked.map_err(Fatal)?;
+    // Schema sources honour `exclude` as the walk does (CONTRACT.md).
+    let candidates = match (candidates, &schema_root) {
+        (Some(found), Some(root)) => {
+            let excluded = Excluded::new(root, &options.exclude).map_err(Fatal)?;
+            Some(
+                found
+                    .into_iter()
+                    .filter(|p| !scope.excludes(p) && !excluded.matches(p))
+                    .collect(),
+            )
+        }
+        (found, _) => found,
+    };
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
     // A file named on the command line and found by a walk too is linted once.
     outcomes.dedup_by(|a, b| a.0 == b.0);
@@ -354,6 +372,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         rules: &rules,
         known: &known,
         active: &active,
+        overrides: &Overrides::new(config).map_err(Fatal)?,
     };
     let (mut diagnostics, stage_errors): (Vec<Diagnostic>, Vec<RunError>) = pool.install(|| {
         (0..project.files.len())
@@ -404,6 +423,7 @@ struct RuleRun<'a> {
     /// Rule ids a suppression may name, and those this run reports.
     known: &'a [&'a str],
     active: &'a [&'a str],
+    overrides: &'a Overrides,
 }
 
 /// One linted file of the project: its functions linked, every rule, its
@@ -417,6 +437,7 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
         rules,
         known,
         active,
+        overrides,
     } = *run;
     let source = &project.files[index].source;
     let cx = Context {
@@ -495,6 +516,23 @@ fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
     } else {
         findings
     };
+    let mut findings = findings;
+    if !overrides.is_empty() {
+        // After suppressions, so that a suppression of a rule an override turns
+        // off for this file is not reported as unused.
+        findings.retain_mut(|f| {
+            let level = overrides.level(&source.path, f.rule).map(|l| l.severity());
+            let meta = all_rule_meta().into_iter().find(|m| m.id == f.rule);
+            match level.or_else(|| meta.map(|m| config.severity(&m))) {
+                Some(Some(severity)) => {
+                    f.severity = severity;
+                    true
+                }
+                Some(None) => false,
+                None => true,
+            }
+        });
+    }
     let placed = findings
         .into_iter()
         .filter(|f| f.confidence.level >= config.min_confidence)
@@ -532,6 +570,7 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
         rules: &rules,
         known: &known,
         active: &known,
+        overrides: &Overrides::default(),
     };
     let (diagnostics, problems) = check_file(&run, 0);
     errors.extend(problems);
@@ -569,6 +608,15 @@ impl Scope {
         })
     }
 
+    /// Whether the config's `exclude` names this file.
+    fn excludes(&self, path: &Path) -> bool {
+        let Some(set) = &self.exclude else {
+            return false;
+        };
+        let path = discover::absolute(path);
+        path.starts_with(set.path()) && set.matched_path_or_any_parents(&path, false).is_ignore()
+    }
+
     /// Whether a walked file is in scope (files named on the command line always are).
     fn keeps(&self, path: &Path) -> bool {
         if self.include.is_none() && self.exclude.is_none() {
@@ -580,6 +628,78 @@ impl Scope {
                 && set.matched_path_or_any_parents(&path, false).is_ignore()
         };
         self.include.as_ref().is_none_or(matches) && !self.exclude.as_ref().is_some_and(matches)
+    }
+}
+
+/// The config's `[[overrides]]`, their globs compiled against the config's folder.
+#[derive(Default)]
+struct Overrides {
+    sets: Vec<(
+        ignore::gitignore::Gitignore,
+        std::collections::BTreeMap<String, crate::config::RuleLevel>,
+    )>,
+}
+
+impl Overrides {
+    fn new(config: &Config) -> Result<Overrides, String> {
+        let base = discover::absolute(config.base_dir().unwrap_or(Path::new(".")));
+        let mut sets = Vec::new();
+        for o in &config.overrides {
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(&base);
+            for glob in &o.files {
+                builder
+                    .add_line(None, glob)
+                    .map_err(|e| format!("invalid glob `{glob}`: {e}"))?;
+            }
+            let set = builder.build().map_err(|e| e.to_string())?;
+            sets.push((set, o.rules.clone()));
+        }
+        Ok(Overrides { sets })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// The level the last matching override that names `rule` gives it here.
+    fn level(&self, path: &Path, rule: &str) -> Option<crate::config::RuleLevel> {
+        let path = discover::absolute(path);
+        self.sets.iter().rev().find_map(|(set, rules)| {
+            let matches = path.starts_with(set.path())
+                && set.matched_path_or_any_parents(&path, false).is_ignore();
+            matches.then(|| rules.get(rule).copied()).flatten()
+        })
+    }
+}
+
+/// `--exclude` globs, relative to the project root, for the schema sources found
+/// there (the walk applies them relative to each linted folder).
+struct Excluded(Option<ignore::overrides::Override>);
+
+impl Excluded {
+    fn new(root: &Path, globs: &[String]) -> Result<Excluded, String> {
+        if globs.is_empty() {
+            return Ok(Excluded(None));
+        }
+        let mut builder = ignore::overrides::OverrideBuilder::new(root);
+        for glob in globs {
+            builder
+                .add(&format!("!{glob}"))
+                .map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
+        }
+        builder
+            .build()
+            .map(|o| Excluded(Some(o)))
+            .map_err(|e| format!("invalid --exclude: {e}"))
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        self.0.as_ref().is_some_and(|o| {
+            let path = discover::absolute(path);
+            path.ancestors()
+                .take_while(|a| a.starts_with(o.path()))
+                .any(|a| o.matched(a, a != path).is_ignore())
+        })
     }
 }
 

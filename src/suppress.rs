@@ -218,10 +218,14 @@ pub fn apply(
                     place(s)
                 ),
             };
-            let help = if unknown_ids.is_empty() {
-                "remove the suppression; the finding it was for is gone".to_string()
-            } else {
-                "remove the suppression, or fix the id; `racelint rules` lists every id".to_string()
+            let help = match unknown_ids.first().map(|r| (r, did_you_mean(&r.id, known))) {
+                None => "remove the suppression; the finding it was for is gone".to_string(),
+                Some((r, Some(near))) => format!(
+                    "did you mean `{near}`? otherwise remove the suppression of `{}`",
+                    r.id
+                ),
+                Some(_) => "remove the suppression, or fix the id; `racelint rules` lists every id"
+                    .to_string(),
             };
             new.push(meta_finding(
                 UNUSED_SUPPRESSION,
@@ -255,12 +259,21 @@ pub fn apply(
                         "suppresses nothing",
                     )
                 };
+                let help = match unknown(r).then(|| did_you_mean(&r.id, known)).flatten() {
+                    Some(near) => {
+                        format!(
+                            "did you mean `{near}`? otherwise remove `{}` from the suppression",
+                            r.id
+                        )
+                    }
+                    None => format!("remove `{}` from the suppression", r.id),
+                };
                 new.push(meta_finding(
                     UNUSED_SUPPRESSION,
                     r.span,
                     message,
                     label,
-                    format!("remove `{}` from the suppression", r.id),
+                    help,
                     Some(remove(span)),
                 ));
             }
@@ -289,6 +302,11 @@ pub fn apply(
         }
     }
     (kept, new)
+}
+
+/// The rule id a misspelt one most likely meant.
+fn did_you_mean<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
+    crate::config::closest(id, known)
 }
 
 fn place(s: &Suppression) -> String {

@@ -209,7 +209,8 @@ fn an_unknown_key_exits_2_and_shows_its_line() {
     let out = racelint(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let err = stderr(&out);
-    assert!(err.contains("unknown field `selekt`"), "{err}");
+    assert!(err.contains("unknown key `selekt`"), "{err}");
+    assert!(err.contains("did you mean `select`?"), "{err}");
     assert!(err.contains("racelint.toml:2:1"), "{err}");
     assert!(err.contains("selekt = [\"check-then-act\"]"), "{err}");
     assert!(err.contains("not a racelint setting"), "{err}");
@@ -271,6 +272,7 @@ fn the_readme_example_sets_every_key() {
         schema,
         min_confidence,
         roles,
+        overrides,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -300,6 +302,8 @@ fn the_readme_example_sets_every_key() {
     } = roles;
     assert!(!production.is_empty() && !script.is_empty());
     let _ = (test, migration, seed);
+    let racelint::config::Override { files, rules } = &overrides[0];
+    assert!(!files.is_empty() && !rules.is_empty());
     // Every key is also explained in the section's prose or comments.
     for key in [
         "select",
@@ -332,4 +336,85 @@ fn the_readme_example_runs() {
     let out = racelint(dir.path(), &["check", "--format", "json"]);
     assert_ne!(out.status.code(), Some(2), "{}", both(&out));
     serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap();
+}
+
+#[test]
+fn exclude_applies_to_schema_sources_too() {
+    let schema = "model Invite {\n  id     String @id\n  email  String\n  teamId String\n  @@unique([email, teamId])\n}\n";
+    let reason = |dir: &Path, args: &[&str]| {
+        let (_, doc) = check_json(dir, args);
+        doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let dir = tree(&[
+        ("racelint.toml", ""),
+        ("legacy/schema.prisma", schema),
+        ("src/invite.ts", GET_OR_CREATE),
+    ]);
+    assert!(
+        !reason(dir.path(), &[]).contains("is unknown"),
+        "the schema is read: {}",
+        reason(dir.path(), &[])
+    );
+    assert!(
+        reason(dir.path(), &["--exclude", "legacy/**"]).contains("schema of `invite` is unknown")
+    );
+    write(dir.path(), "racelint.toml", "exclude = [\"legacy/**\"]\n");
+    assert!(reason(dir.path(), &[]).contains("schema of `invite` is unknown"));
+}
+
+#[test]
+fn overrides_set_rule_levels_for_the_files_they_match() {
+    let dir = tree(&[
+        (
+            "racelint.toml",
+            "[rules]\nnon-atomic-writes = \"off\"\n\n\
+             [[overrides]]\nfiles = [\"apps/legacy/**\"]\nrules = { check-then-act = \"off\" }\n\n\
+             [[overrides]]\nfiles = [\"apps/web/**\"]\n\
+             rules = { check-then-act = \"warning\", non-atomic-writes = \"error\" }\n",
+        ),
+        ("apps/legacy/invite.ts", GET_OR_CREATE),
+        ("apps/legacy/archive.ts", ARCHIVE),
+        ("apps/web/invite.ts", GET_OR_CREATE),
+        ("apps/web/archive.ts", ARCHIVE),
+        ("apps/api/invite.ts", GET_OR_CREATE),
+    ]);
+    let (code, doc) = check_json(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    let got: Vec<(String, String, String)> = findings(&doc)
+        .into_iter()
+        .map(|(rule, path, _, severity)| (path, rule, severity))
+        .collect();
+    let want = [
+        ("apps/api/invite.ts", "check-then-act", "error"),
+        ("apps/web/archive.ts", "non-atomic-writes", "error"),
+        ("apps/web/invite.ts", "check-then-act", "warning"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(p, r, s)| (p.to_string(), r.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(got, want, "{doc:#}");
+}
+
+#[test]
+fn an_override_without_files_or_with_a_misspelt_rule_is_an_error() {
+    let dir = tree(&[("racelint.toml", "[[overrides]]\nfiles = []\n")]);
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at least one glob"), "{}", both(&out));
+    write(
+        dir.path(),
+        "racelint.toml",
+        "[[overrides]]\nfiles = [\"a/**\"]\nrules = { check-then-akt = \"off\" }\n",
+    );
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `check-then-act`?"),
+        "{}",
+        both(&out)
+    );
 }

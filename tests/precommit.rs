@@ -98,11 +98,16 @@ fn readme_config(repo: &Path, sha: &str) -> String {
         .split("```")
         .next()
         .unwrap();
-    assert!(block.contains("repo: https://github.com/OWNER/racelint"));
-    assert!(block.contains("rev: v"));
+    assert!(block.contains("repo: https://github.com/racelint/racelint\n"));
+    let rev = block
+        .split("rev: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the README's hook has a rev");
+    assert_readme_rev_exists(rev);
     let config = block
         .replace(
-            "https://github.com/OWNER/racelint",
+            "https://github.com/racelint/racelint",
             &repo.display().to_string(),
         )
         .lines()
@@ -114,6 +119,54 @@ fn readme_config(repo: &Path, sha: &str) -> String {
         .join("\n");
     assert!(config.contains("id: racelint"), "{config}");
     config
+}
+
+/// A `rev` or `ref` the README gives must exist: a tag of this repository, or a
+/// commit of its history (until a release is tagged).
+fn assert_readme_rev_exists(rev: &str) {
+    let this_repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found = Command::new("git")
+        .args(["cat-file", "-e", &format!("{rev}^{{commit}}")])
+        .current_dir(this_repo)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "the README's rev `{rev}` is no commit or tag of this repository"
+    );
+}
+
+#[test]
+fn the_readme_pins_a_rev_and_ref_that_exist() {
+    let shallow = Command::new("git")
+        .args(["rev-parse", "--is-shallow-repository"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    match shallow {
+        Ok(out) if out.status.success() && out.stdout.starts_with(b"false") => {}
+        _ => {
+            eprintln!("skipped: not a full git clone, the README's pins cannot be looked up");
+            return;
+        }
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut pins = 0;
+    for line in readme.lines() {
+        let pin = line
+            .trim()
+            .strip_prefix("rev: ")
+            .or_else(|| line.trim().strip_prefix("- uses: racelint/racelint@"))
+            .and_then(|r| r.split_whitespace().next());
+        if let Some(rev) = pin {
+            assert_readme_rev_exists(rev);
+            pins += 1;
+        }
+    }
+    assert!(
+        pins >= 3,
+        "the README's pre-commit and action examples were not found"
+    );
 }
 
 #[test]

@@ -209,8 +209,12 @@ fn rules_and_explain_cover_the_suppression_checks() {
 fn a_baseline_hides_known_findings_until_the_code_changes() {
     let dir = tree(&[("racelint.toml", ""), ("src/invite.ts", GET_OR_CREATE)]);
     let out = racelint(dir.path(), &["check", "--write-baseline", "b.json"]);
-    assert_eq!(out.status.code(), Some(1), "writing reports too");
-    assert!(stderr(&out).contains("recorded 1 finding(s) in b.json"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "writing a baseline is not a lint run"
+    );
+    assert!(stderr(&out).contains("recorded 1 finding from 1 file in b.json"));
     let written: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.path().join("b.json")).unwrap()).unwrap();
     assert_eq!(written["findings"][0]["rule"], "check-then-act");
@@ -599,7 +603,7 @@ fn the_readme_workflows_use_only_the_actions_inputs() {
     let mut checked = 0;
     for block in section.split("```yaml\n").skip(1) {
         let block = block.split("```").next().unwrap();
-        assert!(block.contains("uses: OWNER/racelint@v1"), "{block}");
+        assert!(block.contains("uses: racelint/racelint@"), "{block}");
         let with = block.split("        with:\n").nth(1).unwrap_or("");
         for line in with.lines().take_while(|l| l.starts_with("          ")) {
             let key = line.trim().split(':').next().unwrap();

@@ -14,10 +14,15 @@ pub fn run(id: &str) -> i32 {
         }
         None => {
             let known: Vec<&str> = all.iter().map(|m| m.id).collect();
-            eprintln!(
-                "racelint: error: unknown rule `{id}`; known rules: {}",
-                known.join(", ")
-            );
+            match crate::config::closest(id, &known) {
+                Some(near) => {
+                    eprintln!("racelint: error: unknown rule `{id}`; did you mean `{near}`?")
+                }
+                None => eprintln!(
+                    "racelint: error: unknown rule `{id}`; known rules: {}",
+                    known.join(", ")
+                ),
+            }
             EXIT_ERROR
         }
     }

@@ -4,6 +4,10 @@
 //! The escaping follows GitHub's toolkit (`@actions/core` `command.ts`): in the
 //! message, `%`, `\r` and `\n` are percent-encoded; in property values `:` and `,`
 //! are too, because they separate the properties.
+//!
+//! GitHub shows only the first ten annotations of each kind per step, so
+//! [`step_summary`] also writes the whole run as a Markdown table for the job's
+//! summary page (`$GITHUB_STEP_SUMMARY`).
 
 use crate::diagnostic::{Diagnostic, Report, RunError, Severity};
 use std::fmt::Write;
@@ -92,6 +96,71 @@ pub fn escape_data(s: &str) -> String {
 /// A property value: as data, plus the two characters that separate properties.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Findings listed one by one in the step summary; the per-rule table counts all.
+const SUMMARY_FINDINGS: usize = 100;
+
+/// The job summary in Markdown: totals, findings per rule with fixable counts,
+/// then the findings themselves (the first hundred).
+pub fn step_summary(report: &Report) -> String {
+    let mut out = String::from("## racelint\n\n");
+    let findings = report.diagnostics.len();
+    let _ = writeln!(
+        out,
+        "{} in {} file{}.\n",
+        match findings {
+            0 => "No races found".to_string(),
+            1 => "1 finding".to_string(),
+            n => format!("{n} findings"),
+        },
+        report.files,
+        if report.files == 1 { "" } else { "s" }
+    );
+    if findings > 0 {
+        out.push_str("| rule | findings | fixable |\n| --- | ---: | ---: |\n");
+        for row in super::statistics::rows(report) {
+            let _ = writeln!(out, "| `{}` | {} | {} |", row.rule, row.count, row.fixable);
+        }
+        out.push_str("\n| where | rule | severity | message |\n| --- | --- | --- | --- |\n");
+        for d in report.diagnostics.iter().take(SUMMARY_FINDINGS) {
+            let _ = writeln!(
+                out,
+                "| `{}:{}:{}` | `{}` | {} | {} |",
+                d.location.path.replace('`', "'"),
+                d.location.start.line,
+                d.location.start.column,
+                d.rule,
+                d.severity.as_str(),
+                table_cell(&d.message)
+            );
+        }
+        if findings > SUMMARY_FINDINGS {
+            let _ = writeln!(
+                out,
+                "\n{} more not listed; the annotations and the job log have them all.",
+                findings - SUMMARY_FINDINGS
+            );
+        }
+    }
+    if !report.errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} file problem{} while reading or parsing (see the job log).",
+            report.errors.len(),
+            if report.errors.len() == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+/// Text safe inside one Markdown table cell: no line breaks, pipes escaped,
+/// no HTML taken from the user's code.
+fn table_cell(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -219,6 +288,44 @@ mod tests {
             render(&report),
             "::warning file=src/bad.ts,line=3,col=1,title=racelint(parse-error)::unexpected `}`\n\
              ::warning file=src/gone.ts,title=racelint(read-error)::permission denied\n"
+        );
+    }
+
+    #[test]
+    fn step_summary_tables_rules_and_findings() {
+        let mut report = Report {
+            diagnostics: vec![
+                diag(Severity::Error, "src/a.ts", "a | b <script>"),
+                diag(Severity::Warning, "src/b.ts", "line one\nline two"),
+            ],
+            files: 3,
+            ..Report::default()
+        };
+        report.diagnostics[1].rule = "sleep-as-sync";
+        let out = step_summary(&report);
+        assert!(
+            out.starts_with("## racelint\n\n2 findings in 3 files.\n"),
+            "{out}"
+        );
+        assert!(out.contains("| `check-then-act` | 1 | 0 |\n| `sleep-as-sync` | 1 | 0 |\n"));
+        assert!(
+            out.contains(
+                "| `src/a.ts:14:5` | `check-then-act` | error | a \\| b &lt;script&gt; |\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("| warning | line one line two |\n"), "{out}");
+    }
+
+    #[test]
+    fn step_summary_of_a_clean_run_is_one_line() {
+        let report = Report {
+            files: 1,
+            ..Report::default()
+        };
+        assert_eq!(
+            step_summary(&report),
+            "## racelint\n\nNo races found in 1 file.\n\n"
         );
     }
 }

@@ -1,32 +1,78 @@
 //! The human report: miette diagnostics with the code and both halves of the race
-//! labelled. Graphical with colour on a terminal; without colour when stdout is not
-//! a terminal or `NO_COLOR` is set. The only file that knows miette.
+//! labelled. Graphical with colour on a terminal; plain when colour is off (not a
+//! terminal, `NO_COLOR`, `TERM=dumb`, `--color never`): no colour and only ASCII
+//! in what racelint writes, so logs and old consoles show it as it is. The only
+//! file that knows miette.
 
 use crate::diagnostic::{Diagnostic, Report, Severity};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 use std::fmt::Write;
 
 pub struct Style {
+    /// Colour and Unicode box drawing; off, the output is plain ASCII art.
     pub color: bool,
     pub width: usize,
+}
+
+/// `--color`: `auto` decides from the terminal and the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 impl Style {
     /// Colour only for a terminal, and never when `NO_COLOR` is set.
     pub fn detect(is_terminal: bool) -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: is_terminal && !no_color,
-            width: 100,
-        }
+        Style::choose(ColorChoice::Auto, is_terminal, &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// The style for a `--color` choice. For `auto`, the conventions in the order
+    /// their authors give precedence (no-color.org, bixense.com/clicolors, and
+    /// Node's `FORCE_COLOR`): `NO_COLOR` turns colour off, `CLICOLOR_FORCE` or
+    /// `FORCE_COLOR` turns it on, `TERM=dumb` off, else a terminal decides.
+    pub fn choose(
+        choice: ColorChoice,
+        is_terminal: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Style {
+        let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        let forced = |name: &str| env(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                if set("NO_COLOR") {
+                    false
+                } else if forced("CLICOLOR_FORCE") || forced("FORCE_COLOR") {
+                    true
+                } else if env("TERM").is_some_and(|t| t == "dumb") {
+                    false
+                } else {
+                    is_terminal
+                }
+            }
+        };
+        Style { color, width: 100 }
     }
 }
 
+/// The findings, then the summary line.
 pub fn render(report: &Report, style: &Style) -> String {
+    let mut out = render_findings(report, style);
+    out.push_str(&summary(report));
+    out
+}
+
+/// The findings alone, each a miette report followed by a blank line.
+pub fn render_findings(report: &Report, style: &Style) -> String {
     let theme = if style.color {
         GraphicalTheme::unicode()
     } else {
-        GraphicalTheme::unicode_nocolor()
+        GraphicalTheme::none()
     };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(style.width)
@@ -36,29 +82,63 @@ pub fn render(report: &Report, style: &Style) -> String {
         .with_context_lines(1);
     let mut out = String::new();
     for diagnostic in &report.diagnostics {
-        let rendered = to_miette(diagnostic);
+        let rendered = to_miette(diagnostic, !style.color);
         let _ = handler.render_report(&mut out, rendered.as_ref());
         out.push('\n');
     }
-    out.push_str(&summary(report));
     out
 }
 
-fn to_miette(d: &Diagnostic) -> Box<dyn miette::Diagnostic + Send + Sync> {
+/// racelint's own typography, said in ASCII for plain output. The user's code
+/// is quoted as it is written.
+pub fn to_ascii(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{2014}' | '\u{2013}' => out.push_str("--"),
+            '\u{2026}' => out.push_str("..."),
+            '\u{2018}' | '\u{2019}' => out.push('\''),
+            '\u{201C}' | '\u{201D}' => out.push('"'),
+            '\u{2192}' => out.push_str("->"),
+            '\u{2190}' => out.push_str("<-"),
+            '\u{2264}' => out.push_str("<="),
+            '\u{2265}' => out.push_str(">="),
+            '\u{2260}' => out.push_str("!="),
+            '\u{00D7}' => out.push('x'),
+            '\u{2022}' | '\u{00B7}' => out.push('*'),
+            '\u{00A0}' => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
+}
+
+fn to_miette(d: &Diagnostic, ascii: bool) -> Box<dyn miette::Diagnostic + Send + Sync> {
+    let words = |text: &str| {
+        if ascii {
+            to_ascii(text)
+        } else {
+            text.to_string()
+        }
+    };
     let severity = match d.severity {
         Severity::Error => miette::Severity::Error,
         Severity::Warning => miette::Severity::Warning,
         Severity::Info => miette::Severity::Advice,
     };
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        Some(d.label.clone()),
+        Some(words(&d.label)),
         d.span.range(),
     )];
     labels.extend(
         d.related
             .iter()
             .filter(|r| r.location.path == d.location.path)
-            .map(|r| LabeledSpan::new_with_span(Some(r.message.clone()), r.span.range())),
+            .map(|r| LabeledSpan::new_with_span(Some(words(&r.message)), r.span.range())),
     );
     let mut help = d.help.clone();
     for r in d
@@ -85,10 +165,10 @@ fn to_miette(d: &Diagnostic) -> Box<dyn miette::Diagnostic + Send + Sync> {
         ),
         _ => {}
     }
-    let diagnostic = MietteDiagnostic::new(d.message.clone())
+    let diagnostic = MietteDiagnostic::new(words(&d.message))
         .with_code(d.rule)
         .with_severity(severity)
-        .with_help(help)
+        .with_help(words(&help))
         .with_labels(labels);
     let source = NamedSource::new(d.location.path.clone(), d.source.to_string());
     Box::new(WithSource { diagnostic, source })
@@ -127,8 +207,39 @@ impl miette::Diagnostic for WithSource {
     }
 }
 
+/// What the run did beyond its findings, for the closing lines.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notes {
+    /// Findings the baseline knew and left out, when a baseline was given.
+    pub hidden_by_baseline: Option<usize>,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A duration as people read it: "0.04 s", "1.23 s", "12.3 s".
+pub fn seconds(elapsed_ms: u64) -> String {
+    let secs = elapsed_ms as f64 / 1000.0;
+    if secs < 10.0 {
+        format!("{secs:.2} s")
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
 /// The closing lines: counts of findings and of files that could not be linted.
 pub fn summary(report: &Report) -> String {
+    summary_with(report, &Notes::default())
+}
+
+/// The closing lines: counts of findings with the run's time, what a baseline
+/// hid, and files that could not be linted.
+pub fn summary_with(report: &Report, notes: &Notes) -> String {
     let count = |s: Severity| {
         report
             .diagnostics
@@ -136,16 +247,16 @@ pub fn summary(report: &Report) -> String {
             .filter(|d| d.severity == s)
             .count()
     };
-    let plural = |n: usize, word: &str| {
-        if n == 1 {
-            format!("{n} {word}")
-        } else {
-            format!("{n} {word}s")
-        }
-    };
+    let took = seconds(report.elapsed_ms);
     let mut out = String::new();
-    if report.diagnostics.is_empty() {
-        let _ = writeln!(out, "No races found in {}.", plural(report.files, "file"));
+    if report.diagnostics.is_empty() && report.files == 0 && report.errors.is_empty() {
+        let _ = writeln!(out, "No files to lint (in {took}).");
+    } else if report.diagnostics.is_empty() {
+        let _ = writeln!(
+            out,
+            "No races found in {} in {took}.",
+            plural(report.files, "file")
+        );
     } else {
         let mut parts = Vec::new();
         for (severity, word) in [
@@ -160,10 +271,17 @@ pub fn summary(report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "Found {} ({}) in {}.",
+            "Found {} ({}) in {} in {took}.",
             plural(report.diagnostics.len(), "finding"),
             parts.join(", "),
             plural(report.files, "file")
+        );
+    }
+    if let Some(hidden) = notes.hidden_by_baseline.filter(|&n| n > 0) {
+        let _ = writeln!(
+            out,
+            "{} hidden by the baseline.",
+            plural(hidden, "known finding")
         );
     }
     if !report.errors.is_empty() {

@@ -100,16 +100,44 @@ pub fn level(severity: Severity) -> &'static str {
     }
 }
 
+/// Where a rule's documentation is read on the web: `rules/<id>.md` in the
+/// repository Cargo's `repository` names.
+fn rule_doc_uri(id: &str) -> Option<String> {
+    let repository = env!("CARGO_PKG_REPOSITORY").trim_end_matches('/');
+    (!repository.is_empty()).then(|| format!("{repository}/blob/main/rules/{id}.md"))
+}
+
+/// Where the problems with files (parse errors, skipped files) are explained.
+fn problems_doc_uri() -> Option<String> {
+    let repository = env!("CARGO_PKG_REPOSITORY").trim_end_matches('/');
+    (!repository.is_empty()).then(|| format!("{repository}#problems-with-files"))
+}
+
+/// The doc's "What it does" paragraph as one line of text, else the summary.
+fn what_it_does(doc: &str, summary: &str) -> String {
+    let section = doc
+        .split("## What it does")
+        .nth(1)
+        .map(|rest| rest.trim_start())
+        .unwrap_or("");
+    let paragraph = section.split("\n\n").next().unwrap_or("").trim();
+    if paragraph.is_empty() || paragraph.starts_with('#') {
+        return format!("racelint flags: {summary}.");
+    }
+    paragraph.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn descriptor(rule: &RuleMeta) -> ReportingDescriptor {
     let doc = rule.doc.trim();
     ReportingDescriptor {
         id: rule.id.to_string(),
         name: name(rule.id),
         short_description: Message::text(rule.summary),
-        full_description: (!doc.is_empty()).then(|| MultiformatMessage {
-            text: rule.summary.to_string(),
-            markdown: Some(doc.to_string()),
+        full_description: Some(MultiformatMessage {
+            text: what_it_does(doc, rule.summary),
+            markdown: (!doc.is_empty()).then(|| doc.to_string()),
         }),
+        help_uri: rule_doc_uri(rule.id),
         help: (!doc.is_empty()).then(|| MultiformatMessage {
             text: format!(
                 "{}. Run `racelint explain {}` for details.",
@@ -128,7 +156,11 @@ fn bare_descriptor(id: &str, severity: Severity) -> ReportingDescriptor {
         id: id.to_string(),
         name: name(id),
         short_description: Message::text(id),
-        full_description: None,
+        full_description: Some(MultiformatMessage {
+            text: format!("Findings of the racelint rule `{id}`."),
+            markdown: None,
+        }),
+        help_uri: rule_doc_uri(id),
         help: None,
         default_configuration: Configuration {
             level: level(severity),
@@ -322,11 +354,37 @@ fn notification_descriptor(kind: ErrorKind) -> ReportingDescriptor {
         ErrorKind::SchemaError => "a schema source could not be understood",
         ErrorKind::InternalError => "racelint repaired an inconsistency in its own model",
     };
+    let full = match kind {
+        ErrorKind::ParseError => {
+            "The file is not valid code for its language. racelint reports it and lints the \
+             rest of the project; findings in that file may be missing."
+        }
+        ErrorKind::ReadError => {
+            "A file or folder could not be read: permissions, a binary or non-UTF-8 file, a \
+             symbolic link loop. It is left out and the run goes on."
+        }
+        ErrorKind::Skipped => {
+            "A file over the size limit (`max-file-size`), or a stage's work on one very large \
+             function, was skipped so that the run stays bounded."
+        }
+        ErrorKind::SchemaError => {
+            "A schema source (a Prisma schema, a migration, a model) could not be understood; \
+             the tables it declares may be unknown to the rules."
+        }
+        ErrorKind::InternalError => {
+            "racelint caught an inconsistency in its own model and repaired it. This is a bug \
+             in racelint, never the input's fault; please report it."
+        }
+    };
     ReportingDescriptor {
         id: kind.as_str().to_string(),
         name: name(kind.as_str()),
         short_description: Message::text(summary),
-        full_description: None,
+        full_description: Some(MultiformatMessage {
+            text: full.to_string(),
+            markdown: None,
+        }),
+        help_uri: problems_doc_uri(),
         help: None,
         default_configuration: Configuration {
             level: notification_level(kind),
@@ -409,6 +467,8 @@ struct ReportingDescriptor {
     short_description: Message,
     #[serde(skip_serializing_if = "Option::is_none")]
     full_description: Option<MultiformatMessage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     help: Option<MultiformatMessage>,
     default_configuration: Configuration,
@@ -738,6 +798,33 @@ pub(crate) mod tests {
         // A diagnostic of a rule missing from the table gets a descriptor of its own.
         assert_eq!(rules[2]["id"], "unused-suppression");
         assert_eq!(rules.len(), 3);
+    }
+
+    #[test]
+    fn every_descriptor_has_a_full_description_and_a_help_uri() {
+        let v = rendered();
+        let driver = &v["runs"][0]["tool"]["driver"];
+        let rules = driver["rules"].as_array().unwrap();
+        let notifications = driver["notifications"].as_array().unwrap();
+        for d in rules.iter().chain(notifications) {
+            let text = d["fullDescription"]["text"].as_str().unwrap();
+            assert!(!text.is_empty(), "{d}");
+            let uri = d["helpUri"].as_str().unwrap();
+            assert!(uri.starts_with(env!("CARGO_PKG_REPOSITORY")), "{uri}");
+        }
+        assert!(rules[0]["helpUri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/blob/main/rules/check-then-act.md"));
+        // The "What it does" paragraph, on one line.
+        assert!(
+            rules[0]["fullDescription"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Flags a read that decides a write."),
+            "{}",
+            rules[0]["fullDescription"]
+        );
     }
 
     #[test]
