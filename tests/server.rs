@@ -544,6 +544,17 @@ fn exit_without_shutdown_is_status_one_and_a_closed_pipe_ends_the_server() {
     drop(stdin);
     assert!(wait(&mut child).code().is_some());
 
+    // A client that never sends `initialized` is served all the same.
+    let mut client = Client::start(dir.path());
+    client.request(
+        "initialize",
+        json!({ "processId": null, "rootUri": uri(dir.path()), "capabilities": {} }),
+    );
+    let rename = uri(&dir.path().join("src/rename.ts"));
+    client.open(&rename, RENAME);
+    assert!(codes(&client.diagnostics(&rename)).contains(&"tx-client-escape"));
+    assert!(client.shut_down().success());
+
     // Garbage before initialize.
     let mut child = Command::new(env!("CARGO_BIN_EXE_racelint"))
         .arg("server")

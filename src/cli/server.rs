@@ -9,15 +9,19 @@ pub fn run() -> i32 {
     let served = crate::server::serve(&connection);
     // The writer thread ends when every sender is gone.
     drop(connection);
-    let joined = io_threads.join();
-    match (served, joined) {
-        (Ok(true), _) => EXIT_CLEAN,
-        (Ok(false), Ok(())) => EXIT_FINDINGS,
-        (Err(e), _) => {
-            eprintln!("racelint server: error: {e}");
-            EXIT_ERROR
-        }
-        (Ok(false), Err(e)) => {
+    match served {
+        // The reader stops after `exit` or at the end of the input: its
+        // thread can be waited for.
+        Ok(shut_down) => match io_threads.join() {
+            Ok(()) if shut_down => EXIT_CLEAN,
+            Ok(()) => EXIT_FINDINGS,
+            Err(e) => {
+                eprintln!("racelint server: error: {e}");
+                EXIT_ERROR
+            }
+        },
+        // The reader may still be waiting for input that never comes.
+        Err(e) => {
             eprintln!("racelint server: error: {e}");
             EXIT_ERROR
         }

@@ -144,7 +144,7 @@ pub fn diagnostic(finding: &Diagnostic, uri: &Url, lines: &LineIndex) -> lsp_typ
         .collect::<Vec<_>>();
     let mut message = finding.message.clone();
     if !finding.label.is_empty() && !message.contains(&finding.label) {
-        message = format!("{message} ({})", finding.label);
+        message = format!("{message}\n{}", finding.label);
     }
     lsp_types::Diagnostic {
         range: lines.range(finding.span),

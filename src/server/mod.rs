@@ -58,8 +58,11 @@ pub fn serve(connection: &Connection) -> Result<bool, String> {
         }),
     };
     let result = serde_json::to_value(result).map_err(|e| e.to_string())?;
+    // Not `initialize_finish`, which fails on a client that skips the
+    // `initialized` notification; the loop ignores it when it comes.
     connection
-        .initialize_finish(id, result)
+        .sender
+        .send(Response::new_ok(id, result).into())
         .map_err(|e| format!("initialize: {e}"))?;
     let root = workspace_root(&params);
     let mut server = Server {
