@@ -66,6 +66,18 @@ export async function join(email: string, teamId: string) {
 }
 "#;
 
+/// The parent deleted before its children: fk-delete-order, but only while
+/// the schema's foreign key does not cascade.
+const CLEANUP: &str = r#"import { prisma } from "./db";
+
+export async function cleanup(id: string) {
+  await prisma.$transaction(async (tx) => {
+    await tx.project.deleteMany({ where: { id } });
+    await tx.task.deleteMany({ where: { projectId: id } });
+  });
+}
+"#;
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The server process and what it has said.
@@ -231,6 +243,7 @@ fn scratch() -> tempfile::TempDir {
         ("src/rename.ts", RENAME),
         ("src/services.ts", SERVICES),
         ("src/caller.ts", CALLER),
+        ("src/cleanup.ts", CLEANUP),
     ])
 }
 
@@ -454,6 +467,35 @@ fn findings_use_the_other_files_of_the_project() {
         json!({ "textDocument": { "uri": services } }),
     );
     assert_eq!(client.diagnostics(&caller), Vec::<Value>::new());
+    assert!(client.shut_down().success());
+}
+
+#[test]
+fn a_schema_changed_on_disk_is_read_again() {
+    let dir = scratch();
+    let mut client = Client::start(dir.path());
+    client.initialize(dir.path());
+    let cleanup = uri(&dir.path().join("src/cleanup.ts"));
+    client.open(&cleanup, CLEANUP);
+    let found = client.diagnostics(&cleanup);
+    assert_eq!(codes(&found), ["fk-delete-order"], "{found:?}");
+    assert_eq!(
+        range_start(&found[0]),
+        position_of(CLEANUP, "deleteMany({ where: { projectId")
+    );
+
+    // The relation cascades now, written by another program.
+    let schema = dir.path().join("prisma/schema.prisma");
+    std::fs::write(
+        &schema,
+        SCHEMA.replace("references: [id])", "references: [id], onDelete: Cascade)"),
+    )
+    .unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [ { "uri": uri(&schema), "type": 2 } ] }),
+    );
+    assert_eq!(client.diagnostics(&cleanup), Vec::<Value>::new());
     assert!(client.shut_down().success());
 }
 

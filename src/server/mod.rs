@@ -15,8 +15,8 @@ mod state;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
-    Notification as _, PublishDiagnostics, ShowMessage,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    DidSaveTextDocument, Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{CodeActionRequest, HoverRequest, Request as _};
 use lsp_types::{
@@ -253,7 +253,30 @@ impl Server<'_> {
                     self.close(params.text_document.uri);
                 }
             }
+            DidChangeWatchedFiles::METHOD => {
+                if let Some(params) = decode::<DidChangeWatchedFiles>(notification) {
+                    let paths: Vec<PathBuf> = params
+                        .changes
+                        .iter()
+                        .filter_map(|change| convert::path_of(&change.uri))
+                        .map(|path| Workspace::key(&path))
+                        .collect();
+                    self.changed_on_disk(&paths);
+                }
+            }
             _ => {}
+        }
+    }
+
+    fn changed_on_disk(&mut self, paths: &[PathBuf]) {
+        let Some(workspace) = self.workspace.as_mut() else {
+            return;
+        };
+        if let Some(warning) = workspace.changed_on_disk(paths) {
+            self.show(MessageType::WARNING, warning);
+        }
+        if let Some(workspace) = self.workspace.as_ref() {
+            self.dirty.extend(workspace.documents.keys().cloned());
         }
     }
 

@@ -197,15 +197,44 @@ impl Workspace {
     /// Whether saving this file changes what the whole project is built from:
     /// the schema or the configuration.
     pub fn changes_project(&self, path: &Path) -> bool {
+        let text = self.documents.get(path).map(|d| d.text.to_string());
+        self.is_project_source(path, text.as_deref())
+    }
+
+    fn is_project_source(&self, path: &Path, text: Option<&str>) -> bool {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name == "racelint.toml" || name.ends_with(".prisma") {
-            return true;
+        name == "racelint.toml"
+            || name.ends_with(".prisma")
+            || name.ends_with(".sql")
+            || text.is_some_and(|text| {
+                crate::schema::sources_in_code(&self.root, path, text).is_some()
+            })
+    }
+
+    /// Files changed on disk outside the editor (created, changed, deleted):
+    /// the whole project is loaded again when one is a schema source or the
+    /// configuration, else each file that is not open is read again.
+    pub fn changed_on_disk(&mut self, paths: &[PathBuf]) -> Option<String> {
+        let texts: Vec<(PathBuf, Option<String>)> = paths
+            .iter()
+            .filter(|path| !self.documents.contains_key(*path))
+            .map(|path| (path.clone(), std::fs::read_to_string(path).ok()))
+            .collect();
+        if texts
+            .iter()
+            .any(|(path, text)| self.is_project_source(path, text.as_deref()))
+        {
+            return self.reload();
         }
-        let Some(document) = self.documents.get(path) else {
-            return false;
-        };
-        path.extension().is_some_and(|e| e == "sql")
-            || crate::schema::sources_in_code(&self.root, path, &document.text).is_some()
+        for (path, text) in texts {
+            match text {
+                Some(text) => {
+                    self.put(&path, text);
+                }
+                None => self.replace(&path, None),
+            }
+        }
+        None
     }
 }
 
