@@ -4,7 +4,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -431,6 +431,34 @@ fn edits_make_a_file_racy_and_quiet_from_the_buffer_not_the_disk() {
 
     // Back to the upsert: quiet again.
     client.change(&invite, 3, common::UPSERT);
+    assert_eq!(client.diagnostics(&invite), Vec::<Value>::new());
+
+    // A suppression left over suppresses nothing: its fix removes it, and it
+    // is not offered an ignore comment of its own.
+    let stale = common::UPSERT.replace(
+        "  return prisma.invite.upsert",
+        "  // racelint-ignore check-then-act: was a get-or-create\n  return prisma.invite.upsert",
+    );
+    client.change(&invite, 4, &stale);
+    let unused = client.diagnostics(&invite);
+    assert_eq!(codes(&unused), ["unused-suppression"], "{unused:?}");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": invite },
+            "range": unused[0]["range"],
+            "context": { "diagnostics": unused },
+        }),
+    );
+    let titles: Vec<&str> = actions["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Fix unused-suppression"], "{actions}");
+    let removed = apply(&stale, &actions["result"][0]["edit"], &invite);
+    client.change(&invite, 5, &removed);
     assert_eq!(client.diagnostics(&invite), Vec::<Value>::new());
     assert!(client.shut_down().success());
 }

@@ -2,7 +2,8 @@
 //! fix (the edits `check --fix` would apply, unsafe and display-only ones
 //! included and titled as such) as a quick fix, and a `racelint-ignore` comment
 //! on the line before the finding, in the comment syntax of the file's
-//! language, with a reason left for the user to write.
+//! language, with a reason left for the user to write (not for the findings
+//! about suppressions themselves).
 
 use super::convert::{self, LineIndex};
 use super::state::Document;
@@ -29,9 +30,12 @@ pub fn for_range(path: &Path, document: &Document, range: Range) -> Vec<CodeActi
         if let Some(action) = fix(finding, document, &lines, &diagnostic) {
             actions.push(CodeActionOrCommand::CodeAction(action));
         }
-        actions.push(CodeActionOrCommand::CodeAction(ignore(
-            path, finding, document, &lines, diagnostic,
-        )));
+        // A finding about a suppression is answered by editing that comment.
+        if !suppress::META.iter().any(|m| m.id == finding.rule) {
+            actions.push(CodeActionOrCommand::CodeAction(ignore(
+                path, finding, document, &lines, diagnostic,
+            )));
+        }
     }
     actions
 }
