@@ -89,6 +89,7 @@ struct Client {
 }
 
 impl Client {
+    /// The server, started in `dir` as an editor may start it anywhere.
     fn start(dir: &Path) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_racelint"))
             .arg("server")
@@ -524,6 +525,28 @@ fn a_schema_changed_on_disk_is_read_again() {
         json!({ "changes": [ { "uri": uri(&schema), "type": 2 } ] }),
     );
     assert_eq!(client.diagnostics(&cleanup), Vec::<Value>::new());
+    assert!(client.shut_down().success());
+}
+
+#[test]
+fn a_folder_without_git_or_config_is_its_own_project() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("prisma/schema.prisma", SCHEMA),
+        ("src/db.ts", DB),
+        ("src/cleanup.ts", CLEANUP),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    // Started elsewhere: the schema still comes from the opened folder.
+    let mut client = Client::start(Path::new("/"));
+    client.initialize(dir.path());
+    let cleanup = uri(&dir.path().join("src/cleanup.ts"));
+    client.open(&cleanup, CLEANUP);
+    let found = client.diagnostics(&cleanup);
+    assert_eq!(codes(&found), ["fk-delete-order"], "{found:?}");
     assert!(client.shut_down().success());
 }
 

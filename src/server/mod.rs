@@ -65,6 +65,12 @@ pub fn serve(connection: &Connection) -> Result<bool, String> {
         .send(Response::new_ok(id, result).into())
         .map_err(|e| format!("initialize: {e}"))?;
     let root = workspace_root(&params);
+    // Paths are shown relative to the project root, and whatever the stages
+    // fall back to when no `.git` is found is the root, not where the editor
+    // happened to start the server.
+    if let Err(e) = std::env::set_current_dir(&root) {
+        eprintln!("racelint server: cannot enter {}: {e}", root.display());
+    }
     let mut server = Server {
         connection,
         workspace: None,
@@ -107,7 +113,8 @@ fn capabilities() -> ServerCapabilities {
 }
 
 /// The folder the client opened: the first workspace folder, else `rootUri`,
-/// else `rootPath`, else the current folder; then its project root.
+/// else `rootPath`, else the current folder; then its project root (the
+/// nearest folder with `.git` or `racelint.toml`), else that folder itself.
 #[allow(deprecated)] // rootUri and rootPath are what older clients send.
 fn workspace_root(params: &InitializeParams) -> PathBuf {
     let folder = params
@@ -117,7 +124,11 @@ fn workspace_root(params: &InitializeParams) -> PathBuf {
         .or_else(|| params.root_uri.as_ref().and_then(convert::path_of))
         .or_else(|| params.root_path.as_ref().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."));
-    crate::discover::project_root(&folder)
+    let folder = crate::discover::absolute(&folder);
+    folder
+        .ancestors()
+        .find(|dir| dir.join(".git").exists() || dir.join("racelint.toml").exists())
+        .map_or_else(|| folder.clone(), Path::to_path_buf)
 }
 
 struct Server<'a> {
