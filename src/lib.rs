@@ -11,7 +11,8 @@
 //! 4. [`rules`] — one file per rule, over the model only;
 //! 5. [`report`] — human (miette), json, sarif, github: the only place that formats.
 //!
-//! [`lint`] runs the stages; [`cli`] is the command line around it.
+//! [`lint`] runs the stages; [`cli`] is the command line around it; [`server`]
+//! keeps the project between edits for editors.
 
 pub mod baseline;
 pub mod budget;
@@ -29,5 +30,6 @@ pub mod report;
 pub mod roles;
 pub mod rules;
 pub mod schema;
+pub mod server;
 pub mod source;
 pub mod suppress;

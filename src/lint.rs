@@ -86,6 +86,18 @@ struct Lowered {
     role: crate::roles::Role,
 }
 
+impl Lowered {
+    fn into_project_file(self, linted: bool) -> ProjectFile {
+        ProjectFile {
+            language: discover::language_of(&self.file.path),
+            role: self.role,
+            source: self.file,
+            model: self.model,
+            linted,
+        }
+    }
+}
+
 /// What reading one file gave: its model when rules have work there, its problems,
 /// and the schema it defines (so that schema discovery does not read it again).
 #[derive(Default)]
@@ -154,22 +166,10 @@ fn schema_root(options: &Options) -> Option<PathBuf> {
     }
 }
 
-pub fn check(options: &Options) -> Result<Report, Fatal> {
-    let started = Instant::now();
+/// Reads, lowers and links the whole project of a run: what `check` then runs
+/// the rules on, and what the editor server keeps between edits.
+pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded, Fatal> {
     let config = &options.config;
-    let rules = active_rules(config);
-    let known: Vec<&str> = all_rule_meta().iter().map(|m| m.id).collect();
-    let active: Vec<&str> = rules
-        .iter()
-        .map(|(r, _)| r.meta().id)
-        .chain(
-            suppress::META
-                .iter()
-                .filter(|m| config.severity(m).is_some())
-                .map(|m| m.id),
-        )
-        .collect();
-    let pool = thread_pool(options.jobs)?;
     let jobs = pool.current_num_threads();
     let scope = &Scope::new(config).map_err(Fatal)?;
     discover::check_paths(&options.paths).map_err(Fatal)?;
@@ -328,50 +328,74 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         }
         _ => Schema::default(),
     };
-    let schema = &schema;
+    let mut project_files: Vec<ProjectFile> = lowered
+        .into_iter()
+        .map(|(l, linted)| l.into_project_file(linted))
+        .collect();
+    project_files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    let facts = facts_of(&schema, &project_files);
+    let project = Project::new(project_files, schema_root.as_deref());
+    Ok(Loaded {
+        project,
+        facts,
+        schema,
+        errors,
+        files,
+        lowering: Lowering {
+            prefilter,
+            hints,
+            roles,
+            schema_root,
+        },
+    })
+}
 
+/// What the whole project does, from every file of it.
+pub(crate) fn facts_of(schema: &Schema, files: &[ProjectFile]) -> ProjectFacts {
     let mut facts = ProjectFacts::default();
-    for (file, _) in &lowered {
+    for file in files {
         // What tests, scripts and seeds do is no fact about the running
         // application (but their SQL functions may still be called).
         let production = !file.role.runs_alone();
         facts.add_file(
             schema,
             &file.model,
-            &file.file.display_path,
+            &file.source.display_path,
             production,
             |effect| {
                 format!(
                     "{}:{}",
-                    file.file.display_path,
-                    file.file.position(effect.span.start).line
+                    file.source.display_path,
+                    file.source.position(effect.span.start).line
                 )
             },
         );
     }
-    let mut project_files: Vec<ProjectFile> = lowered
-        .into_iter()
-        .map(|(l, linted)| ProjectFile {
-            language: discover::language_of(&l.file.path),
-            role: l.role,
-            source: l.file,
-            model: l.model,
-            linted,
-        })
-        .collect();
-    project_files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
-    let linked = Project::new(project_files, schema_root.as_deref());
-    let project = &linked;
-    let project_facts = &facts;
+    facts
+}
 
+pub fn check(options: &Options) -> Result<Report, Fatal> {
+    let started = Instant::now();
+    let config = &options.config;
+    let rule_set = RuleSet::new(config);
+    let pool = thread_pool(options.jobs)?;
+    let Loaded {
+        project: linked,
+        facts,
+        schema,
+        mut errors,
+        files,
+        ..
+    } = load(options, &pool)?;
+    let project = &linked;
     let run = RuleRun {
         project,
-        facts: project_facts,
-        schema,
+        facts: &facts,
+        schema: &schema,
         config,
-        rules: &rules,
-        known: &known,
-        active: &active,
+        rules: &rule_set.rules,
+        known: &rule_set.known,
+        active: &rule_set.active,
         overrides: &Overrides::new(config).map_err(Fatal)?,
     };
     let (mut diagnostics, stage_errors): (Vec<Diagnostic>, Vec<RunError>) = pool.install(|| {
@@ -391,14 +415,7 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     errors.extend(stage_errors);
     // Freeing the models and texts is a measurable part of a large run: in parallel.
     pool.install(|| linked.into_files().into_par_iter().for_each(drop));
-    diagnostics.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.message.cmp(&b.message))
-    });
-    // A helper's race is found in the helper and again in each caller that
-    // inlines it: one report per rule and place.
-    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
+    sort_diagnostics(&mut diagnostics);
     errors.sort_by(|a, b| (&a.path, a.position, a.kind).cmp(&(&b.path, b.position, b.kind)));
     // A `.sql` file is read for its functions and for the schema: one unreadable
     // file is one error.
@@ -413,22 +430,108 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
     })
 }
 
+/// Sorts findings into the contract's order and drops repeats: a helper's race is
+/// found in the helper and again in each caller that inlines it, one report per
+/// rule and place.
+pub(crate) fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    diagnostics.dedup_by(|a, b| a.sort_key() == b.sort_key() && a.location.end == b.location.end);
+}
+
+/// The project of a run, lowered and linked, with what lowering one more file needs.
+pub(crate) struct Loaded {
+    pub project: Project,
+    pub facts: ProjectFacts,
+    pub schema: Schema,
+    /// Files that could not be read or parsed, schema problems.
+    pub errors: Vec<RunError>,
+    /// How many files the run lints.
+    pub files: usize,
+    pub lowering: Lowering,
+}
+
+/// How the run lowers a file: the prefilter, the client names, the roles.
+pub(crate) struct Lowering {
+    prefilter: Option<crate::frontend::Prefilter>,
+    hints: HintNames,
+    roles: crate::roles::Roles,
+    schema_root: Option<PathBuf>,
+}
+
+impl Lowering {
+    /// A file's text, such as an editor's unsaved buffer, lowered as the run lowers
+    /// the files it reads: its project file when rules have work there, and its
+    /// parse problems.
+    pub(crate) fn lower(&self, path: &Path, text: String) -> (Option<ProjectFile>, Vec<RunError>) {
+        let outcome = lower_text(
+            path,
+            text,
+            self.prefilter.as_ref(),
+            &self.hints,
+            None,
+            &self.roles,
+        );
+        (
+            outcome.lowered.map(|l| l.into_project_file(true)),
+            outcome.errors,
+        )
+    }
+
+    /// The folder whose schema sources and files make the project.
+    pub(crate) fn root(&self) -> Option<&Path> {
+        self.schema_root.as_deref()
+    }
+}
+
+/// The rules a configuration runs, and the ids suppressions may name.
+pub(crate) struct RuleSet {
+    pub rules: Vec<(&'static dyn Rule, Severity)>,
+    pub known: Vec<&'static str>,
+    pub active: Vec<&'static str>,
+}
+
+impl RuleSet {
+    pub(crate) fn new(config: &Config) -> RuleSet {
+        let rules = active_rules(config);
+        let known = all_rule_meta().iter().map(|m| m.id).collect();
+        let active = rules
+            .iter()
+            .map(|(r, _)| r.meta().id)
+            .chain(
+                suppress::META
+                    .iter()
+                    .filter(|m| config.severity(m).is_some())
+                    .map(|m| m.id),
+            )
+            .collect();
+        RuleSet {
+            rules,
+            known,
+            active,
+        }
+    }
+}
+
 /// What the rules of a run share, for every file they check.
-struct RuleRun<'a> {
-    project: &'a Project,
-    facts: &'a ProjectFacts,
-    schema: &'a Schema,
-    config: &'a Config,
-    rules: &'a [(&'static dyn Rule, Severity)],
+pub(crate) struct RuleRun<'a> {
+    pub project: &'a Project,
+    pub facts: &'a ProjectFacts,
+    pub schema: &'a Schema,
+    pub config: &'a Config,
+    pub rules: &'a [(&'static dyn Rule, Severity)],
     /// Rule ids a suppression may name, and those this run reports.
-    known: &'a [&'a str],
-    active: &'a [&'a str],
-    overrides: &'a Overrides,
+    pub known: &'a [&'a str],
+    pub active: &'a [&'a str],
+    pub overrides: &'a Overrides,
 }
 
 /// One linted file of the project: its functions linked, every rule, its
 /// suppressions; the findings placed, and what a stage gave up on.
-fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
+pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<RunError>) {
     let RuleRun {
         project,
         facts: project_facts,
@@ -633,7 +736,7 @@ impl Scope {
 
 /// The config's `[[overrides]]`, their globs compiled against the config's folder.
 #[derive(Default)]
-struct Overrides {
+pub(crate) struct Overrides {
     sets: Vec<(
         ignore::gitignore::Gitignore,
         std::collections::BTreeMap<String, crate::config::RuleLevel>,
@@ -641,7 +744,7 @@ struct Overrides {
 }
 
 impl Overrides {
-    fn new(config: &Config) -> Result<Overrides, String> {
+    pub(crate) fn new(config: &Config) -> Result<Overrides, String> {
         let base = discover::absolute(config.base_dir().unwrap_or(Path::new(".")));
         let mut sets = Vec::new();
         for o in &config.overrides {
@@ -745,6 +848,18 @@ fn lint_file(
             )
         }
     };
+    lower_text(path, text, prefilter, names, schema_root, roles)
+}
+
+/// [`lint_file`] once the text is read.
+fn lower_text(
+    path: &Path,
+    text: String,
+    prefilter: Option<&crate::frontend::Prefilter>,
+    names: &HintNames,
+    schema_root: Option<&Path>,
+    roles: &crate::roles::Roles,
+) -> FileOutcome {
     let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
         if !prefilter.admits(language, &text) {
@@ -754,7 +869,7 @@ fn lint_file(
             };
         }
     }
-    let file = SourceFile::new(path.to_path_buf(), display(), text);
+    let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
     let (mut model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
     let role = roles.of_file(path, &file.text).role;

@@ -10,6 +10,7 @@ mod model;
 mod roles;
 mod rules;
 mod schema;
+mod server;
 
 pub const EXIT_CLEAN: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
@@ -41,6 +42,8 @@ pub enum Command {
         /// The rule id, e.g. check-then-act
         rule: String,
     },
+    /// The Language Server Protocol over stdio, for editors
+    Server,
     /// Print the effect model racelint lowered a file to (for debugging rules)
     #[command(hide = true)]
     Model { path: PathBuf },
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Roles(args) => roles::run(args),
         Command::Explain { rule } => explain::run(&rule),
         Command::Model { path } => model::run(&path),
+        Command::Server => server::run(),
     }
 }
 
