@@ -581,6 +581,7 @@ const TOP_KEYS: &[&str] = &[
     "rules",
     "clients",
     "non-atomic-writes",
+    "transactions",
     "schema",
     "roles",
     "overrides",
@@ -588,6 +589,7 @@ const TOP_KEYS: &[&str] = &[
 const TABLE_KEYS: &[(&str, &[&str])] = &[
     ("clients", &["prisma", "drizzle"]),
     ("non-atomic-writes", &["log-tables"]),
+    ("transactions", &["wrappers"]),
     ("schema", &["migrations"]),
     (
         "roles",

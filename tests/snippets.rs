@@ -93,7 +93,8 @@ fn kind_of(block: &str) -> Snippet {
             "CREATE ", "ALTER ", "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "BEGIN", "WITH ",
         ]
         .iter()
-        .any(|k| upper.starts_with(k))
+        // `with session.begin():` is Python; SQL's WITH is written in capitals.
+        .any(|k| first.starts_with(k) || (upper.starts_with(k) && *k != "WITH "))
     {
         Snippet::Sql
     } else if first.starts_with("model ") || first.starts_with("@@") {
@@ -159,6 +160,18 @@ fn plpgsql_parses(block: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Python statements, as the body of an `async def` (a class definition in a fix
+/// is a statement too).
+fn python_parses(block: &str) -> Result<(), String> {
+    let body: String = block.lines().map(|l| format!("    {l}\n")).collect();
+    let wrapped = format!("async def snippet():\n{body}");
+    let tree = racelint::frontend::python::parse_tree(&wrapped).ok_or("no tree")?;
+    if tree.root_node().has_error() {
+        return Err("syntax errors".to_string());
+    }
+    Ok(())
+}
+
 fn parses(language: Language, block: &str) -> Result<(), String> {
     match kind_of(block) {
         Snippet::Sql if language == Language::Sql => plpgsql_parses(block),
@@ -190,6 +203,7 @@ fn parses(language: Language, block: &str) -> Result<(), String> {
             }
             // A `.sql` finding is in a PL/pgSQL body: its fix is more of that body.
             Language::Sql => plpgsql_parses(block),
+            Language::Python => python_parses(block),
         },
     }
 }

@@ -1272,12 +1272,27 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "attribute" => is_constant_name(text(node, self.src)),
             _ => false,
         };
+        // `row.n += 1` writes `row.n + 1`.
+        let code = match (
+            node.kind(),
+            node.child_by_field_name("left"),
+            node.child_by_field_name("operator"),
+            node.child_by_field_name("right"),
+        ) {
+            ("augmented_assignment", Some(left), Some(op), Some(right)) => format!(
+                "{} {} {}",
+                text(left, self.src),
+                text(op, self.src).trim_end_matches('='),
+                text(right, self.src)
+            ),
+            _ => text(node, self.src).to_string(),
+        };
         Value {
             reads: taint.reads.clone(),
             vars,
             atomic,
             literal,
-            text: short_text(text(node, self.src)),
+            text: short_text(&code),
         }
     }
 }

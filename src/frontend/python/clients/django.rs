@@ -366,9 +366,10 @@ pub fn suggest(remedy: &Remedy) -> String {
             kwargs(&target.key, "pk=pk"),
             m = model(target),
         ),
-        Remedy::Transaction { .. } => {
-            "from django.db import transaction\n\nwith transaction.atomic():\n    # every write here commits together, or none does\n    …".to_string()
-        }
+        Remedy::Transaction { targets, .. } => format!(
+            "from django.db import transaction\n\nwith transaction.atomic():\n    # every write here commits together, or none does\n{}",
+            super::transaction_body(targets)
+        ),
         Remedy::OptimisticLock {
             target,
             version_column,

@@ -190,6 +190,27 @@ pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<Str
 }
 
 /// Whether an `except` clause's code handles a unique violation.
+/// The writes of a transaction fix as the code wrote them, indented for the
+/// block; `...` when no write's call text is known.
+pub fn transaction_body(targets: &[crate::ir::remedy::Target]) -> String {
+    let lines: Vec<String> = targets
+        .iter()
+        .filter_map(|t| {
+            let call = t.call.as_ref()?;
+            Some(format!(
+                "    {}{}",
+                t.handle,
+                crate::ir::remedy::indent_rest(call, "    ")
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        "    ...".to_string()
+    } else {
+        lines.join("\n")
+    }
+}
+
 pub fn handles_unique_violation(code: &str) -> bool {
     [
         "IntegrityError",

@@ -768,7 +768,8 @@ pub fn suggest(remedy: &Remedy, asynchronous: bool) -> String {
         Remedy::Transaction { targets, .. } => {
             let s = targets.first().map_or_else(|| "session".to_string(), session);
             format!(
-                "{with} {s}.begin():\n    # every write here commits together, or none does\n    …"
+                "{with} {s}.begin():\n    # every write here commits together, or none does\n{}",
+                super::transaction_body(targets)
             )
         }
         Remedy::OptimisticLock {
