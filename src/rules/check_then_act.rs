@@ -325,12 +325,19 @@ fn set_if_unset(function: &Function, guard: &Guard, write: &Effect, columns: &[S
         })
 }
 
+/// The farthest a write is read as being inside (or past) its test's code.
+const MAX_TEST_TO_WRITE: usize = 8 * 1024;
+
 /// Whether the write runs only when the read found its row, as the code reads:
 /// an exit on a negated test before it (`if (!poll) throw …`), a test it sits
 /// under (`if (poll) { … }`), or a read that throws when nothing matches.
 fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -> bool {
-    // A write inlined from a helper declared above: the code between says nothing.
-    if write.span.start < guard.span.end {
+    // A write inlined from a helper declared above, or far below (no test and its
+    // write are 8 KiB apart in one function): the code between says nothing. The
+    // bound also keeps the text read here per guard small.
+    if write.span.start < guard.span.end
+        || write.span.start as usize - guard.span.end as usize > MAX_TEST_TO_WRITE
+    {
         return false;
     }
     let squeeze = |code: &str| -> String { code.split_whitespace().collect() };
@@ -371,8 +378,15 @@ fn runs_when_found(cx: &Context, guard: &Guard, read: &Effect, write: &Effect) -
         || spelled.ends_with(" is none")
         || spelled.ends_with(" is null");
     // SQL keywords come in either case.
+    // Only the code just before the test matters (`while (await`): a bounded tail,
+    // so that each guard costs the same however far into the file it is.
+    let guard_start = guard.span.start as usize;
+    let mut tail_start = guard_start.saturating_sub(64);
+    while !cx.text.is_char_boundary(tail_start) {
+        tail_start -= 1;
+    }
     let before =
-        squeeze(cx.text.get(..guard.span.start as usize).unwrap_or_default()).to_ascii_lowercase();
+        squeeze(cx.text.get(tail_start..guard_start).unwrap_or_default()).to_ascii_lowercase();
     let between = cx
         .text
         .get(guard.span.end as usize..write.span.start as usize)
