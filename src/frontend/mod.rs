@@ -16,6 +16,17 @@ pub use prefilter::Prefilter;
 const PROGRESS_BUDGET_BASE: u64 = 2_000;
 const PROGRESS_BUDGET_BYTES: u64 = 4;
 
+/// A column of a filter or of the data written, with the code of its value: what
+/// a tree-sitter frontend's client modules hand its lowering.
+#[derive(Clone, Debug)]
+pub struct FieldDraft<'t> {
+    pub column: String,
+    pub value: Option<tree_sitter::Node<'t>>,
+    /// The database computes the new value from the current one (`{ increment: 1 }`,
+    /// `M.n + 1`, `F("n") + 1`).
+    pub atomic: bool,
+}
+
 /// Parses `src` with a tree-sitter parser under an operation budget linear in its
 /// size; `None` when the budget ran out. tree-sitter's error recovery can take
 /// time exponential in the input on some malformed files (a fuzzer found 576

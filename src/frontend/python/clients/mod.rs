@@ -15,14 +15,7 @@ pub mod django;
 pub mod runtime;
 pub mod sqlalchemy;
 
-/// A column of a filter or of the data written, with the code of its value.
-#[derive(Clone, Debug)]
-pub struct FieldDraft<'t> {
-    pub column: String,
-    pub value: Option<Node<'t>>,
-    /// The database computes the new value from the current one (`M.n + 1`, `F("n") + 1`).
-    pub atomic: bool,
-}
+pub use crate::frontend::FieldDraft;
 
 #[derive(Clone, Debug)]
 pub struct EffectDraft<'t> {

@@ -42,14 +42,7 @@ pub struct Vocabulary {
     pub gates: &'static [&'static str],
 }
 
-/// A column of a filter or of the data written, with the code of its value.
-#[derive(Clone, Debug)]
-pub struct FieldDraft<'t> {
-    pub column: String,
-    pub value: Option<Node<'t>>,
-    /// The database computes the new value from the current one (`{ increment: 1 }`).
-    pub atomic: bool,
-}
+pub use crate::frontend::FieldDraft;
 
 #[derive(Clone, Debug)]
 pub struct EffectDraft<'t> {
