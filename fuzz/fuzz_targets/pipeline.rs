@@ -1,7 +1,7 @@
 //! Fuzz target: the whole pipeline on one file — parse, lower, link, every rule,
 //! suppressions, placing and the JSON report — must never panic, hang or report
 //! an internal error. The first byte picks the language, so one corpus seeded
-//! from the TypeScript and Rust fixtures covers both.
+//! from the TypeScript, Rust, Python and SQL-function fixtures covers them all.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,10 +11,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(rest).into_owned();
-    let path = match selector % 3 {
+    let path = match selector % 5 {
         0 => "src/fuzz.ts",
         1 => "src/fuzz.tsx",
-        _ => "src/fuzz.rs",
+        2 => "src/fuzz.rs",
+        3 => "app/fuzz.py",
+        _ => "db/functions/fuzz.sql",
     };
     // `racelint check` lints on workers with a 64 MiB stack (`lint::thread_pool`).
     std::thread::scope(|scope| {
