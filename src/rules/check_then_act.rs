@@ -7,7 +7,7 @@
 //! transaction, a write the database decides itself (upsert, `ON CONFLICT`, a
 //! filter that re-checks the state) and a handled unique violation close the race.
 
-use super::{help_with_code, join_words, Context, Rule};
+use super::{help_with_code, join_words, serialized_by_sqlite, Context, Rule, SQLITE_SERIALIZES};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
@@ -152,6 +152,9 @@ fn confidence(
     write: &Effect,
     shape: &Shape,
 ) -> Confidence {
+    if serialized_by_sqlite(cx, function, read, write) {
+        return Confidence::low(SQLITE_SERIALIZES);
+    }
     let read_table = read.table.as_deref().unwrap_or("?");
     let checked: Vec<&str> = match shape {
         Shape::AbsenceThenClaim { columns } => columns.iter().map(String::as_str).collect(),

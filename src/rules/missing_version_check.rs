@@ -57,7 +57,7 @@ impl Rule for MissingVersionCheck {
                 continue;
             }
             if let Some((read, field)) = lost_update(cx, function, index, write) {
-                out.push(read_modify_write(cx, read, write, field));
+                out.push(read_modify_write(cx, function, read, write, field));
             } else if let Some(version) = unguarded_versioned_update(cx, write) {
                 out.push(versioned_table(cx, write, &version));
             }
@@ -112,7 +112,13 @@ fn unguarded_versioned_update(cx: &Context, write: &Effect) -> Option<String> {
         .then(|| version.to_string())
 }
 
-fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field) -> Finding {
+fn read_modify_write(
+    cx: &Context,
+    function: &Function,
+    read: &Effect,
+    write: &Effect,
+    field: &Field,
+) -> Finding {
     let row = read.binding.as_deref().unwrap_or("the row");
     let column = &field.column;
     // A column named `version` that nothing bumps is the row's data: advise a
@@ -177,7 +183,9 @@ fn read_modify_write(cx: &Context, read: &Effect, write: &Effect, field: &Field)
             ),
         ));
     }
-    let confidence = if lost_value_is_numeric_or_json(column, &field.value.text) {
+    let confidence = if super::serialized_by_sqlite(cx, function, read, write) {
+        Confidence::low(super::SQLITE_SERIALIZES)
+    } else if lost_value_is_numeric_or_json(column, &field.value.text) {
         Confidence::high(format!(
             "`{column}` is a number or a document: a concurrent change to it is silently lost"
         ))
