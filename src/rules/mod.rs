@@ -520,6 +520,28 @@ pub fn help_with_code(advice: &str, code: &str) -> String {
     format!("{advice}\n\n{}", indented.join("\n"))
 }
 
+/// Why a check and act in one SQLite transaction are reported at low confidence.
+pub(crate) const SQLITE_SERIALIZES: &str = "SQLite runs one write transaction at a time: a second request that read before this write fails with `SQLITE_BUSY` instead of acting on a stale read";
+
+/// Whether SQLite's single writer serializes the read and the write: both run in
+/// one transaction, so a concurrent transaction that read the same rows cannot
+/// also write (its write fails with `SQLITE_BUSY`), and the race becomes an error.
+pub(crate) fn serialized_by_sqlite(
+    cx: &Context,
+    function: &crate::ir::Function,
+    read: &crate::ir::Effect,
+    write: &crate::ir::Effect,
+) -> bool {
+    let database = read
+        .table
+        .as_deref()
+        .and_then(|t| cx.schema.table(t))
+        .and_then(|t| t.database);
+    database == Some(crate::schema::Database::Sqlite)
+        && read.transaction.is_some()
+        && function.same_transaction(read, write)
+}
+
 #[cfg(test)]
 mod tests {
     use super::log_like_name;
@@ -552,26 +574,4 @@ mod tests {
             assert!(!log_like_name(state), "{state}");
         }
     }
-}
-
-/// Why a check and act in one SQLite transaction are reported at low confidence.
-pub(crate) const SQLITE_SERIALIZES: &str = "SQLite runs one write transaction at a time: a second request that read before this write fails with `SQLITE_BUSY` instead of acting on a stale read";
-
-/// Whether SQLite's single writer serializes the read and the write: both run in
-/// one transaction, so a concurrent transaction that read the same rows cannot
-/// also write (its write fails with `SQLITE_BUSY`), and the race becomes an error.
-pub(crate) fn serialized_by_sqlite(
-    cx: &Context,
-    function: &crate::ir::Function,
-    read: &crate::ir::Effect,
-    write: &crate::ir::Effect,
-) -> bool {
-    let database = read
-        .table
-        .as_deref()
-        .and_then(|t| cx.schema.table(t))
-        .and_then(|t| t.database);
-    database == Some(crate::schema::Database::Sqlite)
-        && read.transaction.is_some()
-        && function.same_transaction(read, write)
 }
