@@ -66,9 +66,9 @@ impl Tok {
 /// The tokens of `src[from..to]`, with offsets into `src`.
 pub fn lex(src: &str, from: usize, to: usize) -> Vec<Tok> {
     let bytes = src.as_bytes();
-    let to = to.min(bytes.len());
+    let to = floor_boundary(src, to);
     let mut out = Vec::new();
-    let mut i = from;
+    let mut i = floor_boundary(src, from);
     let tok = |kind, start, end| Tok { kind, start, end };
     while i < to {
         let b = bytes[i];
@@ -213,6 +213,15 @@ pub fn lex(src: &str, from: usize, to: usize) -> Vec<Tok> {
 
 /// The offset after the quote that closes the one at `open`; doubled quotes (and,
 /// in `E'…'` strings, backslashes) escape.
+/// `i`, clamped to the text and moved back to the start of the character it falls in.
+fn floor_boundary(src: &str, i: usize) -> usize {
+    let mut i = i.min(src.len());
+    while !src.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn quoted_end(bytes: &[u8], open: usize, to: usize, q: u8, backslash: bool) -> usize {
     let mut i = open + 1;
     while i < to {

@@ -153,7 +153,9 @@ fn routine_at(src: &str, toks: &[Tok], at: usize) -> (Option<Routine>, usize) {
                 }) => Some(body_start..body_end),
                 Some(Kind::Str) => {
                     let b = toks[j + 1];
-                    Some(b.start + 1..b.end.saturating_sub(1).max(b.start + 1))
+                    // An unterminated string runs to the end of the file: no closing quote to drop.
+                    let closed = b.end > b.start + 1 && src.as_bytes()[b.end - 1] == b'\'';
+                    Some(b.start + 1..if closed { b.end - 1 } else { b.end })
                 }
                 _ => None,
             };

@@ -184,3 +184,13 @@ END $$;",
     assert_eq!(f.effects[0].filter[0].value.text, "NEW.person_id");
     assert_eq!(f.effects[1].guards[0].fields, ["local"]);
 }
+
+/// A fuzzer found it: a single-quoted body left open to the end of a file that
+/// ends inside a multi-byte character. The body runs to the end of the file.
+#[test]
+fn an_unterminated_quoted_body_ending_in_a_multibyte_character_is_read_to_the_end() {
+    let parsed = parse(
+        "CREATE FUNCTION reset_project(p_id uuid) RETURNS void LANGUAGE sql AS 'begin $$\n  DELETE FROM projects WHERE id = p_id;\n  DELETE FROM tasks é",
+    );
+    assert_eq!(parsed.model.functions.len(), 1);
+}
