@@ -28,7 +28,12 @@ enum Shape {
     /// No row was found, so one is inserted.
     AbsenceThenInsert,
     /// The row's state was checked, and the write changes those columns.
-    StateThenWrite { columns: Vec<String> },
+    /// `converges`: the write sets only constants, and nothing else hangs on the
+    /// check, so both requests leave the same row.
+    StateThenWrite {
+        columns: Vec<String>,
+        converges: bool,
+    },
     /// The parent was found, and a child pointing at it is inserted.
     ParentThenChild { deleted_at: String },
     /// No row held these values, and an update gives them to another row (a
@@ -95,7 +100,7 @@ fn shape(
                 Some(Shape::AbsenceThenInsert)
             }
             EffectKind::Update => {
-                state_change(function, guard, read, write).or_else(|| claim(guard, read, write))
+                state_change(cx, function, guard, read, write).or_else(|| claim(guard, read, write))
             }
             _ => None,
         };
@@ -180,6 +185,11 @@ fn confidence(
                 ))
             }
         }
+        Shape::StateThenWrite {
+            converges: true, ..
+        } => Confidence::low(
+            "both requests write the same constants and nothing else depends on the check: the row ends the same either way",
+        ),
         Shape::StateThenWrite { .. } => {
             Confidence::medium("two requests can both pass the check and both write")
         }
@@ -260,6 +270,7 @@ fn claim(guard: &Guard, read: &Effect, write: &Effect) -> Option<Shape> {
 
 /// An update of the row that was read, setting a column the check looked at.
 fn state_change(
+    cx: &Context,
     function: &Function,
     guard: &Guard,
     read: &Effect,
@@ -295,37 +306,77 @@ fn state_change(
     if columns.is_empty() {
         return None;
     }
-    if set_if_unset(function, guard, write, &columns) {
+    if set_if_unset(function, guard, write) {
         return None;
     }
     // The update re-checks the state itself: `updateMany({ where: { id, status: 'free' } })`.
     if write.filter.iter().any(|f| columns.contains(&f.column)) {
         return None;
     }
-    Some(Shape::StateThenWrite { columns })
+    Some(Shape::StateThenWrite {
+        converges: converges(function, guard, write)
+            && tests_for_the_target(cx, guard, write, &columns),
+        columns,
+    })
 }
 
-/// Set-if-unset: the write only sets checked columns to a flag (`true`, `false`,
-/// `null`) or the current time, and no other write hangs on the same check, so
-/// two requests that both pass it converge on the same row. A move to a named
-/// state (`status: 'sold'`) is a transition that both requests believe they made.
-fn set_if_unset(function: &Function, guard: &Guard, write: &Effect, columns: &[String]) -> bool {
-    let converges = write.values.iter().all(|v| {
-        columns.contains(&v.column)
-            && !v.value.atomic
-            && (is_now(&v.value.text)
-                || (v.value.literal
-                    && matches!(
-                        v.value.text.as_str(),
-                        "true" | "false" | "null" | "None" | "NULL" | "TRUE" | "FALSE"
-                    )))
+/// Set-if-unset: the write sets only flags (`true`, `false`, `null`) and the
+/// current time, with nothing else hanging on the check: two requests that both
+/// pass it converge on the same row, and neither believes it moved it to a state.
+fn set_if_unset(function: &Function, guard: &Guard, write: &Effect) -> bool {
+    converges(function, guard, write)
+        && write
+            .values
+            .iter()
+            .all(|v| is_now(&v.value.text) || (v.value.literal && is_flag(&v.value.text)))
+}
+
+/// Both requests that pass the check end with the same row: the write sets only
+/// constants and the current time, and no other write and no call out of the
+/// process hangs on the check or runs between it and the write. A move to a named
+/// state (`status: 'archived'`) converges too, but each request believes it made
+/// the transition, which matters when something done once per transition lives
+/// outside what racelint sees.
+fn converges(function: &Function, guard: &Guard, write: &Effect) -> bool {
+    let constant = write.values.iter().all(|v| {
+        !v.value.atomic && (v.value.literal || is_now(&v.value.text))
     });
-    converges
+    let read_end = function.effects[guard.read].span.end;
+    constant
         && !function.effects.iter().any(|other| {
-            other.is_write()
-                && other.span != write.span
-                && other.guards.iter().any(|g| g.read == guard.read)
+            other.span != write.span
+                && (other.is_write() || other.kind == EffectKind::External)
+                && (other.guards.iter().any(|g| g.read == guard.read)
+                    || (other.kind == EffectKind::External
+                        && other.span.start > read_end
+                        && other.span.start < write.span.start))
         })
+}
+
+/// The check asks whether the row is already in the state the write moves it to
+/// (`if (project.status === 'archived') return;` then `status: 'archived'`): an
+/// "already done?" short-cut, not a transition from another state that only one
+/// request may make (`'in_stock'` to `'sold'`).
+fn tests_for_the_target(cx: &Context, guard: &Guard, write: &Effect, columns: &[String]) -> bool {
+    let condition = cx.text.get(guard.span.range()).unwrap_or_default();
+    write
+        .values
+        .iter()
+        .filter(|v| columns.contains(&v.column))
+        .all(|v| {
+            let target = v.value.text.trim_matches(['\'', '"', '`']);
+            !target.is_empty()
+                && ['\'', '"', '`']
+                    .iter()
+                    .any(|q| condition.contains(&format!("{q}{target}{q}")))
+        })
+}
+
+fn is_flag(code: &str) -> bool {
+    matches!(
+        code,
+        "true" | "false" | "null" | "None" | "NULL" | "TRUE" | "FALSE" | "True" | "False"
+    )
 }
 
 /// The farthest a write is read as being inside (or past) its test's code.
@@ -595,7 +646,7 @@ fn finding(
                 help,
             )
         }
-        Shape::StateThenWrite { columns } => {
+        Shape::StateThenWrite { columns, .. } => {
             let cols = join_words(&columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>());
             let row = read.binding.as_deref().unwrap_or(read_table);
             let checked = join_words(
