@@ -592,7 +592,8 @@ fn map_transactions(
     map
 }
 
-fn root(handle: &str) -> &str {
+/// The variable a handle is reached through: `tx` of `tx.user`, `conn` of `&mut *conn`.
+pub(crate) fn root(handle: &str) -> &str {
     handle
         .split(['.', '(', '['])
         .next()

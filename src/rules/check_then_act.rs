@@ -338,9 +338,10 @@ fn set_if_unset(function: &Function, guard: &Guard, write: &Effect) -> bool {
 /// the transition, which matters when something done once per transition lives
 /// outside what racelint sees.
 fn converges(function: &Function, guard: &Guard, write: &Effect) -> bool {
-    let constant = write.values.iter().all(|v| {
-        !v.value.atomic && (v.value.literal || is_now(&v.value.text))
-    });
+    let constant = write
+        .values
+        .iter()
+        .all(|v| !v.value.atomic && (v.value.literal || is_now(&v.value.text)));
     let read_end = function.effects[guard.read].span.end;
     constant
         && !function.effects.iter().any(|other| {

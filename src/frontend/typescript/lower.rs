@@ -18,8 +18,8 @@ use super::syntax::{self, named_children, text, unwrap_expr, Chain};
 use crate::frontend::sql;
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{
-    Arm, CallbackArgument, Client, Completion, Effect, EffectKind, Field, FileModel, Function,
-    Guard, LocalCall, Span, Transaction, TransactionCallback, TransactionStyle, Value,
+    inline, Arm, CallbackArgument, Client, Completion, Effect, EffectKind, Field, FileModel,
+    Function, Guard, LocalCall, Span, Transaction, TransactionCallback, TransactionStyle, Value,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
@@ -1684,13 +1684,31 @@ impl<'q, 't> FnLowerer<'q, 't> {
     ) {
         let (effects, calls) = (self.func.effects.len(), self.func.calls.len());
         self.inline_callback(function, param_taint);
+        let handle = syntax::param_name(function, 0, self.src)
+            .or_else(|| self.destructured_handle(function, effects, calls));
         let callback = CallbackArgument {
             arg,
             effects: effects..self.func.effects.len(),
             calls: calls..self.func.calls.len(),
-            handle: syntax::param_name(function, 0, self.src),
+            handle,
         };
         self.func.calls[call].callbacks.push(callback);
+    }
+
+    /// `async ({ tx }) => …`: a callback handed a context object. Its handle is the
+    /// destructured name the body reaches the database through (or passes on to a
+    /// call), since the wrapper may put the transaction under any key.
+    fn destructured_handle(&self, function: Node, effects: usize, calls: usize) -> Option<String> {
+        let mut names = Vec::new();
+        syntax::pattern_names(syntax::param_pattern(function, 0)?, self.src, &mut names);
+        names.into_iter().find(|name| {
+            self.func.effects[effects..]
+                .iter()
+                .any(|e| inline::root(&e.handle) == name)
+                || self.func.calls[calls..]
+                    .iter()
+                    .any(|c| c.args.iter().any(|a| inline::root(a) == name))
+        })
     }
 
     /// `fn(tx)` inside an open transaction, `fn` a parameter: this function is a

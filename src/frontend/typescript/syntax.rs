@@ -158,12 +158,20 @@ pub fn param_name(function: Node, index: usize, src: &str) -> Option<String> {
     if let Some(single) = function.field("parameter") {
         return (index == 0).then(|| text(single, src).to_string());
     }
+    let pattern = param_pattern(function, index)?;
+    (pattern.kind() == "identifier").then(|| text(pattern, src).to_string())
+}
+
+/// The binding pattern of parameter `index` (`{ tx }` of `async ({ tx }) => …`).
+pub fn param_pattern(function: Node, index: usize) -> Option<Node> {
+    if let Some(single) = function.field("parameter") {
+        return (index == 0).then_some(single);
+    }
     let params = function.field("parameters")?;
     let param = named_children(params)
         .filter(|p| p.kind() != "comment")
         .nth(index)?;
-    let pattern = param.field("pattern").unwrap_or(param);
-    (pattern.kind() == "identifier").then(|| text(pattern, src).to_string())
+    Some(param.field("pattern").unwrap_or(param))
 }
 
 /// Every identifier a binding pattern introduces (`{ data: row }`, `[first]`, `x = 1`).
