@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use crate::budget::Budget;
 
 use super::{
-    Arm, CallbackArgument, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Origin, Span,
-    Transaction, TransactionCallback, TransactionStyle,
+    Arm, CallbackArgument, Client, Effect, EffectKind, FileModel, Function, Guard, LocalCall,
+    Origin, Span, Transaction, TransactionCallback, TransactionStyle,
 };
 
 /// How many calls deep the expansion follows.
@@ -160,6 +160,7 @@ pub fn expand_file(
             };
             let callers = resolver.callers(file, index);
             assume_callers_transaction(f, &callers, &mut out);
+            assume_callers_ambient_transaction(&callers, &mut out);
             out.callers_hold_lock = !callers.is_empty()
                 && callers
                     .iter()
@@ -211,6 +212,38 @@ fn assume_callers_transaction(
             if e.transaction.is_none() && root(&e.handle) == param {
                 e.transaction = Some(assumed);
             }
+        }
+    }
+}
+
+/// A function every caller calls while a `@Transactional()` method's transaction is
+/// open: seen on its own, its statements outside a transaction of their own run
+/// in that one (the first call's), whatever handle they go through.
+fn assume_callers_ambient_transaction(calls: &[(&Function, &LocalCall)], out: &mut Function) {
+    let ambient: Option<Vec<&Transaction>> = calls
+        .iter()
+        .map(|(caller, call)| {
+            let tx = caller.root_transaction(call.transaction?);
+            caller.is_ambient(tx).then(|| &caller.transactions()[tx])
+        })
+        .collect();
+    let Some(first) = ambient.as_deref().and_then(|a| a.first()) else {
+        return;
+    };
+    if !out
+        .effects
+        .iter()
+        .any(|e| e.transaction.is_none() && e.client != Client::Runtime)
+    {
+        return;
+    }
+    let assumed = out.add_transaction(Transaction {
+        parent: None,
+        ..(*first).clone()
+    });
+    for e in &mut out.effects {
+        if e.transaction.is_none() && e.client != Client::Runtime {
+            e.transaction = Some(assumed);
         }
     }
 }
@@ -355,6 +388,7 @@ impl Linker<'_, '_> {
                         .or_else(|| {
                             call.transaction.filter(|&t| {
                                 out.transactions[t].handle.as_deref() == Some(root(&e.handle))
+                                    || out.is_ambient(t)
                             })
                         });
                     // The callee's numbering, like `transaction`: an enclosing

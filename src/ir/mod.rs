@@ -320,6 +320,11 @@ pub enum TransactionStyle {
     /// transaction (sqlx's `conn: &mut PgConnection`). Inlined into a caller that
     /// passes no transaction there, it is none.
     Lent,
+    /// Bound to the running code rather than to a handle: a method decorated
+    /// `@Transactional()`, whose transaction travels in async-local storage and
+    /// is used by every repository call made while it runs, in the method and in
+    /// what it calls.
+    Ambient,
     /// A SQL function's body: it runs inside one transaction, its caller's or, when
     /// called on its own, its statement's.
     Routine,
@@ -484,6 +489,21 @@ impl Function {
     /// The outermost transaction `tx` is nested in. Parents come before their
     /// children ([`Function::add_transaction`]), so each step goes down and the
     /// walk ends.
+    /// Transaction `tx` or one it is nested in is bound to the running code
+    /// ([`TransactionStyle::Ambient`]): every statement made inside joins it.
+    pub fn is_ambient(&self, mut tx: usize) -> bool {
+        while let Some(t) = self.transactions.get(tx) {
+            if t.style == TransactionStyle::Ambient {
+                return true;
+            }
+            match t.parent {
+                Some(parent) if parent < tx => tx = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     pub fn root_transaction(&self, mut tx: usize) -> usize {
         while let Some(parent) = self.transactions.get(tx).and_then(|t| t.parent) {
             if parent >= tx {

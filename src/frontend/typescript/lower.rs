@@ -434,6 +434,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         } else if let Some(param) = node.field("parameter") {
             self.func.params.push(text(param, self.src).to_string());
         }
+        let ambient = self.open_decorated_transaction(node);
         match node.field("body") {
             Some(body) if body.kind() == "statement_block" => self.stmt(body),
             Some(body) => {
@@ -445,6 +446,34 @@ impl<'q, 't> FnLowerer<'q, 't> {
             }
             None => {}
         }
+        if ambient {
+            self.tx_stack.pop();
+        }
+    }
+
+    /// A method decorated `@Transactional()`: its whole body runs in a transaction
+    /// every statement joins, whatever handle it goes through. Decorators are the
+    /// method's own children or, in a class body, the siblings just before it.
+    fn open_decorated_transaction(&mut self, method: Node<'t>) -> bool {
+        let own = named_children(method).filter(|c| c.kind() == "decorator");
+        let before = std::iter::successors(method.prev_named_sibling(), |n| n.prev_named_sibling())
+            .take_while(|n| n.kind() == "decorator");
+        let Some(serializable) = own
+            .chain(before)
+            .find_map(|d| clients::transactional_decorator(text(d, self.src)))
+        else {
+            return false;
+        };
+        let index = self.func.add_transaction(Transaction {
+            style: TransactionStyle::Ambient,
+            client: self.hints.main_client(),
+            span: span_of(method),
+            handle: None,
+            serializable,
+            parent: None,
+        });
+        self.tx_stack.push((index, None));
+        true
     }
 
     /// A `return` of the function itself (not of a callback inlined into it)

@@ -203,9 +203,47 @@ impl FileHints {
     }
 }
 
+/// A method decorator that runs the method in a transaction carried by the async
+/// context, not by a handle: `@Transactional()` (typeorm-transactional,
+/// @nestjs-cls/transactional, MikroORM) and `@Transaction()` (Vendure, TypeORM
+/// 0.2). `Some(serializable)` when it opens or joins one; a propagation that may
+/// run without one (`SUPPORTS`, `NOT_SUPPORTED`, `NEVER`) and Vendure's
+/// `'manual'` mode are none.
+pub fn transactional_decorator(code: &str) -> Option<bool> {
+    let code = code.trim().strip_prefix('@')?;
+    let (name, args) = code.split_once('(').unwrap_or((code, ""));
+    let name = name.trim().rsplit('.').next().unwrap_or(name);
+    if !matches!(name, "Transactional" | "Transaction") {
+        return None;
+    }
+    let args = args.to_ascii_uppercase();
+    if [
+        "SUPPORTS",
+        "NOT_SUPPORTED",
+        "NEVER",
+        "'MANUAL'",
+        "\"MANUAL\"",
+    ]
+    .iter()
+    .any(|word| args.contains(word))
+    {
+        return None;
+    }
+    Some(args.contains("SERIALIZABLE"))
+}
+
+/// What a file needs to hold a `@Transactional()` method: its calls into other
+/// files run in that method's transaction.
+static DECORATOR_VOCABULARY: Vocabulary = Vocabulary {
+    calls: &["@Transactional", "@Transaction("],
+    gated_calls: &[],
+    gates: &[],
+};
+
 /// Every client's vocabulary, for the prefilter.
 pub fn vocabularies() -> Vec<&'static Vocabulary> {
     vec![
+        &DECORATOR_VOCABULARY,
         &prisma::VOCABULARY,
         &drizzle::BUILDER_VOCABULARY,
         &drizzle::HANDLE_VOCABULARY,
@@ -879,4 +917,33 @@ pub fn expand_builder_variable<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Ch
     combined.segments.extend(chain.segments.iter().cloned());
     combined.node = chain.node;
     Some(combined)
+}
+
+#[cfg(test)]
+mod decorator_tests {
+    use super::transactional_decorator;
+
+    #[test]
+    fn transactional_decorators_open_a_transaction_unless_their_propagation_may_not() {
+        assert_eq!(transactional_decorator("@Transactional()"), Some(false));
+        assert_eq!(transactional_decorator("@Transaction()"), Some(false));
+        assert_eq!(
+            transactional_decorator(
+                "@Transactional({ isolationLevel: IsolationLevel.SERIALIZABLE })"
+            ),
+            Some(true)
+        );
+        assert_eq!(transactional_decorator("@cls.Transactional()"), Some(false));
+        assert_eq!(
+            transactional_decorator("@Transactional({ propagation: Propagation.SUPPORTS })"),
+            None
+        );
+        assert_eq!(
+            transactional_decorator("@Transactional({ propagation: 'NOT_SUPPORTED' })"),
+            None
+        );
+        assert_eq!(transactional_decorator("@Transaction('manual')"), None);
+        assert_eq!(transactional_decorator("@TransactionManager()"), None);
+        assert_eq!(transactional_decorator("@Mutation()"), None);
+    }
 }
