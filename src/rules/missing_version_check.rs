@@ -87,9 +87,55 @@ fn lost_update<'f>(
                     && !read.many
                     && identifies_read_row(write, read, r);
                 let protected = function.check_is_serialized(r, index);
-                (same_row && !protected).then_some((read, field))
+                (same_row && !protected && !through_another_service(function, read, field))
+                    .then_some((read, field))
             })
         })
+}
+
+/// The value is what another service answered (`customer.id` of a Stripe call
+/// made with the row's email), not the row's data changed in code: nothing a
+/// concurrent update wrote to this column is folded into it.
+fn through_another_service(function: &Function, read: &Effect, field: &Field) -> bool {
+    let names_row = read
+        .binding
+        .as_deref()
+        .is_some_and(|row| field.value.vars.iter().any(|v| v == row));
+    !names_row
+        && field.value.vars.iter().any(|v| {
+            function
+                .effects
+                .iter()
+                .any(|e| e.kind == EffectKind::External && e.binding.as_deref() == Some(v.as_str()))
+        })
+}
+
+/// The columns of the read row the value names (`user.lastName` → `lastName`),
+/// or `None` when it uses the row whole (`...user`) or names none of its fields.
+fn row_fields_named(read: &Effect, field: &Field) -> Option<Vec<String>> {
+    let row = read.binding.as_deref()?;
+    let code = &field.value.text;
+    if code.contains(&format!("...{row}")) {
+        return None;
+    }
+    let prefix = format!("{row}.");
+    let fields: Vec<String> = code
+        .match_indices(&prefix)
+        .filter(|(at, _)| {
+            !code[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        })
+        .map(|(at, _)| {
+            code[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|f| !f.is_empty())
+        .collect();
+    (!fields.is_empty()).then_some(fields)
 }
 
 /// The update's filter picks the row the read returned: by its result
@@ -183,8 +229,18 @@ fn read_modify_write(
             ),
         ));
     }
+    let other_columns = row_fields_named(read, field).filter(|named| {
+        let own = crate::schema::fold_name(column);
+        !named.iter().any(|n| crate::schema::fold_name(n) == own)
+    });
     let confidence = if super::serialized_by_sqlite(cx, function, read, write) {
         Confidence::low(super::SQLITE_SERIALIZES)
+    } else if let Some(other) = other_columns {
+        Confidence::low(format!(
+            "`{column}` is computed from other columns of the row ({}), not from itself: a concurrent change of `{column}` is replaced as any later write would replace it, and only a stale `{}` carries over",
+            other.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            other[0],
+        ))
     } else if lost_value_is_numeric_or_json(column, &field.value.text) {
         Confidence::high(format!(
             "`{column}` is a number or a document: a concurrent change to it is silently lost"
