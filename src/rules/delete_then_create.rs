@@ -49,13 +49,23 @@ impl Rule for DeleteThenCreate {
     }
 }
 
+/// The same table, or a related one whose new rows belong to what was deleted:
+/// they carry a value the delete picked its rows by (`documentId`). A log row
+/// written about the delete (an audit entry, an event) recreates nothing.
 fn same_or_related_table(cx: &Context, delete: &Effect, create: &Effect) -> bool {
-    match (delete.table.as_deref(), create.table.as_deref()) {
-        (Some(d), Some(c)) => {
-            cx.schema.table_key(d) == cx.schema.table_key(c) || cx.schema.related(d, c)
-        }
-        _ => false,
+    let (Some(d), Some(c)) = (delete.table.as_deref(), create.table.as_deref()) else {
+        return false;
+    };
+    if cx.schema.table_key(d) == cx.schema.table_key(c) {
+        return true;
     }
+    let carries_deleted_key = create.values.iter().any(|v| {
+        !v.value.literal
+            && delete.filter.iter().any(|f| {
+                !f.value.literal && !f.value.text.is_empty() && f.value.text == v.value.text
+            })
+    });
+    cx.schema.related(d, c) && !cx.is_log_like(create) && carries_deleted_key
 }
 
 fn finding(cx: &Context, function: &Function, delete: &Effect, create: &Effect) -> Finding {
