@@ -71,7 +71,7 @@ impl Rule for CheckThenAct {
                 shape(cx, function, guard, read, write).map(|s| (guard, read, s))
             });
             if let Some((guard, read, shape)) = race {
-                let confidence = confidence(cx, function, read, write, &shape);
+                let confidence = confidence(cx, function, guard, read, write, &shape);
                 out.push(finding(cx, guard, read, write, shape, confidence));
             }
         }
@@ -153,6 +153,7 @@ fn parent_created_here(cx: &Context, function: &Function, parent: &str, write: &
 fn confidence(
     cx: &Context,
     function: &Function,
+    guard: &Guard,
     read: &Effect,
     write: &Effect,
     shape: &Shape,
@@ -166,6 +167,12 @@ fn confidence(
         _ => read.filter_columns().collect(),
     };
     match shape {
+        // No unique key can stop this one: the rows differ, only their number is wrong.
+        Shape::AbsenceThenInsert if read.many && compares_to_limit(cx, guard) => {
+            Confidence::medium(
+                "a count compared with a limit: concurrent requests can both pass it and go over the limit by a row each",
+            )
+        }
         Shape::AbsenceThenInsert | Shape::AbsenceThenClaim { .. } => {
             let cols = checked.join(", ");
             if let Some(key) = cx.schema.unique_key_within(read_table, &checked) {
@@ -553,7 +560,12 @@ fn finding(
                 }
             }
             let unique = cx.schema.unique_key_within(read_table, &checked);
-            let message = if read.many || !guard.fields.is_empty() {
+            let limit = read.many && compares_to_limit(cx, guard);
+            let message = if limit {
+                format!(
+                    "`{table}` is inserted while the count {read_name} returned is under the limit checked at line {check_line}, but concurrent requests can both see room and both insert, going over it"
+                )
+            } else if read.many || !guard.fields.is_empty() {
                 format!(
                     "`{table}` is inserted because of what {read_name} returned, but a concurrent request can pass the same check and insert too"
                 )
@@ -564,16 +576,18 @@ fn finding(
             };
             // The schema knows the table and no unique key covers the check: the
             // check is all that stands between two requests and a duplicate.
-            let message =
-                if unique.is_none() && cx.schema.table(read_table).is_some() && !checked.is_empty()
-                {
-                    format!(
-                        "{message}; no unique key on `{read_table}` ({}) guards it",
-                        checked.join(", ")
-                    )
-                } else {
-                    message
-                };
+            let message = if unique.is_none()
+                && !limit
+                && cx.schema.table(read_table).is_some()
+                && !checked.is_empty()
+            {
+                format!(
+                    "{message}; no unique key on `{read_table}` ({}) guards it",
+                    checked.join(", ")
+                )
+            } else {
+                message
+            };
             let help = match &unique {
                 Some(key) => {
                     let mut help = help_with_code(
