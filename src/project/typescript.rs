@@ -28,6 +28,10 @@ const PACKAGE_ENTRIES: &[&str] = &[
 
 pub struct TsIndex {
     resolver: Resolver,
+    /// The same without tsconfig: a `tsconfig.json` whose `extends` names a package
+    /// a fresh checkout has not installed (`@acme/tsconfig/base.json`) makes every
+    /// resolution from under it fail, relative paths included.
+    without_tsconfig: Resolver,
     /// Every TypeScript/JavaScript file of the project by canonical path.
     by_path: HashMap<PathBuf, usize>,
     /// Workspace packages: name → folder.
@@ -64,6 +68,10 @@ impl TsIndex {
             ..ResolveOptions::default()
         };
         TsIndex {
+            without_tsconfig: Resolver::new(ResolveOptions {
+                tsconfig: None,
+                ..options.clone()
+            }),
             resolver: Resolver::new(options),
             by_path,
             packages: workspace_packages(files, root),
@@ -161,10 +169,11 @@ impl TsIndex {
         if let Some(known) = self.resolved.lock().ok()?.get(&key) {
             return *known;
         }
-        let from = &files[file].source.path;
+        let from = canonical(&files[file].source.path);
         let found = self
             .resolver
-            .resolve_file(canonical(from), specifier)
+            .resolve_file(&from, specifier)
+            .or_else(|_| self.without_tsconfig.resolve_file(&from, specifier))
             .ok()
             .map(|r| r.into_path_buf())
             .and_then(|p| self.by_path.get(&canonical(&p)).copied())
