@@ -215,7 +215,7 @@ fn confidence(
             });
             if !cx.project.deleted_by_requests.contains(&parent) {
                 Confidence::low(format!(
-                    "`{read_table}` rows are deleted only on admin or account-deletion paths"
+                    "`{read_table}` rows are deleted only on admin or account-deletion paths, or are accounts themselves"
                 ))
             } else if has_fk && (write.transaction.is_some() || !committed_before) {
                 Confidence::low(format!(

@@ -91,7 +91,7 @@ impl ProjectFacts {
                     if let Some(table) = &effect.table {
                         let key = schema.table_key(table);
                         let place = place(effect);
-                        if !is_admin_path(&function.name, &place) {
+                        if !is_admin_path(&function.name, &place) && !is_tenant_root(table) {
                             self.deleted_by_requests.insert(key.clone());
                         }
                         self.deleted_tables.entry(key).or_insert(place);
@@ -129,6 +129,26 @@ fn bumps_version(schema: &Schema, effect: &Effect) -> bool {
         crate::schema::fold_name(&v.column) == version
             && (v.value.atomic || code.contains("+1") || code.contains("increment"))
     })
+}
+
+/// The table a whole tenant hangs from (`team`, `workspace`, `organization`,
+/// `account`): deleting one of its rows is deleting an account, which few requests
+/// do and whose children go with it.
+fn is_tenant_root(table: &str) -> bool {
+    let name = crate::schema::snake_case(table).to_ascii_lowercase();
+    let name = name.rsplit('.').next().unwrap_or(&name);
+    matches!(
+        name.trim_end_matches('s'),
+        "team"
+            | "workspace"
+            | "organization"
+            | "organisation"
+            | "org"
+            | "account"
+            | "tenant"
+            | "company"
+            | "user"
+    )
 }
 
 /// Whether a delete happens on an admin path or when an account is deleted: code
