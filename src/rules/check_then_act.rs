@@ -222,8 +222,10 @@ fn confidence(
                     "the foreign key to `{read_table}` makes the race fail the insert, and nothing written before it stays"
                 ))
             } else if has_fk {
-                Confidence::medium(format!(
-                    "the foreign key to `{read_table}` fails the insert, after earlier writes were committed"
+                // A request racing the deletion of its own parent ends in an error; what
+                // it committed before is a partial change only that rare race leaves.
+                Confidence::low(format!(
+                    "the foreign key to `{read_table}` fails the insert; only the writes committed before it stay, and only when the parent is deleted at that moment"
                 ))
             } else {
                 Confidence::medium(format!(
