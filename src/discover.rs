@@ -20,7 +20,7 @@ pub enum Language {
 }
 
 /// Folders that hold dependencies or generated output, never the app's own code.
-const SKIPPED_DIRS: &[&str] = &[
+pub(crate) const SKIPPED_DIRS: &[&str] = &[
     "node_modules",
     "target",
     "dist",
@@ -228,8 +228,11 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// The project root for schema discovery: the nearest ancestor of `path` holding
-/// `.git` or `racelint.toml`, else the current directory.
+/// The project root, whose files and schema sources make the project: walking up
+/// from `path` to the repository root (the nearest folder holding `.git`), the
+/// outermost folder holding a `racelint.toml`, else the repository root, else the
+/// current directory. A `racelint.toml` inside another one's folder configures
+/// part of that project (a monorepo's package), it does not cut it off.
 pub fn project_root(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let start = normalize(&cwd.join(path));
@@ -238,10 +241,16 @@ pub fn project_root(path: &Path) -> PathBuf {
     } else {
         start
     };
-    std::iter::successors(Some(start.as_path()), |p| p.parent())
-        .find(|dir| dir.join(".git").exists() || dir.join("racelint.toml").exists())
-        .map(Path::to_path_buf)
-        .unwrap_or(cwd)
+    let mut configured = None;
+    for dir in start.ancestors() {
+        if dir.join("racelint.toml").is_file() {
+            configured = Some(dir);
+        }
+        if dir.join(".git").exists() {
+            return configured.unwrap_or(dir).to_path_buf();
+        }
+    }
+    configured.map(Path::to_path_buf).unwrap_or(cwd)
 }
 
 #[cfg(test)]

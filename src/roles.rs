@@ -14,7 +14,7 @@
 //! never makes a seed (a project may keep anything in a `seeds/` folder): the file
 //! must also read like one. `racelint.toml` `[roles]` globs override the guess.
 
-use crate::config::{Config, RoleGlobs};
+use crate::config::{Configs, RoleGlobs};
 use crate::discover;
 use crate::ir::FileModel;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -72,10 +72,43 @@ fn assigned(role: Role, reason: impl Into<String>) -> Option<Assigned> {
     })
 }
 
+/// One configuration's `[roles]` globs compiled, in the order they are tried.
+fn role_globs(root: &Path, roles: &RoleGlobs) -> Result<Vec<(Role, Gitignore)>, String> {
+    let RoleGlobs {
+        production,
+        test,
+        script,
+        migration,
+        seed,
+    } = roles;
+    let mut overrides = Vec::new();
+    for (role, globs) in [
+        (Role::Production, production),
+        (Role::Test, test),
+        (Role::Script, script),
+        (Role::Migration, migration),
+        (Role::Seed, seed),
+    ] {
+        if globs.is_empty() {
+            continue;
+        }
+        let mut builder = GitignoreBuilder::new(discover::absolute(globs.base_or(root)));
+        for glob in &globs.patterns {
+            builder
+                .add_line(None, glob)
+                .map_err(|e| format!("invalid [roles] glob `{glob}`: {e}"))?;
+        }
+        overrides.push((role, builder.build().map_err(|e| e.to_string())?));
+    }
+    Ok(overrides)
+}
+
 /// Decides roles for the files of one project root; shared by the workers of a run.
 pub struct Roles {
     root: PathBuf,
-    overrides: Vec<(Role, Gitignore)>,
+    /// Each configuration's `[roles]` globs, and which configuration applies where.
+    overrides: Vec<Vec<(Role, Gitignore)>>,
+    index: crate::config::tree::ConfigIndex,
     /// Parsed `Cargo.toml` files by folder (`None`: no manifest there).
     manifests: Mutex<HashMap<PathBuf, Option<Arc<Manifest>>>>,
     /// Crates of the workspace at a folder, by package name.
@@ -83,43 +116,20 @@ pub struct Roles {
 }
 
 impl Roles {
-    /// Roles for files below `root`, corrected by the config's `[roles]` globs
-    /// (relative to the config file's folder, else to `root`).
-    pub fn new(root: &Path, config: &Config) -> Result<Roles, String> {
+    /// Roles for files below `root`, corrected by the `[roles]` globs of each
+    /// file's configuration (relative to the folder of the file that wrote
+    /// them, else to `root`).
+    pub fn new(root: &Path, configs: &Configs) -> Result<Roles, String> {
         let root = discover::absolute(root);
-        let base = config
-            .base_dir()
-            .map(discover::absolute)
-            .unwrap_or_else(|| root.clone());
-        let RoleGlobs {
-            production,
-            test,
-            script,
-            migration,
-            seed,
-        } = &config.roles;
-        let mut overrides = Vec::new();
-        for (role, globs) in [
-            (Role::Production, production),
-            (Role::Test, test),
-            (Role::Script, script),
-            (Role::Migration, migration),
-            (Role::Seed, seed),
-        ] {
-            if globs.is_empty() {
-                continue;
-            }
-            let mut builder = GitignoreBuilder::new(&base);
-            for glob in globs {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|e| format!("invalid [roles] glob `{glob}`: {e}"))?;
-            }
-            overrides.push((role, builder.build().map_err(|e| e.to_string())?));
-        }
+        let overrides = configs
+            .all()
+            .iter()
+            .map(|config| role_globs(&root, &config.roles))
+            .collect::<Result<_, String>>()?;
         Ok(Roles {
             root,
             overrides,
+            index: configs.index().clone(),
             manifests: Mutex::new(HashMap::new()),
             workspaces: Mutex::new(HashMap::new()),
         })
@@ -147,7 +157,7 @@ impl Roles {
     fn configured(&self, absolute: &Path) -> Option<Assigned> {
         // The last matching table wins, as in gitignore; `production` is listed
         // first so that a narrower role glob still applies inside it.
-        self.overrides
+        self.overrides[self.index.of(absolute)]
             .iter()
             .rev()
             .find(|(_, set)| {

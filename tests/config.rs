@@ -273,6 +273,8 @@ fn the_readme_example_sets_every_key() {
         min_confidence,
         roles,
         overrides,
+        extends: _,
+        set: _,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules

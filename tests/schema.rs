@@ -641,8 +641,9 @@ fn django_models() {
 #[test]
 fn valid_sql_parses_and_only_migrations_are_replayed() {
     let root = fixture("sql-sources");
-    let configured =
-        racelint::schema::MigrationFolders::new(&root, &strings(&["sql/extra/**"])).unwrap();
+    let config =
+        racelint::config::parse("[schema]\nmigrations = [\"sql/extra/**\"]\n", "-", &[]).unwrap();
+    let configured = racelint::schema::MigrationFolders::new(&config.into(), &root).unwrap();
     let d = racelint::schema::discover_with(&root, &configured);
     assert!(d.errors.is_empty(), "{:?}", d.errors);
     let s = &d.schema;

@@ -119,23 +119,35 @@ const MIGRATION_DIRS: [&str; 4] = ["migrations", "migration", "migrate", "drizzl
 /// data script, a query file) never changes the schema.
 #[derive(Clone, Debug, Default)]
 pub struct MigrationFolders {
-    globs: Option<ignore::overrides::Override>,
+    /// Each configuration's globs (`None`: it has none), and which applies where.
+    globs: Vec<Option<ignore::overrides::Override>>,
+    index: crate::config::tree::ConfigIndex,
 }
 
 impl MigrationFolders {
-    /// Gitignore-style `globs`, relative to `base` (the configuration's folder).
-    pub fn new(base: &Path, globs: &[String]) -> Result<MigrationFolders, String> {
-        if globs.is_empty() {
-            return Ok(MigrationFolders::default());
+    /// The `[schema] migrations` globs of each configuration, relative to the
+    /// folder of the file that wrote them (`root` when none did); a `.sql` file
+    /// is matched against those of its own configuration.
+    pub fn new(configs: &crate::config::Configs, root: &Path) -> Result<MigrationFolders, String> {
+        let mut all = Vec::new();
+        for config in configs.all() {
+            let globs = &config.schema.migrations;
+            if globs.is_empty() {
+                all.push(None);
+                continue;
+            }
+            let mut builder = ignore::overrides::OverrideBuilder::new(globs.base_or(root));
+            for g in &globs.patterns {
+                builder
+                    .add(g)
+                    .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
+            }
+            all.push(Some(builder.build().map_err(|e| e.to_string())?));
         }
-        let mut builder = ignore::overrides::OverrideBuilder::new(base);
-        for g in globs {
-            builder
-                .add(g)
-                .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
-        }
-        let globs = builder.build().map_err(|e| e.to_string())?;
-        Ok(MigrationFolders { globs: Some(globs) })
+        Ok(MigrationFolders {
+            globs: all,
+            index: configs.index().clone(),
+        })
     }
 
     fn holds(&self, root: &Path, path: &Path) -> bool {
@@ -149,7 +161,8 @@ impl MigrationFolders {
         }) || matches!(name, "schema.sql" | "structure.sql")
             || self
                 .globs
-                .as_ref()
+                .get(self.index.of(path))
+                .and_then(Option::as_ref)
                 .is_some_and(|g| g.matched(path, false).is_whitelist())
     }
 }
