@@ -19,7 +19,7 @@ use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::{inline, FileModel, Function};
 use crate::project::{Project, ProjectFile};
 use crate::rules::{self, Context, ProjectFacts};
-use crate::schema::{self, Schema};
+use crate::schema::{self, Schemas};
 use crate::settings::{HintNames, Settings};
 use crate::source::{Position, SourceFile};
 use crate::suppress;
@@ -301,9 +301,9 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
             let found = pool
                 .install(|| schema::discover_reusing(root, candidates, schema_read, &migrations));
             errors.extend(found.errors);
-            found.schema
+            Schemas::new(found.schema, found.packages)
         }
-        _ => Schema::default(),
+        _ => Schemas::default(),
     };
     let mut project_files: Vec<ProjectFile> = lowered
         .into_iter()
@@ -311,6 +311,10 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
         .collect();
     project_files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
     let facts = facts_of(&schema, &project_files);
+    if let Some(root) = &schema_root {
+        let linted = project_files.iter().filter(|f| f.linted);
+        errors.extend(schema.conflicts_met(root, linted.map(|f| f.source.path.as_path())));
+    }
     let project = Project::new(project_files, schema_root.as_deref());
     Ok(Loaded {
         project,
@@ -328,14 +332,14 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
 }
 
 /// What the whole project does, from every file of it.
-pub(crate) fn facts_of(schema: &Schema, files: &[ProjectFile]) -> ProjectFacts {
+pub(crate) fn facts_of(schemas: &Schemas, files: &[ProjectFile]) -> ProjectFacts {
     let mut facts = ProjectFacts::default();
     for file in files {
         // What tests, scripts and seeds do is no fact about the running
         // application (but their SQL functions may still be called).
         let production = !file.role.runs_alone();
         facts.add_file(
-            schema,
+            schemas.for_file(&file.source.path),
             &file.model,
             &file.source.display_path,
             production,
@@ -417,7 +421,8 @@ pub(crate) fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
 pub(crate) struct Loaded {
     pub project: Project,
     pub facts: ProjectFacts,
-    pub schema: Schema,
+    /// The merged schema, and each package's when there are several.
+    pub schema: Schemas,
     /// Files that could not be read or parsed, schema problems.
     pub errors: Vec<RunError>,
     /// How many files the run lints.
@@ -462,7 +467,7 @@ impl Lowering {
 pub(crate) struct RuleRun<'a> {
     pub project: &'a Project,
     pub facts: &'a ProjectFacts,
-    pub schema: &'a Schema,
+    pub schema: &'a Schemas,
     /// Each file's configuration and what was compiled from it.
     pub settings: &'a Settings,
 }
@@ -478,6 +483,7 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
     } = *run;
     let source = &project.files[index].source;
     let (config, compiled) = settings.of(&source.path);
+    let schema = schema.for_file(&source.path);
     let (rules, known, active, overrides) = (
         &compiled.rules.rules,
         &compiled.rules.known,
@@ -591,9 +597,11 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
     let settings = Settings::new(Configs::default()).unwrap_or_else(|_| unreachable!());
     let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
     let (model, mut errors) = lower_source(&file, &HintNames::default());
-    let schema = Schema::default();
+    let schema = Schemas::default();
     let mut facts = ProjectFacts::default();
-    facts.add_file(&schema, &model, &file.display_path, true, |_| String::new());
+    facts.add_file(schema.merged(), &model, &file.display_path, true, |_| {
+        String::new()
+    });
     let project = Project::new(
         vec![ProjectFile {
             language: discover::language_of(path),

@@ -49,6 +49,11 @@ pub fn run(args: SchemaArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let mut found = found;
+    let packages = std::mem::take(&mut found.packages);
+    found
+        .errors
+        .extend(schema::Schemas::new(schema::Schema::default(), packages).all_conflicts(&root));
     match args.format {
         Format::Human => print!(
             "{}",

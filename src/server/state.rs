@@ -13,7 +13,7 @@ use crate::discover;
 use crate::lint::{self, Lowering, Options, RuleRun};
 use crate::project::{Project, ProjectFile};
 use crate::rules::ProjectFacts;
-use crate::schema::Schema;
+use crate::schema::Schemas;
 use lsp_types::Url;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub struct Workspace {
     pool: rayon::ThreadPool,
     project: Project,
     facts: ProjectFacts,
-    schema: Schema,
+    schema: Schemas,
     lowering: Lowering,
     /// Open documents by path.
     pub documents: BTreeMap<PathBuf, Document>,
