@@ -2,12 +2,14 @@
 //!
 //! A schema source belongs to its *package*: the nearest folder above it, within
 //! the project root, that holds `package.json`, `Cargo.toml`, `pyproject.toml`,
-//! `racelint.toml` or a `prisma/` folder (else the project root). A file sees the
-//! tables declared by the sources of the packages whose folder contains it (its
-//! own package and those around it, merged as one project's sources always
-//! are); a table none of those declares comes from the merged schema of the
-//! whole project. So two apps that each keep a `users` table keep their own,
-//! while an app with no schema of its own still sees the shared `packages/db`.
+//! `racelint.toml` or a `prisma/` folder (else the project root). For a table the
+//! sources of the packages whose folder contains a file declare (its own package
+//! and those around it, merged as one project's sources always are), the file
+//! sees their keys, foreign keys, version column and database; everything else —
+//! the table's other names, and every table they do not declare — comes from
+//! the merged schema of the whole project. So two apps that each keep a `users`
+//! table keep their own keys, while an app with no schema of its own still sees
+//! the shared `packages/db`.
 //!
 //! Two sibling packages that declare one table differently are a
 //! [`Conflict`]: files that take the table from the merged schema see the two
@@ -120,18 +122,9 @@ impl Schemas {
                     .iter()
                     .map(|t| t.name.to_lowercase())
                     .collect();
-                let mut schema = p.view;
-                schema.tables.extend(
-                    merged
-                        .tables
-                        .iter()
-                        .filter(|t| !declared.contains(&t.name.to_lowercase()))
-                        .cloned(),
-                );
-                schema.tables.sort_by(|a, b| a.name.cmp(&b.name));
                 View {
                     folder: p.folder,
-                    schema,
+                    schema: completed(p.view, &merged),
                     declared,
                 }
             })
@@ -203,6 +196,34 @@ impl Schemas {
     pub fn all_conflicts(&self, root: &Path) -> Vec<RunError> {
         self.conflicts.iter().map(|c| problem(root, c)).collect()
     }
+}
+
+/// A package's view completed from the merged schema: of a table the package
+/// (or one around it) declares, the keys, foreign keys, version column and
+/// database are the package's, and its other names the whole project's; every
+/// other table is the merged one.
+fn completed(view: Schema, merged: &Schema) -> Schema {
+    let mut tables = merged.tables.clone();
+    for own in view.tables {
+        let key = own.name.to_lowercase();
+        let Some(table) = tables.iter_mut().find(|t| t.name.to_lowercase() == key) else {
+            tables.push(own);
+            continue;
+        };
+        table.aliases.extend(own.aliases);
+        table.aliases.sort();
+        table.aliases.dedup();
+        table.database = own.database.or(table.database);
+        table.sources = own.sources;
+        table.primary_key = own.primary_key;
+        table.unique = own.unique;
+        table.foreign_keys = own.foreign_keys;
+        table.version_column = own.version_column;
+        table.version_declared = own.version_declared;
+        table.emulated_relations = own.emulated_relations;
+    }
+    tables.sort_by(|a, b| a.name.cmp(&b.name));
+    Schema { tables }
 }
 
 /// A `path:line` source, relative to `root`, as the run shows paths.
@@ -432,6 +453,29 @@ mod tests {
         ] {
             assert!(met[0].message.contains(part), "{part}: {}", met[0].message);
         }
+    }
+
+    #[test]
+    fn a_view_takes_keys_from_the_package_and_names_from_the_merged_schema() {
+        let mut merged = users("packages/a/schema.prisma:3", &[&["email"]]);
+        merged.aliases.push("Account".into());
+        merged.database = Some(crate::schema::Database::Mysql);
+        let own = users("packages/b/schema.prisma:7", &[]);
+        let view = completed(
+            Schema { tables: vec![own] },
+            &Schema {
+                tables: vec![merged],
+            },
+        );
+        let t = &view.tables[0];
+        assert!(t.unique.is_empty(), "the package's keys");
+        assert_eq!(t.sources, ["packages/b/schema.prisma:7"]);
+        assert_eq!(
+            t.aliases,
+            ["Account", "User"],
+            "every name the project uses"
+        );
+        assert_eq!(t.database, Some(crate::schema::Database::Mysql));
     }
 
     #[test]
