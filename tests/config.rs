@@ -492,16 +492,42 @@ fn a_nested_config_applies_only_under_its_folder() {
 
 #[test]
 fn a_nested_config_s_globs_are_relative_to_its_folder() {
+    let schema = "model Invite {\n  id     String @id\n  email  String\n  teamId String\n  @@unique([email, teamId])\n}\n";
     let dir = tree(&[
         ("racelint.toml", ""),
-        ("apps/web/racelint.toml", "exclude = [\"generated/**\"]\n"),
+        (
+            "apps/web/racelint.toml",
+            "exclude = [\"generated/**\", \"legacy/**\"]\n",
+        ),
         ("apps/web/generated/invite.ts", GET_OR_CREATE),
+        ("apps/web/legacy/schema.prisma", schema),
         ("generated/invite.ts", GET_OR_CREATE),
     ]);
     let (_, doc) = check_json(dir.path(), &[]);
     assert_eq!(
         placed(&doc),
         triples(&[("generated/invite.ts", "check-then-act", "error")])
+    );
+    // The nested config's `exclude` leaves its schema source out too.
+    assert!(
+        doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap()
+            .contains("schema of `invite` is unknown"),
+        "{doc:#}"
+    );
+    write(
+        dir.path(),
+        "apps/web/racelint.toml",
+        "exclude = [\"generated/**\"]\n",
+    );
+    let (_, doc) = check_json(dir.path(), &[]);
+    assert!(
+        !doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap()
+            .contains("is unknown"),
+        "{doc:#}"
     );
 }
 
