@@ -258,6 +258,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_nested_config_does_not_cut_the_project_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().canonicalize().unwrap();
+        let web = repo.join("apps/web/src");
+        std::fs::create_dir_all(&web).unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("apps/web/racelint.toml"), "").unwrap();
+        // Only the package has one: it is a project of its own, as before.
+        assert_eq!(project_root(&web), repo.join("apps/web"));
+        // With one at the root, the package's configures part of the project.
+        std::fs::write(repo.join("racelint.toml"), "").unwrap();
+        assert_eq!(project_root(&web), repo);
+        std::fs::remove_file(repo.join("racelint.toml")).unwrap();
+        std::fs::remove_file(repo.join("apps/web/racelint.toml")).unwrap();
+        assert_eq!(project_root(&web), repo, "the repository root");
+    }
+
+    #[test]
     fn languages_by_extension() {
         assert_eq!(
             language_of(Path::new("a/b.ts")),
