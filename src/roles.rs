@@ -106,8 +106,9 @@ fn role_globs(root: &Path, roles: &RoleGlobs) -> Result<Vec<(Role, Gitignore)>, 
 /// Decides roles for the files of one project root; shared by the workers of a run.
 pub struct Roles {
     root: PathBuf,
-    /// Each configuration's `[roles]` globs, and which configuration applies where.
-    overrides: Vec<Vec<(Role, Gitignore)>>,
+    /// Each configuration's file (as reasons name it) and `[roles]` globs, and
+    /// which configuration applies where.
+    overrides: Vec<(String, Vec<(Role, Gitignore)>)>,
     index: crate::config::tree::ConfigIndex,
     /// Parsed `Cargo.toml` files by folder (`None`: no manifest there).
     manifests: Mutex<HashMap<PathBuf, Option<Arc<Manifest>>>>,
@@ -124,7 +125,17 @@ impl Roles {
         let overrides = configs
             .all()
             .iter()
-            .map(|config| role_globs(&root, &config.roles))
+            .map(|config| {
+                let shown = config.path.as_deref().map_or_else(
+                    || crate::config::CONFIG_FILE.to_string(),
+                    |path| {
+                        let path = discover::absolute(path);
+                        let shown = path.strip_prefix(&root).unwrap_or(&path);
+                        shown.to_string_lossy().replace('\\', "/")
+                    },
+                );
+                Ok((shown, role_globs(&root, &config.roles)?))
+            })
             .collect::<Result<_, String>>()?;
         Ok(Roles {
             root,
@@ -157,7 +168,8 @@ impl Roles {
     fn configured(&self, absolute: &Path) -> Option<Assigned> {
         // The last matching table wins, as in gitignore; `production` is listed
         // first so that a narrower role glob still applies inside it.
-        self.overrides[self.index.of(absolute)]
+        let (file, overrides) = &self.overrides[self.index.of(absolute)];
+        overrides
             .iter()
             .rev()
             .find(|(_, set)| {
@@ -167,7 +179,7 @@ impl Roles {
             .and_then(|(role, _)| {
                 assigned(
                     *role,
-                    format!("matches `[roles] {}` in racelint.toml", role.as_str()),
+                    format!("matches `[roles] {}` in {file}", role.as_str()),
                 )
             })
     }

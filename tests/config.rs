@@ -611,3 +611,39 @@ fn the_errors_of_every_config_file_are_reported_at_once() {
     }
     assert!(out.stdout.is_empty(), "nothing is linted: {}", both(&out));
 }
+
+#[test]
+fn roles_come_from_each_file_s_config() {
+    let dir = tree(&[
+        ("racelint.toml", "[roles]\nscript = [\"ops/**\"]\n"),
+        ("apps/web/racelint.toml", "[roles]\ntest = [\"ops/**\"]\n"),
+        ("ops/backfill.ts", GET_OR_CREATE),
+        ("apps/web/ops/backfill.ts", GET_OR_CREATE),
+    ]);
+    let out = racelint(dir.path(), &["roles", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows: Vec<(String, String, String)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap().to_string();
+            (text("path"), text("role"), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "apps/web/ops/backfill.ts".to_string(),
+                "test".to_string(),
+                "matches `[roles] test` in apps/web/racelint.toml".to_string()
+            ),
+            (
+                "ops/backfill.ts".to_string(),
+                "script".to_string(),
+                "matches `[roles] script` in racelint.toml".to_string()
+            ),
+        ]
+    );
+}
