@@ -191,6 +191,9 @@ pub enum ErrorKind {
     Skipped,
     /// A schema source racelint could not understand.
     SchemaError,
+    /// Two packages' schemas declare one table differently, and some file sees
+    /// the two merged (`schema::packages`).
+    SchemaConflict,
     /// racelint caught an inconsistency in its own model and repaired it: a bug to
     /// report, never the input's fault. The run goes on.
     InternalError,
@@ -203,6 +206,7 @@ impl ErrorKind {
             ErrorKind::ReadError => "read-error",
             ErrorKind::Skipped => "skipped",
             ErrorKind::SchemaError => "schema-error",
+            ErrorKind::SchemaConflict => "schema-conflict",
             ErrorKind::InternalError => "internal-error",
         }
     }

@@ -20,7 +20,7 @@ pub enum Language {
 }
 
 /// Folders that hold dependencies or generated output, never the app's own code.
-const SKIPPED_DIRS: &[&str] = &[
+pub(crate) const SKIPPED_DIRS: &[&str] = &[
     "node_modules",
     "target",
     "dist",
@@ -228,8 +228,11 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// The project root for schema discovery: the nearest ancestor of `path` holding
-/// `.git` or `racelint.toml`, else the current directory.
+/// The project root, whose files and schema sources make the project: walking up
+/// from `path` to the repository root (the nearest folder holding `.git`), the
+/// outermost folder holding a `racelint.toml`, else the repository root, else the
+/// current directory. A `racelint.toml` inside another one's folder configures
+/// part of that project (a monorepo's package), it does not cut it off.
 pub fn project_root(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let start = normalize(&cwd.join(path));
@@ -238,15 +241,39 @@ pub fn project_root(path: &Path) -> PathBuf {
     } else {
         start
     };
-    std::iter::successors(Some(start.as_path()), |p| p.parent())
-        .find(|dir| dir.join(".git").exists() || dir.join("racelint.toml").exists())
-        .map(Path::to_path_buf)
-        .unwrap_or(cwd)
+    let mut configured = None;
+    for dir in start.ancestors() {
+        if dir.join("racelint.toml").is_file() {
+            configured = Some(dir);
+        }
+        if dir.join(".git").exists() {
+            return configured.unwrap_or(dir).to_path_buf();
+        }
+    }
+    configured.map(Path::to_path_buf).unwrap_or(cwd)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_config_does_not_cut_the_project_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().canonicalize().unwrap();
+        let web = repo.join("apps/web/src");
+        std::fs::create_dir_all(&web).unwrap();
+        std::fs::create_dir(repo.join(".git")).unwrap();
+        std::fs::write(repo.join("apps/web/racelint.toml"), "").unwrap();
+        // Only the package has one: it is a project of its own, as before.
+        assert_eq!(project_root(&web), repo.join("apps/web"));
+        // With one at the root, the package's configures part of the project.
+        std::fs::write(repo.join("racelint.toml"), "").unwrap();
+        assert_eq!(project_root(&web), repo);
+        std::fs::remove_file(repo.join("racelint.toml")).unwrap();
+        std::fs::remove_file(repo.join("apps/web/racelint.toml")).unwrap();
+        assert_eq!(project_root(&web), repo, "the repository root");
+    }
 
     #[test]
     fn languages_by_extension() {

@@ -31,5 +31,6 @@ pub mod roles;
 pub mod rules;
 pub mod schema;
 pub mod server;
+pub mod settings;
 pub mod source;
 pub mod suppress;

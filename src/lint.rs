@@ -8,18 +8,19 @@
 //! whatever the number of threads.
 
 use crate::budget::Budget;
-use crate::config::Config;
+use crate::config::Configs;
 use crate::diagnostic::{
     fingerprint, Diagnostic, ErrorKind, Finding, Location, RelatedLocation, Report, ResolvedEdit,
-    ResolvedFix, RuleMeta, RunError, Severity,
+    ResolvedFix, RuleMeta, RunError,
 };
 use crate::discover::{self, Language};
 use crate::frontend::rust;
 use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::{inline, FileModel, Function};
 use crate::project::{Project, ProjectFile};
-use crate::rules::{self, Context, ProjectFacts, Rule};
-use crate::schema::{self, Schema};
+use crate::rules::{self, Context, ProjectFacts};
+use crate::schema::{self, Schemas};
+use crate::settings::{HintNames, Settings};
 use crate::source::{Position, SourceFile};
 use crate::suppress;
 use rayon::prelude::*;
@@ -30,8 +31,9 @@ use std::time::Instant;
 #[derive(Clone, Debug)]
 pub struct Options {
     pub paths: Vec<PathBuf>,
-    /// Rules, severities, include/exclude globs, file size limit, client names.
-    pub config: Config,
+    /// Rules, severities, include/exclude globs, file size limit, client names:
+    /// the nearest `racelint.toml` of each file, or one for all.
+    pub configs: Configs,
     /// `--exclude` globs, on top of `.gitignore` and the config's `exclude`.
     pub exclude: Vec<String>,
     /// Worker threads; 0 means one per core.
@@ -59,7 +61,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             paths: vec![PathBuf::from(".")],
-            config: Config::default(),
+            configs: Configs::default(),
             exclude: Vec::new(),
             jobs: 0,
             schema: SchemaSource::ProjectRoot,
@@ -130,19 +132,6 @@ pub fn all_rule_meta() -> Vec<RuleMeta> {
         .collect()
 }
 
-/// The rules this run uses, each with the severity it reports at.
-pub fn active_rules(config: &Config) -> Vec<(&'static dyn Rule, Severity)> {
-    rules::RULES
-        .iter()
-        .filter_map(|r| {
-            config
-                .severity(r.meta())
-                .or_else(|| config.severity_in_overrides(r.meta()))
-                .map(|s| (*r, s))
-        })
-        .collect()
-}
-
 pub fn thread_pool(jobs: usize) -> Result<rayon::ThreadPool, Fatal> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -169,17 +158,13 @@ fn schema_root(options: &Options) -> Option<PathBuf> {
 /// Reads, lowers and links the whole project of a run: what `check` then runs
 /// the rules on, and what the editor server keeps between edits.
 pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded, Fatal> {
-    let config = &options.config;
+    let settings = std::sync::Arc::new(Settings::new(options.configs.clone()).map_err(Fatal)?);
+    let settings_ref = &*settings;
     let jobs = pool.current_num_threads();
-    let scope = &Scope::new(config).map_err(Fatal)?;
     discover::check_paths(&options.paths).map_err(Fatal)?;
     let prefilter = options
         .prefilter
-        .then(|| crate::frontend::Prefilter::new(&config.clients.prisma));
-    let hints = HintNames {
-        prisma: config.clients.prisma.clone(),
-        transaction_wrappers: config.transactions.wrappers.clone(),
-    };
+        .then(|| crate::frontend::Prefilter::new(&settings.all_prisma_names()));
     let roles = crate::roles::Roles::new(
         &discover::project_root(
             options
@@ -187,7 +172,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
                 .first()
                 .map_or(Path::new("."), PathBuf::as_path),
         ),
-        config,
+        &options.configs,
     )
     .map_err(Fatal)?;
 
@@ -201,7 +186,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
             discover::walk(
                 &options.paths,
                 &options.exclude,
-                &|p| scope.keeps(p),
+                &|p| settings_ref.keeps(p),
                 jobs,
                 &|path| {
                     let wanted = options
@@ -225,9 +210,8 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
                         .map(|path| {
                             let outcome = lint_file(
                                 &path,
-                                config.max_file_size,
+                                settings_ref,
                                 prefilter.as_ref(),
-                                &hints,
                                 schema_root.as_deref(),
                                 &roles,
                             );
@@ -250,7 +234,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
             Some(
                 found
                     .into_iter()
-                    .filter(|p| !scope.excludes(p) && !excluded.matches(p))
+                    .filter(|p| !settings.excludes(p) && !excluded.matches(p))
                     .collect(),
             )
         }
@@ -275,13 +259,13 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
     // of it: the functions they call, the tables deleted anywhere.
     if let Some(root) = schema_root.as_deref().filter(|root| !covers(options, root)) {
         let (sender, receiver) = std::sync::mpsc::channel::<PathBuf>();
-        let (prefilter, hints, linted_paths) = (&prefilter, &hints, &linted_paths);
+        let (prefilter, linted_paths) = (&prefilter, &linted_paths);
         let rest = std::thread::scope(|threads| {
             let walker = threads.spawn(move || {
                 discover::walk(
                     &[root.to_path_buf()],
                     &options.exclude,
-                    &|p| scope.keeps(p),
+                    &|p| settings_ref.keeps(p),
                     jobs,
                     &|path| {
                         let _ = sender.send(path);
@@ -296,14 +280,8 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
                         !linted_paths.contains(&path.canonicalize().unwrap_or(path.clone()))
                     })
                     .filter_map(|path| {
-                        let outcome = lint_file(
-                            &path,
-                            config.max_file_size,
-                            prefilter.as_ref(),
-                            hints,
-                            None,
-                            &roles,
-                        );
+                        let outcome =
+                            lint_file(&path, settings_ref, prefilter.as_ref(), None, &roles);
                         outcome.lowered.map(|l| (path, l))
                     })
                     .collect::<Vec<_>>()
@@ -318,15 +296,14 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
     }
     let schema = match (&schema_root, candidates) {
         (Some(root), Some(candidates)) => {
-            let base = config.base_dir().unwrap_or(root);
             let migrations =
-                schema::MigrationFolders::new(base, &config.schema.migrations).map_err(Fatal)?;
+                schema::MigrationFolders::new(&options.configs, root).map_err(Fatal)?;
             let found = pool
                 .install(|| schema::discover_reusing(root, candidates, schema_read, &migrations));
             errors.extend(found.errors);
-            found.schema
+            Schemas::new(found.schema, found.packages)
         }
-        _ => Schema::default(),
+        _ => Schemas::default(),
     };
     let mut project_files: Vec<ProjectFile> = lowered
         .into_iter()
@@ -334,6 +311,10 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
         .collect();
     project_files.sort_by(|a, b| a.source.path.cmp(&b.source.path));
     let facts = facts_of(&schema, &project_files);
+    if let Some(root) = &schema_root {
+        let linted = project_files.iter().filter(|f| f.linted);
+        errors.extend(schema.conflicts_met(root, linted.map(|f| f.source.path.as_path())));
+    }
     let project = Project::new(project_files, schema_root.as_deref());
     Ok(Loaded {
         project,
@@ -343,7 +324,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
         files,
         lowering: Lowering {
             prefilter,
-            hints,
+            settings,
             roles,
             schema_root,
         },
@@ -351,14 +332,14 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
 }
 
 /// What the whole project does, from every file of it.
-pub(crate) fn facts_of(schema: &Schema, files: &[ProjectFile]) -> ProjectFacts {
+pub(crate) fn facts_of(schemas: &Schemas, files: &[ProjectFile]) -> ProjectFacts {
     let mut facts = ProjectFacts::default();
     for file in files {
         // What tests, scripts and seeds do is no fact about the running
         // application (but their SQL functions may still be called).
         let production = !file.role.runs_alone();
         facts.add_file(
-            schema,
+            schemas.for_file(&file.source.path),
             &file.model,
             &file.source.display_path,
             production,
@@ -376,8 +357,6 @@ pub(crate) fn facts_of(schema: &Schema, files: &[ProjectFile]) -> ProjectFacts {
 
 pub fn check(options: &Options) -> Result<Report, Fatal> {
     let started = Instant::now();
-    let config = &options.config;
-    let rule_set = RuleSet::new(config);
     let pool = thread_pool(options.jobs)?;
     let Loaded {
         project: linked,
@@ -385,18 +364,14 @@ pub fn check(options: &Options) -> Result<Report, Fatal> {
         schema,
         mut errors,
         files,
-        ..
+        lowering,
     } = load(options, &pool)?;
     let project = &linked;
     let run = RuleRun {
         project,
         facts: &facts,
         schema: &schema,
-        config,
-        rules: &rule_set.rules,
-        known: &rule_set.known,
-        active: &rule_set.active,
-        overrides: &Overrides::new(config).map_err(Fatal)?,
+        settings: &lowering.settings,
     };
     let (mut diagnostics, stage_errors): (Vec<Diagnostic>, Vec<RunError>) = pool.install(|| {
         (0..project.files.len())
@@ -446,7 +421,8 @@ pub(crate) fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
 pub(crate) struct Loaded {
     pub project: Project,
     pub facts: ProjectFacts,
-    pub schema: Schema,
+    /// The merged schema, and each package's when there are several.
+    pub schema: Schemas,
     /// Files that could not be read or parsed, schema problems.
     pub errors: Vec<RunError>,
     /// How many files the run lints.
@@ -454,10 +430,10 @@ pub(crate) struct Loaded {
     pub lowering: Lowering,
 }
 
-/// How the run lowers a file: the prefilter, the client names, the roles.
+/// How the run lowers a file: the prefilter, the settings, the roles.
 pub(crate) struct Lowering {
     prefilter: Option<crate::frontend::Prefilter>,
-    hints: HintNames,
+    pub settings: std::sync::Arc<Settings>,
     roles: crate::roles::Roles,
     schema_root: Option<PathBuf>,
 }
@@ -471,7 +447,7 @@ impl Lowering {
             path,
             text,
             self.prefilter.as_ref(),
-            &self.hints,
+            &self.settings.of(path).1.hints,
             None,
             &self.roles,
         );
@@ -487,46 +463,13 @@ impl Lowering {
     }
 }
 
-/// The rules a configuration runs, and the ids suppressions may name.
-pub(crate) struct RuleSet {
-    pub rules: Vec<(&'static dyn Rule, Severity)>,
-    pub known: Vec<&'static str>,
-    pub active: Vec<&'static str>,
-}
-
-impl RuleSet {
-    pub(crate) fn new(config: &Config) -> RuleSet {
-        let rules = active_rules(config);
-        let known = all_rule_meta().iter().map(|m| m.id).collect();
-        let active = rules
-            .iter()
-            .map(|(r, _)| r.meta().id)
-            .chain(
-                suppress::META
-                    .iter()
-                    .filter(|m| config.severity(m).is_some())
-                    .map(|m| m.id),
-            )
-            .collect();
-        RuleSet {
-            rules,
-            known,
-            active,
-        }
-    }
-}
-
 /// What the rules of a run share, for every file they check.
 pub(crate) struct RuleRun<'a> {
     pub project: &'a Project,
     pub facts: &'a ProjectFacts,
-    pub schema: &'a Schema,
-    pub config: &'a Config,
-    pub rules: &'a [(&'static dyn Rule, Severity)],
-    /// Rule ids a suppression may name, and those this run reports.
-    pub known: &'a [&'a str],
-    pub active: &'a [&'a str],
-    pub overrides: &'a Overrides,
+    pub schema: &'a Schemas,
+    /// Each file's configuration and what was compiled from it.
+    pub settings: &'a Settings,
 }
 
 /// One linted file of the project: its functions linked, every rule, its
@@ -536,13 +479,17 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
         project,
         facts: project_facts,
         schema,
-        config,
-        rules,
-        known,
-        active,
-        overrides,
+        settings,
     } = *run;
     let source = &project.files[index].source;
+    let (config, compiled) = settings.of(&source.path);
+    let schema = schema.for_file(&source.path);
+    let (rules, known, active, overrides) = (
+        &compiled.rules.rules,
+        &compiled.rules.known,
+        &compiled.rules.active,
+        &compiled.overrides,
+    );
     let cx = Context {
         schema,
         project: project_facts,
@@ -647,14 +594,14 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
 /// One file's text linted as a project of its own (no schema, no other files):
 /// what the fuzzer drives through the whole pipeline.
 pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) {
-    let config = Config::default();
-    let rules = active_rules(&config);
-    let known: Vec<&str> = all_rule_meta().iter().map(|m| m.id).collect();
+    let settings = Settings::new(Configs::default()).unwrap_or_else(|_| unreachable!());
     let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
     let (model, mut errors) = lower_source(&file, &HintNames::default());
-    let schema = Schema::default();
+    let schema = Schemas::default();
     let mut facts = ProjectFacts::default();
-    facts.add_file(&schema, &model, &file.display_path, true, |_| String::new());
+    facts.add_file(schema.merged(), &model, &file.display_path, true, |_| {
+        String::new()
+    });
     let project = Project::new(
         vec![ProjectFile {
             language: discover::language_of(path),
@@ -669,110 +616,11 @@ pub fn lint_text(path: &Path, text: String) -> (Vec<Diagnostic>, Vec<RunError>) 
         project: &project,
         facts: &facts,
         schema: &schema,
-        config: &config,
-        rules: &rules,
-        known: &known,
-        active: &known,
-        overrides: &Overrides::default(),
+        settings: &settings,
     };
     let (diagnostics, problems) = check_file(&run, 0);
     errors.extend(problems);
     (diagnostics, errors)
-}
-
-/// The config's `include` and `exclude` globs, relative to the config's folder.
-struct Scope {
-    include: Option<ignore::gitignore::Gitignore>,
-    exclude: Option<ignore::gitignore::Gitignore>,
-}
-
-impl Scope {
-    fn new(config: &Config) -> Result<Scope, String> {
-        let base = config
-            .base_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let base = discover::absolute(&base);
-        let build = |globs: &[String]| -> Result<Option<ignore::gitignore::Gitignore>, String> {
-            if globs.is_empty() {
-                return Ok(None);
-            }
-            let mut builder = ignore::gitignore::GitignoreBuilder::new(&base);
-            for glob in globs {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|e| format!("invalid glob `{glob}`: {e}"))?;
-            }
-            builder.build().map(Some).map_err(|e| e.to_string())
-        };
-        Ok(Scope {
-            include: build(&config.include)?,
-            exclude: build(&config.exclude)?,
-        })
-    }
-
-    /// Whether the config's `exclude` names this file.
-    fn excludes(&self, path: &Path) -> bool {
-        let Some(set) = &self.exclude else {
-            return false;
-        };
-        let path = discover::absolute(path);
-        path.starts_with(set.path()) && set.matched_path_or_any_parents(&path, false).is_ignore()
-    }
-
-    /// Whether a walked file is in scope (files named on the command line always are).
-    fn keeps(&self, path: &Path) -> bool {
-        if self.include.is_none() && self.exclude.is_none() {
-            return true;
-        }
-        let path = discover::absolute(path);
-        let matches = |set: &ignore::gitignore::Gitignore| {
-            path.starts_with(set.path())
-                && set.matched_path_or_any_parents(&path, false).is_ignore()
-        };
-        self.include.as_ref().is_none_or(matches) && !self.exclude.as_ref().is_some_and(matches)
-    }
-}
-
-/// The config's `[[overrides]]`, their globs compiled against the config's folder.
-#[derive(Default)]
-pub(crate) struct Overrides {
-    sets: Vec<(
-        ignore::gitignore::Gitignore,
-        std::collections::BTreeMap<String, crate::config::RuleLevel>,
-    )>,
-}
-
-impl Overrides {
-    pub(crate) fn new(config: &Config) -> Result<Overrides, String> {
-        let base = discover::absolute(config.base_dir().unwrap_or(Path::new(".")));
-        let mut sets = Vec::new();
-        for o in &config.overrides {
-            let mut builder = ignore::gitignore::GitignoreBuilder::new(&base);
-            for glob in &o.files {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|e| format!("invalid glob `{glob}`: {e}"))?;
-            }
-            let set = builder.build().map_err(|e| e.to_string())?;
-            sets.push((set, o.rules.clone()));
-        }
-        Ok(Overrides { sets })
-    }
-
-    fn is_empty(&self) -> bool {
-        self.sets.is_empty()
-    }
-
-    /// The level the last matching override that names `rule` gives it here.
-    fn level(&self, path: &Path, rule: &str) -> Option<crate::config::RuleLevel> {
-        let path = discover::absolute(path);
-        self.sets.iter().rev().find_map(|(set, rules)| {
-            let matches = path.starts_with(set.path())
-                && set.matched_path_or_any_parents(&path, false).is_ignore();
-            matches.then(|| rules.get(rule).copied()).flatten()
-        })
-    }
 }
 
 /// `--exclude` globs, relative to the project root, for the schema sources found
@@ -806,24 +654,17 @@ impl Excluded {
     }
 }
 
-/// Client names from the configuration, handed to the frontends.
-#[derive(Default)]
-struct HintNames {
-    prisma: Vec<String>,
-    transaction_wrappers: Vec<String>,
-}
-
 fn lint_file(
     path: &Path,
-    max_size: u64,
+    settings: &Settings,
     prefilter: Option<&crate::frontend::Prefilter>,
-    names: &HintNames,
     schema_root: Option<&Path>,
     roles: &crate::roles::Roles,
 ) -> FileOutcome {
     // Most files are turned away by the prefilter: their display path is never needed.
     let display = || discover::display_path(path);
-    let bytes = match read_limited(path, max_size) {
+    let (config, compiled) = settings.of(path);
+    let bytes = match read_limited(path, config.max_file_size) {
         Ok(bytes) => bytes,
         Err((kind, message)) => return FileOutcome::error(&display(), kind, message),
     };
@@ -848,7 +689,7 @@ fn lint_file(
             )
         }
     };
-    lower_text(path, text, prefilter, names, schema_root, roles)
+    lower_text(path, text, prefilter, &compiled.hints, schema_root, roles)
 }
 
 /// [`lint_file`] once the text is read.
@@ -1120,7 +961,12 @@ pub fn place(file: &SourceFile, finding: Finding) -> Diagnostic {
     }
 }
 
-/// Whether the report should make `check` exit 1.
-pub fn fails(report: &Report, config: &Config) -> bool {
-    report.diagnostics.iter().any(|d| config.fails(d.severity))
+/// Whether the report should make `check` exit 1: a finding at or above the
+/// `fail-on` of its file's configuration.
+pub fn fails(report: &Report, configs: &Configs) -> bool {
+    report.diagnostics.iter().any(|d| {
+        configs
+            .for_path(Path::new(&d.location.path))
+            .fails(d.severity)
+    })
 }

@@ -14,7 +14,7 @@
 //! never makes a seed (a project may keep anything in a `seeds/` folder): the file
 //! must also read like one. `racelint.toml` `[roles]` globs override the guess.
 
-use crate::config::{Config, RoleGlobs};
+use crate::config::{Configs, RoleGlobs};
 use crate::discover;
 use crate::ir::FileModel;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -72,10 +72,44 @@ fn assigned(role: Role, reason: impl Into<String>) -> Option<Assigned> {
     })
 }
 
+/// One configuration's `[roles]` globs compiled, in the order they are tried.
+fn role_globs(root: &Path, roles: &RoleGlobs) -> Result<Vec<(Role, Gitignore)>, String> {
+    let RoleGlobs {
+        production,
+        test,
+        script,
+        migration,
+        seed,
+    } = roles;
+    let mut overrides = Vec::new();
+    for (role, globs) in [
+        (Role::Production, production),
+        (Role::Test, test),
+        (Role::Script, script),
+        (Role::Migration, migration),
+        (Role::Seed, seed),
+    ] {
+        if globs.is_empty() {
+            continue;
+        }
+        let mut builder = GitignoreBuilder::new(discover::absolute(globs.base_or(root)));
+        for glob in &globs.patterns {
+            builder
+                .add_line(None, glob)
+                .map_err(|e| format!("invalid [roles] glob `{glob}`: {e}"))?;
+        }
+        overrides.push((role, builder.build().map_err(|e| e.to_string())?));
+    }
+    Ok(overrides)
+}
+
 /// Decides roles for the files of one project root; shared by the workers of a run.
 pub struct Roles {
     root: PathBuf,
-    overrides: Vec<(Role, Gitignore)>,
+    /// Each configuration's file (as reasons name it) and `[roles]` globs, and
+    /// which configuration applies where.
+    overrides: Vec<(String, Vec<(Role, Gitignore)>)>,
+    index: crate::config::tree::ConfigIndex,
     /// Parsed `Cargo.toml` files by folder (`None`: no manifest there).
     manifests: Mutex<HashMap<PathBuf, Option<Arc<Manifest>>>>,
     /// Crates of the workspace at a folder, by package name.
@@ -83,43 +117,30 @@ pub struct Roles {
 }
 
 impl Roles {
-    /// Roles for files below `root`, corrected by the config's `[roles]` globs
-    /// (relative to the config file's folder, else to `root`).
-    pub fn new(root: &Path, config: &Config) -> Result<Roles, String> {
+    /// Roles for files below `root`, corrected by the `[roles]` globs of each
+    /// file's configuration (relative to the folder of the file that wrote
+    /// them, else to `root`).
+    pub fn new(root: &Path, configs: &Configs) -> Result<Roles, String> {
         let root = discover::absolute(root);
-        let base = config
-            .base_dir()
-            .map(discover::absolute)
-            .unwrap_or_else(|| root.clone());
-        let RoleGlobs {
-            production,
-            test,
-            script,
-            migration,
-            seed,
-        } = &config.roles;
-        let mut overrides = Vec::new();
-        for (role, globs) in [
-            (Role::Production, production),
-            (Role::Test, test),
-            (Role::Script, script),
-            (Role::Migration, migration),
-            (Role::Seed, seed),
-        ] {
-            if globs.is_empty() {
-                continue;
-            }
-            let mut builder = GitignoreBuilder::new(&base);
-            for glob in globs {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|e| format!("invalid [roles] glob `{glob}`: {e}"))?;
-            }
-            overrides.push((role, builder.build().map_err(|e| e.to_string())?));
-        }
+        let overrides = configs
+            .all()
+            .iter()
+            .map(|config| {
+                let shown = config.path.as_deref().map_or_else(
+                    || crate::config::CONFIG_FILE.to_string(),
+                    |path| {
+                        let path = discover::absolute(path);
+                        let shown = path.strip_prefix(&root).unwrap_or(&path);
+                        shown.to_string_lossy().replace('\\', "/")
+                    },
+                );
+                Ok((shown, role_globs(&root, &config.roles)?))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Roles {
             root,
             overrides,
+            index: configs.index().clone(),
             manifests: Mutex::new(HashMap::new()),
             workspaces: Mutex::new(HashMap::new()),
         })
@@ -147,7 +168,8 @@ impl Roles {
     fn configured(&self, absolute: &Path) -> Option<Assigned> {
         // The last matching table wins, as in gitignore; `production` is listed
         // first so that a narrower role glob still applies inside it.
-        self.overrides
+        let (file, overrides) = &self.overrides[self.index.of(absolute)];
+        overrides
             .iter()
             .rev()
             .find(|(_, set)| {
@@ -157,7 +179,7 @@ impl Roles {
             .and_then(|(role, _)| {
                 assigned(
                     *role,
-                    format!("matches `[roles] {}` in racelint.toml", role.as_str()),
+                    format!("matches `[roles] {}` in {file}", role.as_str()),
                 )
             })
     }

@@ -273,6 +273,8 @@ fn the_readme_example_sets_every_key() {
         min_confidence,
         roles,
         overrides,
+        extends: _,
+        set: _,
     } = config;
     assert!(!rules.is_empty());
     assert!(rules
@@ -416,5 +418,232 @@ fn an_override_without_files_or_with_a_misspelt_rule_is_an_error() {
         stderr(&out).contains("did you mean `check-then-act`?"),
         "{}",
         both(&out)
+    );
+}
+
+/// `(path, rule, severity)` of every finding.
+fn placed(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    findings(doc)
+        .into_iter()
+        .map(|(rule, path, _, severity)| (path, rule, severity))
+        .collect()
+}
+
+fn triples(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    items
+        .iter()
+        .map(|(p, r, s)| (p.to_string(), r.to_string(), s.to_string()))
+        .collect()
+}
+
+/// A monorepo: a root `racelint.toml` and one in `apps/web`, which applies whole
+/// to the files below it and to nothing else.
+#[test]
+fn a_nested_config_applies_only_under_its_folder() {
+    let dir = tree(&[
+        ("racelint.toml", "[rules]\nnon-atomic-writes = \"off\"\n"),
+        (
+            "apps/web/racelint.toml",
+            "fail-on = \"error\"\n[rules]\ncheck-then-act = \"warning\"\n",
+        ),
+        ("apps/web/src/invite.ts", GET_OR_CREATE),
+        ("apps/web/src/archive.ts", ARCHIVE),
+        ("apps/api/src/invite.ts", GET_OR_CREATE),
+        ("apps/api/src/archive.ts", ARCHIVE),
+    ]);
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let (code, doc) = check_json(dir.path(), &[]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[
+            ("apps/api/src/invite.ts", "check-then-act", "error"),
+            // The root's `non-atomic-writes = "off"` is not merged into apps/web's.
+            ("apps/web/src/archive.ts", "non-atomic-writes", "warning"),
+            ("apps/web/src/invite.ts", "check-then-act", "warning"),
+        ]),
+        "{doc:#}"
+    );
+    assert_eq!(code, Some(1));
+
+    // Linting the app alone, from the root or from inside it, gives its findings
+    // the same severities; its own `fail-on` lets the warning pass.
+    let (_, doc) = check_json(dir.path(), &["apps/web/src/invite.ts"]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[("apps/web/src/invite.ts", "check-then-act", "warning")])
+    );
+    let (code, doc) = check_json(&dir.path().join("apps/web"), &["src/invite.ts"]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[("src/invite.ts", "check-then-act", "warning")])
+    );
+    assert_eq!(code, Some(0), "apps/web fails on errors only");
+
+    // `--config` names one file for every file.
+    let (_, doc) = check_json(dir.path(), &["--config", "racelint.toml"]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[
+            ("apps/api/src/invite.ts", "check-then-act", "error"),
+            ("apps/web/src/invite.ts", "check-then-act", "error"),
+        ])
+    );
+}
+
+#[test]
+fn a_nested_config_s_globs_are_relative_to_its_folder() {
+    let schema = "model Invite {\n  id     String @id\n  email  String\n  teamId String\n  @@unique([email, teamId])\n}\n";
+    let dir = tree(&[
+        ("racelint.toml", ""),
+        (
+            "apps/web/racelint.toml",
+            "exclude = [\"generated/**\", \"legacy/**\"]\n",
+        ),
+        ("apps/web/generated/invite.ts", GET_OR_CREATE),
+        ("apps/web/legacy/schema.prisma", schema),
+        ("generated/invite.ts", GET_OR_CREATE),
+    ]);
+    let (_, doc) = check_json(dir.path(), &[]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[("generated/invite.ts", "check-then-act", "error")])
+    );
+    // The nested config's `exclude` leaves its schema source out too.
+    assert!(
+        doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap()
+            .contains("schema of `invite` is unknown"),
+        "{doc:#}"
+    );
+    write(
+        dir.path(),
+        "apps/web/racelint.toml",
+        "exclude = [\"generated/**\"]\n",
+    );
+    let (_, doc) = check_json(dir.path(), &[]);
+    assert!(
+        !doc["findings"][0]["confidence_reason"]
+            .as_str()
+            .unwrap()
+            .contains("is unknown"),
+        "{doc:#}"
+    );
+}
+
+/// `extend` starts from another file's settings: the child's keys win, tables
+/// merge entry by entry, overrides add up, and the extended file's globs stay
+/// relative to its own folder.
+#[test]
+fn extend_inherits_the_named_config() {
+    let dir = tree(&[
+        (
+            "racelint.toml",
+            "[rules]\nnon-atomic-writes = \"off\"\ncheck-then-act = \"warning\"\n\n\
+             [[overrides]]\nfiles = [\"apps/web/legacy/**\"]\nrules = { check-then-act = \"off\" }\n",
+        ),
+        (
+            "apps/web/racelint.toml",
+            "extend = \"../../racelint.toml\"\n[rules]\ncheck-then-act = \"info\"\n",
+        ),
+        ("apps/web/src/invite.ts", GET_OR_CREATE),
+        ("apps/web/src/archive.ts", ARCHIVE),
+        ("apps/web/legacy/invite.ts", GET_OR_CREATE),
+        ("apps/other/racelint.toml", "[rules]\ncheck-then-act = \"info\"\n"),
+        ("apps/other/archive.ts", ARCHIVE),
+    ]);
+    let (_, doc) = check_json(dir.path(), &[]);
+    assert_eq!(
+        placed(&doc),
+        triples(&[
+            // No `extend`: nothing of the root's.
+            ("apps/other/archive.ts", "non-atomic-writes", "warning"),
+            ("apps/web/src/invite.ts", "check-then-act", "info"),
+        ]),
+        "{doc:#}"
+    );
+
+    // A missing or circular `extend` is a configuration error at its line.
+    write(
+        dir.path(),
+        "apps/other/racelint.toml",
+        "extend = \"../web/racelint.toml\"\n",
+    );
+    write(
+        dir.path(),
+        "racelint.toml",
+        "extend = \"apps/other/racelint.toml\"\n",
+    );
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(stderr(&out).contains("circle"), "{}", both(&out));
+    write(dir.path(), "racelint.toml", "extend = \"base.toml\"\n");
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(stderr(&out).contains("base.toml"), "{}", both(&out));
+}
+
+#[test]
+fn the_errors_of_every_config_file_are_reported_at_once() {
+    let dir = tree(&[
+        ("racelint.toml", "selekt = []\n"),
+        (
+            "apps/web/racelint.toml",
+            "[rules]\ncheck-then-akt = \"off\"\n",
+        ),
+        (
+            "apps/api/racelint.toml",
+            "[clients]\nprisma = [\"ctx..db\"]\n",
+        ),
+        ("apps/web/invite.ts", GET_OR_CREATE),
+    ]);
+    let out = racelint(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = stderr(&out);
+    for part in [
+        "apps/web/racelint.toml",
+        "check-then-akt",
+        "apps/api/racelint.toml",
+        "ctx..db",
+        "selekt",
+    ] {
+        assert!(err.contains(part), "{part}:\n{}", both(&out));
+    }
+    assert!(out.stdout.is_empty(), "nothing is linted: {}", both(&out));
+}
+
+#[test]
+fn roles_come_from_each_file_s_config() {
+    let dir = tree(&[
+        ("racelint.toml", "[roles]\nscript = [\"ops/**\"]\n"),
+        ("apps/web/racelint.toml", "[roles]\ntest = [\"ops/**\"]\n"),
+        ("ops/backfill.ts", GET_OR_CREATE),
+        ("apps/web/ops/backfill.ts", GET_OR_CREATE),
+    ]);
+    let out = racelint(dir.path(), &["roles", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows: Vec<(String, String, String)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap().to_string();
+            (text("path"), text("role"), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "apps/web/ops/backfill.ts".to_string(),
+                "test".to_string(),
+                "matches `[roles] test` in apps/web/racelint.toml".to_string()
+            ),
+            (
+                "ops/backfill.ts".to_string(),
+                "script".to_string(),
+                "matches `[roles] script` in racelint.toml".to_string()
+            ),
+        ]
     );
 }

@@ -225,9 +225,13 @@ fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
     let config = unit.join("racelint.toml");
     if config.is_file() {
         let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
-        options.config = racelint::config::load(&config, &known).expect("fixture config loads");
+        options.configs = racelint::config::load(&config, &known)
+            .expect("fixture config loads")
+            .into();
     }
-    options.config.min_confidence = racelint::diagnostic::Level::Low;
+    options
+        .configs
+        .for_each_mut(|c| c.min_confidence = racelint::diagnostic::Level::Low);
     lint::check(&options).expect("lint runs").diagnostics
 }
 

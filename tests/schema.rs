@@ -1,5 +1,8 @@
 //! Schema discovery on whole fixture projects (`fixtures/schema/<source>/`): what a
-//! person reading each project would say its database looks like.
+//! person reading each project would say its database looks like; and in a
+//! monorepo, which package's schema each file sees.
+
+mod common;
 
 use racelint::diagnostic::ErrorKind;
 use racelint::schema::{discover, render_text, to_json, OnDelete, Schema, SchemaDiscovery, Table};
@@ -641,8 +644,9 @@ fn django_models() {
 #[test]
 fn valid_sql_parses_and_only_migrations_are_replayed() {
     let root = fixture("sql-sources");
-    let configured =
-        racelint::schema::MigrationFolders::new(&root, &strings(&["sql/extra/**"])).unwrap();
+    let config =
+        racelint::config::parse("[schema]\nmigrations = [\"sql/extra/**\"]\n", "-", &[]).unwrap();
+    let configured = racelint::schema::MigrationFolders::new(&config.into(), &root).unwrap();
     let d = racelint::schema::discover_with(&root, &configured);
     assert!(d.errors.is_empty(), "{:?}", d.errors);
     let s = &d.schema;
@@ -711,4 +715,138 @@ fn the_schema_command_reads_the_configured_migration_folders() {
         .collect();
     assert!(names.contains(&"audit_entries"), "{names:?}");
     assert!(!names.contains(&"users_archive"), "{names:?}");
+}
+
+const UNIQUE_INVITE: &str = "model Invite {\n  id     String @id\n  email  String\n  teamId String\n  @@unique([email, teamId])\n}\n";
+const PLAIN_INVITE: &str =
+    "model Invite {\n  id     String @id\n  email  String\n  teamId String\n}\n";
+
+/// A scratch monorepo: a repository root with a workspace `package.json`, and
+/// these files.
+fn monorepo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = common::tree(files);
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    common::write(dir.path(), "package.json", "{ \"private\": true }\n");
+    dir
+}
+
+/// `(path, confidence, confidence_reason)` of each check-then-act finding.
+fn confidences(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "check-then-act")
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (text("path"), text("confidence"), text("confidence_reason"))
+        })
+        .collect()
+}
+
+fn conflicts(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "schema-conflict")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn each_package_sees_its_own_schema() {
+    let dir = monorepo(&[
+        ("packages/a/package.json", "{}"),
+        ("packages/a/prisma/schema.prisma", UNIQUE_INVITE),
+        ("packages/a/src/invite.ts", common::GET_OR_CREATE),
+        ("packages/b/package.json", "{}"),
+        ("packages/b/prisma/schema.prisma", PLAIN_INVITE),
+        ("packages/b/src/invite.ts", common::GET_OR_CREATE),
+    ]);
+    let (_, doc) = common::check_json(dir.path(), &[]);
+    let found = confidences(&doc);
+    assert_eq!(found.len(), 2, "{doc:#}");
+    let (a, b) = (&found[0], &found[1]);
+    assert_eq!(a.0, "packages/a/src/invite.ts");
+    assert!(a.2.contains("the unique key on (email, teamId)"), "{a:?}");
+    // Package A's unique key does not quiet package B, whose schema lacks it.
+    assert_eq!(b.0, "packages/b/src/invite.ts");
+    assert_eq!(b.1, "high", "{b:?}");
+    assert!(b.2.contains("no unique key on (email, teamId)"), "{b:?}");
+    // Every file takes `invite` from its own package: no file sees them merged.
+    assert!(conflicts(&doc).is_empty(), "{doc:#}");
+}
+
+#[test]
+fn a_package_without_a_schema_uses_the_shared_one() {
+    let dir = monorepo(&[
+        ("packages/db/package.json", "{}"),
+        ("packages/db/prisma/schema.prisma", UNIQUE_INVITE),
+        (
+            "packages/teams/prisma/schema.prisma",
+            "model Team {\n  id   String @id\n  slug String @unique\n}\n",
+        ),
+        ("packages/teams/src/invite.ts", common::GET_OR_CREATE),
+        ("apps/web/package.json", "{}"),
+        ("apps/web/src/invite.ts", common::GET_OR_CREATE),
+    ]);
+    let (_, doc) = common::check_json(dir.path(), &[]);
+    let found = confidences(&doc);
+    assert_eq!(found.len(), 2, "{doc:#}");
+    // An app with no schema, and a package whose schema has no `invite`, see the
+    // shared package's table.
+    for (path, _, reason) in &found {
+        assert!(
+            reason.contains("the unique key on (email, teamId)"),
+            "{path}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn two_packages_that_disagree_on_a_table_are_one_warning() {
+    let dir = monorepo(&[
+        ("packages/a/package.json", "{}"),
+        ("packages/a/prisma/schema.prisma", UNIQUE_INVITE),
+        ("packages/a/src/invite.ts", common::GET_OR_CREATE),
+        ("packages/b/package.json", "{}"),
+        ("packages/b/prisma/schema.prisma", PLAIN_INVITE),
+        ("apps/web/package.json", "{}"),
+        ("apps/web/src/invite.ts", common::GET_OR_CREATE),
+        ("apps/web/src/again.ts", common::GET_OR_CREATE),
+    ]);
+    let (_, doc) = common::check_json(dir.path(), &[]);
+    let found = conflicts(&doc);
+    assert_eq!(found.len(), 1, "{doc:#}");
+    assert_eq!(found[0]["path"], "packages/a/prisma/schema.prisma");
+    assert_eq!(found[0]["line"], 1);
+    let message = found[0]["message"].as_str().unwrap();
+    for part in [
+        "table `Invite`",
+        "packages/a/prisma/schema.prisma:1",
+        "packages/b/prisma/schema.prisma:1",
+        "unique (email, teamId) only in the first",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let out = common::racelint(dir.path(), &["check"]);
+    let lines: Vec<String> = common::stderr(&out)
+        .lines()
+        .filter(|l| l.contains("schema-conflict"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", common::both(&out));
+    assert!(lines[0].contains("packages/b/prisma/schema.prisma:1"));
+
+    // Linting package A alone, no file of the run sees the merged table.
+    let (_, doc) = common::check_json(dir.path(), &["packages/a"]);
+    assert!(conflicts(&doc).is_empty(), "{doc:#}");
+    // `racelint schema` names every conflict.
+    let out = common::racelint(dir.path(), &["schema"]);
+    assert!(
+        common::stderr(&out).contains("schema-conflict"),
+        "{}",
+        common::both(&out)
+    );
 }

@@ -662,3 +662,27 @@ fn exit_without_shutdown_is_status_one_and_a_closed_pipe_ends_the_server() {
     drop(stdin);
     assert_eq!(wait(&mut child).code(), Some(2));
 }
+
+#[test]
+fn each_file_uses_its_nearest_config() {
+    let dir = common::project(&[
+        (
+            "apps/web/racelint.toml",
+            "[rules]\ncheck-then-act = \"info\"\n",
+        ),
+        ("apps/web/src/invite.ts", common::GET_OR_CREATE),
+        ("apps/api/src/invite.ts", common::GET_OR_CREATE),
+    ]);
+    let mut client = Client::start(dir.path());
+    client.initialize(dir.path());
+    let severity = |client: &mut Client, app: &str| {
+        let file = uri(&dir.path().join(app).join("src/invite.ts"));
+        client.open(&file, common::GET_OR_CREATE);
+        let found = client.diagnostics(&file);
+        assert_eq!(codes(&found), ["check-then-act"], "{found:?}");
+        found[0]["severity"].as_u64()
+    };
+    assert_eq!(severity(&mut client, "apps/web"), Some(3), "information");
+    assert_eq!(severity(&mut client, "apps/api"), Some(1), "error");
+    assert!(client.shut_down().success());
+}

@@ -6,7 +6,7 @@
 //! says is `report/`'s.
 
 use super::{split_list, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
-use crate::config::{self, Config};
+use crate::config::{self, Configs};
 use crate::lint::{self, Options};
 use crate::{baseline, changed, discover, fix, report};
 use clap::{Args, ValueEnum};
@@ -43,7 +43,7 @@ pub struct CheckArgs {
     /// Skip these rules
     #[arg(long, value_name = "RULE,...")]
     pub ignore: Vec<String>,
-    /// A racelint.toml (default: found in the linted folder or its parents)
+    /// A racelint.toml for every file (default: each file's nearest racelint.toml)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Report only findings that are not in this baseline
@@ -106,8 +106,8 @@ pub enum ConfidenceArg {
 }
 
 pub fn run(args: CheckArgs) -> i32 {
-    let config = match load_config(&args) {
-        Ok(config) => config,
+    let configs = match load_configs(&args) {
+        Ok(configs) => configs,
         Err(code) => return code,
     };
     let only = match &args.changed_since {
@@ -125,7 +125,7 @@ pub fn run(args: CheckArgs) -> i32 {
     };
     let options = Options {
         paths: args.paths.clone(),
-        config,
+        configs,
         exclude: args.exclude.clone(),
         jobs: args.jobs,
         schema: lint::SchemaSource::ProjectRoot,
@@ -225,7 +225,7 @@ pub fn run(args: CheckArgs) -> i32 {
             }
         }
     }
-    if lint::fails(&report, &options.config) {
+    if lint::fails(&report, &options.configs) {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
@@ -353,27 +353,17 @@ fn partial_run(args: &CheckArgs) -> Option<String> {
     })
 }
 
-/// The configuration: `--config`, else the nearest `racelint.toml`, else defaults;
-/// then the command line on top.
-fn load_config(args: &CheckArgs) -> Result<Config, i32> {
+/// The configurations: `--config` for every file, else each file's nearest
+/// `racelint.toml` (the defaults where there is none); then the command line on
+/// top of each.
+fn load_configs(args: &CheckArgs) -> Result<Configs, i32> {
     let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
-    let found = args.config.clone().or_else(|| {
-        let first = args
-            .paths
-            .first()
-            .cloned()
-            .unwrap_or_else(|| PathBuf::from("."));
-        config::find_config(&discover::absolute(&first))
-    });
-    let mut config = match found {
-        Some(path) => match config::load(&path, &known) {
-            Ok(config) => config,
-            Err(error) => {
-                eprint!("{}", crate::report::human::config_error(error));
-                return Err(EXIT_ERROR);
-            }
-        },
-        None => Config::default(),
+    let mut configs = match Configs::for_run(args.config.as_deref(), &args.paths, &known) {
+        Ok(configs) => configs,
+        Err(error) => {
+            eprint!("{}", crate::report::human::config_error(error));
+            return Err(EXIT_ERROR);
+        }
     };
     let select = split_list(&args.select);
     let ignore = split_list(&args.ignore);
@@ -388,16 +378,18 @@ fn load_config(args: &CheckArgs) -> Result<Config, i32> {
             return Err(EXIT_ERROR);
         }
     }
-    config.merge_cli((!select.is_empty()).then_some(select), ignore);
-    if let Some(size) = args.max_file_size {
-        config.max_file_size = size;
-    }
-    if let Some(level) = args.min_confidence {
-        config.min_confidence = match level {
-            ConfidenceArg::High => crate::diagnostic::Level::High,
-            ConfidenceArg::Medium => crate::diagnostic::Level::Medium,
-            ConfidenceArg::Low => crate::diagnostic::Level::Low,
-        };
-    }
-    Ok(config)
+    configs.for_each_mut(|config| {
+        config.merge_cli((!select.is_empty()).then(|| select.clone()), ignore.clone());
+        if let Some(size) = args.max_file_size {
+            config.max_file_size = size;
+        }
+        if let Some(level) = args.min_confidence {
+            config.min_confidence = match level {
+                ConfidenceArg::High => crate::diagnostic::Level::High,
+                ConfidenceArg::Medium => crate::diagnostic::Level::Medium,
+                ConfidenceArg::Low => crate::diagnostic::Level::Low,
+            };
+        }
+    });
+    Ok(configs)
 }

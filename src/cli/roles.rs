@@ -2,7 +2,7 @@
 //! seed) and why, as `check` decides it.
 
 use super::{Format, EXIT_CLEAN, EXIT_ERROR};
-use crate::config::{self, Config};
+use crate::config::Configs;
 use crate::roles::Roles;
 use crate::{discover, lint};
 use clap::Args;
@@ -15,7 +15,7 @@ pub struct RolesArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// A racelint.toml (default: found in the first path or its parents)
+    /// A racelint.toml for every file (default: each file's nearest racelint.toml)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -27,21 +27,14 @@ pub fn run(args: RolesArgs) -> i32 {
         .cloned()
         .unwrap_or_else(|| PathBuf::from("."));
     let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
-    let config = match args
-        .config
-        .clone()
-        .or_else(|| config::find_config(&discover::absolute(&first)))
-    {
-        Some(path) => match config::load(&path, &known) {
-            Ok(config) => config,
-            Err(error) => {
-                eprint!("{}", crate::report::human::config_error(error));
-                return EXIT_ERROR;
-            }
-        },
-        None => Config::default(),
+    let configs = match Configs::for_run(args.config.as_deref(), &args.paths, &known) {
+        Ok(configs) => configs,
+        Err(error) => {
+            eprint!("{}", crate::report::human::config_error(error));
+            return EXIT_ERROR;
+        }
     };
-    let roles = match Roles::new(&discover::project_root(&first), &config) {
+    let roles = match Roles::new(&discover::project_root(&first), &configs) {
         Ok(roles) => roles,
         Err(message) => {
             eprintln!("racelint: error: {message}");

@@ -17,18 +17,14 @@ pub struct SchemaArgs {
     pub verbose: bool,
 }
 
-/// The `[schema] migrations` folders of the nearest `racelint.toml`.
-fn migration_folders(first: &Path, root: &Path) -> Result<schema::MigrationFolders, i32> {
-    let Some(path) = config::find_config(&discover::absolute(first)) else {
-        return Ok(schema::MigrationFolders::default());
-    };
+/// The `[schema] migrations` folders of the project's `racelint.toml` files.
+fn migration_folders(paths: &[PathBuf], root: &Path) -> Result<schema::MigrationFolders, i32> {
     let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
-    let config = config::load(&path, &known).map_err(|error| {
+    let configs = config::Configs::for_run(None, paths, &known).map_err(|error| {
         eprint!("{}", crate::report::human::config_error(error));
         EXIT_ERROR
     })?;
-    let base = config.base_dir().unwrap_or(root);
-    schema::MigrationFolders::new(base, &config.schema.migrations).map_err(|e| {
+    schema::MigrationFolders::new(&configs, root).map_err(|e| {
         eprintln!("racelint: error: {e}");
         EXIT_ERROR
     })
@@ -41,7 +37,7 @@ pub fn run(args: SchemaArgs) -> i32 {
         .cloned()
         .unwrap_or_else(|| PathBuf::from("."));
     let root = discover::project_root(&first);
-    let migrations = match migration_folders(&first, &root) {
+    let migrations = match migration_folders(&args.paths, &root) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -53,6 +49,11 @@ pub fn run(args: SchemaArgs) -> i32 {
             return EXIT_ERROR;
         }
     };
+    let mut found = found;
+    let packages = std::mem::take(&mut found.packages);
+    found
+        .errors
+        .extend(schema::Schemas::new(schema::Schema::default(), packages).all_conflicts(&root));
     match args.format {
         Format::Human => print!(
             "{}",

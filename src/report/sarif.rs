@@ -338,11 +338,12 @@ fn escape_link_text(text: &str) -> String {
     text.replace('[', "\\[").replace(']', "\\]")
 }
 
-const ERROR_KINDS: [ErrorKind; 5] = [
+const ERROR_KINDS: [ErrorKind; 6] = [
     ErrorKind::ParseError,
     ErrorKind::ReadError,
     ErrorKind::Skipped,
     ErrorKind::SchemaError,
+    ErrorKind::SchemaConflict,
     ErrorKind::InternalError,
 ];
 
@@ -352,6 +353,7 @@ fn notification_descriptor(kind: ErrorKind) -> ReportingDescriptor {
         ErrorKind::ReadError => "a file or folder could not be read",
         ErrorKind::Skipped => "a file, or a stage's work on one function, was skipped on purpose",
         ErrorKind::SchemaError => "a schema source could not be understood",
+        ErrorKind::SchemaConflict => "two packages declare a table differently",
         ErrorKind::InternalError => "racelint repaired an inconsistency in its own model",
     };
     let full = match kind {
@@ -370,6 +372,11 @@ fn notification_descriptor(kind: ErrorKind) -> ReportingDescriptor {
         ErrorKind::SchemaError => {
             "A schema source (a Prisma schema, a migration, a model) could not be understood; \
              the tables it declares may be unknown to the rules."
+        }
+        ErrorKind::SchemaConflict => {
+            "Two packages of a monorepo declare one table differently (keys, foreign keys, \
+             ON DELETE), and files outside both take the table from the project's merged \
+             schema, which combines the two. Reported once per run, at the first declaration."
         }
         ErrorKind::InternalError => {
             "racelint caught an inconsistency in its own model and repaired it. This is a bug \

@@ -29,6 +29,9 @@ pub struct SchemaDiscovery {
     pub schema: Schema,
     pub errors: Vec<RunError>,
     pub notes: Vec<String>,
+    /// When sources lie in more than one package: each package's own schema
+    /// and what its files see (`super::packages`); empty otherwise.
+    pub packages: Vec<super::packages::PackageSchema>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +59,7 @@ impl Kind {
     }
 }
 
+#[derive(Clone)]
 enum Parsed {
     Orm(Kind, FileSchema),
     /// Python model classes, made tables once every file's classes are known.
@@ -64,6 +68,18 @@ enum Parsed {
     UserModel(String),
     Migration(migrations::ParsedMigration),
     Error(RunError),
+}
+
+impl Parsed {
+    /// Whether this says anything about tables (not a problem, not a setting).
+    fn declares_tables(&self) -> bool {
+        match self {
+            Parsed::Orm(_, fs) => !fs.tables.is_empty(),
+            Parsed::Classes(c) => !c.is_empty(),
+            Parsed::Migration(_) => true,
+            Parsed::UserModel(_) | Parsed::Error(_) => false,
+        }
+    }
 }
 
 fn rel_path(root: &Path, path: &Path) -> String {
@@ -119,23 +135,35 @@ const MIGRATION_DIRS: [&str; 4] = ["migrations", "migration", "migrate", "drizzl
 /// data script, a query file) never changes the schema.
 #[derive(Clone, Debug, Default)]
 pub struct MigrationFolders {
-    globs: Option<ignore::overrides::Override>,
+    /// Each configuration's globs (`None`: it has none), and which applies where.
+    globs: Vec<Option<ignore::overrides::Override>>,
+    index: crate::config::tree::ConfigIndex,
 }
 
 impl MigrationFolders {
-    /// Gitignore-style `globs`, relative to `base` (the configuration's folder).
-    pub fn new(base: &Path, globs: &[String]) -> Result<MigrationFolders, String> {
-        if globs.is_empty() {
-            return Ok(MigrationFolders::default());
+    /// The `[schema] migrations` globs of each configuration, relative to the
+    /// folder of the file that wrote them (`root` when none did); a `.sql` file
+    /// is matched against those of its own configuration.
+    pub fn new(configs: &crate::config::Configs, root: &Path) -> Result<MigrationFolders, String> {
+        let mut all = Vec::new();
+        for config in configs.all() {
+            let globs = &config.schema.migrations;
+            if globs.is_empty() {
+                all.push(None);
+                continue;
+            }
+            let mut builder = ignore::overrides::OverrideBuilder::new(globs.base_or(root));
+            for g in &globs.patterns {
+                builder
+                    .add(g)
+                    .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
+            }
+            all.push(Some(builder.build().map_err(|e| e.to_string())?));
         }
-        let mut builder = ignore::overrides::OverrideBuilder::new(base);
-        for g in globs {
-            builder
-                .add(g)
-                .map_err(|e| format!("invalid glob `{g}`: {e}"))?;
-        }
-        let globs = builder.build().map_err(|e| e.to_string())?;
-        Ok(MigrationFolders { globs: Some(globs) })
+        Ok(MigrationFolders {
+            globs: all,
+            index: configs.index().clone(),
+        })
     }
 
     fn holds(&self, root: &Path, path: &Path) -> bool {
@@ -149,7 +177,8 @@ impl MigrationFolders {
         }) || matches!(name, "schema.sql" | "structure.sql")
             || self
                 .globs
-                .as_ref()
+                .get(self.index.of(path))
+                .and_then(Option::as_ref)
                 .is_some_and(|g| g.matched(path, false).is_whitelist())
     }
 }
@@ -341,20 +370,60 @@ pub fn discover_reusing(
 ) -> SchemaDiscovery {
     let mut known: std::collections::HashMap<PathBuf, Vec<Parsed>> =
         read.into_iter().map(|r| (r.path, r.parsed)).collect();
-    let parsed: Vec<Vec<Parsed>> = candidates
+    let parsed: Vec<(PathBuf, Vec<Parsed>)> = candidates
         .into_iter()
         .filter(|p| p.extension().is_none_or(|e| e != "sql") || migrations.holds(root, p))
         .map(|path| (known.remove(&path), path))
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(known, path)| known.unwrap_or_else(|| parse_file(root, &path)))
+        .map(|(known, path)| {
+            let parsed = known.unwrap_or_else(|| parse_file(root, &path));
+            (path, parsed)
+        })
+        .filter(|(_, parsed)| !parsed.is_empty())
         .collect();
+    let packages = super::packages::by_package(
+        root,
+        parsed
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, p))| p.iter().any(Parsed::declares_tables))
+            .map(|(index, (path, _))| (index, path.as_path())),
+    );
+    if packages.len() < 2 {
+        return assemble(parsed.into_iter().flat_map(|(_, p)| p));
+    }
+    let files_of = |keep: &dyn Fn(&Path) -> bool| {
+        packages
+            .iter()
+            .filter(|(package, _)| keep(package))
+            .flat_map(|(_, files)| files.iter().flat_map(|&i| parsed[i].1.iter().cloned()))
+            .collect::<Vec<Parsed>>()
+    };
+    let mut sources = Vec::new();
+    for (package, _) in &packages {
+        let own = assemble(files_of(&|p| p == package)).schema;
+        let view = assemble(files_of(&|p| package.starts_with(p))).schema;
+        sources.push(super::packages::PackageSchema {
+            folder: package.clone(),
+            own,
+            view,
+        });
+    }
+    let mut out = assemble(parsed.into_iter().flat_map(|(_, p)| p));
+    out.packages = sources;
+    out
+}
+
+/// One schema out of the parsed sources: Python classes joined, migrations
+/// replayed, ORM declarations merged under them.
+fn assemble(parsed: impl IntoIterator<Item = Parsed>) -> SchemaDiscovery {
     let mut out = SchemaDiscovery::default();
     let mut orm: Vec<(Kind, Table)> = Vec::new();
     let mut migration_files = Vec::new();
     let mut classes = Vec::new();
     let mut user_model = "auth.User".to_string();
-    for p in parsed.into_iter().flatten() {
+    for p in parsed {
         match p {
             Parsed::Classes(c) => classes.extend(c),
             Parsed::UserModel(label) => user_model = label,

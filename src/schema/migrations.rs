@@ -19,7 +19,7 @@ use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialec
 use sqlparser::parser::Parser;
 
 /// One file's DDL, parsed but not yet applied.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ParsedMigration {
     /// Each step with the 1-based line it starts on.
     steps: Vec<(Step, u32)>,
@@ -47,7 +47,7 @@ pub struct DjangoName {
     pub replaces: Vec<(String, String)>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Step {
     // Boxed: sqlparser's statements are kilobytes.
     Sql(Box<Statement>),
@@ -56,7 +56,7 @@ enum Step {
 
 /// A schema change a non-SQL migration (Alembic, Django) makes, in the replay's terms.
 /// Tables are named by database name or by a label the creating change gave.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Change {
     CreateTable {
         table: Table,

@@ -18,6 +18,7 @@ pub mod drizzle;
 mod migration_text;
 pub mod migrations;
 pub mod output;
+pub mod packages;
 pub mod prisma;
 pub(crate) mod py;
 pub mod py_models;
@@ -31,6 +32,7 @@ pub use discover::{
     ReadSources, SchemaDiscovery,
 };
 pub use output::{render_text, to_json};
+pub use packages::Schemas;
 
 use crate::diagnostic::RunError;
 use crate::source::SourceFile;
@@ -197,7 +199,7 @@ impl Database {
 /// What one schema file declares, before merging. Foreign keys may still name the
 /// referenced table by a code name (a Prisma model, a Drizzle variable); the merge
 /// resolves them to database names.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FileSchema {
     pub tables: Vec<Table>,
     /// Things skipped or guessed, for `--verbose`.

@@ -7,13 +7,13 @@
 //! schema source or `racelint.toml` loads the whole project again.
 
 use super::convert::{self, LineIndex};
-use crate::config::{self, Config};
+use crate::config::Configs;
 use crate::diagnostic::{Diagnostic, ErrorKind, RunError};
 use crate::discover;
-use crate::lint::{self, Lowering, Options, Overrides, RuleRun, RuleSet};
+use crate::lint::{self, Lowering, Options, RuleRun};
 use crate::project::{Project, ProjectFile};
 use crate::rules::ProjectFacts;
-use crate::schema::Schema;
+use crate::schema::Schemas;
 use lsp_types::Url;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,14 +32,12 @@ pub struct Document {
 
 pub struct Workspace {
     root: PathBuf,
-    config: Config,
-    rules: RuleSet,
-    /// The configuration's `[[overrides]]` (its globs were checked when it loaded).
-    overrides: Overrides,
+    /// The files the configurations were read from (their saving reloads).
+    config_files: Vec<PathBuf>,
     pool: rayon::ThreadPool,
     project: Project,
     facts: ProjectFacts,
-    schema: Schema,
+    schema: Schemas,
     lowering: Lowering,
     /// Open documents by path.
     pub documents: BTreeMap<PathBuf, Document>,
@@ -52,14 +50,12 @@ impl Workspace {
         let root = root
             .canonicalize()
             .unwrap_or_else(|_| discover::absolute(root));
-        let (config, warning) = load_config(&root);
+        let (configs, warning) = load_configs(&root);
         let pool = lint::thread_pool(0).map_err(|e| e.0)?;
-        let loaded = lint::load(&options(&root, &config), &pool).map_err(|e| e.0)?;
+        let loaded = lint::load(&options(&root, &configs), &pool).map_err(|e| e.0)?;
         let workspace = Workspace {
-            rules: RuleSet::new(&config),
-            overrides: Overrides::new(&config).unwrap_or_default(),
+            config_files: configs.files().map(Path::to_path_buf).collect(),
             root,
-            config,
             pool,
             project: loaded.project,
             facts: loaded.facts,
@@ -73,14 +69,12 @@ impl Workspace {
     /// Loads the project again from disk (the schema or configuration changed),
     /// keeping the open documents' unsaved text.
     pub fn reload(&mut self) -> Option<String> {
-        let (config, warning) = load_config(&self.root);
-        let loaded = match lint::load(&options(&self.root, &config), &self.pool) {
+        let (configs, warning) = load_configs(&self.root);
+        let loaded = match lint::load(&options(&self.root, &configs), &self.pool) {
             Ok(loaded) => loaded,
             Err(fatal) => return Some(fatal.0),
         };
-        self.rules = RuleSet::new(&config);
-        self.overrides = Overrides::new(&config).unwrap_or_default();
-        self.config = config;
+        self.config_files = configs.files().map(Path::to_path_buf).collect();
         self.project = loaded.project;
         self.facts = loaded.facts;
         self.schema = loaded.schema;
@@ -171,11 +165,7 @@ impl Workspace {
             project: &self.project,
             facts: &self.facts,
             schema: &self.schema,
-            config: &self.config,
-            rules: &self.rules.rules,
-            known: &self.rules.known,
-            active: &self.rules.active,
-            overrides: &self.overrides,
+            settings: &self.lowering.settings,
         };
         let mut findings = match index {
             Some(index) => self.pool.install(|| lint::check_file(&run, index).0),
@@ -208,7 +198,8 @@ impl Workspace {
 
     fn is_project_source(&self, path: &Path, text: Option<&str>) -> bool {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        name == "racelint.toml"
+        name == crate::config::CONFIG_FILE
+            || self.config_files.iter().any(|f| f == path)
             || name.ends_with(".prisma")
             || name.ends_with(".sql")
             || text.is_some_and(|text| {
@@ -243,29 +234,25 @@ impl Workspace {
     }
 }
 
-fn options(root: &Path, config: &Config) -> Options {
+fn options(root: &Path, configs: &Configs) -> Options {
     Options {
         paths: vec![root.to_path_buf()],
-        config: config.clone(),
+        configs: configs.clone(),
         ..Options::default()
     }
 }
 
-/// The root's `racelint.toml` (or the nearest above it), else the defaults.
-fn load_config(root: &Path) -> (Config, Option<String>) {
+/// Every `racelint.toml` of the root's project, else the defaults: when one does
+/// not load, the defaults for every file, and the message says why.
+fn load_configs(root: &Path) -> (Configs, Option<String>) {
     let known: Vec<&str> = lint::all_rule_meta().iter().map(|m| m.id).collect();
-    match config::find_config(root) {
-        Some(path) => match config::load(&path, &known) {
-            Ok(config) => (config, None),
-            Err(error) => (
-                Config::default(),
-                Some(format!(
-                    "racelint: {} is not valid, using the defaults: {}",
-                    path.display(),
-                    error
-                )),
-            ),
-        },
-        None => (Config::default(), None),
+    match Configs::for_run(None, &[root.to_path_buf()], &known) {
+        Ok(configs) => (configs, None),
+        Err(error) => (
+            Configs::default(),
+            Some(format!(
+                "racelint: the configuration is not valid, using the defaults: {error}"
+            )),
+        ),
     }
 }

@@ -1,4 +1,6 @@
 //! `racelint.toml`: finding it, reading it, and refusing anything it does not know.
+//! [`tree`] finds every `racelint.toml` of a project and says which applies to a
+//! file (the nearest; `extend` folds another file in, see [`Config::extended_by`]).
 //!
 //! Every table denies unknown keys, and every rule id is checked against the rule
 //! list, because a misspelt key or id that is silently ignored leaves a team
@@ -7,6 +9,7 @@
 //! can print them like any other report and exit 2.
 //!
 //! ```toml
+//! extend = "../../racelint.toml"  # start from this file's settings (relative path)
 //! select = ["check-then-act", "non-atomic-writes"]   # run only these (default: all)
 //! ignore = ["sleep-as-sync"]                         # never run these
 //! include = ["src/**"]          # gitignore-style globs, relative to this file's folder
@@ -44,10 +47,14 @@ use crate::diagnostic::{Level, RuleMeta, Severity};
 use crate::ir::Client;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
+
+pub mod tree;
+
+pub use tree::Configs;
 
 pub const CONFIG_FILE: &str = "racelint.toml";
 
@@ -107,38 +114,59 @@ pub struct Transactions {
     pub wrappers: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaConfig {
-    /// Gitignore-style globs, relative to the config's folder, naming `.sql` files
-    /// that are migrations besides those racelint recognises by folder.
-    #[serde(default)]
-    pub migrations: Vec<String>,
+/// Gitignore-style globs and the folder they are relative to: that of the
+/// `racelint.toml` that wrote them, which for a setting taken through `extend` is
+/// the extended file's folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Globs {
+    pub patterns: Vec<String>,
+    /// `None` when no file wrote them: the consumer's own default folder applies.
+    pub base: Option<PathBuf>,
 }
 
-/// `[roles]`: gitignore-style globs, relative to the config's folder, that set the
-/// code role of matching files over racelint's guess (`crate::roles`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Globs {
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The folder the globs are relative to, `fallback` when no file wrote them.
+    pub fn base_or<'a>(&'a self, fallback: &'a Path) -> &'a Path {
+        self.base.as_deref().unwrap_or(fallback)
+    }
+}
+
+impl From<Vec<String>> for Globs {
+    fn from(patterns: Vec<String>) -> Globs {
+        Globs {
+            patterns,
+            base: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchemaConfig {
+    /// Globs naming `.sql` files that are migrations besides those racelint
+    /// recognises by folder.
+    pub migrations: Globs,
+}
+
+/// `[roles]`: globs that set the code role of matching files over racelint's
+/// guess (`crate::roles`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoleGlobs {
-    #[serde(default)]
-    pub production: Vec<String>,
-    #[serde(default)]
-    pub test: Vec<String>,
-    #[serde(default)]
-    pub script: Vec<String>,
-    #[serde(default)]
-    pub migration: Vec<String>,
-    #[serde(default)]
-    pub seed: Vec<String>,
+    pub production: Globs,
+    pub test: Globs,
+    pub script: Globs,
+    pub migration: Globs,
+    pub seed: Globs,
 }
 
 /// `[[overrides]]`: rule levels for the files its globs match, over `[rules]`
 /// (ruff's per-file-ignores, biome's overrides).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Override {
-    /// Gitignore-style globs, relative to the config's folder.
-    pub files: Vec<String>,
+    pub files: Globs,
     pub rules: BTreeMap<String, RuleLevel>,
 }
 
@@ -152,10 +180,10 @@ pub struct Config {
     /// Run only these rules; `None` runs all.
     pub select: Option<Vec<String>>,
     pub ignore: Vec<String>,
-    /// Gitignore-style globs relative to [`Config::base_dir`]; empty means all files.
-    pub include: Vec<String>,
-    /// Gitignore-style globs relative to [`Config::base_dir`], on top of `.gitignore`.
-    pub exclude: Vec<String>,
+    /// Empty means all files.
+    pub include: Globs,
+    /// On top of `.gitignore`; schema sources honour it too.
+    pub exclude: Globs,
     /// The least severity that makes `check` exit 1.
     pub fail_on: Severity,
     /// Files larger than this many bytes are skipped.
@@ -167,9 +195,14 @@ pub struct Config {
     /// Findings below this confidence are not reported.
     pub min_confidence: Level,
     pub roles: RoleGlobs,
-    /// In file order; for a file, the last matching override that names a rule
-    /// decides its level.
+    /// In file order (an extended file's first); for a file, the last matching
+    /// override that names a rule decides its level.
     pub overrides: Vec<Override>,
+    /// The files `extend` folded in, nearest first.
+    pub extends: Vec<PathBuf>,
+    /// The keys the file itself sets (`fail-on`, `clients.prisma`), which win over
+    /// an extended file's.
+    pub set: BTreeSet<String>,
 }
 
 impl Default for Config {
@@ -179,8 +212,8 @@ impl Default for Config {
             rules: BTreeMap::new(),
             select: None,
             ignore: Vec::new(),
-            include: Vec::new(),
-            exclude: Vec::new(),
+            include: Globs::default(),
+            exclude: Globs::default(),
             fail_on: Severity::Warning,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             clients: Clients::default(),
@@ -190,14 +223,141 @@ impl Default for Config {
             min_confidence: Level::Medium,
             roles: RoleGlobs::default(),
             overrides: Vec::new(),
+            extends: Vec::new(),
+            set: BTreeSet::new(),
         }
     }
 }
 
 impl Config {
-    /// The folder `include`/`exclude` globs are relative to: the config file's.
+    /// The folder of the config file.
     pub fn base_dir(&self) -> Option<&Path> {
         self.path.as_deref().and_then(Path::parent)
+    }
+
+    /// Every glob list of the config, for making them relative to a folder.
+    fn globs_mut(&mut self) -> impl Iterator<Item = &mut Globs> {
+        let RoleGlobs {
+            production,
+            test,
+            script,
+            migration,
+            seed,
+        } = &mut self.roles;
+        [
+            &mut self.include,
+            &mut self.exclude,
+            &mut self.schema.migrations,
+            production,
+            test,
+            script,
+            migration,
+            seed,
+        ]
+        .into_iter()
+        .chain(self.overrides.iter_mut().map(|o| &mut o.files))
+    }
+
+    /// The config as read from `path`: its globs relative to `folder`, the file's.
+    fn rebase(&mut self, path: &Path, folder: &Path) {
+        self.path = Some(path.to_path_buf());
+        for globs in self.globs_mut() {
+            globs.base = Some(folder.to_path_buf());
+        }
+    }
+
+    /// `child` (a file that says `extend = "…"`) on top of this, the file it
+    /// extends, as ruff's `extend` does: a key the child sets replaces this file's
+    /// (a list is not appended to); tables merge key by key, so a `[rules]` entry
+    /// or `[clients] prisma` of the child replaces only that entry; `[[overrides]]`
+    /// are this file's, then the child's (the last match wins). Globs stay
+    /// relative to the folder of the file that wrote them.
+    pub fn extended_by(self, child: Config) -> Config {
+        let set = |key: &str| child.set.contains(key);
+        let pick = |key: &str, mine: Globs, theirs: Globs| if set(key) { theirs } else { mine };
+        let list = |key: &str, mine: Vec<String>, theirs: Vec<String>| {
+            if set(key) {
+                theirs
+            } else {
+                mine
+            }
+        };
+        let mut rules = self.rules;
+        rules.extend(child.rules);
+        let mut overrides = self.overrides;
+        overrides.extend(child.overrides);
+        let mut keys = self.set;
+        keys.extend(child.set.iter().cloned());
+        Config {
+            path: child.path,
+            rules,
+            select: child.select.or(self.select),
+            ignore: list("ignore", self.ignore, child.ignore),
+            include: pick("include", self.include, child.include),
+            exclude: pick("exclude", self.exclude, child.exclude),
+            fail_on: if set("fail-on") {
+                child.fail_on
+            } else {
+                self.fail_on
+            },
+            max_file_size: if set("max-file-size") {
+                child.max_file_size
+            } else {
+                self.max_file_size
+            },
+            min_confidence: if set("min-confidence") {
+                child.min_confidence
+            } else {
+                self.min_confidence
+            },
+            clients: Clients {
+                prisma: list("clients.prisma", self.clients.prisma, child.clients.prisma),
+                drizzle: list(
+                    "clients.drizzle",
+                    self.clients.drizzle,
+                    child.clients.drizzle,
+                ),
+            },
+            non_atomic_writes: NonAtomicWrites {
+                log_tables: list(
+                    "non-atomic-writes.log-tables",
+                    self.non_atomic_writes.log_tables,
+                    child.non_atomic_writes.log_tables,
+                ),
+            },
+            transactions: Transactions {
+                wrappers: list(
+                    "transactions.wrappers",
+                    self.transactions.wrappers,
+                    child.transactions.wrappers,
+                ),
+            },
+            schema: SchemaConfig {
+                migrations: pick(
+                    "schema.migrations",
+                    self.schema.migrations,
+                    child.schema.migrations,
+                ),
+            },
+            roles: RoleGlobs {
+                production: pick(
+                    "roles.production",
+                    self.roles.production,
+                    child.roles.production,
+                ),
+                test: pick("roles.test", self.roles.test, child.roles.test),
+                script: pick("roles.script", self.roles.script, child.roles.script),
+                migration: pick(
+                    "roles.migration",
+                    self.roles.migration,
+                    child.roles.migration,
+                ),
+                seed: pick("roles.seed", self.roles.seed, child.roles.seed),
+            },
+            overrides,
+            extends: child.extends,
+            set: keys,
+        }
     }
 
     /// The severity `rule` reports at in this run, or `None` when it does not run.
@@ -281,12 +441,23 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Reads and checks a config file. `known_rules` is every rule id that exists
-/// (including `unused-suppression` and `suppression-missing-reason`).
+/// Reads and checks a config file, and the files it extends. `known_rules` is
+/// every rule id that exists (including `unused-suppression` and
+/// `suppression-missing-reason`).
 pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    load_extending(path, known_rules, &mut Vec::new())
+}
+
+/// [`load`], `visiting` holding the files whose `extend` led here (a cycle check).
+fn load_extending(
+    path: &Path,
+    known_rules: &[&str],
+    visiting: &mut Vec<PathBuf>,
+) -> Result<Config, ConfigError> {
+    let name = crate::discover::display_path(path);
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError(Box::new(Inner {
-            message: format!("cannot read {}: {e}", path.display()),
+            message: format!("cannot read {name}: {e}"),
             src: None,
             span: None,
             label: None,
@@ -294,13 +465,68 @@ pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
             others: Vec::new(),
         }))
     })?;
-    let mut config = parse(&text, &path.display().to_string(), known_rules)?;
-    config.path = Some(path.to_path_buf());
-    Ok(config)
+    let (mut config, extend) = parse_with_extend(&text, &name, known_rules)?;
+    let folder = crate::discover::absolute(path.parent().unwrap_or(Path::new(".")));
+    config.rebase(path, &folder);
+    let Some(extend) = extend else {
+        return Ok(config);
+    };
+    let at_extend = |message: String, label: &str| {
+        ConfigError(Box::new(Inner {
+            message,
+            src: Some(NamedSource::new(&name, text.clone()).with_language("TOML")),
+            span: Some(SourceSpan::from(extend.span())),
+            label: Some(label.to_string()),
+            help: None,
+            others: Vec::new(),
+        }))
+    };
+    let target = crate::discover::absolute(&folder.join(extend.get_ref()));
+    if !target.is_file() {
+        return Err(at_extend(
+            format!(
+                "invalid {name}: `extend` names {}, which is not a file",
+                crate::discover::display_path(&target)
+            ),
+            "no such file",
+        ));
+    }
+    let identity = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    visiting.push(identity(path));
+    if visiting.contains(&identity(&target)) {
+        let chain: Vec<String> = visiting
+            .iter()
+            .map(|p| crate::discover::display_path(p))
+            .chain(std::iter::once(crate::discover::display_path(&target)))
+            .collect();
+        return Err(at_extend(
+            format!(
+                "invalid {name}: `extend` goes round in a circle ({})",
+                chain.join(" → ")
+            ),
+            "extended again here",
+        ));
+    }
+    let base = load_extending(&target, known_rules, visiting)?;
+    visiting.pop();
+    config.extends = std::iter::once(target)
+        .chain(base.extends.iter().cloned())
+        .collect();
+    Ok(base.extended_by(config))
 }
 
-/// Checks config text; `name` is how errors name the file.
+/// Checks config text; `name` is how errors name the file. An `extend` is checked
+/// for its form only ([`load`] follows it).
 pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    parse_with_extend(text, name, known_rules).map(|(config, _)| config)
+}
+
+/// [`parse`], and the file's `extend`, if any, where it is written.
+fn parse_with_extend(
+    text: &str,
+    name: &str,
+    known_rules: &[&str],
+) -> Result<(Config, Option<Spanned<String>>), ConfigError> {
     let err = |message: String, span: Option<std::ops::Range<usize>>, label: &str| {
         ConfigError(Box::new(Inner {
             message,
@@ -437,13 +663,25 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
         }
     }
 
+    if let Some(extend) = &raw.extend {
+        if extend.get_ref().trim().is_empty() {
+            problems.push(err(
+                format!("invalid {name}: `extend` needs the path of a racelint.toml"),
+                Some(extend.span()),
+                "an empty path",
+            ));
+        }
+    }
+
     if let Some(error) = ConfigError::all(problems) {
         return Err(error);
     }
 
     let strings = |v: Vec<Spanned<String>>| v.into_iter().map(Spanned::into_inner).collect();
+    let globs = |v: Vec<Spanned<String>>| Globs::from(strings(v));
     let defaults = Config::default();
-    Ok(Config {
+    let extend = raw.extend;
+    let config = Config {
         path: None,
         rules: raw
             .rules
@@ -452,8 +690,8 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             .collect(),
         select: raw.select.map(strings),
         ignore: strings(raw.ignore),
-        include: strings(raw.include),
-        exclude: strings(raw.exclude),
+        include: globs(raw.include),
+        exclude: globs(raw.exclude),
         fail_on: raw.fail_on.unwrap_or(defaults.fail_on),
         max_file_size: raw
             .max_file_size
@@ -467,21 +705,21 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
             wrappers: strings(raw.transactions.wrappers),
         },
         schema: SchemaConfig {
-            migrations: strings(raw.schema.migrations),
+            migrations: globs(raw.schema.migrations),
         },
         min_confidence: raw.min_confidence.unwrap_or(defaults.min_confidence),
         roles: RoleGlobs {
-            production: strings(raw.roles.production),
-            test: strings(raw.roles.test),
-            script: strings(raw.roles.script),
-            migration: strings(raw.roles.migration),
-            seed: strings(raw.roles.seed),
+            production: globs(raw.roles.production),
+            test: globs(raw.roles.test),
+            script: globs(raw.roles.script),
+            migration: globs(raw.roles.migration),
+            seed: globs(raw.roles.seed),
         },
         overrides: raw
             .overrides
             .into_iter()
             .map(|o| Override {
-                files: strings(o.files.into_inner()),
+                files: globs(o.files.into_inner()),
                 rules: o
                     .rules
                     .into_iter()
@@ -489,13 +727,17 @@ pub fn parse(text: &str, name: &str, known_rules: &[&str]) -> Result<Config, Con
                     .collect(),
             })
             .collect(),
-    })
+        extends: Vec::new(),
+        set: keys_set(text),
+    };
+    Ok((config, extend))
 }
 
 /// The file as written, with spans kept where a later check must point.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Raw {
+    extend: Option<Spanned<String>>,
     #[serde(default)]
     rules: BTreeMap<Spanned<String>, RuleLevel>,
     select: Option<Vec<Spanned<String>>>,
@@ -571,6 +813,7 @@ struct RawClients {
 /// The keys of each table, for naming every unknown key of a file at once (serde
 /// stops at the first). `[rules]` holds rule ids, which are checked apart.
 const TOP_KEYS: &[&str] = &[
+    "extend",
     "select",
     "ignore",
     "include",
@@ -637,6 +880,26 @@ fn unknown_keys(text: &str) -> Vec<(String, std::ops::Range<usize>, &'static [&'
     out
 }
 
+/// The keys a file sets, top-level (`fail-on`) and one table down
+/// (`clients.prisma`), for [`Config::extended_by`].
+fn keys_set(text: &str) -> BTreeSet<String> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(root) = DeTable::parse(text) else {
+        return BTreeSet::new();
+    };
+    let mut set = BTreeSet::new();
+    for (key, value) in root.get_ref() {
+        let key = key.get_ref().to_string();
+        if let DeValue::Table(table) = value.get_ref() {
+            for inner in table.keys() {
+                set.insert(format!("{key}.{}", inner.get_ref()));
+            }
+        }
+        set.insert(key);
+    }
+    set
+}
+
 /// The known id nearest to a misspelling, if it is near enough to be a typo.
 pub fn closest<'a>(id: &str, known: &[&'a str]) -> Option<&'a str> {
     known
@@ -689,6 +952,18 @@ impl ConfigError {
         let mut first = errors.remove(0);
         first.0.others = errors;
         Some(first)
+    }
+
+    /// The problems of several files as one error, each problem once.
+    pub fn combine(errors: Vec<ConfigError>) -> Option<ConfigError> {
+        let flat = errors
+            .into_iter()
+            .flat_map(|mut e| {
+                let others = std::mem::take(&mut e.0.others);
+                std::iter::once(e).chain(others)
+            })
+            .collect();
+        ConfigError::all(flat)
     }
 
     /// How many problems this error reports (itself and the others).
@@ -821,8 +1096,8 @@ migrations = ["db/sql/**"]
             Some(vec!["check-then-act".into(), "non-atomic-writes".into()])
         );
         assert_eq!(c.ignore, vec!["sleep-as-sync"]);
-        assert_eq!(c.include, vec!["src/**"]);
-        assert_eq!(c.exclude, vec!["**/generated/**", "!keep.ts"]);
+        assert_eq!(c.include.patterns, vec!["src/**"]);
+        assert_eq!(c.exclude.patterns, vec!["**/generated/**", "!keep.ts"]);
         assert_eq!(c.fail_on, Severity::Error);
         assert_eq!(c.max_file_size, 4096);
         assert_eq!(c.rules["check-then-act"], RuleLevel::Warning);
@@ -833,7 +1108,7 @@ migrations = ["db/sql/**"]
         assert_eq!(c.client_names(Client::Drizzle), ["orm"]);
         assert!(c.client_names(Client::Sqlx).is_empty());
         assert_eq!(c.non_atomic_writes.log_tables, vec!["audit_log", "outbox"]);
-        assert_eq!(c.schema.migrations, vec!["db/sql/**"]);
+        assert_eq!(c.schema.migrations.patterns, vec!["db/sql/**"]);
     }
 
     #[test]
