@@ -290,12 +290,27 @@ fn instance_method<'t>(
 
 /// `transaction.atomic`, `atomic`, `transaction.atomic(using=…)`, as a decorator's
 /// or a context manager's code.
+/// `transaction.atomic` in any spelling, or a project's wrapper named for it
+/// (`traced_atomic_transaction()`, `atomic_transaction(using=…)`): a context
+/// manager or decorator whose name has the word `atomic` runs in a transaction,
+/// except file helpers (`atomic_write(path)`, `atomic_open`).
 pub fn is_atomic(code: &str) -> bool {
     let head = code.split('(').next().unwrap_or(code).trim();
-    matches!(
+    if matches!(
         head,
         "transaction.atomic" | "atomic" | "db.transaction.atomic" | "django.db.transaction.atomic"
-    )
+    ) {
+        return true;
+    }
+    let name = head.rsplit('.').next().unwrap_or(head).to_ascii_lowercase();
+    let words: Vec<&str> = name.split('_').collect();
+    words.contains(&"atomic")
+        && !words.iter().any(|w| {
+            matches!(
+                *w,
+                "write" | "writer" | "file" | "open" | "save" | "rename" | "replace" | "dump"
+            )
+        })
 }
 
 // ---- suggestions ----------------------------------------------------------
@@ -390,6 +405,33 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .map(|t| format!("    {}.objects.filter({}).delete()", model(t), kwargs(&t.key, "…")))
                 .collect();
             format!("with transaction.atomic():\n{}", lines.join("\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_atomic;
+
+    #[test]
+    fn atomic_blocks_and_project_wrappers_named_for_them() {
+        for code in [
+            "transaction.atomic()",
+            "atomic",
+            "transaction.atomic(using=db)",
+            "traced_atomic_transaction()",
+            "core.tracing.traced_atomic_transaction()",
+            "atomic_transaction(using='replica')",
+        ] {
+            assert!(is_atomic(code), "{code}");
+        }
+        for code in [
+            "atomic_write(path)",
+            "atomicwrites.atomic_write(p)",
+            "transaction.on_commit(f)",
+            "atomically_save()",
+        ] {
+            assert!(!is_atomic(code), "{code}");
         }
     }
 }
