@@ -184,6 +184,8 @@ struct FnLowerer<'q, 't> {
     assigning: Option<usize>,
     deferred: Option<Chain<'t>>,
     is_async: bool,
+    /// A `select_for_update()` queryset built with no `atomic()` block open.
+    locks_outside_atomic: bool,
     class_prefix: Option<String>,
 }
 
@@ -227,6 +229,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             assigning: None,
             deferred: None,
             is_async: text(node, src).starts_with("async"),
+            locks_outside_atomic: false,
             class_prefix,
         }
     }
@@ -267,6 +270,30 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         if atomic.is_some() {
             self.tx_stack.pop();
+        }
+        self.assume_callers_atomic();
+    }
+
+    /// Django refuses `select_for_update()` outside a transaction
+    /// (`TransactionManagementError`): a function that locks rows with it and opens
+    /// no `atomic()` around the lock always runs in its caller's, and so do its
+    /// other statements on the same thread-bound connection.
+    fn assume_callers_atomic(&mut self) {
+        if !self.locks_outside_atomic {
+            return;
+        }
+        let assumed = self.func.add_transaction(Transaction {
+            style: TransactionStyle::Ambient,
+            client: Client::Django,
+            span: self.func.span,
+            handle: None,
+            serializable: false,
+            parent: None,
+        });
+        for effect in &mut self.func.effects {
+            if effect.client == Client::Django && effect.transaction.is_none() {
+                effect.transaction = Some(assumed);
+            }
         }
     }
 
@@ -1062,6 +1089,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
             let mut expanded = base.clone();
             expanded.segments.extend(chain.segments.iter().copied());
             chain = expanded;
+        }
+        if self.tx_stack.is_empty() && clients::django::locks_rows(&chain, self.src) {
+            self.locks_outside_atomic = true;
         }
         match clients::recognize(&chain, self.src, self.hints, &self.scope) {
             Some(Recognized::Effect(draft)) => {

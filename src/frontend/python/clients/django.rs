@@ -78,6 +78,16 @@ fn manager<'t>(chain: &Chain<'t>, src: &'t str) -> Option<(String, usize, String
     ))
 }
 
+/// A queryset that locks its rows (`Model.objects.select_for_update()…`), built
+/// whether or not it is evaluated here.
+pub fn locks_rows(chain: &Chain, src: &str) -> bool {
+    manager(chain, src).is_some_and(|(_, start, _)| {
+        chain.segments[start..]
+            .iter()
+            .any(|s| s.name == "select_for_update" && s.is_call())
+    })
+}
+
 fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
     let (model, start, handle) = manager(chain, src)?;
     let mut filter: Vec<FieldDraft<'t>> = Vec::new();
