@@ -39,6 +39,7 @@ impl Rule for DeleteThenCreate {
                         && may_both_run(d, create)
                         && !function.same_transaction(d, create)
                         && same_or_related_table(cx, d, create)
+                        && !removes_only_named_rows(cx, d, create)
                 });
             if let Some(delete) = delete {
                 out.push(finding(cx, function, delete, create));
@@ -47,6 +48,30 @@ impl Rule for DeleteThenCreate {
             }
         }
     }
+}
+
+/// A delete of rows named by their primary key (`pk__in=stale_ids`, `id: { in:
+/// removed }`) prunes those rows; the rows created after get new keys, so they
+/// are other rows (files that appeared beside files that went away), not these
+/// recreated. Unless the create writes the same key back.
+fn removes_only_named_rows(cx: &Context, delete: &Effect, create: &Effect) -> bool {
+    let table = delete.table.as_deref().unwrap_or_default();
+    let primary = cx
+        .schema
+        .table(table)
+        .map(|t| t.primary_key.clone())
+        .unwrap_or_default();
+    let is_key = |column: &str| {
+        matches!(column, "id" | "pk" | "uuid")
+            || primary
+                .iter()
+                .any(|p| crate::schema::fold_name(p) == crate::schema::fold_name(column))
+    };
+    !delete.filter.is_empty()
+        && delete.filter.iter().all(|f| is_key(&f.column))
+        && !create.values.iter().any(|v| {
+            is_key(&v.column) && delete.filter.iter().any(|f| f.value.text == v.value.text)
+        })
 }
 
 /// The same table, or a related one whose new rows belong to what was deleted:
