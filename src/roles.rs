@@ -498,11 +498,24 @@ const TEST_IMPORTS: &[&str] = &[
     "uvu",
 ];
 
-/// Words in a script's name that mark a one-off job rather than a service.
+/// Words in a program's name that mark a one-off job rather than a service.
 const ONE_OFF_WORDS: &[&str] = &[
-    "backfill", "import", "export", "cleanup", "clean", "fix", "populate", "reindex", "generate",
-    "dump", "repair", "oneoff", "script", "bench", "reset",
+    "backfill", "import", "export", "cleanup", "clean", "clear", "fix", "populate", "reindex",
+    "rebuild", "generate", "dump", "repair", "oneoff", "script", "bench", "reset", "create",
+    "install", "load", "purge", "setup", "init",
 ];
+
+/// The one-off word in a program's file stem (`backfill-users`, `create_app`), if
+/// any; with `joined`, also one a word starts with, as Django spells its commands
+/// (`populatedb`, `loaddata`).
+fn one_off_word(stem: &str, joined: bool) -> Option<&'static str> {
+    let words: Vec<&str> = stem.split(['-', '_']).collect();
+    ONE_OFF_WORDS.iter().copied().find(|w| {
+        words
+            .iter()
+            .any(|word| word == w || (joined && word.starts_with(w)))
+    })
+}
 
 /// The role the path and text suggest, if not production.
 fn guess(relative: &Path, text: &str) -> Option<Assigned> {
@@ -594,11 +607,21 @@ fn guess(relative: &Path, text: &str) -> Option<Assigned> {
         return assigned(Role::Script, format!("under `{folder}/`"));
     }
     if folders.last().is_some_and(|f| f == "bin") {
-        let words: Vec<&str> = stem.split(['-', '_']).collect();
-        if let Some(word) = ONE_OFF_WORDS.iter().find(|w| words.contains(w)) {
+        if let Some(word) = one_off_word(&stem, false) {
             return assigned(
                 Role::Script,
                 format!("a one-off program in `bin/` (`{word}`)"),
+            );
+        }
+    }
+    // A Django management command (`<app>/management/commands/<name>.py`) is a
+    // program an operator runs; named for a one-off job, it runs alone. Others
+    // (`process_queue`, `runworker`) are services and stay production.
+    if python && folders.ends_with(&["management".to_string(), "commands".to_string()]) {
+        if let Some(word) = one_off_word(&stem, true) {
+            return assigned(
+                Role::Script,
+                format!("a one-off Django management command (`{word}`)"),
             );
         }
     }
@@ -767,6 +790,25 @@ mod tests {
         assert_eq!(role("src/bin/backfill_users.rs", ""), Role::Script);
         assert_eq!(role("src/bin/server.rs", ""), Role::Production);
         assert_eq!(role("bin/www.js", ""), Role::Production);
+        assert_eq!(
+            role("shop/core/management/commands/populatedb.py", ""),
+            Role::Script
+        );
+        assert_eq!(
+            role("shop/app/management/commands/install_app.py", ""),
+            Role::Script
+        );
+        assert_eq!(
+            role(
+                "netbox/extras/management/commands/populate_image_sizes.py",
+                ""
+            ),
+            Role::Script
+        );
+        assert_eq!(
+            role("chat/management/commands/process_queue.py", ""),
+            Role::Production
+        );
         assert_eq!(
             role("src/migrations/1700000000-AddUsers.ts", ""),
             Role::Migration
