@@ -11,6 +11,7 @@ use super::{help_with_code, join_words, serialized_by_sqlite, Context, Rule, SQL
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
+use crate::schema::fold_name;
 
 pub struct CheckThenAct;
 
@@ -149,6 +150,51 @@ fn parent_created_here(cx: &Context, function: &Function, parent: &str, write: &
     })
 }
 
+/// The unique key that makes the second of two racing inserts fail: one within the
+/// checked columns, or, when the insert goes to the table it checked, one that
+/// takes at least one checked column and otherwise only columns the insert sets
+/// (`UNIQUE (name, project_id)` for a check on `name` and an insert of `name` and
+/// `project`; the two requests insert the same values). A relation set by its
+/// field (`project=project`) stands for its key column (`project_id`).
+fn unique_key_of_insert(
+    cx: &Context,
+    read_table: &str,
+    checked: &[&str],
+    write: &Effect,
+) -> Option<Vec<String>> {
+    if let Some(key) = cx.schema.unique_key_within(read_table, checked) {
+        return Some(key);
+    }
+    let same_table = write
+        .table
+        .as_deref()
+        .is_some_and(|t| cx.schema.table_key(t) == cx.schema.table_key(read_table));
+    if !same_table || checked.is_empty() || write.values.is_empty() {
+        return None;
+    }
+    let table = cx.schema.table(read_table)?;
+    let written = |key_column: &str| {
+        let key = fold_name(key_column);
+        write.values.iter().any(|v| {
+            let value = fold_name(&v.column);
+            value == key || format!("{value}id") == key
+        })
+    };
+    let is_checked = |key_column: &str| {
+        checked
+            .iter()
+            .any(|c| fold_name(c) == fold_name(key_column))
+    };
+    table
+        .unique
+        .iter()
+        .filter(|key| !key.is_empty())
+        .find(|key| {
+            key.iter().any(|k| is_checked(k)) && key.iter().all(|k| is_checked(k) || written(k))
+        })
+        .cloned()
+}
+
 /// How likely the race is to do harm, by its shape and what the schema says.
 fn confidence(
     cx: &Context,
@@ -175,7 +221,7 @@ fn confidence(
         }
         Shape::AbsenceThenInsert | Shape::AbsenceThenClaim { .. } => {
             let cols = checked.join(", ");
-            if let Some(key) = cx.schema.unique_key_within(read_table, &checked) {
+            if let Some(key) = unique_key_of_insert(cx, read_table, &checked, write) {
                 Confidence::medium(format!(
                     "the unique key on ({}) turns the race into an error rather than a duplicate",
                     key.join(", ")
@@ -561,7 +607,7 @@ fn finding(
                     checked.push(column);
                 }
             }
-            let unique = cx.schema.unique_key_within(read_table, &checked);
+            let unique = unique_key_of_insert(cx, read_table, &checked, write);
             let limit = read.many && compares_to_limit(cx, guard);
             let message = if limit {
                 format!(
