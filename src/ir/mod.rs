@@ -159,6 +159,50 @@ pub struct Guard {
     /// Fields of the read's result the condition inspects (`seat.status` → `status`);
     /// empty when it only tests whether a row came back.
     pub fields: Vec<String>,
+    /// Where a field was first inspected, when that was another condition than
+    /// `span` (the checks of one read merged into one guard): `if (!c) throw …;
+    /// if (c.status === 'approved') return;` inspects `status` in the second.
+    #[serde(skip)]
+    pub field_spans: Vec<(String, Span)>,
+}
+
+impl Guard {
+    /// Folds another condition on the same read into this guard: the condition
+    /// that looks at the row's fields is the one a finding points at, and each
+    /// field keeps the condition that inspected it.
+    pub fn absorb(&mut self, other: &Guard) {
+        if self.fields.is_empty() && !other.fields.is_empty() {
+            self.span = other.span;
+        }
+        for f in &other.fields {
+            if !self.fields.contains(f) {
+                self.fields.push(f.clone());
+                if other.span != self.span {
+                    self.field_spans.push((f.clone(), other.span));
+                }
+            }
+        }
+        for (f, span) in &other.field_spans {
+            if !self.field_spans.iter().any(|(g, _)| g == f) {
+                self.field_spans.push((f.clone(), *span));
+            }
+        }
+    }
+
+    /// The condition that inspected the first of `columns` this guard looked at.
+    pub fn span_of_fields(&self, columns: &[String]) -> Span {
+        columns
+            .iter()
+            .filter(|c| self.fields.contains(c))
+            .find_map(|c| {
+                self.field_spans
+                    .iter()
+                    .find(|(f, _)| f == c)
+                    .map(|(_, span)| *span)
+                    .or(Some(self.span))
+            })
+            .unwrap_or(self.span)
+    }
 }
 
 /// One arm of one branch point (`if`, `?:`, `switch`, `catch`, short-circuit).

@@ -234,6 +234,7 @@ mod tests {
                 read: 0,
                 span: Span::default(),
                 fields: Vec::new(),
+                field_spans: Vec::new(),
             });
         }
         f.effects.push(insert);
@@ -256,6 +257,7 @@ mod tests {
                 read: 0,
                 span: Span::default(),
                 fields: Vec::new(),
+                field_spans: Vec::new(),
             });
             caller.effects.push(call);
         }

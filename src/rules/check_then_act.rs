@@ -57,7 +57,14 @@ impl Rule for CheckThenAct {
             {
                 continue;
             }
+            let written: Vec<String> = write.values.iter().map(|v| v.column.clone()).collect();
             let race = write.guards.iter().find_map(|guard| {
+                // The checks of one read are one guard; the race is decided by the
+                // condition that looked at what the write changes.
+                let guard = Guard {
+                    span: guard.span_of_fields(&written),
+                    ..guard.clone()
+                };
                 let read = &function.effects[guard.read];
                 if read.kind != EffectKind::Read || guard.read >= write_index {
                     return None;
@@ -69,11 +76,11 @@ impl Rule for CheckThenAct {
                 if super::lock_between(function, guard.read, write_index).is_some() {
                     return None;
                 }
-                shape(cx, function, guard, read, write).map(|s| (guard, read, s))
+                shape(cx, function, &guard, read, write).map(|s| (guard, read, s))
             });
             if let Some((guard, read, shape)) = race {
-                let confidence = confidence(cx, function, guard, read, write, &shape);
-                out.push(finding(cx, guard, read, write, shape, confidence));
+                let confidence = confidence(cx, function, &guard, read, write, &shape);
+                out.push(finding(cx, &guard, read, write, shape, confidence));
             }
         }
     }
@@ -393,10 +400,10 @@ fn set_if_unset(function: &Function, guard: &Guard, write: &Effect) -> bool {
 /// the transition, which matters when something done once per transition lives
 /// outside what racelint sees.
 fn converges(function: &Function, guard: &Guard, write: &Effect) -> bool {
-    let constant = write
-        .values
-        .iter()
-        .all(|v| !v.value.atomic && (v.value.literal || is_now(&v.value.text)));
+    let constant = write.values.iter().all(|v| {
+        !v.value.atomic
+            && (v.value.literal || is_now(&v.value.text) || is_named_constant(&v.value.text))
+    });
     let read_end = function.effects[guard.read].span.end;
     constant
         && !function.effects.iter().any(|other| {
@@ -420,11 +427,28 @@ fn tests_for_the_target(cx: &Context, guard: &Guard, write: &Effect, columns: &[
         .iter()
         .filter(|v| columns.contains(&v.column))
         .all(|v| {
+            if is_named_constant(&v.value.text) {
+                return condition.contains(v.value.text.as_str());
+            }
             let target = v.value.text.trim_matches(['\'', '"', '`']);
             !target.is_empty()
                 && ['\'', '"', '`']
                     .iter()
                     .any(|q| condition.contains(&format!("{q}{target}{q}")))
+        })
+}
+
+/// A member of an enum or a class constant, written by its path
+/// (`MfaChallengeStatus.APPROVED`, `OrderStatus.Paid`, `Status::Approved`): as
+/// constant as a literal.
+fn is_named_constant(code: &str) -> bool {
+    let segments: Vec<&str> = code.split("::").flat_map(|s| s.split('.')).collect();
+    segments.len() >= 2
+        && segments[0].starts_with(|c: char| c.is_ascii_uppercase())
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
         })
 }
 

@@ -413,7 +413,12 @@ impl Lowerer<'_> {
                 .iter()
                 .any(|g: &Guard| g.read == read && g.fields == fields)
             {
-                guards.push(Guard { read, span, fields });
+                guards.push(Guard {
+                    read,
+                    span,
+                    fields,
+                    field_spans: Vec::new(),
+                });
             }
         };
         let mut i = range.start;

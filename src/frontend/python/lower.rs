@@ -1073,6 +1073,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     .filter(|f| !RESULT_METHODS.contains(&f.as_str()))
                     .cloned()
                     .collect(),
+                field_spans: Vec::new(),
             });
         }
         guards
@@ -1212,6 +1213,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 read: index,
                 span: site,
                 fields: Vec::new(),
+                field_spans: Vec::new(),
             });
         }
         index
@@ -1221,16 +1223,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let mut guards: Vec<Guard> = Vec::new();
         for g in self.exit_guards.iter().chain(&self.cond_guards) {
             match guards.iter_mut().find(|x| x.read == g.read) {
-                Some(existing) => {
-                    if existing.fields.is_empty() && !g.fields.is_empty() {
-                        existing.span = g.span;
-                    }
-                    for f in &g.fields {
-                        if !existing.fields.contains(f) {
-                            existing.fields.push(f.clone());
-                        }
-                    }
-                }
+                Some(existing) => existing.absorb(g),
                 None => guards.push(g.clone()),
             }
         }

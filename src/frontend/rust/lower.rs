@@ -685,6 +685,7 @@ impl<'t> Lowerer<'t> {
                 read: r,
                 span,
                 fields: self.fields_of(cond, r),
+                field_spans: Vec::new(),
             })
             .collect()
     }
@@ -1510,6 +1511,7 @@ impl<'t> Lowerer<'t> {
                 read: r,
                 span,
                 fields: Vec::new(),
+                field_spans: Vec::new(),
             })
             .collect();
         self.exit_guards(guards, Exit::Return);

@@ -1176,6 +1176,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 read,
                 span,
                 fields: taint.fields.clone(),
+                field_spans: Vec::new(),
             });
         }
         guards
@@ -1285,6 +1286,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 read: index,
                 span: site,
                 fields: Vec::new(),
+                field_spans: Vec::new(),
             });
         }
         index
@@ -1294,18 +1296,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let mut guards: Vec<Guard> = Vec::new();
         for g in self.exit_guards.iter().chain(&self.cond_guards) {
             match guards.iter_mut().find(|x| x.read == g.read) {
-                Some(existing) => {
-                    // `if (!seat) …; if (seat.bookedBy) …`: the check that looks at
-                    // the row's fields is the one a finding should point at.
-                    if existing.fields.is_empty() && !g.fields.is_empty() {
-                        existing.span = g.span;
-                    }
-                    for f in &g.fields {
-                        if !existing.fields.contains(f) {
-                            existing.fields.push(f.clone());
-                        }
-                    }
-                }
+                Some(existing) => existing.absorb(g),
                 None => guards.push(g.clone()),
             }
         }
