@@ -371,6 +371,10 @@ pub fn recognize_in<'t>(
     hints: &FileHints,
     scope: &Scope<'t>,
 ) -> Option<Recognized<'t>> {
+    // Another service's SDK object: its `update` and `create` write no table.
+    if runtime::service_sdk_root(chain, src) {
+        return None;
+    }
     sequelize::recognize(chain, src, hints, scope)
         .or_else(|| typeorm::recognize(chain, src, hints, scope))
         .or_else(|| supabase::recognize(chain, src, hints))

@@ -64,6 +64,17 @@ const SERVICE_SDKS: &[&str] = &[
     "producer",
 ];
 
+/// The chain starts at another service's SDK object (`stripe.subscriptions.update`,
+/// `this.stripe.customers.create`): whatever its methods are called, it writes
+/// no table of the database.
+pub fn service_sdk_root(chain: &Chain, src: &str) -> bool {
+    let root = text(chain.root, src);
+    let root_name = root.rsplit('.').next().unwrap_or(root);
+    SERVICE_SDKS
+        .iter()
+        .any(|s| root_name.eq_ignore_ascii_case(s))
+}
+
 /// Methods that send something away on any receiver.
 const SENDING_METHODS: &[&str] = &["sendMail", "sendEmail", "sendToQueue", "publish"];
 
