@@ -16,6 +16,7 @@
 
 pub mod baseline;
 pub mod budget;
+pub mod cache;
 pub mod changed;
 pub mod cli;
 pub mod config;

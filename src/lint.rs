@@ -45,6 +45,10 @@ pub struct Options {
     pub only: Option<BTreeSet<PathBuf>>,
     /// Skip parsing files without database vocabulary (`frontend::may_have_effects`).
     pub prefilter: bool,
+    /// Read unchanged files' models from `.racelint_cache/` under the project
+    /// root, and write those lowered (`cache`). Off by default: the command line
+    /// and the editor server turn it on.
+    pub cache: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +71,7 @@ impl Default for Options {
             schema: SchemaSource::ProjectRoot,
             only: None,
             prefilter: true,
+            cache: false,
         }
     }
 }
@@ -165,16 +170,18 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
     let prefilter = options
         .prefilter
         .then(|| crate::frontend::Prefilter::new(&settings.all_prisma_names()));
-    let roles = crate::roles::Roles::new(
-        &discover::project_root(
-            options
-                .paths
-                .first()
-                .map_or(Path::new("."), PathBuf::as_path),
-        ),
-        &options.configs,
-    )
-    .map_err(Fatal)?;
+    let project_root = discover::project_root(
+        options
+            .paths
+            .first()
+            .map_or(Path::new("."), PathBuf::as_path),
+    );
+    let roles = crate::roles::Roles::new(&project_root, &options.configs).map_err(Fatal)?;
+    let cache = options
+        .cache
+        .then(|| crate::cache::Cache::open(&project_root))
+        .flatten();
+    let cache = cache.as_ref();
 
     // Files are linted as the walk finds them, and schema sources are walked for
     // meanwhile; the code files among those are parsed for schema from the text
@@ -214,6 +221,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
                                 prefilter.as_ref(),
                                 schema_root.as_deref(),
                                 &roles,
+                                cache,
                             );
                             (path, outcome)
                         })
@@ -255,8 +263,12 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
         }
         schema_read.extend(outcome.schema);
     }
+    // Whether this run meets every file of the project, so that cache entries
+    // it did not meet are of files gone.
+    let whole = schema_root.as_deref() == Some(project_root.as_path());
     // The rest of the project is read for what the linted files need to know
-    // of it: the functions they call, the tables deleted anywhere.
+    // of it: the functions they call, the tables deleted anywhere, the schema
+    // its code declares (taken from the text read here, not read again).
     if let Some(root) = schema_root.as_deref().filter(|root| !covers(options, root)) {
         let (sender, receiver) = std::sync::mpsc::channel::<PathBuf>();
         let (prefilter, linted_paths) = (&prefilter, &linted_paths);
@@ -279,10 +291,16 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
                     .filter(|path| {
                         !linted_paths.contains(&path.canonicalize().unwrap_or(path.clone()))
                     })
-                    .filter_map(|path| {
-                        let outcome =
-                            lint_file(&path, settings_ref, prefilter.as_ref(), None, &roles);
-                        outcome.lowered.map(|l| (path, l))
+                    .map(|path| {
+                        let outcome = lint_file(
+                            &path,
+                            settings_ref,
+                            prefilter.as_ref(),
+                            Some(root),
+                            &roles,
+                            cache,
+                        );
+                        (path, outcome.lowered, outcome.schema)
                     })
                     .collect::<Vec<_>>()
             });
@@ -292,7 +310,13 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
         let mut rest = rest;
         rest.sort_by(|a, b| a.0.cmp(&b.0));
         rest.dedup_by(|a, b| a.0 == b.0);
-        lowered.extend(rest.into_iter().map(|(_, l)| (l, false)));
+        for (_, l, schema) in rest {
+            lowered.extend(l.map(|l| (l, false)));
+            schema_read.extend(schema);
+        }
+    }
+    if let Some(cache) = cache.filter(|_| whole) {
+        cache.prune();
     }
     let schema = match (&schema_root, candidates) {
         (Some(root), Some(candidates)) => {
@@ -450,6 +474,7 @@ impl Lowering {
             &self.settings.of(path).1.hints,
             None,
             &self.roles,
+            None,
         );
         (
             outcome.lowered.map(|l| l.into_project_file(true)),
@@ -660,6 +685,7 @@ fn lint_file(
     prefilter: Option<&crate::frontend::Prefilter>,
     schema_root: Option<&Path>,
     roles: &crate::roles::Roles,
+    cache: Option<&crate::cache::Cache>,
 ) -> FileOutcome {
     // Most files are turned away by the prefilter: their display path is never needed.
     let display = || discover::display_path(path);
@@ -689,7 +715,16 @@ fn lint_file(
             )
         }
     };
-    lower_text(path, text, prefilter, &compiled.hints, schema_root, roles)
+    let cache = cache.map(|cache| (cache, compiled.cache_key));
+    lower_text(
+        path,
+        text,
+        prefilter,
+        &compiled.hints,
+        schema_root,
+        roles,
+        cache,
+    )
 }
 
 /// [`lint_file`] once the text is read.
@@ -700,6 +735,7 @@ fn lower_text(
     names: &HintNames,
     schema_root: Option<&Path>,
     roles: &crate::roles::Roles,
+    cache: Option<(&crate::cache::Cache, u64)>,
 ) -> FileOutcome {
     let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
@@ -710,10 +746,37 @@ fn lower_text(
             };
         }
     }
+    // `sqlx::query_file!` makes the model depend on another file's text: such a
+    // file is always lowered.
+    let cached = cache
+        .filter(|_| !text.contains("query_file"))
+        .and_then(|(cache, config)| {
+            let rel = cache.relative(path)?;
+            let key = cache.key(config, &rel, &text);
+            Some((cache, rel, key))
+        });
     let file = SourceFile::new(path.to_path_buf(), discover::display_path(path), text);
+    let problem = |(kind, message, position)| RunError {
+        kind,
+        path: file.display_path.clone(),
+        message,
+        position,
+    };
+    if let Some(entry) = cached.as_ref().and_then(|(c, rel, key)| c.get(rel, *key)) {
+        let errors = entry.problems.into_iter().map(problem).collect();
+        let lowered = entry.model.map(|model| Lowered {
+            role: roles.of_file(path, &file.text).role,
+            file,
+            model,
+        });
+        return FileOutcome {
+            lowered,
+            errors,
+            schema,
+        };
+    }
     let (mut model, mut errors) = lower_source(&file, names);
     errors.sort_by_key(|e| e.position);
-    let role = roles.of_file(path, &file.text).role;
     if discover::language_of(path) == Some(Language::Rust) {
         crate::roles::mark_test_helpers(&mut model);
     }
@@ -725,8 +788,16 @@ fn lower_text(
             .exports
             .iter()
             .any(|e| matches!(e.target, crate::ir::ExportTarget::From { .. }));
+    if let Some((cache, rel, key)) = &cached {
+        let problems: Vec<_> = errors
+            .iter()
+            .map(|e| (e.kind, e.message.clone(), e.position))
+            .collect();
+        cache.put(rel, *key, keep.then_some(&model), &problems);
+    }
+    let role = keep.then(|| roles.of_file(path, &file.text).role);
     FileOutcome {
-        lowered: keep.then_some(Lowered { file, model, role }),
+        lowered: role.map(|role| Lowered { file, model, role }),
         errors,
         schema,
     }

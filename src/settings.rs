@@ -24,6 +24,9 @@ pub struct Compiled {
     pub overrides: Overrides,
     pub rules: RuleSet,
     pub hints: HintNames,
+    /// A hash of the whole configuration, part of each cache key of the files it
+    /// applies to: whatever of it lowering reads, a change re-lowers them.
+    pub cache_key: u64,
 }
 
 impl Settings {
@@ -42,6 +45,7 @@ impl Settings {
                         prisma: config.clients.prisma.clone(),
                         transaction_wrappers: config.transactions.wrappers.clone(),
                     },
+                    cache_key: xxhash_rust::xxh3::xxh3_64(format!("{config:?}").as_bytes()),
                 })
             })
             .collect::<Result<_, String>>()?;

@@ -254,12 +254,16 @@ fn the_prefilter_loses_no_finding() {
     assert!(with["findings"].as_array().unwrap().len() > 10);
 }
 
+/// Every file below `root` but racelint's own cache (`.racelint_cache/`).
 fn snapshot_tree(root: &Path) -> Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
+            if path.ends_with(".racelint_cache") {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
             } else {
@@ -284,8 +288,15 @@ fn a_check_writes_nothing() {
     ]);
     let before = snapshot_tree(dir.path());
     for format in ["human", "json"] {
+        racelint(dir.path(), &["check", "--format", format, "--no-cache"]);
+    }
+    assert!(!dir.path().join(".racelint_cache").exists());
+    assert_eq!(before, snapshot_tree(dir.path()));
+    // With the cache, nothing but the cache.
+    for format in ["human", "json"] {
         racelint(dir.path(), &["check", "--format", format]);
     }
+    assert!(dir.path().join(".racelint_cache/entries").is_dir());
     assert_eq!(before, snapshot_tree(dir.path()));
 }
 

@@ -83,6 +83,10 @@ pub struct CheckArgs {
     /// Skip paths matching this glob, on top of .gitignore (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Lower every file afresh: neither read nor write .racelint_cache/ (also
+    /// RACELINT_NO_CACHE=1)
+    #[arg(long)]
+    pub no_cache: bool,
     /// Parse every file, also those without database vocabulary (for testing the prefilter)
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
@@ -131,6 +135,7 @@ pub fn run(args: CheckArgs) -> i32 {
         schema: lint::SchemaSource::ProjectRoot,
         only,
         prefilter: !args.no_prefilter,
+        cache: !args.no_cache && !crate::cache::disabled_by_env(),
     };
     let mut report = match lint::check(&options) {
         Ok(report) => report,

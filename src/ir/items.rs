@@ -7,9 +7,9 @@
 //! The frontend resolves what one file can see (its `use` items, its inline
 //! `mod` blocks); only the project stage knows where the file sits in its crate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RustModule {
     /// For each of [`super::FileModel::functions`], in order: the path it is
     /// called by (`self::db::create`, `crate::models::User::find`, a trait's
@@ -31,7 +31,7 @@ pub struct RustModule {
 }
 
 /// `use target as name;` (or `use target::*;`, `name` `None`) in `module`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Import {
     /// The module the item is in: `self`, or an inline module (`self::tests`).
     pub module: String,
@@ -39,7 +39,7 @@ pub struct Import {
     pub target: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Impl {
     pub ty: String,
     pub trait_: Option<String>,
@@ -47,7 +47,7 @@ pub struct Impl {
     pub functions: Vec<usize>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TraitDecl {
     pub path: String,
     /// Indexes into [`super::FileModel::functions`] of its default methods.

@@ -7,7 +7,7 @@
 //! Spans are byte offsets into the file's text; line and column are computed only
 //! when a finding is rendered.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod inline;
 pub mod items;
@@ -15,7 +15,9 @@ pub mod remedy;
 pub mod routines;
 
 /// A half-open byte range into the file text.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -34,7 +36,7 @@ impl Span {
 }
 
 /// The database client an effect was written with; decides how help is worded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Client {
     Prisma,
@@ -61,7 +63,7 @@ pub enum Client {
     Runtime,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EffectKind {
     Read,
@@ -96,7 +98,7 @@ impl EffectKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RowLock {
     #[default]
@@ -107,7 +109,7 @@ pub enum RowLock {
     Shared,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnConflict {
     #[default]
@@ -117,7 +119,7 @@ pub enum OnConflict {
 }
 
 /// Whether the result of an effect is waited for before the code moves on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Completion {
     #[default]
@@ -129,7 +131,7 @@ pub enum Completion {
 }
 
 /// Which earlier reads a value is computed from, and how.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Value {
     /// Reads (indexes into [`Function::effects`]) whose results flow into this value.
     pub reads: Vec<usize>,
@@ -143,14 +145,14 @@ pub struct Value {
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     pub column: String,
     pub value: Value,
 }
 
 /// A condition, dependent on an earlier read, that decides whether an effect runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Guard {
     /// Index of the read in [`Function::effects`].
     pub read: usize,
@@ -206,13 +208,13 @@ impl Guard {
 }
 
 /// One arm of one branch point (`if`, `?:`, `switch`, `catch`, short-circuit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arm {
     pub branch: u32,
     pub arm: u32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Effect {
     pub kind: EffectKind,
     pub client: Client,
@@ -273,7 +275,7 @@ pub struct Effect {
 }
 
 /// The statement in another file an effect linked into a caller stands for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     /// The function it is written in (`Person::create`, `InviteService.accept`).
     pub function: String,
@@ -351,7 +353,7 @@ pub fn may_both_run(a: &Effect, b: &Effect) -> bool {
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransactionStyle {
     /// `$transaction(async (tx) => …)`, `db.transaction(|c| …)`.
@@ -374,7 +376,7 @@ pub enum TransactionStyle {
     Routine,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Transaction {
     pub style: TransactionStyle,
     pub client: Client,
@@ -389,7 +391,7 @@ pub struct Transaction {
 
 /// A call to a function of the project: declared in the same file (`callee` names
 /// it), or possibly in another one (`qualified` says where to look).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LocalCall {
     /// The same-file function called (`helper`, `Type::method`); empty when the
     /// callee is not declared in this file.
@@ -415,7 +417,7 @@ pub struct LocalCall {
 }
 
 /// A function literal passed to a call and lowered inline into the caller.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CallbackArgument {
     /// Its position among the call's arguments.
     pub arg: usize,
@@ -429,14 +431,14 @@ pub struct CallbackArgument {
 /// A parameter that is a function the callee runs inside a transaction it opens
 /// (`db.transaction(fn)`, `db.transaction(async (tx) => fn(tx))`): the callee is a
 /// project transaction wrapper for that argument.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TransactionCallback {
     pub param: usize,
     pub client: Client,
     pub serializable: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Function {
     /// The name a reader would use: `createInvite`, `UserService.join`, `POST`,
     /// or `<callback at line N>` style names chosen by the frontend.
@@ -624,7 +626,7 @@ impl Function {
 }
 
 /// Everything a frontend learned from one file.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FileModel {
     pub functions: Vec<Function>,
     /// What a Rust file declares and imports, for resolving calls into it.
@@ -636,7 +638,7 @@ pub struct FileModel {
 }
 
 /// `import { a as b } from "./x"`: `b` here is `a` of the module `./x`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Import {
     pub local: String,
     /// The module specifier as written (`./x`, `@/lib/db`, `@acme/db`).
@@ -644,7 +646,7 @@ pub struct Import {
     pub imported: Imported,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Imported {
     Name(String),
     Default,
@@ -653,7 +655,7 @@ pub enum Imported {
 }
 
 /// An exported name and what it stands for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Export {
     /// The name other modules import; `default` for the default export, `*` for
     /// `export * from`.
@@ -661,7 +663,7 @@ pub struct Export {
     pub target: ExportTarget,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExportTarget {
     /// A name declared in this file (a function, a class, an object of methods).
     Local(String),

@@ -238,6 +238,9 @@ fn options(root: &Path, configs: &Configs) -> Options {
     Options {
         paths: vec![root.to_path_buf()],
         configs: configs.clone(),
+        // The initial load and a reload read unchanged files from the cache;
+        // edited buffers are lowered from their text.
+        cache: !crate::cache::disabled_by_env(),
         ..Options::default()
     }
 }
