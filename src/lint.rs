@@ -739,7 +739,11 @@ fn lower_text(
 ) -> FileOutcome {
     let schema = schema_root.and_then(|root| schema::sources_in_code(root, path, &text));
     if let (Some(prefilter), Some(language)) = (prefilter, discover::language_of(path)) {
-        if !prefilter.admits(language, &text) {
+        let python_caller = || {
+            language == Language::Python
+                && crate::project::python::imports_project_module(path, &text, schema_root)
+        };
+        if !prefilter.admits(language, &text) && !python_caller() {
             return FileOutcome {
                 schema,
                 ..FileOutcome::default()
@@ -787,7 +791,9 @@ fn lower_text(
         || model
             .exports
             .iter()
-            .any(|e| matches!(e.target, crate::ir::ExportTarget::From { .. }));
+            .any(|e| matches!(e.target, crate::ir::ExportTarget::From { .. }))
+        // Python re-exports are imports (`from .users import create_user`).
+        || discover::language_of(path) == Some(Language::Python) && !model.imports.is_empty();
     if let Some((cache, rel, key)) = &cached {
         let problems: Vec<_> = errors
             .iter()

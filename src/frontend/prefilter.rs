@@ -156,7 +156,21 @@ impl Prefilter {
         searcher.as_ref().is_none_or(|s| s.admits(text))
             || reexports(language, text)
             || awaits_project_code(language, text)
+            || imports_own_package(language, text)
     }
+}
+
+/// A Python module that imports from its own package (`from .users import
+/// create_user`: a package's `__init__.py` re-exporting, a view calling its
+/// app's services): calls reach functions elsewhere through it, as through a
+/// TypeScript module importing `./x`.
+fn imports_own_package(language: Language, text: &str) -> bool {
+    language == Language::Python
+        && text.contains("from .")
+        && text.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("from .") && l.contains(" import ")
+        })
 }
 
 /// A TypeScript module that awaits something and imports the project's own

@@ -191,7 +191,7 @@ fn assume_callers_transaction(
         let passed: Option<Vec<&Transaction>> = calls
             .iter()
             .map(|(caller, call)| {
-                let arg = root(call.args.get(index)?);
+                let arg = root(argument(call, &helper.params, index)?);
                 let tx = call.transaction?;
                 let root_tx = caller.root_transaction(tx);
                 (0..caller.transactions.len())
@@ -381,7 +381,7 @@ impl Linker<'_, '_> {
                 let mut inlined = Vec::with_capacity(expanded.effects.len());
                 for effect in &expanded.effects {
                     let mut e = effect.clone();
-                    e.handle = rename_handle(&e.handle, &expanded.params, &call.args);
+                    e.handle = rename_handle(&e.handle, &expanded.params, call);
                     e.transaction = e
                         .transaction
                         .and_then(|t| tx_map.get(t).copied().flatten())
@@ -603,11 +603,8 @@ fn map_transactions(
         let passed = tx
             .handle
             .as_deref()
-            .map(|h| rename_handle(h, &callee.params, &call.args))
-            .and_then(|h| {
-                (0..caller.transactions.len())
-                    .find(|&t| caller.transactions[t].handle.as_deref() == Some(root(&h)))
-            });
+            .map(|h| rename_handle(h, &callee.params, call))
+            .and_then(|h| open_at_call(caller, call, root(&h)));
         match passed {
             Some(existing) if tx.parent.is_none() => map.push(Some(existing)),
             // A connection the caller lends without a transaction of its own.
@@ -626,6 +623,21 @@ fn map_transactions(
     map
 }
 
+/// The caller's transaction open at `call` (the call's own or one it is nested
+/// in) whose handle is `handle`. A transaction of the same handle committed
+/// before the call (a session's earlier one) is not it.
+fn open_at_call(caller: &Function, call: &LocalCall, handle: &str) -> Option<usize> {
+    let mut at = call.transaction;
+    while let Some(t) = at {
+        let tx = caller.transactions.get(t)?;
+        if tx.handle.as_deref() == Some(handle) {
+            return Some(t);
+        }
+        at = tx.parent.filter(|&p| p < t);
+    }
+    None
+}
+
 /// The variable a handle is reached through: `tx` of `tx.user`, `conn` of `&mut *conn`.
 pub(crate) fn root(handle: &str) -> &str {
     handle
@@ -636,20 +648,58 @@ pub(crate) fn root(handle: &str) -> &str {
         .trim_start_matches("mut ")
 }
 
-/// `tx.user` in a callee whose first parameter is `tx`, called as `f(trx, …)` → `trx.user`.
-fn rename_handle(handle: &str, params: &[String], args: &[String]) -> String {
+/// `tx.user` in a callee whose first parameter is `tx`, called as `f(trx, …)`
+/// (or `f(tx=trx)`) → `trx.user`.
+fn rename_handle(handle: &str, params: &[String], call: &LocalCall) -> String {
     let head = root(handle);
     match params.iter().position(|p| !p.is_empty() && p == head) {
-        Some(i) => match args.get(i) {
+        Some(i) => match argument(call, params, i) {
             Some(arg) => format!(
                 "{}{}",
-                root(arg),
+                passed_handle(arg),
                 &handle[handle.find(head).map_or(0, |at| at + head.len())..]
             ),
             None => handle.to_string(),
         },
         None => handle.to_string(),
     }
+}
+
+/// The handle an argument passes: the variable (`tx` of `&mut *tx`), or a
+/// field path as written (`self.session`, `this.prisma`), which is a handle of
+/// its own rather than its object's.
+fn passed_handle(arg: &str) -> &str {
+    let bare = arg
+        .trim_start_matches(['&', '*'])
+        .trim_start_matches("mut ")
+        .trim_start_matches(['&', '*']);
+    let path = !bare.is_empty()
+        && bare.split('.').all(|s| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        });
+    if path {
+        bare
+    } else {
+        root(arg)
+    }
+}
+
+/// What a call passes for the callee's parameter `index`: in its place, or by
+/// the parameter's name (`helper(session=tx)`). A parameter left to its
+/// default gets nothing of the caller's.
+fn argument<'c>(call: &'c LocalCall, params: &[String], index: usize) -> Option<&'c str> {
+    if let Some(arg) = call.args.get(index) {
+        return Some(arg);
+    }
+    let name = params.get(index).filter(|p| !p.is_empty())?;
+    call.keywords
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn max_branch(function: &Function) -> u32 {

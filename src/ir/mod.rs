@@ -408,6 +408,8 @@ pub struct LocalCall {
     pub position: usize,
     /// The code of each argument, in order (`tx`, `input.id`); empty when unknown.
     pub args: Vec<String>,
+    /// Arguments passed by name (`session=tx`): (parameter, code).
+    pub keywords: Vec<(String, String)>,
     /// The `CallResult` effect standing for the call's value, when the value is used.
     pub result: Option<usize>,
     /// Functions written as arguments and lowered inline, as part of the caller

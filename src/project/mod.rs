@@ -8,10 +8,13 @@
 //! into other files go through the language's index: [`typescript::TsIndex`]
 //! (imports, tsconfig paths, workspace packages, re-exports) and
 //! [`rust::RustIndex`] (`use` paths, mod trees, workspace crates, trait impls and
-//! default methods, methods by the receiver's type). Project facts —
+//! default methods, methods by the receiver's type) and [`python::PyIndex`]
+//! (imports from module roots and relative ones, `__init__.py` re-exports,
+//! methods by the receiver's class). Project facts —
 //! which tables are deleted anywhere — come from every file of the project, so
 //! the findings for a file do not depend on which other files were named.
 
+pub mod python;
 pub mod rust;
 pub mod typescript;
 
@@ -39,6 +42,7 @@ pub struct Project {
     local: Vec<LocalIndex>,
     ts: typescript::TsIndex,
     rust: rust::RustIndex,
+    python: python::PyIndex,
     /// The project file of each of the Rust index's files, and back.
     rust_files: Vec<usize>,
     rust_position: Vec<Option<usize>>,
@@ -52,6 +56,7 @@ impl Project {
     pub fn new(files: Vec<ProjectFile>, root: Option<&Path>) -> Project {
         let local = files.iter().map(|f| LocalIndex::new(&f.model)).collect();
         let ts = typescript::TsIndex::build(&files, root);
+        let python = python::PyIndex::build(&files, root);
         // The Rust index numbers the project's Rust files in their own order.
         let rust_files: Vec<usize> = (0..files.len())
             .filter(|&i| files[i].language == Some(Language::Rust))
@@ -75,6 +80,7 @@ impl Project {
             local,
             ts,
             rust,
+            python,
             rust_files,
             rust_position,
             callers,
@@ -111,6 +117,13 @@ impl Resolve for Project {
 
     fn resolve(&self, file: usize, call: &LocalCall) -> Option<(usize, usize)> {
         let here = &self.files[file];
+        // An imported name is what its import says, even where a method of this
+        // file has the same name.
+        if here.language == Some(Language::Python)
+            && python::PyIndex::imports_head(&here.model, call)
+        {
+            return self.python.resolve(&self.files, file, call);
+        }
         if let Some(index) = self.local[file].resolve_here(&here.model, call) {
             return Some((file, index));
         }
@@ -121,6 +134,7 @@ impl Resolve for Project {
                 let (target, index) = self.rust.resolve(position, call)?;
                 Some((*self.rust_files.get(target)?, index))
             }
+            Some(Language::Python) => self.python.resolve(&self.files, file, call),
             _ => None,
         }
     }

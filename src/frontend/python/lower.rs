@@ -27,6 +27,8 @@ use tree_sitter::Node;
 mod calls;
 mod rows;
 
+use super::names;
+
 /// Deeper than this, a subtree is skipped rather than risk the stack.
 const MAX_DEPTH: u32 = 400;
 
@@ -99,6 +101,11 @@ pub fn lower(root: Node, src: &str, hints: FileHints) -> Lowered {
     let mut callable = HashSet::new();
     collect_defined(root, src, &mut callable, 0);
     let locks = runtime::process_locks(root, src);
+    let imports = names::imports(root, src);
+    let file_names = FileNames {
+        imported: imports.iter().map(|i| i.local.clone()).collect(),
+        attributes: names::attribute_types(root, src),
+    };
     let mut queue = VecDeque::new();
     queue.push_back(Pending {
         node: root,
@@ -109,7 +116,15 @@ pub fn lower(root: Node, src: &str, hints: FileHints) -> Lowered {
     let mut functions = Vec::new();
     let mut too_deep = None;
     while let Some(pending) = queue.pop_front() {
-        let mut lowerer = FnLowerer::new(src, hints, &callable, &locks, &mut queue, &pending);
+        let mut lowerer = FnLowerer::new(
+            src,
+            hints,
+            &callable,
+            &file_names,
+            &locks,
+            &mut queue,
+            &pending,
+        );
         lowerer.lower_body(&pending);
         too_deep = too_deep.or(lowerer.too_deep);
         let function = lowerer.func;
@@ -121,6 +136,7 @@ pub fn lower(root: Node, src: &str, hints: FileHints) -> Lowered {
     Lowered {
         model: FileModel {
             functions,
+            imports,
             ..FileModel::default()
         },
         too_deep,
@@ -152,10 +168,21 @@ fn collect_defined(node: Node, src: &str, out: &mut HashSet<String>, depth: u32)
     }
 }
 
+/// What the file's imports and classes make a name stand for.
+struct FileNames {
+    /// The names imports bind (`create_user`, `billing`, `app.services`).
+    imported: HashSet<String>,
+    /// The class each instance attribute holds, keyed `Class.attr`.
+    attributes: HashMap<String, String>,
+}
+
 struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: FileHints,
     callable: &'q HashSet<String>,
+    names: &'q FileNames,
+    /// The class a parameter's annotation or a constructor gave a local.
+    types: HashMap<String, String>,
     locks: &'q HashSet<String>,
     queue: &'q mut VecDeque<Pending<'t>>,
     func: Function,
@@ -194,6 +221,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         src: &'t str,
         hints: FileHints,
         callable: &'q HashSet<String>,
+        names: &'q FileNames,
         locks: &'q HashSet<String>,
         queue: &'q mut VecDeque<Pending<'t>>,
         pending: &Pending<'t>,
@@ -208,6 +236,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
             src,
             hints,
             callable,
+            names,
+            types: names::parameter_types(node, src),
             locks,
             queue,
             func: Function::new(pending.name.clone(), span),
@@ -299,8 +329,14 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn open_block(&mut self, node: Node, client: Client, handle: Option<String>) -> usize {
         let parent = self.tx_stack.last().map(|(tx, _)| *tx);
+        // A block with no handle is Django's `atomic()`: thread-bound, so what
+        // its callees run joins it.
+        let style = match handle {
+            None => TransactionStyle::Ambient,
+            Some(_) => TransactionStyle::Callback,
+        };
         let index = self.func.add_transaction(Transaction {
-            style: TransactionStyle::Callback,
+            style,
             client,
             span: span_of(node),
             handle: handle.clone(),
@@ -852,6 +888,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn forget(&mut self, name: &str) {
+        self.types.remove(name);
         self.scope.origins.remove(name);
         self.scope.statements.remove(name);
         self.constructors.remove(name);
@@ -875,6 +912,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
             "identifier" => {
                 let name = text(left, self.src).to_string();
                 self.forget(&name);
+                if let Some(class) =
+                    names::constructed_class(value, self.src).filter(|c| self.is_project_name(c))
+                {
+                    self.types.insert(name.clone(), class);
+                }
                 if let Some(chain) = deferred {
                     self.scope.statements.insert(name.clone(), chain);
                 }

@@ -4,6 +4,7 @@
 
 pub mod clients;
 mod lower;
+mod names;
 pub mod syntax;
 
 use crate::ir::FileModel;

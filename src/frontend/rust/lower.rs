@@ -1723,6 +1723,7 @@ impl<'t> Lowerer<'t> {
             guards: self.current_guards(),
             position: self.cx.f.effects.len(),
             args,
+            keywords: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });

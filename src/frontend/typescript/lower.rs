@@ -1836,6 +1836,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
+            keywords: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });

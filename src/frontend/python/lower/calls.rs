@@ -108,33 +108,14 @@ impl<'t> FnLowerer<'_, 't> {
         taint
     }
 
-    /// A call of a function or method this file defines: `helper(…)`,
-    /// `self.load_story(…)`, `Service.create(…)`.
+    /// A call of a function or method of the project: one this file defines
+    /// (`helper(…)`, `self.load_story(…)`, `Service.create(…)`), or one a name
+    /// the file imports leads to (`create_user(…)`, `billing.charge(…)`), or a
+    /// method of a class a receiver is known to hold (`self.repo.m()` with
+    /// `self.repo: UserRepo`, a parameter annotated with a class, a local
+    /// constructed from one, `Service(…).m()`).
     pub(super) fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
-        let root = text(chain.root, self.src);
-        let callee = match (chain.root.kind(), chain.segments.as_slice()) {
-            ("identifier", [only]) if only.name.is_empty() && self.callable.contains(root) => {
-                root.to_string()
-            }
-            ("identifier", [method])
-                if method.is_call()
-                    && matches!(root, "self" | "cls")
-                    && self.callable.contains(method.name) =>
-            {
-                match &self.class_prefix {
-                    Some(class) => format!("{class}.{}", method.name),
-                    None => method.name.to_string(),
-                }
-            }
-            ("identifier", [method])
-                if method.is_call()
-                    && self.callable.contains(root)
-                    && self.callable.contains(method.name) =>
-            {
-                format!("{root}.{}", method.name)
-            }
-            _ => return None,
-        };
+        let callee = self.callee_of(chain)?;
         if clients::is_model_name(&callee)
             && chain.segments.len() == 1
             && chain.segments[0].name.is_empty()
@@ -142,19 +123,29 @@ impl<'t> FnLowerer<'_, 't> {
             // A class of this file called: a constructor, not a function.
             return None;
         }
-        let args: Vec<String> = chain
+        let arguments = chain
             .last()
             .and_then(|s| s.args)
-            .map(|a| {
-                children(a)
-                    .into_iter()
-                    .filter(|n| n.kind() != "keyword_argument")
-                    .map(|n| compact(text(n, self.src)))
-                    .collect()
-            })
+            .map(children)
             .unwrap_or_default();
+        let args: Vec<String> = arguments
+            .iter()
+            .filter(|n| n.kind() != "keyword_argument")
+            .map(|n| compact(text(*n, self.src)))
+            .collect();
+        let keywords: Vec<(String, String)> = arguments
+            .iter()
+            .filter(|n| n.kind() == "keyword_argument")
+            .filter_map(|n| {
+                Some((
+                    text(n.child_by_field_name("name")?, self.src).to_string(),
+                    compact(text(n.child_by_field_name("value")?, self.src)),
+                ))
+            })
+            .collect();
         let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
             args.iter()
+                .chain(keywords.iter().map(|(_, v)| v))
                 .find_map(|a| self.implicit.get(a.as_str()).copied())
         });
         self.func.calls.push(LocalCall {
@@ -166,9 +157,88 @@ impl<'t> FnLowerer<'_, 't> {
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
+            keywords,
             result: None,
             callbacks: Vec::new(),
         });
         Some(self.func.calls.len() - 1)
+    }
+
+    /// The name a call is resolved by, or none when it cannot be the project's.
+    fn callee_of(&self, chain: &Chain) -> Option<String> {
+        if chain.root.kind() != "identifier" || !chain.last()?.is_call() {
+            return None;
+        }
+        let root = text(chain.root, self.src);
+        let segments = chain.segments.as_slice();
+        let attributes_only = |s: &[crate::frontend::python::syntax::Segment]| {
+            s.iter().all(|s| !s.is_call() && !s.name.is_empty())
+        };
+        let (last, between) = segments.split_last()?;
+        match (root, segments) {
+            (_, [only]) if only.name.is_empty() => (self.callable.contains(root)
+                || self.names.imported.contains(root))
+            .then(|| root.to_string()),
+            ("self" | "cls", [method]) => {
+                if !self.callable.contains(method.name) {
+                    return None;
+                }
+                Some(match &self.class_prefix {
+                    Some(class) => format!("{class}.{}", method.name),
+                    None => method.name.to_string(),
+                })
+            }
+            ("self" | "cls", [attr, method]) if !attr.is_call() => {
+                let class = self.class_prefix.as_deref()?;
+                let ty = self
+                    .names
+                    .attributes
+                    .get(&format!("{class}.{}", attr.name))?;
+                self.is_project_name(ty)
+                    .then(|| format!("{ty}.{}", method.name))
+            }
+            // `UserService(db).create(…)`.
+            (_, [construct, method])
+                if construct.name.is_empty()
+                    && clients::is_model_name(root)
+                    && self.is_project_name(root) =>
+            {
+                Some(format!("{root}.{}", method.name))
+            }
+            (_, [method]) if self.types.contains_key(root) => {
+                let ty = &self.types[root];
+                self.is_project_name(ty)
+                    .then(|| format!("{ty}.{}", method.name))
+            }
+            (_, [method])
+                if self.callable.contains(root) && self.callable.contains(method.name) =>
+            {
+                Some(format!("{root}.{}", method.name))
+            }
+            _ if attributes_only(between) => {
+                let path: Vec<&str> = std::iter::once(root)
+                    .chain(between.iter().map(|s| s.name))
+                    .chain(std::iter::once(last.name))
+                    .collect();
+                let dotted = path.join(".");
+                self.is_project_name(&dotted)
+                    .then_some(dotted)
+                    .filter(|_| !self.callable.contains(root) || self.names.imported.contains(root))
+            }
+            _ => None,
+        }
+    }
+
+    /// A dotted name whose head the file defines or imports (`UserRepo`,
+    /// `billing.charge`, `app.services.users.create_user`).
+    pub(super) fn is_project_name(&self, dotted: &str) -> bool {
+        let head = dotted.split('.').next().unwrap_or(dotted);
+        self.callable.contains(head)
+            || self.names.imported.iter().any(|i| {
+                dotted == i
+                    || dotted
+                        .strip_prefix(i.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
     }
 }
