@@ -1047,3 +1047,99 @@ pub fn fails(report: &Report, configs: &Configs) -> bool {
             .fails(d.severity)
     })
 }
+
+/// The project of a run kept loaded, to lint files again with other texts (what
+/// `--fix` would write) in the same project: the same schema, configuration and
+/// other files.
+pub struct Relinter {
+    pool: rayon::ThreadPool,
+    files: Vec<ProjectFile>,
+    schema: Schemas,
+    lowering: Lowering,
+}
+
+impl Relinter {
+    pub fn new(options: &Options) -> Result<Relinter, Fatal> {
+        let pool = thread_pool(options.jobs)?;
+        let loaded = load(options, &pool)?;
+        Ok(Relinter {
+            files: loaded.project.into_files(),
+            schema: loaded.schema,
+            lowering: loaded.lowering,
+            pool,
+        })
+    }
+
+    /// The findings of each file named (by display path) when every one of them
+    /// has the given text at once; the project's other files stay as they are.
+    /// A path the project does not hold gets no findings.
+    pub fn check(&mut self, texts: &[(String, String)]) -> Vec<Vec<Diagnostic>> {
+        let mut originals = Vec::new();
+        for (display, text) in texts {
+            let Some(index) = self
+                .files
+                .iter()
+                .position(|f| f.source.display_path == *display)
+            else {
+                continue;
+            };
+            let path = self.files[index].source.path.clone();
+            let (lowered, _) = self
+                .pool
+                .install(|| self.lowering.lower(&path, text.clone()));
+            let mut file = lowered.unwrap_or_else(|| ProjectFile {
+                language: discover::language_of(&path),
+                role: self.files[index].role,
+                source: SourceFile::new(path.clone(), display.clone(), text.clone()),
+                model: crate::ir::FileModel::default(),
+                linted: true,
+            });
+            file.source.display_path.clone_from(display);
+            file.linted = true;
+            originals.push((
+                display.clone(),
+                std::mem::replace(&mut self.files[index], file),
+            ));
+        }
+        let files = std::mem::take(&mut self.files);
+        let root = self.lowering.root().map(Path::to_path_buf);
+        let (facts, project) = self.pool.install(|| {
+            let facts = facts_of(&self.schema, &files);
+            (facts, Project::new(files, root.as_deref()))
+        });
+        let run = RuleRun {
+            project: &project,
+            facts: &facts,
+            schema: &self.schema,
+            settings: &self.lowering.settings,
+        };
+        let found = texts
+            .iter()
+            .map(|(display, _)| {
+                match project
+                    .files
+                    .iter()
+                    .position(|f| f.source.display_path == *display)
+                {
+                    Some(index) => {
+                        let mut found = self.pool.install(|| check_file(&run, index).0);
+                        sort_diagnostics(&mut found);
+                        found
+                    }
+                    None => Vec::new(),
+                }
+            })
+            .collect();
+        self.files = project.into_files();
+        for (display, original) in originals {
+            if let Some(slot) = self
+                .files
+                .iter_mut()
+                .find(|f| f.source.display_path == display)
+            {
+                *slot = original;
+            }
+        }
+        found
+    }
+}

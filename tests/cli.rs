@@ -400,7 +400,7 @@ fn a_fix_that_breaks_parsing_is_refused() {
         }
     }
     assert!(broken >= 2, "expected safe fixes in both files: {broken}");
-    let outcome = racelint::fix::apply(&report, false);
+    let outcome = racelint::fix::apply(&report, false, None);
     assert!(outcome.written.is_empty(), "{:?}", outcome.written);
     assert_eq!(outcome.refused.len(), 2, "{:?}", outcome.refused);
     for (_, why) in &outcome.refused {
@@ -408,6 +408,94 @@ fn a_fix_that_breaks_parsing_is_refused() {
     }
     assert_eq!(fs::read(dir.path().join("src/pay.ts")).unwrap(), original);
     assert_eq!(fs::read(dir.path().join("src/lib.rs")).unwrap(), rust);
+}
+
+/// Two calls escaping their transactions, as a project; its report; the
+/// project loaded for re-linting.
+fn escape_project() -> (
+    tempfile::TempDir,
+    racelint::diagnostic::Report,
+    racelint::lint::Relinter,
+) {
+    let source = r#"import { prisma } from "./db";
+
+export async function markPaid(orderId: string, amount: number, email: string) {
+  await prisma.$transaction(async (tx) => {
+    const order = await tx.order.update({ where: { id: orderId }, data: { status: "paid" } });
+    await prisma.payment.create({ data: { orderId: order.id, amount } });
+  });
+}
+
+export async function refund(orderId: string) {
+  await prisma.$transaction(async (tx) => {
+    await tx.order.update({ where: { id: orderId }, data: { status: "refunded" } });
+    await prisma.payment.deleteMany({ where: { orderId } });
+  });
+}
+"#;
+    let dir = project(&[("src/pay.ts", source.as_bytes())]);
+    let options = racelint::lint::Options {
+        paths: vec![dir.path().to_path_buf()],
+        schema: racelint::lint::SchemaSource::None,
+        jobs: 1,
+        ..Default::default()
+    };
+    let report = racelint::lint::check(&options).unwrap();
+    assert!(report.diagnostics.iter().any(|d| d.fix.is_some()));
+    let relinter = racelint::lint::Relinter::new(&options).unwrap();
+    (dir, report, relinter)
+}
+
+#[test]
+fn a_fix_that_leaves_its_finding_is_dropped() {
+    let (_dir, mut report, mut relinter) = escape_project();
+    // The edit writes the outer client back: the call still escapes.
+    for d in &mut report.diagnostics {
+        if let Some(fix) = &mut d.fix {
+            for edit in &mut fix.edits {
+                edit.replacement = d.source[edit.span.range()].to_string();
+            }
+        }
+    }
+    let plan = racelint::fix::plan(&report, false, Some(&mut relinter));
+    assert!(plan.files.is_empty(), "nothing is left to write");
+    assert!(!plan.refused.is_empty());
+    for (_, why) in &plan.refused {
+        assert!(
+            why.contains("tx-client-escape fix at line") && why.contains("is still reported"),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn a_fix_that_brings_a_new_finding_is_dropped_and_the_others_kept() {
+    let (_dir, mut report, mut relinter) = escape_project();
+    let fixed: Vec<usize> = (0..report.diagnostics.len())
+        .filter(|&i| report.diagnostics[i].fix.is_some())
+        .collect();
+    assert_eq!(fixed.len(), 2, "two escaping calls");
+    // The first fix also writes a get-or-create race of its own.
+    let d = &mut report.diagnostics[fixed[0]];
+    let edit = &mut d.fix.as_mut().unwrap().edits[0];
+    edit.replacement.push_str(
+        ".user.findFirst({ where: { email } });\n  if (!(await tx.user.findFirst({ where: { email } }))) await tx.user.create({ data: { email } });\n  await tx",
+    );
+    let plan = racelint::fix::plan(&report, false, Some(&mut relinter));
+    assert!(
+        plan.refused
+            .iter()
+            .any(|(_, why)| why.contains("makes a new") && why.contains("finding appear")),
+        "{:?}",
+        plan.refused
+    );
+    // The other fix still applies; the next round, linting the text without the
+    // dropped edit, finds the first call's own fix again and takes it.
+    assert_eq!(plan.files.len(), 1);
+    let text = &plan.files[0].2;
+    assert!(text.contains("await tx.payment.deleteMany"), "{text}");
+    assert!(text.contains("await tx.payment.create"), "{text}");
+    assert!(!text.contains("user.create"), "{text}");
 }
 
 #[test]

@@ -132,7 +132,7 @@ fn units(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// `name.fixed.ts`: what `name.ts` must become under its safe fixes.
+/// `name.fixed.ts`: what `name.ts` must become under its fixes, safe and unsafe.
 fn is_fixed_sibling(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -145,31 +145,76 @@ fn fixed_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.fixed.{ext}"))
 }
 
-/// Applies the safe fixes of `diagnostics` to `file`; the result must equal the
-/// `.fixed` sibling and lint without the rules it fixed.
-fn check_fixes(file: &Path, diagnostics: &[&Diagnostic], failures: &mut Vec<String>) {
-    let safe: Vec<&&Diagnostic> = diagnostics
+/// What `--fix --unsafe-fixes` makes of a unit, through the same planning as the
+/// CLI: every fixed file linted again in the unit's project, fixes that leave
+/// their finding or add one dropped. Also the findings of each fixed text.
+struct Fixed {
+    plan: racelint::fix::Plan,
+    /// The findings of each planned file's fixed text, in `plan.files` order.
+    after: Vec<Vec<Diagnostic>>,
+}
+
+fn fix_unit(unit: &Path, report: &racelint::diagnostic::Report) -> Fixed {
+    if report.diagnostics.iter().all(|d| d.fix.is_none()) {
+        return Fixed {
+            plan: racelint::fix::Plan {
+                files: Vec::new(),
+                refused: Vec::new(),
+            },
+            after: Vec::new(),
+        };
+    }
+    let mut relinter = racelint::lint::Relinter::new(&unit_options(unit)).expect("unit loads");
+    let plan = racelint::fix::plan(report, true, Some(&mut relinter));
+    let texts: Vec<(String, String)> = plan
+        .files
         .iter()
-        .filter(|d| {
-            d.fix
-                .as_ref()
-                .is_some_and(|f| f.applicability == racelint::diagnostic::Applicability::Safe)
-        })
+        .map(|(path, _, text, _)| (path.clone(), text.clone()))
         .collect();
+    let after = relinter.check(&texts);
+    Fixed { plan, after }
+}
+
+/// The file's fixes (safe and unsafe) must give its `.fixed` sibling, none may be
+/// dropped, and fixing the fixed text again must change nothing.
+fn check_fixes(
+    file: &Path,
+    fixed: &Fixed,
+    same_file: &dyn Fn(&str) -> bool,
+    failures: &mut Vec<String>,
+) {
     let sibling = fixed_sibling(file);
     let shown = file.display();
-    if safe.is_empty() {
+    for (_, why) in fixed.plan.refused.iter().filter(|(p, _)| same_file(p)) {
+        failures.push(format!("fixed   {shown}: {why}"));
+    }
+    let Some(index) = fixed.plan.files.iter().position(|(p, ..)| same_file(p)) else {
         if sibling.exists() {
-            failures.push(format!(
-                "fixed   {shown}: has a .fixed sibling but no safe fix"
-            ));
+            failures.push(format!("fixed   {shown}: has a .fixed sibling but no fix"));
         }
         return;
+    };
+    let text = &fixed.plan.files[index].2;
+    // Writes the siblings for review (`git diff` then shows what each fix does).
+    if std::env::var_os("RACELINT_WRITE_FIXED").is_some() {
+        std::fs::write(&sibling, text).unwrap();
     }
-    let source = std::fs::read_to_string(file).unwrap();
-    let edits = safe
+    match std::fs::read_to_string(&sibling) {
+        Ok(expected) if expected == *text => {}
+        Ok(_) => failures.push(format!(
+            "fixed   {shown}: its fixes do not give {}",
+            sibling.display()
+        )),
+        Err(_) => failures.push(format!(
+            "fixed   {shown}: a fix needs a sibling {}",
+            sibling.display()
+        )),
+    }
+    let again: Vec<(usize, usize, String)> = fixed.after[index]
         .iter()
-        .flat_map(|d| d.fix.as_ref().unwrap().edits.iter())
+        .filter_map(|d| d.fix.as_ref())
+        .filter(|f| f.applicability != racelint::diagnostic::Applicability::DisplayOnly)
+        .flat_map(|f| f.edits.iter())
         .map(|e| {
             (
                 e.span.start as usize,
@@ -178,34 +223,14 @@ fn check_fixes(file: &Path, diagnostics: &[&Diagnostic], failures: &mut Vec<Stri
             )
         })
         .collect();
-    let fixed = racelint::fix::apply_edits(&source, edits);
-    match std::fs::read_to_string(&sibling) {
-        Ok(expected) if expected == fixed => {}
-        Ok(_) => failures.push(format!(
-            "fixed   {shown}: its safe fixes do not give {}",
-            sibling.display()
-        )),
-        Err(_) => failures.push(format!(
-            "fixed   {shown}: a safe fix needs a sibling {}",
-            sibling.display()
-        )),
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join(file.file_name().unwrap());
-    std::fs::write(&copy, &fixed).unwrap();
-    let fixed_rules: Vec<&str> = safe.iter().map(|d| d.rule).collect();
-    for d in lint_unit(&copy)
-        .iter()
-        .filter(|d| fixed_rules.contains(&d.rule))
-    {
+    if !again.is_empty() && racelint::fix::apply_edits(text, again) != *text {
         failures.push(format!(
-            "fixed   {shown}: still reports {} after its fix: {}",
-            d.rule, d.message
+            "fixed   {shown}: fixing the fixed text changes it again"
         ));
     }
 }
 
-fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
+fn unit_options(unit: &Path) -> Options {
     // A project folder brings its schema; a single file is linted without one, so
     // that the schema fixtures do not leak into every other fixture.
     let schema = if unit.is_dir() {
@@ -232,7 +257,11 @@ fn lint_unit(unit: &Path) -> Vec<Diagnostic> {
     options
         .configs
         .for_each_mut(|c| c.min_confidence = racelint::diagnostic::Level::Low);
-    lint::check(&options).expect("lint runs").diagnostics
+    options
+}
+
+fn lint_unit(unit: &Path) -> racelint::diagnostic::Report {
+    lint::check(&unit_options(unit)).expect("lint runs")
 }
 
 fn files_of(unit: &Path) -> Vec<PathBuf> {
@@ -257,7 +286,9 @@ fn fixtures_match_their_expectations() {
         if unit.starts_with(root.join("schema")) || unit.starts_with(root.join("pending")) {
             continue;
         }
-        let diagnostics = lint_unit(&unit);
+        let report = lint_unit(&unit);
+        let fixed = fix_unit(&unit, &report);
+        let diagnostics = &report.diagnostics;
         for file in files_of(&unit) {
             checked += 1;
             let text = std::fs::read_to_string(&file).unwrap();
@@ -271,7 +302,9 @@ fn fixtures_match_their_expectations() {
                 Path::new(&d.location.path).ends_with(file.strip_prefix(&root).unwrap())
             };
             let mine: Vec<&Diagnostic> = diagnostics.iter().filter(|d| same_file(d)).collect();
-            check_fixes(&file, &mine, &mut failures);
+            let relative = file.strip_prefix(&root).unwrap().to_path_buf();
+            let same_path = |p: &str| Path::new(p).ends_with(&relative);
+            check_fixes(&file, &fixed, &same_path, &mut failures);
             if quiet && !markers.is_empty() {
                 failures.push(format!("{shown}: marked quiet but has expectations"));
             }
@@ -398,7 +431,7 @@ fn every_rule_is_documented_and_has_fixtures() {
 fn messages_are_lowercase_without_full_stop() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     for unit in units(&root) {
-        for d in lint_unit(&unit) {
+        for d in lint_unit(&unit).diagnostics {
             let first = d.message.chars().next().unwrap();
             assert!(
                 !first.is_uppercase(),

@@ -109,6 +109,19 @@ pub enum ConfidenceArg {
     Low,
 }
 
+/// The project loaded again, for `--fix`/`--diff` to lint each fixed file in it;
+/// `None` (with a note) when it cannot load, and fixes are then checked by
+/// parsing alone.
+fn relinter(options: &Options) -> Option<lint::Relinter> {
+    match lint::Relinter::new(options) {
+        Ok(relinter) => Some(relinter),
+        Err(fatal) => {
+            eprintln!("racelint: warning: fixes not re-linted: {fatal}");
+            None
+        }
+    }
+}
+
 pub fn run(args: CheckArgs) -> i32 {
     let configs = match load_configs(&args) {
         Ok(configs) => configs,
@@ -146,7 +159,11 @@ pub fn run(args: CheckArgs) -> i32 {
     };
     if args.diff {
         // As ruff's `--diff`: the exit code says whether anything would change.
-        let diff = fix::diff(&report, args.unsafe_fixes);
+        let mut relinter = relinter(&options);
+        let (diff, refused) = fix::diff(&report, args.unsafe_fixes, relinter.as_mut());
+        for (path, why) in &refused {
+            eprintln!("racelint: would not fix {path}: {why}");
+        }
         print!("{diff}");
         return if diff.is_empty() {
             EXIT_CLEAN
@@ -155,7 +172,9 @@ pub fn run(args: CheckArgs) -> i32 {
         };
     }
     if args.fix {
-        let outcome = fix::apply(&report, args.unsafe_fixes);
+        let mut relinter = relinter(&options);
+        let outcome = fix::apply(&report, args.unsafe_fixes, relinter.as_mut());
+        drop(relinter);
         for (path, count) in &outcome.written {
             eprintln!(
                 "racelint: fixed {count} finding{} in {path}",

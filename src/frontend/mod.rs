@@ -111,3 +111,27 @@ pub fn effect_from_sql(
     effect.many = !statement.filter.iter().any(|c| c.column == "id") || statement.aggregate;
     Some(effect)
 }
+
+/// The statements of one block holding `spans`, from the first to the last, in
+/// the file's language.
+pub fn statement_run(
+    path: &std::path::Path,
+    text: &str,
+    spans: &[Span],
+) -> Result<crate::ir::remedy::StatementRun, crate::ir::remedy::NoRun> {
+    use crate::discover::Language;
+    match crate::discover::language_of(path) {
+        Some(Language::TypeScript(dialect)) => typescript::statement_run(text, dialect, spans),
+        Some(Language::Rust) => rust::statement_run(text, spans),
+        Some(Language::Python) => python::statement_run(text, spans),
+        _ => Err(crate::ir::remedy::NoRun::NotOneBlock),
+    }
+}
+
+/// The statements of `wrap` inside the client's transaction, as the code that
+/// replaces them; `None` when the client has no such edit.
+pub fn wrap_in_transaction(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    typescript::clients::wrap(client, wrap)
+        .or_else(|| rust::wrap(client, wrap))
+        .or_else(|| python::clients::wrap(client, wrap))
+}

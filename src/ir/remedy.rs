@@ -83,3 +83,123 @@ pub enum Remedy {
     /// Delete the children first: the tables in the order they must be deleted.
     DeleteOrder { targets: Vec<Target> },
 }
+
+/// The statements of one block that hold a race's writes, from the first to the
+/// last, as a frontend found them: what a fix that edits the code moves or wraps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRun {
+    /// From the start of the first statement's line to the end of the last statement.
+    pub span: super::Span,
+    /// Each statement of the run, from its line's start to its end.
+    pub statements: Vec<super::Span>,
+    /// The names each statement declares or assigns, in the order of `statements`.
+    pub declares: Vec<Vec<String>>,
+    /// The indentation of the first statement's line.
+    pub indent: String,
+    /// One step of the file's indentation (`"  "`, `"    "`).
+    pub unit: String,
+    /// Names the statements declare that later code of the block uses.
+    pub used_after: Vec<String>,
+    /// Of those, the ones declared alone by a plain `const x = …` / `let x = …`, a
+    /// declaration a wrapper can hand out as its result.
+    pub simple: Vec<String>,
+}
+
+/// Why a frontend offers no statement run for a set of spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRun {
+    /// The file does not parse here, or the spans are not statements of one block.
+    NotOneBlock,
+    /// A statement of the run returns, breaks, continues or yields.
+    ControlFlow,
+}
+
+/// What a client needs to wrap statements in its transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wrap<'a> {
+    /// The handle the writes go through, as written (`prisma`, `this.db`, `self.pool`).
+    pub handle: String,
+    /// The statements, every line but the first starting at the first's indentation
+    /// level (stripped), so the client can indent them anew.
+    pub body: String,
+    /// Where, in `body`, the writes' handle is written as the call's receiver: the
+    /// places to rename to the transaction's handle.
+    pub handle_spans: Vec<std::ops::Range<usize>>,
+    pub indent: String,
+    pub unit: String,
+    /// A name the statements declare that code after them uses: the wrapper
+    /// returns it and declares it outside.
+    pub result: Option<String>,
+    /// The whole file, for a client to see what it already imports.
+    pub file: &'a str,
+}
+
+impl Wrap<'_> {
+    /// The body with the receiver handles renamed to `to`.
+    pub fn renamed(&self, to: &str) -> String {
+        let mut out = self.body.clone();
+        let mut spans = self.handle_spans.clone();
+        spans.sort_by_key(|r| std::cmp::Reverse(r.start));
+        for r in spans {
+            if out.is_char_boundary(r.start) && out.is_char_boundary(r.end) && r.end <= out.len() {
+                out.replace_range(r, to);
+            }
+        }
+        out
+    }
+
+    /// `body` indented by `indent` plus one `unit`, line by line (blank lines kept
+    /// blank).
+    pub fn indented(&self, body: &str) -> String {
+        body.lines()
+            .map(|l| {
+                if l.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("{}{}{l}", self.indent, self.unit)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The file's indentation step: the leading whitespace of its first indented line
+/// that is not inside a block comment.
+pub fn indent_unit(src: &str) -> String {
+    src.lines()
+        .filter(|l| !l.trim_start().starts_with('*'))
+        .map(|l| &l[..l.len() - l.trim_start().len()])
+        .find(|w| !w.is_empty() && w.len() <= 8)
+        .map_or("    ".to_string(), |w| {
+            if w.starts_with('\t') {
+                "\t".to_string()
+            } else {
+                w.to_string()
+            }
+        })
+}
+
+/// `end`, moved past a comment that ends its line (`foo(); // why`), so that an
+/// edit of the statement carries its comment along.
+pub fn past_trailing_comment(src: &str, end: usize, marker: &str) -> usize {
+    let Some(rest) = src.get(end..) else {
+        return end;
+    };
+    let line = rest.split('\n').next().unwrap_or_default();
+    if line.trim_start().starts_with(marker) {
+        end + line.trim_end().len()
+    } else {
+        end
+    }
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+pub fn mentions_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            !text[..i].chars().next_back().is_some_and(ident)
+                && !text[i + word.len()..].chars().next().is_some_and(ident)
+        })
+}

@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     summary: "a parent row is deleted before the child rows that reference it",
     doc: include_str!("../../rules/fk-delete-order.md"),
     concurrent: false,
-    fixable: None,
+    fixable: Some(crate::diagnostic::Applicability::Unsafe),
 };
 
 impl Rule for FkDeleteOrder {
@@ -44,7 +44,7 @@ impl Rule for FkDeleteOrder {
                 Some((*parent, fk))
             });
             if let Some((parent, fk)) = violated {
-                out.push(finding(cx, &deletes, parent, child, fk));
+                out.push(finding(cx, function, &deletes, parent, child, fk));
             }
         }
     }
@@ -93,6 +93,7 @@ fn action(on_delete: OnDelete) -> &'static str {
 
 fn finding(
     cx: &Context,
+    function: &Function,
     deletes: &[&Effect],
     parent: &Effect,
     child: &Effect,
@@ -134,7 +135,7 @@ fn finding(
             span: parent.site,
             message: format!("{} is deleted first, here", table_name(parent)),
         }],
-        fix: None,
+        fix: cx.move_above_fix(function, parent, child),
         confidence: Confidence::high(format!(
             "the order fails whenever a {} row references the deleted row",
             table_name(child)

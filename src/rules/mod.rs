@@ -5,7 +5,7 @@
 //! is one line in [`RULES`]; its documentation is `rules/<id>.md`, its fixtures
 //! live in `fixtures/<id>/`, and tests fail until all exist.
 
-use crate::diagnostic::{Finding, RuleMeta};
+use crate::diagnostic::{Finding, Fix, RuleMeta};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Effect, EffectKind, FileModel, Function, Span};
 use crate::schema::Schema;
@@ -345,6 +345,198 @@ impl Context<'_> {
             (w.handle == handle).then(|| handle.to_string())
         });
         Remedy::Transaction { targets, open }
+    }
+
+    /// The edit that runs `writes`, and the statements between them, in their
+    /// client's transaction, built from the statements as written with the writes'
+    /// handle renamed to the transaction's. Only for writes of this file, of one
+    /// client and handle, in no transaction yet, whose statements are plain
+    /// statements of one block: nothing between leaves it, calls another service
+    /// or a function of the project, or declares what later code uses (one plain
+    /// declaration becomes the wrapper's result). `None` otherwise: the help explains.
+    pub fn transaction_fix(&self, function: &Function, writes: &[&Effect]) -> Option<Fix> {
+        let first = *writes.iter().min_by_key(|w| w.span.start)?;
+        let last = *writes.iter().max_by_key(|w| w.span.start)?;
+        if writes.len() < 2
+            || writes.iter().any(|w| {
+                w.origin.is_some()
+                    || w.transaction.is_some()
+                    || w.enclosing_transaction.is_some()
+                    || w.client != first.client
+                    || w.handle != first.handle
+            })
+            || first.handle.is_empty()
+        {
+            return None;
+        }
+        let run =
+            crate::frontend::statement_run(&self.source.path, self.text, &[first.span, last.span])
+                .ok()?;
+        let inside = |span: Span| span.start >= run.span.start && span.end <= run.span.end;
+        let mut handle_spans = Vec::new();
+        let mut unrenamed = false;
+        for e in function.effects.iter().filter(|e| inside(e.span)) {
+            if e.origin.is_some()
+                || e.transaction.is_some()
+                || e.kind == EffectKind::External
+                || e.kind == EffectKind::CallResult
+            {
+                return None;
+            }
+            if e.is_database() && e.handle == first.handle {
+                match e.handle_span {
+                    Some(span) if !handle_spans.contains(&span) => handle_spans.push(span),
+                    Some(_) => {}
+                    None => unrenamed = true,
+                }
+            }
+        }
+        if (unrenamed && !handle_spans.is_empty()) || function.calls.iter().any(|c| inside(c.span))
+        {
+            return None;
+        }
+        let result = match run.used_after.as_slice() {
+            [] => None,
+            [name] => Some(name.clone()),
+            _ => return None,
+        };
+        let (body, handle_spans) = self.dedented(run.span, &run.indent, &handle_spans);
+        let wrap = crate::ir::remedy::Wrap {
+            handle: first.handle.clone(),
+            body,
+            handle_spans,
+            indent: run.indent.clone(),
+            unit: run.unit.clone(),
+            result,
+            file: self.text,
+        };
+        let replacement = crate::frontend::wrap_in_transaction(first.client, &wrap)?;
+        Some(Fix {
+            applicability: crate::diagnostic::Applicability::Unsafe,
+            edits: vec![crate::diagnostic::Edit {
+                span: run.span,
+                replacement,
+            }],
+        })
+    }
+
+    /// The edit that moves the statement of `later` above the statement of
+    /// `earlier` (a child delete above its parent's): both plain statements of one
+    /// block, each holding its effect alone, and the moved one using nothing the
+    /// statements it jumps over declare. `None` otherwise.
+    pub fn move_above_fix(
+        &self,
+        function: &Function,
+        earlier: &Effect,
+        later: &Effect,
+    ) -> Option<Fix> {
+        if earlier.origin.is_some() || later.origin.is_some() {
+            return None;
+        }
+        let run = crate::frontend::statement_run(
+            &self.source.path,
+            self.text,
+            &[earlier.span, later.span],
+        )
+        .ok()?;
+        let (Some(first), Some(moved)) = (run.statements.first(), run.statements.last()) else {
+            return None;
+        };
+        if run.statements.len() < 2 {
+            return None;
+        }
+        let holds_only = |stmt: &Span, effect: &Effect| {
+            function
+                .effects
+                .iter()
+                .filter(|e| e.span.start >= stmt.start && e.span.end <= stmt.end)
+                .all(|e| e.span == effect.span)
+                && !function
+                    .calls
+                    .iter()
+                    .any(|c| c.span.start >= stmt.start && c.span.end <= stmt.end)
+        };
+        if !holds_only(first, earlier) || !holds_only(moved, later) {
+            return None;
+        }
+        let moved_text = self.text.get(moved.range())?;
+        let jumped = &run.declares[..run.declares.len() - 1];
+        if jumped
+            .iter()
+            .flatten()
+            .any(|name| crate::ir::remedy::mentions_word(moved_text, name))
+        {
+            return None;
+        }
+        // The comment lines (and attributes) right above the moved statement go with it.
+        let mut moved_start = moved.start as usize;
+        while moved_start > first.end as usize {
+            let line_start = self.text[..moved_start - 1]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            let line = self.text[line_start..moved_start - 1].trim_start();
+            if line_start <= first.end as usize
+                || !(line.starts_with("//") || line.starts_with('#'))
+            {
+                break;
+            }
+            moved_start = line_start;
+        }
+        let end = run.span.end as usize;
+        let before = self.text.get(run.span.start as usize..moved_start)?;
+        let moved_full = self.text.get(moved_start..end)?;
+        Some(Fix {
+            applicability: crate::diagnostic::Applicability::Unsafe,
+            edits: vec![crate::diagnostic::Edit {
+                span: run.span,
+                replacement: format!("{moved_full}\n{}", before.trim_end_matches(['\n', '\r'])),
+            }],
+        })
+    }
+
+    /// The text of whole lines `span`, without the first line's indentation on any
+    /// line, and where the `marks` (spans inside it) land in that text.
+    fn dedented(
+        &self,
+        span: Span,
+        indent: &str,
+        marks: &[Span],
+    ) -> (String, Vec<std::ops::Range<usize>>) {
+        let mut out = String::new();
+        let mut ranges = Vec::new();
+        let mut at = span.start as usize;
+        let end = span.end as usize;
+        let text = self.text;
+        let mut line_start = true;
+        while at < end {
+            if line_start {
+                let skip = text[at..end]
+                    .char_indices()
+                    .take_while(|(i, c)| *i < indent.len() && *c != '\n' && c.is_whitespace())
+                    .last()
+                    .map_or(0, |(i, c)| i + c.len_utf8());
+                at += skip;
+                line_start = false;
+                continue;
+            }
+            if let Some(mark) = marks.iter().find(|m| m.start as usize == at) {
+                let from = out.len();
+                out.push_str(&text[mark.range()]);
+                ranges.push(from..out.len());
+                at = mark.end as usize;
+                continue;
+            }
+            let c = text[at..].chars().next().unwrap_or('\n');
+            if c == '\n' {
+                while out.ends_with([' ', '\t', '\r']) {
+                    out.pop();
+                }
+                line_start = true;
+            }
+            out.push(c);
+            at += c.len_utf8();
+        }
+        (out, ranges)
     }
 
     /// A call to another service (HTTP, a payment API, a queue) that may run

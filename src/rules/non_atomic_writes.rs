@@ -20,7 +20,7 @@ static META: RuleMeta = RuleMeta {
     summary: "related writes in one function that are not in one transaction",
     doc: include_str!("../../rules/non-atomic-writes.md"),
     concurrent: true,
-    fixable: None,
+    fixable: Some(crate::diagnostic::Applicability::Unsafe),
 };
 
 impl Rule for NonAtomicWrites {
@@ -44,16 +44,17 @@ impl Rule for NonAtomicWrites {
         let Some((first, second, link)) = pairs.next() else {
             return;
         };
-        let others = writes
+        let others: Vec<&Effect> = writes
             .iter()
+            .copied()
             .filter(|w| w.span != first.span && w.span != second.span)
             .filter(|w| {
                 may_both_run(w, second)
                     && !function.same_transaction(w, second)
                     && (cx.relation(first, w).is_some() || cx.relation(w, first).is_some())
             })
-            .count();
-        out.push(finding(cx, function, first, second, others, &link));
+            .collect();
+        out.push(finding(cx, function, first, second, &others, &link));
     }
 }
 
@@ -190,7 +191,7 @@ fn finding(
     function: &Function,
     first: &Effect,
     second: &Effect,
-    others: usize,
+    others: &[&Effect],
     link: &Link,
 ) -> Finding {
     let split = match (first.transaction, second.transaction) {
@@ -198,7 +199,7 @@ fn finding(
         (Some(_), None) | (None, Some(_)) => "with only one of them in a transaction",
         (None, None) => "outside a transaction",
     };
-    let more = match others {
+    let more = match others.len() {
         0 => String::new(),
         1 => " (and 1 more write)".to_string(),
         n => format!(" (and {n} more writes)"),
@@ -245,7 +246,16 @@ fn finding(
             span: first.site,
             message: "the first write".to_string(),
         }],
-        fix: None,
+        fix: external
+            .is_none()
+            .then(|| {
+                let race: Vec<&Effect> = [first, second]
+                    .into_iter()
+                    .chain(others.iter().copied())
+                    .collect();
+                cx.transaction_fix(function, &race)
+            })
+            .flatten(),
         confidence,
     }
 }

@@ -5,7 +5,9 @@
 pub mod clients;
 mod lower;
 mod names;
+mod statements;
 pub mod syntax;
+pub use statements::run as statement_run;
 
 use crate::ir::FileModel;
 use tree_sitter::Node;

@@ -9,6 +9,8 @@
 mod clients;
 mod lower;
 mod names;
+mod statements;
+pub use statements::run as statement_run;
 pub mod nesting;
 #[cfg(test)]
 mod tests;
@@ -110,4 +112,9 @@ pub use clients::TRIGGERS;
 
 pub fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
     clients::suggest(client, remedy)
+}
+
+/// The statements of a wrap in a Rust client's transaction.
+pub fn wrap(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    clients::wrap(client, wrap)
 }

@@ -7,7 +7,9 @@
 pub mod clients;
 mod lower;
 mod modules;
+mod statements;
 pub mod syntax;
+pub use statements::run as statement_run;
 
 use crate::ir::FileModel;
 use std::cell::RefCell;

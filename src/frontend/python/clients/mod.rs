@@ -182,6 +182,26 @@ pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<Str
     }
 }
 
+/// The statements of `wrap` in the client's transaction, as code replacing them.
+/// Django: `with transaction.atomic():` (nestable: inside an outer atomic block it
+/// is a savepoint). SQLAlchemy's session begins its transaction by itself, so a
+/// race there is a commit between the writes, which no wrapper fixes: no edit.
+pub fn wrap(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    if client != Client::Django {
+        return None;
+    }
+    let i = &wrap.indent;
+    let import = if wrap.file.contains("import transaction") {
+        String::new()
+    } else {
+        format!("{i}from django.db import transaction\n")
+    };
+    Some(format!(
+        "{import}{i}with transaction.atomic():\n{}",
+        wrap.indented(&wrap.body)
+    ))
+}
+
 /// Whether an `except` clause's code handles a unique violation.
 /// The writes of a transaction fix as the code wrote them, indented for the
 /// block; `...` when no write's call text is known.

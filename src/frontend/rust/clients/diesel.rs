@@ -411,6 +411,56 @@ fn mentions_column(e: &Expr, col: &str) -> bool {
     f.1
 }
 
+/// `conn.transaction(|conn| { … })` around the statements; for diesel-async (the
+/// statements await) `conn.transaction(|conn| async move { … }.scope_boxed()).await`.
+/// Inside, the closure's `conn` is already `&mut`: `&mut conn` becomes `conn`.
+pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    let conn = wrap
+        .handle
+        .trim_start_matches('&')
+        .trim_start_matches("mut ")
+        .trim_start_matches('*')
+        .trim()
+        .to_string();
+    if conn.is_empty() || !conn.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let mut body = wrap.body.clone();
+    for form in [format!("&mut *{conn}"), format!("&mut {conn}")] {
+        body = body.replace(&form, &conn);
+    }
+    let value = wrap.result.as_deref().unwrap_or("()");
+    body.push_str(&format!("\nOk({value})"));
+    let i = &wrap.indent;
+    let head = match &wrap.result {
+        Some(name) => format!("let {name} = "),
+        None => String::new(),
+    };
+    let asynchronous = wrap.body.contains(".await");
+    let (import, open, close) = if asynchronous {
+        let import = if wrap.file.contains("ScopedFutureExt") {
+            String::new()
+        } else {
+            format!("{i}use diesel_async::scoped_futures::ScopedFutureExt;\n")
+        };
+        (
+            import,
+            format!("{conn}.transaction::<_, diesel::result::Error, _>(|{conn}| async move {{"),
+            "}.scope_boxed()).await?;",
+        )
+    } else {
+        (
+            String::new(),
+            format!("{conn}.transaction::<_, diesel::result::Error, _>(|{conn}| {{"),
+            "})?;",
+        )
+    };
+    Some(format!(
+        "{import}{i}{head}{open}\n{}\n{i}{close}",
+        wrap.indented(&body)
+    ))
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     let tbl = |t: &Target| format!("{}::table", t.table);
     let eqs = |t: &Target, cols: &[(String, String)]| -> String {

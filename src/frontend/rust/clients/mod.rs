@@ -288,6 +288,36 @@ pub(crate) fn suggest(client: Client, remedy: &Remedy) -> Option<String> {
     })
 }
 
+/// The statements of `wrap` in the client's transaction, as code replacing them;
+/// `None` when the client has no edit for them.
+pub(crate) fn wrap(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    match client {
+        Client::Sqlx => sqlx::wrap(wrap),
+        Client::Diesel => diesel::wrap(wrap),
+        Client::SeaOrm => sea_orm::wrap(wrap),
+        _ => None,
+    }
+}
+
+/// The body with every argument that passes the handle (`(&self.pool)`,
+/// `(pool)`, `(&mut conn)`) passing `to` instead; `None` when none did.
+pub(crate) fn pass_instead(body: &str, handle: &str, to: &str) -> Option<String> {
+    let base = handle
+        .trim_start_matches('&')
+        .trim_start_matches("mut ")
+        .trim();
+    let mut out = body.to_string();
+    for form in [
+        format!("(&mut *{base})"),
+        format!("(&mut {base})"),
+        format!("(&{base})"),
+        format!("({base})"),
+    ] {
+        out = out.replace(&form, &format!("({to})"));
+    }
+    (out != body).then_some(out)
+}
+
 // ---- helpers shared by the clients ----
 
 /// The executor or receiver as a reader names it: `&mut *tx` → `tx`,

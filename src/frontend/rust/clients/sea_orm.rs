@@ -331,6 +331,25 @@ fn pascal(s: &str) -> String {
         .collect()
 }
 
+/// `let txn = db.begin().await?;`, the statements through `&txn`, then
+/// `txn.commit().await?;` (a dropped `DatabaseTransaction` rolls back). The
+/// explicit form keeps the function's own error type, which a
+/// `db.transaction(|txn| …)` closure would wrap in `TransactionError`.
+pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    let body = super::pass_instead(&wrap.body, &wrap.handle, "&txn")?;
+    let db = wrap.handle.trim_start_matches('&').trim();
+    let i = &wrap.indent;
+    let body = crate::ir::remedy::indent_rest(&body, i);
+    let import = if wrap.file.contains("TransactionTrait") {
+        String::new()
+    } else {
+        format!("{i}use sea_orm::TransactionTrait as _;\n")
+    };
+    Some(format!(
+        "{import}{i}let txn = {db}.begin().await?;\n{i}{body}\n{i}txn.commit().await?;"
+    ))
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     // SeaORM takes `&C`: a field (`self.db`) or a transaction is borrowed; a
     // plain `db` is usually already a `&DatabaseConnection` parameter.

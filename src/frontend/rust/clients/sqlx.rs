@@ -135,6 +135,28 @@ fn query_root(features: &Features, root: &Expr) -> Option<(Option<String>, Vec<E
     }
 }
 
+/// `let mut tx = pool.begin().await?;`, the statements through `&mut *tx`, then
+/// `tx.commit().await?;`: the writes commit together, and an early `?` drops the
+/// transaction, which rolls it back.
+pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    let body = super::pass_instead(&wrap.body, &wrap.handle, "&mut *tx")?;
+    let pool = pool_of(&wrap.handle);
+    if is_transaction(&pool) {
+        return None;
+    }
+    let i = &wrap.indent;
+    let body = crate::ir::remedy::indent_rest(&body, i);
+    // A connection begins through the `Connection` trait; a pool's `begin` is its own.
+    let import = if pool.rsplit('.').next().is_some_and(|n| n.contains("conn")) {
+        format!("{i}use sqlx::Connection as _;\n")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{import}{i}let mut tx = {pool}.begin().await?;\n{i}{body}\n{i}tx.commit().await?;"
+    ))
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {

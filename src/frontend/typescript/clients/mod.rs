@@ -436,6 +436,74 @@ pub fn suggest(client: Client, remedy: &crate::ir::remedy::Remedy) -> Option<Str
     }
 }
 
+/// The statements of `wrap` inside the client's transaction, as code replacing
+/// them; `None` when the client has no edit for it (the help still explains).
+pub fn wrap(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    let (open, tx, close) = match client {
+        // A transaction client has no `$transaction`: a handle named for one
+        // (`tx`, `trx`, `transaction`) may be one.
+        Client::Prisma if names_a_transaction(&wrap.handle) => return None,
+        Client::Prisma => (
+            format!("{}.$transaction(async (tx) => {{", wrap.handle),
+            "tx",
+            "});",
+        ),
+        Client::Drizzle => (
+            format!("{}.transaction(async (tx) => {{", wrap.handle),
+            "tx",
+            "});",
+        ),
+        Client::Kysely => (
+            format!("{}.transaction().execute(async (trx) => {{", wrap.handle),
+            "trx",
+            "});",
+        ),
+        Client::Knex => (
+            format!("{}.transaction(async (trx) => {{", wrap.handle),
+            "trx",
+            "});",
+        ),
+        Client::TypeOrm => return typeorm::wrap(wrap),
+        _ => return None,
+    };
+    if wrap.handle_spans.is_empty() {
+        return None;
+    }
+    wrap_callback(wrap, wrap.renamed(tx), &open, close)
+}
+
+fn names_a_transaction(handle: &str) -> bool {
+    let last = handle
+        .rsplit('.')
+        .next()
+        .unwrap_or(handle)
+        .to_ascii_lowercase();
+    last == "tx" || last == "trx" || last.contains("transaction")
+}
+
+/// `await <open>` + the body + `<close>`; with a result, the wrapper
+/// returns it and declares it outside (`const order = await …`).
+pub fn wrap_callback(
+    wrap: &crate::ir::remedy::Wrap,
+    mut body: String,
+    open: &str,
+    close: &str,
+) -> Option<String> {
+    let head = match &wrap.result {
+        Some(name) => {
+            body.push_str(&format!("\nreturn {name};"));
+            format!("const {name} = await ")
+        }
+        None => "await ".to_string(),
+    };
+    Some(format!(
+        "{}{head}{open}\n{}\n{}{close}",
+        wrap.indent,
+        wrap.indented(&body),
+        wrap.indent
+    ))
+}
+
 /// Promise methods that may follow a query without changing what it does.
 pub const PROMISE_TAIL: &[&str] = &["then", "catch", "finally"];
 

@@ -756,6 +756,34 @@ fn entity_of(target: &Target) -> String {
     }
 }
 
+/// A data source's calls (`dataSource.manager.save`, `dataSource.getRepository(X)`)
+/// wrapped in `dataSource.transaction(async (manager) => …)`, each through the
+/// callback's entity manager. Calls through a repository of the outer connection
+/// (`this.orders.save`) have no handle to rename: no edit.
+pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
+    let handle = &wrap.handle;
+    let (via_manager, via_repository) = (
+        format!("{handle}.manager."),
+        format!("{handle}.getRepository("),
+    );
+    if !wrap.body.contains(&via_manager) && !wrap.body.contains(&via_repository) {
+        return None;
+    }
+    let body = wrap
+        .body
+        .replace(&via_manager, "manager.")
+        .replace(&via_repository, "manager.getRepository(");
+    if body.contains(&format!("{handle}.")) {
+        return None;
+    }
+    super::wrap_callback(
+        wrap,
+        body,
+        &format!("{handle}.transaction(async (manager) => {{"),
+        "});",
+    )
+}
+
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
         Remedy::InsertOnConflict { target } => {
