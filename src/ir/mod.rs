@@ -164,7 +164,6 @@ pub struct Guard {
     /// Where a field was first inspected, when that was another condition than
     /// `span` (the checks of one read merged into one guard): `if (!c) throw …;
     /// if (c.status === 'approved') return;` inspects `status` in the second.
-    #[serde(skip)]
     pub field_spans: Vec<(String, Span)>,
 }
 

@@ -395,11 +395,10 @@ fn module_roots(by_path: &HashMap<PathBuf, usize>, root: Option<&Path>) -> Vec<P
         let Some(mut dir) = path.parent().map(Path::to_path_buf) else {
             continue;
         };
-        if path.file_name().is_some_and(|n| n == "manage.py") {
-            add(dir.clone(), &mut roots);
-        }
-        // The top of the package chain this file is in.
-        while by_path.contains_key(&dir.join("__init__.py")) {
+        // The top of the package chain this file is in. The files on disk
+        // decide, not the files lowered: the prefilter skips an empty
+        // `__init__.py` or a `manage.py` with no database vocabulary.
+        while dir.join("__init__.py").is_file() || by_path.contains_key(&dir.join("__init__.py")) {
             match dir.parent() {
                 Some(up) => dir = up.to_path_buf(),
                 None => break,
@@ -411,6 +410,9 @@ fn module_roots(by_path: &HashMap<PathBuf, usize>, root: Option<&Path>) -> Vec<P
         for ancestor in path.ancestors().skip(1) {
             if !manifests_seen.insert(ancestor.to_path_buf()) {
                 break;
+            }
+            if ancestor.join("manage.py").is_file() {
+                add(ancestor.to_path_buf(), &mut roots);
             }
             for declared in declared_roots(ancestor) {
                 add(declared, &mut roots);

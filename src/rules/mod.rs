@@ -376,11 +376,9 @@ impl Context<'_> {
         let mut handle_spans = Vec::new();
         let mut unrenamed = false;
         for e in function.effects.iter().filter(|e| inside(e.span)) {
-            if e.origin.is_some()
-                || e.transaction.is_some()
-                || e.kind == EffectKind::External
-                || e.kind == EffectKind::CallResult
-            {
+            // A `CallResult` still there after linking is a call the project does
+            // not define (`F("balance")`, `timezone.now()`): nothing to move.
+            if e.origin.is_some() || e.transaction.is_some() || e.kind == EffectKind::External {
                 return None;
             }
             if e.is_database() && e.handle == first.handle {
