@@ -1721,6 +1721,7 @@ impl<'t> Lowerer<'t> {
             guards: self.current_guards(),
             position: self.cx.f.effects.len(),
             args,
+            arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });
@@ -1865,6 +1866,7 @@ impl<'t> Lowerer<'t> {
         eff.many = spec.many;
         eff.on_conflict = spec.on_conflict;
         eff.row_lock = spec.row_lock;
+        eff.tally.clone_from(&spec.tally);
         eff.routines.clone_from(&spec.routines);
         eff.throws_if_missing = spec.throws_if_missing;
         let mut filter: Vec<FieldSpec> = spec.filter.clone();

@@ -1207,6 +1207,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.many = draft.many;
                 effect.on_conflict = draft.on_conflict;
                 effect.row_lock = draft.row_lock;
+                effect.tally = draft.tally;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
                 effect.routines = draft.routines;
@@ -1845,6 +1846,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
+            arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });

@@ -412,6 +412,11 @@ fn mentions_column(e: &Expr, col: &str) -> bool {
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
+    if let Remedy::NumberUnderLock { read, .. } = remedy {
+        return suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        });
+    }
     let tbl = |t: &Target| format!("{}::table", t.table);
     let eqs = |t: &Target, cols: &[(String, String)]| -> String {
         let v: Vec<String> = cols
@@ -447,6 +452,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         }
     };
     match remedy {
+        Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } => {
             let cols: Vec<String> = target.key.iter().map(|(c, _)| format!("{}::{c}", target.table)).collect();
             let conflict = if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) };

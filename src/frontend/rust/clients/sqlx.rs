@@ -137,6 +137,9 @@ fn query_root(features: &Features, root: &Expr) -> Option<(Option<String>, Vec<E
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        }),
         Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {
             let Target { table, handle, .. } = target;
             let cols = all_columns(target);

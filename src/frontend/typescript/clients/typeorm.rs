@@ -758,6 +758,7 @@ fn entity_of(target: &Target) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => {
             let mut row = target.key.clone();
             row.extend(
