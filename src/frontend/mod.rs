@@ -105,6 +105,7 @@ pub fn effect_from_sql(
     effect.values = to_fields(&statement.values);
     effect.on_conflict = statement.on_conflict;
     effect.row_lock = statement.row_lock;
+    effect.tally.clone_from(&statement.tally);
     effect.routines.clone_from(&statement.calls);
     // Without a filter on a key, a statement may touch any number of rows; an
     // aggregate sums up any number of them.

@@ -24,7 +24,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
-use crate::ir::{OnConflict, RowLock};
+use crate::ir::{OnConflict, RowLock, Tally};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SqlKind {
@@ -74,6 +74,9 @@ pub struct SqlStatement {
     /// A `SELECT` of aggregates only (`count(*)`, `sum(amount)`) without `GROUP BY`:
     /// one row summing up any number of them.
     pub aggregate: bool,
+    /// What a select counts or maxes: `SELECT count(*)`, `SELECT max(number)`,
+    /// `SELECT number … ORDER BY number DESC LIMIT 1`.
+    pub tally: Option<Tally>,
     /// For an advisory lock ([`SqlKind::Lock`] with no table): the function called,
     /// lowercased, in `column` (`pg_advisory_xact_lock`, `pg_try_advisory_lock`, …,
     /// which tells a transaction-scoped lock from a session one and a `try` from a
@@ -98,6 +101,7 @@ impl SqlStatement {
             serializable: false,
             returning: false,
             aggregate: false,
+            tally: None,
             lock_key: None,
             calls: Vec::new(),
         }
@@ -436,6 +440,7 @@ fn lower_query(query: &Query, out: &mut Vec<SqlStatement>) {
             s.filter = filter_columns(selection);
         }
         s.aggregate = aggregates_only(select);
+        s.tally = tally(query, select);
         if let Some(TableFactor::Table {
             name,
             args: Some(_),
@@ -490,6 +495,81 @@ fn aggregates_only(select: &Select) -> bool {
             }),
             _ => false,
         })
+}
+
+/// What a select tallies: one `count(…)` or `max(col)` (`coalesce(max(col), 0)`
+/// too), or one column of the top row in that column's descending order.
+fn tally(query: &Query, select: &Select) -> Option<Tally> {
+    let [item] = select.projection.as_slice() else {
+        return None;
+    };
+    let expr = match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return None,
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped {
+        return None;
+    }
+    if let Some(t) = tally_call(expr, 0) {
+        return Some(t);
+    }
+    let selected = expr_column(expr)?;
+    let order = query.order_by.as_ref()?;
+    let sqlparser::ast::OrderByKind::Expressions(exprs) = &order.kind else {
+        return None;
+    };
+    let first = exprs.first()?;
+    let descending = matches!(first.options.sort, Some(sqlparser::ast::OrderBySort::Desc));
+    let limited = matches!(
+        &query.limit_clause,
+        Some(LimitClause::LimitOffset { limit: Some(Expr::Value(v)), offset: None, .. })
+            if v.value.to_string() == "1"
+    );
+    (descending && limited && expr_column(&first.expr).as_deref() == Some(selected.as_str()))
+        .then(|| Tally::max(selected))
+}
+
+fn tally_call(expr: &Expr, depth: usize) -> Option<Tally> {
+    if depth > 4 {
+        return None;
+    }
+    match expr {
+        Expr::Nested(e) => tally_call(e, depth + 1),
+        Expr::Cast { expr, .. } => tally_call(expr, depth + 1),
+        Expr::BinaryOp { left, .. } => tally_call(left, depth + 1),
+        Expr::Function(f) => {
+            let name = f.name.0.last()?.to_string().to_ascii_lowercase();
+            let FunctionArguments::List(list) = &f.args else {
+                return None;
+            };
+            let first = list.args.first();
+            let arg = match first {
+                Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => Some(e),
+                _ => None,
+            };
+            match name.as_str() {
+                "count" => Some(Tally::count()),
+                "max" => Some(Tally::max(expr_column(arg?)?)),
+                "coalesce" | "ifnull" | "nullif" => tally_call(arg?, depth + 1),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The column an expression is, unqualified: `number`, `i.number`.
+fn expr_column(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(ident) => column_name(ident),
+        Expr::CompoundIdentifier(parts) => parts.last().and_then(column_name),
+        Expr::Nested(e) => expr_column(e),
+        _ => None,
+    }
 }
 
 /// The one subquery a `FROM`-less select list is made of: `EXISTS(…)`,
@@ -1439,6 +1519,36 @@ mod tests {
         );
         assert_eq!(s.table.as_deref(), Some("users"));
         assert_eq!(s.filter, vec![col("org_id", &[1]), col("id", &[2])]);
+    }
+
+    #[test]
+    fn select_tallies() {
+        use crate::ir::TallyKind;
+        let t = one("SELECT MAX(number) FROM invoices WHERE account_id = $1").tally;
+        assert_eq!(t, Some(Tally::max("number")));
+        let t =
+            one("SELECT COALESCE(MAX(i.position), 0) + 1 AS next FROM items i WHERE list_id = $1")
+                .tally;
+        assert_eq!(t, Some(Tally::max("position")));
+        let t = one("SELECT count(*) FROM scenes WHERE story_id = $1").tally;
+        assert_eq!(t.map(|t| t.kind), Some(TallyKind::Count));
+        let t =
+            one("SELECT version FROM doc_versions WHERE doc_id = $1 ORDER BY version DESC LIMIT 1")
+                .tally;
+        assert_eq!(t, Some(Tally::max("version")));
+        assert_eq!(
+            one("SELECT version FROM doc_versions ORDER BY version ASC LIMIT 1").tally,
+            None
+        );
+        assert_eq!(
+            one("SELECT * FROM doc_versions ORDER BY version DESC LIMIT 1").tally,
+            None
+        );
+        assert_eq!(
+            one("SELECT owner_id, count(*) FROM docs GROUP BY owner_id").tally,
+            None
+        );
+        assert_eq!(one("SELECT id FROM docs WHERE slug = $1").tally, None);
     }
 
     #[test]

@@ -410,6 +410,13 @@ impl Linker<'_, '_> {
                         for r in &mut field.value.reads {
                             *r += offset;
                         }
+                        // A value made of a parameter is made of what the call passed.
+                        let passed = argument_reads(&field.value.vars, &expanded.params, call);
+                        for r in passed.iter().filter_map(|r| caller_map.get(*r).copied()) {
+                            if !field.value.reads.contains(&r) {
+                                field.value.reads.push(r);
+                            }
+                        }
                     }
                     e.arms = call
                         .arms
@@ -646,6 +653,17 @@ pub(crate) fn root(handle: &str) -> &str {
         .unwrap_or(handle)
         .trim_start_matches(['&', '*'])
         .trim_start_matches("mut ")
+}
+
+/// The caller's reads behind the arguments a callee's value uses through its
+/// parameters (`scene_number` called as `f(story_id, last + 1)` → `last`'s read).
+fn argument_reads(vars: &[String], params: &[String], call: &LocalCall) -> Vec<usize> {
+    vars.iter()
+        .filter_map(|v| params.iter().position(|p| !p.is_empty() && p == v))
+        .filter_map(|i| call.arg_reads.get(i))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// `tx.user` in a callee whose first parameter is `tx`, called as `f(trx, …)`

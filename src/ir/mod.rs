@@ -130,6 +130,38 @@ pub enum Completion {
     Floating,
 }
 
+/// What a read tallies of its table, so that a number written back from it can be
+/// told apart from any other value: how many rows match (`count`), or the largest
+/// value of a column (`max`, `_max`, `ORDER BY col DESC LIMIT 1`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub kind: TallyKind,
+    /// The column maxed (`number`); `None` for a count, or a max of something unnamed.
+    pub column: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TallyKind {
+    Count,
+    Max,
+}
+
+impl Tally {
+    pub fn count() -> Self {
+        Tally {
+            kind: TallyKind::Count,
+            column: None,
+        }
+    }
+    pub fn max(column: impl Into<String>) -> Self {
+        Tally {
+            kind: TallyKind::Max,
+            column: Some(column.into()),
+        }
+    }
+}
+
 /// Which earlier reads a value is computed from, and how.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Value {
@@ -233,6 +265,8 @@ pub struct Effect {
     pub on_conflict: OnConflict,
     /// The row lock a read takes.
     pub row_lock: RowLock,
+    /// What a read counts or maxes, when that is all it returns.
+    pub tally: Option<Tally>,
     /// The read throws (or returns early through `?`) when no row matches.
     pub throws_if_missing: bool,
     /// The write reports how many rows it changed and the code looks at that count.
@@ -296,6 +330,7 @@ impl Effect {
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,
+            tally: None,
             throws_if_missing: false,
             count_checked: false,
             unique_violation_handled: false,
@@ -409,6 +444,10 @@ pub struct LocalCall {
     pub args: Vec<String>,
     /// Arguments passed by name (`session=tx`): (parameter, code).
     pub keywords: Vec<(String, String)>,
+    /// The reads each argument's value is computed from (`last + 1` → the read
+    /// `last` came from), in the caller's numbering; empty when unknown. Linking
+    /// adds them to the callee's values that use the parameter.
+    pub arg_reads: Vec<Vec<usize>>,
     /// The `CallResult` effect standing for the call's value, when the value is used.
     pub result: Option<usize>,
     /// Functions written as arguments and lowered inline, as part of the caller

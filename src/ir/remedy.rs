@@ -80,6 +80,15 @@ pub enum Remedy {
     },
     /// Let the database compute the new value from the current one.
     AtomicUpdate { target: Target, column: String },
+    /// Take a number (a count, a max) and write it in one transaction that first
+    /// locks the key the rows are numbered within (`read.key`): the read and the
+    /// write as the code made them, replayed through the transaction's handle.
+    /// `binding` is the variable the read's result is bound to.
+    NumberUnderLock {
+        read: Target,
+        binding: Option<String>,
+        write: Target,
+    },
     /// Delete the children first: the tables in the order they must be deleted.
     DeleteOrder { targets: Vec<Target> },
 }

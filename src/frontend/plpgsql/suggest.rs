@@ -109,6 +109,7 @@ fn lock_key(target: &Target) -> String {
 
 fn spell(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => spell(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => {
             let (varying, constant) = split_key(target);
             let columns: Vec<&str> = varying.iter().map(|(c, _)| c.as_str()).collect();

@@ -1149,6 +1149,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.many = draft.many;
                 effect.on_conflict = draft.on_conflict;
                 effect.row_lock = draft.row_lock;
+                effect.tally = draft.tally;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.routines = draft.routines;
                 effect.handle = draft.handle;
@@ -1173,6 +1174,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                         effect.filter = filter;
                         effect.many = true;
                         effect.row_lock = draft.row_lock;
+                        effect.tally = draft.tally;
                         effect.handle = draft.handle;
                         Taint::read(self.push_effect(effect, node))
                     }

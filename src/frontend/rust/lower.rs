@@ -1724,6 +1724,7 @@ impl<'t> Lowerer<'t> {
             position: self.cx.f.effects.len(),
             args,
             keywords: Vec::new(),
+            arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });
@@ -1868,6 +1869,7 @@ impl<'t> Lowerer<'t> {
         eff.many = spec.many;
         eff.on_conflict = spec.on_conflict;
         eff.row_lock = spec.row_lock;
+        eff.tally.clone_from(&spec.tally);
         eff.routines.clone_from(&spec.routines);
         eff.throws_if_missing = spec.throws_if_missing;
         let mut filter: Vec<FieldSpec> = spec.filter.clone();

@@ -1208,6 +1208,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.many = draft.many;
                 effect.on_conflict = draft.on_conflict;
                 effect.row_lock = draft.row_lock;
+                effect.tally = draft.tally;
                 effect.throws_if_missing = draft.throws_if_missing;
                 effect.unique_violation_handled = unique_handled;
                 effect.routines = draft.routines;
@@ -1837,6 +1838,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             position: self.func.effects.len(),
             args,
             keywords: Vec::new(),
+            arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });

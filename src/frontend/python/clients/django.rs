@@ -93,6 +93,7 @@ fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
     let mut filter: Vec<FieldDraft<'t>> = Vec::new();
     let mut row_lock = RowLock::None;
     let mut last_site = None;
+    let mut descending: Option<String> = None;
     for segment in &chain.segments[start..] {
         let site = segment.name_node.unwrap_or(segment.node);
         last_site = Some(site);
@@ -108,10 +109,28 @@ fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
         match segment.name {
             "filter" => lookups(args, src, &mut filter),
             "select_for_update" => row_lock = RowLock::Exclusive,
+            "order_by" => {
+                descending = match positional(args).as_slice() {
+                    [first, ..] => crate::schema::py::string_value(*first, src)
+                        .and_then(|c| c.strip_prefix('-').map(str::to_string)),
+                    [] => None,
+                };
+            }
             name if LAZY.contains(&name) => {}
             "get" | "first" | "last" | "earliest" | "latest" => {
                 let mut d = draft(EffectKind::Read);
-                lookups(args, src, &mut filter);
+                let named = positional(args)
+                    .first()
+                    .and_then(|a| crate::schema::py::string_value(*a, src));
+                d.tally = match segment.name {
+                    "first" => descending.clone(),
+                    "latest" => named.filter(|c| !c.starts_with('-')),
+                    _ => None,
+                }
+                .map(crate::ir::Tally::max);
+                if segment.name != "latest" {
+                    lookups(args, src, &mut filter);
+                }
                 d.throws_if_missing = segment.name == "get";
                 d.many = false;
                 d.filter = filter;
@@ -119,6 +138,11 @@ fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
             }
             "exists" | "count" | "aggregate" | "in_bulk" | "iterator" | "contains" => {
                 let mut d = draft(EffectKind::Read);
+                d.tally = match segment.name {
+                    "count" => Some(crate::ir::Tally::count()),
+                    "aggregate" => aggregated(args, src),
+                    _ => None,
+                };
                 d.many = true;
                 d.filter = filter;
                 return Some(Recognized::Effect(d));
@@ -224,6 +248,25 @@ fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
     read.filter = filter;
     read.row_lock = row_lock;
     Some(Recognized::Deferred { read: Some(read) })
+}
+
+/// What `aggregate(Max("position"))` / `aggregate(last=Max("position"))` /
+/// `aggregate(n=Count("id"))` tallies, when it computes one thing.
+fn aggregated(args: Node, src: &str) -> Option<crate::ir::Tally> {
+    let code: String = text(args, src).split_whitespace().collect();
+    let at = code.find("Max(").or_else(|| code.find("Count("))?;
+    if code[at + 1..].contains("Max(") || code[at + 1..].contains("Count(") {
+        return None;
+    }
+    let call = &code[at..];
+    if call.starts_with("Count(") {
+        return Some(crate::ir::Tally::count());
+    }
+    let column = call["Max(".len()..]
+        .split([')', ','])
+        .next()?
+        .trim_matches(['"', '\'']);
+    (!column.is_empty()).then(|| crate::ir::Tally::max(column.to_string()))
 }
 
 /// `filter(email=e, team__id=t, status__in=…)` → columns `email`, `team`, `status`.
@@ -357,6 +400,7 @@ fn kwargs(pairs: &[(String, String)], fallback: &str) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => format!(
             "# with a unique constraint on ({keys}):\nobj, created = {m}.objects.get_or_create({key}, defaults={{{defaults}}})",
             keys = target.key.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "),

@@ -27,6 +27,8 @@ pub struct EffectDraft<'t> {
     pub many: bool,
     pub on_conflict: OnConflict,
     pub row_lock: RowLock,
+    /// What a read counts or maxes (`count`, `_max`, top-1 by a column descending).
+    pub tally: Option<crate::ir::Tally>,
     pub throws_if_missing: bool,
     /// The session or manager the call goes through, as written.
     pub handle: String,
@@ -47,6 +49,7 @@ impl<'t> EffectDraft<'t> {
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,
+            tally: None,
             throws_if_missing: false,
             handle,
             site,

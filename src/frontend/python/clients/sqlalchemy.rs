@@ -256,6 +256,7 @@ struct Statement<'t> {
     row_lock: RowLock,
     many: bool,
     routines: Vec<String>,
+    tally: Option<crate::ir::Tally>,
 }
 
 impl<'t> Statement<'t> {
@@ -268,6 +269,7 @@ impl<'t> Statement<'t> {
         draft.row_lock = self.row_lock;
         draft.many = self.many;
         draft.routines = self.routines;
+        draft.tally = self.tally;
         draft
     }
 }
@@ -335,7 +337,10 @@ fn builder<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Statement<'t>> {
         row_lock: RowLock::None,
         many: true,
         routines: Vec::new(),
+        tally: None,
     };
+    let mut descending = None;
+    let mut limited = false;
     if let Some(first) = opening_args.first() {
         if name == "select" {
             select_target(*first, src, &mut statement);
@@ -380,6 +385,16 @@ fn builder<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Statement<'t>> {
                         RowLock::Exclusive
                     };
             }
+            "order_by" => {
+                descending = positional(args)
+                    .first()
+                    .and_then(|o| descending_column(*o, src));
+            }
+            "limit" => {
+                limited = positional(args)
+                    .first()
+                    .is_some_and(|n| text(*n, src) == "1");
+            }
             "select_from" => {
                 if let Some(first) = positional(args).first() {
                     statement.table = table_of(*first, src).or(statement.table.take());
@@ -406,7 +421,19 @@ fn builder<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Statement<'t>> {
     if statement.filter.iter().any(|f| f.column == "id") {
         statement.many = false;
     }
+    if kind == EffectKind::Read && statement.tally.is_none() && limited && opening_args.len() == 1 {
+        statement.tally = descending.map(crate::ir::Tally::max);
+    }
     Some(statement)
+}
+
+/// `Scene.number.desc()`, `desc(Scene.number)` → `number`.
+fn descending_column(order: Node, src: &str) -> Option<String> {
+    let code = compact(text(order, src));
+    let column = code
+        .strip_suffix(".desc()")
+        .or_else(|| code.strip_prefix("desc(").and_then(|c| c.strip_suffix(')')))?;
+    Some(last_name(column))
 }
 
 /// `select(M)`, `select(M.id)`, `select(func.count(M.id))`,
@@ -437,7 +464,21 @@ fn select_target(node: Node, src: &str, statement: &mut Statement) {
                 .and_then(|s| s.args)
                 .and_then(|a| positional(a).into_iter().next())
             {
+                match function.as_str() {
+                    // `coalesce(func.max(Scene.number), 0)`: the aggregate inside.
+                    "coalesce" if arg.kind() == "call" => {
+                        return select_target(arg, src, statement)
+                    }
+                    "count" => statement.tally = Some(crate::ir::Tally::count()),
+                    "max" if arg.kind() == "attribute" => {
+                        statement.tally =
+                            Some(crate::ir::Tally::max(last_name(&compact(text(arg, src)))));
+                    }
+                    _ => {}
+                }
                 statement.table = table_of(arg, src);
+            } else if function == "count" {
+                statement.tally = Some(crate::ir::Tally::count());
             }
             return;
         }
@@ -723,12 +764,21 @@ fn conditions_code(m: &str, pairs: &[(String, String)]) -> String {
 
 /// The fix for `remedy`, in SQLAlchemy; `asynchronous` for `AsyncSession` code.
 pub fn suggest(remedy: &Remedy, asynchronous: bool) -> String {
+    if let Remedy::NumberUnderLock { read, .. } = remedy {
+        return suggest(
+            &Remedy::LockThenCheck {
+                target: read.clone(),
+            },
+            asynchronous,
+        );
+    }
     let (aw, with) = if asynchronous {
         ("await ", "async with")
     } else {
         ("", "with")
     };
     match remedy {
+        Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } => {
             let m = model(target);
             let keys: Vec<String> = target.key.iter().map(|(c, _)| format!("{m}.{c}")).collect();

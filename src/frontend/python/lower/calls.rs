@@ -85,12 +85,21 @@ impl<'t> FnLowerer<'_, 't> {
         }
         let mut taint = self.expr(chain.root);
         let local_call = self.record_local_call(node, chain);
+        let last_args = chain.last().and_then(|s| s.args).map(|a| a.id());
+        let mut arg_reads = Vec::new();
         for segment in &chain.segments {
             if let Some(args) = segment.args {
                 for arg in children(args) {
-                    taint.union(self.expr(arg));
+                    let arg_taint = self.expr(arg);
+                    if Some(args.id()) == last_args && arg.kind() != "keyword_argument" {
+                        arg_reads.push(arg_taint.reads.clone());
+                    }
+                    taint.union(arg_taint);
                 }
             }
+        }
+        if let Some(call) = local_call {
+            self.func.calls[call].arg_reads = arg_reads;
         }
         if chain.last().is_some_and(|s| SINGLE_ROW.contains(&s.name)) {
             self.single_row(&taint);
@@ -158,6 +167,7 @@ impl<'t> FnLowerer<'_, 't> {
             position: self.func.effects.len(),
             args,
             keywords,
+            arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
         });

@@ -462,6 +462,11 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
+    if let Remedy::NumberUnderLock { read, .. } = remedy {
+        return suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        });
+    }
     let tbl = |t: &Target| format!("{}::table", t.table);
     let eqs = |t: &Target, cols: &[(String, String)]| -> String {
         let v: Vec<String> = cols
@@ -497,6 +502,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         }
     };
     match remedy {
+        Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } => {
             let cols: Vec<String> = target.key.iter().map(|(c, _)| format!("{}::{c}", target.table)).collect();
             let conflict = if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) };

@@ -187,6 +187,7 @@ pub(crate) struct EffectSpec {
     pub many: bool,
     pub on_conflict: OnConflict,
     pub row_lock: RowLock,
+    pub tally: Option<crate::ir::Tally>,
     pub throws_if_missing: bool,
     /// A variable holding the record written (`am.insert(db)`, `.values(&new)`):
     /// its struct literal or field assignments give the table and values.
@@ -205,6 +206,7 @@ impl EffectSpec {
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,
+            tally: None,
             throws_if_missing: false,
             model: None,
             routines: Vec::new(),
@@ -521,6 +523,7 @@ pub(crate) fn sql_op(sql: &str, params: &[Expr]) -> OpKind {
         spec.values = arg(&st.values);
         spec.on_conflict = st.on_conflict;
         spec.row_lock = st.row_lock;
+        spec.tally.clone_from(&st.tally);
         spec.routines.clone_from(&st.calls);
         spec.many = (matches!(
             kind,

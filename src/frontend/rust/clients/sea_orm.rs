@@ -351,6 +351,11 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
+    if let Remedy::NumberUnderLock { read, .. } = remedy {
+        return suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        });
+    }
     // SeaORM takes `&C`: a field (`self.db`) or a transaction is borrowed; a
     // plain `db` is usually already a `&DatabaseConnection` parameter.
     let db = |t: &Target| {
@@ -388,6 +393,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         )
     };
     match remedy {
+        Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } => {
             let cols: Vec<String> = target
                 .key

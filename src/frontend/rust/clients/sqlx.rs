@@ -159,6 +159,9 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        }),
         Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {
             let Target { table, handle, .. } = target;
             let cols = all_columns(target);

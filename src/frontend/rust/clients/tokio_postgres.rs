@@ -123,6 +123,11 @@ fn unref(e: &Expr) -> &Expr {
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
+    if let Remedy::NumberUnderLock { read, .. } = remedy {
+        return suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        });
+    }
     let client = |t: &Target| {
         let h = t.handle.trim_start_matches('&').trim_start_matches("mut ");
         if h.is_empty() {
@@ -148,6 +153,7 @@ pub fn suggest(remedy: &Remedy) -> String {
     };
     let wh = |t: &Target, first: usize| super::sql_assign(&t.key, first, " AND ");
     match remedy {
+        Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } | Remedy::HandleUniqueViolation { target, .. } => {
             let mut cols = super::names(&target.key);
             let mut vals = super::code_values(&target.key);

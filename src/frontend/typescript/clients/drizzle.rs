@@ -90,6 +90,45 @@ const UNARY: &[&str] = &["isNull", "isNotNull"];
 /// Operators combining filters.
 const COMBINATORS: &[&str] = &["and", "or", "not"];
 
+/// What a select list of one aggregate tallies: `{ last: max(items.position) }`,
+/// `{ n: count() }`, `{ last: sql<number>`max(${items.position})` }`.
+fn selected_tally(fields: Node, src: &str) -> Option<crate::ir::Tally> {
+    let props = object_properties(fields, src);
+    let [(_, value)] = props.as_slice() else {
+        return None;
+    };
+    let code: String = text(*value, src).split_whitespace().collect();
+    let column = |inner: &str| -> Option<String> {
+        let arg = inner.trim_start_matches("${").split([')', '}']).next()?;
+        let column = arg.rsplit('.').next()?;
+        (!column.is_empty() && column.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .then(|| column.to_string())
+    };
+    if let Some(inner) = code.strip_prefix("max(") {
+        return column(inner).map(crate::ir::Tally::max);
+    }
+    if code.starts_with("count(") || code.starts_with("countDistinct(") {
+        return Some(crate::ir::Tally::count());
+    }
+    let sql = code.strip_prefix("sql")?.trim_start_matches(|c| c != '`');
+    let lower = sql.to_ascii_lowercase();
+    if let Some(at) = lower.find("max(") {
+        return column(&sql[at + 4..]).map(crate::ir::Tally::max);
+    }
+    lower.contains("count(").then(crate::ir::Tally::count)
+}
+
+/// `orderBy(desc(items.position))` → `position`.
+fn descending_column(order: Node, src: &str) -> Option<String> {
+    let code: String = text(order, src).split_whitespace().collect();
+    let inner = code.strip_prefix("desc(")?.strip_suffix(')')?;
+    let column = inner.rsplit('.').next()?;
+    column
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_')
+        .then(|| column.to_string())
+}
+
 pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Option<Recognized<'t>> {
     let segments = core_segments(chain);
     if let Some(found) = relational(chain, segments, src, hints) {
@@ -125,15 +164,23 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 EffectDraft::new(EffectKind::Read, Client::Drizzle, handle, call.name_node?);
             draft.table = table_name(from, src);
             let mut limited = false;
+            let mut descending = None;
             for segment in rest {
                 match segment.name {
                     "where" => filters(segment, src, &mut draft.filter),
                     "limit" => limited = segment.arg(0).is_some_and(|a| text(a, src) == "1"),
                     "for" => draft.row_lock = lock_strength(segment, src),
+                    "orderBy" => {
+                        descending = segment.arg(0).and_then(|a| descending_column(a, src))
+                    }
                     _ => {}
                 }
             }
             draft.many = !limited && many_unless_id(&draft.filter);
+            draft.tally = call
+                .arg(0)
+                .and_then(|a| selected_tally(a, src))
+                .or_else(|| descending.filter(|_| limited).map(crate::ir::Tally::max));
             Some(Recognized::Effect(draft))
         }
         "insert" if shaped && next == Some("values") && call.arg(0).is_some_and(is_table_ref) => {
@@ -192,6 +239,7 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                 filter_fields(filter, src, &mut draft.filter, 0);
             }
             draft.many = true;
+            draft.tally = Some(crate::ir::Tally::count());
             Some(Recognized::Effect(draft))
         }
         // `db.batch([db.insert(…), db.update(…)])` (libSQL, Neon HTTP, D1): one transaction.
@@ -560,6 +608,32 @@ fn conflict_target(table: &str, key: &[(String, String)]) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock {
+            read,
+            binding,
+            write,
+        } => super::number_under_lock(
+            read,
+            binding.as_deref(),
+            write,
+            "tx",
+            |key| {
+                format!(
+                    "await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`);"
+                )
+            },
+            |_, body| {
+                format!(
+                    "await {}.transaction(async (tx) => {{\n{body}\n}});",
+                    handle_of(read)
+                )
+            },
+        )
+        .unwrap_or_else(|| {
+            suggest(&Remedy::LockThenCheck {
+                target: read.clone(),
+            })
+        }),
         Remedy::InsertOnConflict { target } => {
             let (db, table) = (handle_of(target), table_of(target));
             format!(

@@ -181,8 +181,28 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     let mut row_lock = RowLock::None;
     let mut first_row = false;
     let mut multi_insert = false;
+    let mut tally = None;
+    let mut descending = None;
     for (i, segment) in rest.iter().enumerate() {
         match segment.name {
+            "max" => {
+                site.get_or_insert(segment.name_node);
+                tally = segment
+                    .arg(0)
+                    .and_then(|a| super::string_value(a, src))
+                    .and_then(|c| tallied_column(&c))
+                    .map(crate::ir::Tally::max);
+            }
+            "orderBy" => {
+                let args = segment.args.map(arguments).unwrap_or_default();
+                if let [column, direction] = args.as_slice() {
+                    let desc = super::string_value(*direction, src)
+                        .is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+                    descending = super::string_value(*column, src)
+                        .filter(|_| desc)
+                        .and_then(|c| tallied_column(&c));
+                }
+            }
             "where" | "andWhere" | "orWhere" | "whereIn" | "whereNull" | "whereNot" => {
                 where_fields(segment, src, &mut draft_filter)
             }
@@ -192,6 +212,9 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
             }
             "select" | "pluck" | "count" => {
                 site.get_or_insert(segment.name_node);
+                if segment.name == "count" {
+                    tally = Some(crate::ir::Tally::count());
+                }
             }
             "insert" => {
                 kind = EffectKind::Insert;
@@ -277,6 +300,13 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     draft.receiver_is_handle = transacting.is_none();
     draft.on_conflict = on_conflict;
     draft.row_lock = row_lock;
+    if kind == EffectKind::Read {
+        let limited = first_row
+            || rest
+                .iter()
+                .any(|s| s.name == "limit" && s.arg(0).is_some_and(|a| text(a, src) == "1"));
+        draft.tally = tally.or_else(|| descending.filter(|_| limited).map(crate::ir::Tally::max));
+    }
     draft.many = match kind {
         EffectKind::Read => !first_row && many_unless_id(&draft_filter),
         EffectKind::Insert | EffectKind::Upsert => multi_insert,
@@ -285,6 +315,15 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     draft.filter = draft_filter;
     draft.values = values;
     Some(Recognized::Effect(draft))
+}
+
+/// The column of `max("position as last")`, `orderBy("items.position", "desc")`.
+fn tallied_column(code: &str) -> Option<String> {
+    let column = code.split_whitespace().next()?.rsplit('.').next()?;
+    column
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_')
+        .then(|| column.to_string())
 }
 
 fn transaction<'t>(
@@ -464,6 +503,15 @@ fn table_of(target: &Target) -> &str {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, binding, write } => super::number_under_lock(
+            read,
+            binding.as_deref(),
+            write,
+            "trx",
+            |key| format!("await trx.raw(\"SELECT pg_advisory_xact_lock(hashtext(?))\", [{key}]);"),
+            |_, body| format!("await {}.transaction(async (trx) => {{\n{body}\n}});", handle_of(read)),
+        )
+        .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
         Remedy::InsertOnConflict { target } => format!(
             "const [row] = await {db}(\"{table}\")\n  .insert({values})\n  .onConflict({cols})\n  .ignore() // or .merge() to update the existing row\n  .returning(\"*\");\n// no row back: it already existed; select it by the same key",
             db = handle_of(target),

@@ -127,8 +127,24 @@ fn recognize_chain<'t>(
     draft.table = Some(table);
     draft.throws_if_missing = last.name == "executeTakeFirstOrThrow";
     let mut multi_row = false;
+    let mut descending = None;
+    let mut limited = last.name == "executeTakeFirst" || last.name == "executeTakeFirstOrThrow";
     for segment in &segments[start + 1..] {
         match segment.name {
+            "select" if kind == EffectKind::Read => {
+                draft.tally = segment.args.and_then(|a| selected_tally(text(a, src)));
+            }
+            "orderBy" => {
+                let args = segment.args.map(arguments).unwrap_or_default();
+                if let [column, direction] = args.as_slice() {
+                    let desc = super::string_value(*direction, src)
+                        .is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+                    descending = super::string_value(*column, src)
+                        .filter(|_| desc)
+                        .map(|c| strip_qualifier(&c));
+                }
+            }
+            "limit" => limited = segment.arg(0).is_some_and(|a| text(a, src) == "1"),
             "where" | "orWhere" | "having" => where_fields(segment, src, &mut draft.filter),
             "values" => {
                 if let Some(rows) = segment.arg(0) {
@@ -155,12 +171,31 @@ fn recognize_chain<'t>(
             _ => {}
         }
     }
+    if kind == EffectKind::Read && draft.tally.is_none() && limited {
+        draft.tally = descending.map(crate::ir::Tally::max);
+    }
     draft.many = match kind {
         EffectKind::Insert => multi_row,
         EffectKind::Read => last.name == "execute" && many_unless_id(&draft.filter),
         _ => many_unless_id(&draft.filter),
     };
     Some(Recognized::Effect(draft))
+}
+
+/// What a select of one aggregate tallies: `(eb) => eb.fn.max("position").as("last")`,
+/// `db.fn.countAll().as("n")`, `eb.fn.count("id")`.
+fn selected_tally(code: &str) -> Option<crate::ir::Tally> {
+    let code: String = code.split_whitespace().collect();
+    if code.matches("fn.").count() != 1 {
+        return None;
+    }
+    let (_, call) = code.split_once("fn.")?;
+    if call.starts_with("count") {
+        return Some(crate::ir::Tally::count());
+    }
+    let inner = call.strip_prefix("max(")?;
+    let column = inner.split(')').next()?.trim_matches(['"', '\'', '`']);
+    Some(crate::ir::Tally::max(strip_qualifier(column)))
 }
 
 fn strip_qualifier(column: &str) -> String {
@@ -326,6 +361,15 @@ fn wheres(fields: &[(String, String)]) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, binding, write } => super::number_under_lock(
+            read,
+            binding.as_deref(),
+            write,
+            "trx",
+            |key| format!("await sql`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`.execute(trx);"),
+            |_, body| format!("await {}.transaction().execute(async (trx) => {{\n{body}\n}});", handle_of(read)),
+        )
+        .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
         Remedy::InsertOnConflict { target } => format!(
             "const row = await {db}\n  .insertInto(\"{table}\")\n  .values({values})\n  .onConflict((oc) => oc.columns({cols}).doNothing())\n  .returningAll()\n  .executeTakeFirst();\n// undefined: it already existed; select it by the same key",
             db = handle_of(target),

@@ -54,6 +54,8 @@ pub struct EffectDraft<'t> {
     pub many: bool,
     pub on_conflict: OnConflict,
     pub row_lock: RowLock,
+    /// What a read counts or maxes (`count`, `_max`, top-1 by a column descending).
+    pub tally: Option<crate::ir::Tally>,
     pub throws_if_missing: bool,
     /// The receiver as written (`prisma`, `tx`, `ctx.db`).
     pub handle: String,
@@ -80,6 +82,7 @@ impl<'t> EffectDraft<'t> {
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,
+            tally: None,
             throws_if_missing: false,
             handle,
             site,
@@ -792,6 +795,40 @@ pub fn replay(target: &crate::ir::remedy::Target, tx: &str, fallback: String) ->
         ),
         None => fallback,
     }
+}
+
+/// The numbering fix, from the read and the write as written: in the client's
+/// transaction (`wrap(client, body)`), `lock` (built from the numbering key's
+/// code) first, then the read and the write replayed through `tx`. `None` when
+/// either call's code is not known.
+pub fn number_under_lock(
+    read: &crate::ir::remedy::Target,
+    binding: Option<&str>,
+    write: &crate::ir::remedy::Target,
+    tx: &str,
+    lock: impl Fn(&str) -> String,
+    wrap: impl Fn(&str, &str) -> String,
+) -> Option<String> {
+    let (read_call, _) = (read.call.as_ref()?, write.call.as_ref()?);
+    let key = read.key.first().map_or("key", |(_, v)| v.as_str());
+    let read_line = format!(
+        "  const {} = await {tx}{};",
+        binding.unwrap_or("last"),
+        crate::ir::remedy::indent_rest(read_call, "  ")
+    );
+    let body = [
+        format!(
+            "  // serialise the numbering for this key, then read the number under the lock\n  {}",
+            lock(key)
+        ),
+        read_line,
+        format!(
+            "  // … compute the next number from `{}` as before …",
+            binding.unwrap_or("last")
+        ),
+        replay(write, tx, String::new()),
+    ];
+    Some(wrap(&read.handle, &body.join("\n")))
 }
 
 /// A transaction fix, from the writes as written: each replayed through the

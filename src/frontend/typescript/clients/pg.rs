@@ -519,6 +519,9 @@ fn in_transaction(postgres_js: bool, handle: &str, body: &[String]) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck {
+            target: read.clone(),
+        }),
         Remedy::InsertOnConflict { target } => {
             let js = is_postgres_js(target);
             let values = if target.values.is_empty() {

@@ -187,9 +187,15 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
     draft.throws_if_missing = throws;
     // Counts and aggregates look at many rows too.
     draft.many = method.contains("Many") || matches!(method, "count" | "aggregate" | "groupBy");
+    if method == "count" {
+        draft.tally = Some(crate::ir::Tally::count());
+    }
     let Some(args) = call.arg(0) else {
         return Some(Recognized::Effect(draft));
     };
+    if kind == EffectKind::Read && draft.tally.is_none() {
+        draft.tally = tally(method, args, src);
+    }
     if let Some(filter) = property(args, "where", src) {
         where_fields(filter, src, &mut draft.filter);
         draft.filter_node = Some(filter);
@@ -222,6 +228,37 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
         draft.on_conflict = OnConflict::DoNothing;
     }
     Some(Recognized::Effect(draft))
+}
+
+/// What a read tallies: `aggregate({ _max: { number: true } })`, or the top row
+/// of `findFirst({ orderBy: { number: "desc" } })`.
+fn tally(method: &str, args: Node, src: &str) -> Option<crate::ir::Tally> {
+    match method {
+        "aggregate" => {
+            if let Some(max) = property(args, "_max", src) {
+                let columns = object_properties(max, src);
+                let [(column, _)] = columns.as_slice() else {
+                    return None;
+                };
+                return Some(crate::ir::Tally::max(column.clone()));
+            }
+            property(args, "_count", src).map(|_| crate::ir::Tally::count())
+        }
+        "findFirst" | "findFirstOrThrow" => {
+            let mut order = property(args, "orderBy", src)?;
+            if order.kind() == "array" {
+                order = order.named_child(0)?;
+            }
+            let columns = object_properties(order, src);
+            let [(column, direction)] = columns.as_slice() else {
+                return None;
+            };
+            text(*direction, src)
+                .contains("desc")
+                .then(|| crate::ir::Tally::max(column.clone()))
+        }
+        _ => None,
+    }
 }
 
 /// The argument of a common-named method looks like Prisma's: an object with
@@ -508,6 +545,15 @@ fn nests_writes(target: &Target) -> bool {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, binding, write } => super::number_under_lock(
+            read,
+            binding.as_deref(),
+            write,
+            "tx",
+            |key| format!("await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;"),
+            |_, body| format!("await {}.$transaction(async (tx) => {{\n{body}\n}});", client_of(read)),
+        )
+        .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
         Remedy::InsertOnConflict { target } => format!(
             "await {client}.{table}.upsert({{\n  where: {key},\n  create: {values},\n  update: {{}},\n}});",
             client = client_of(target),

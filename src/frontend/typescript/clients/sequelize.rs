@@ -444,6 +444,7 @@ fn model_of(target: &Target) -> &str {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => {
             let defaults: Vec<(String, String)> = target
                 .values

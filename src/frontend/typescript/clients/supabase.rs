@@ -187,6 +187,7 @@ fn filters(fields: &[(String, String)]) -> String {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => {
             let mut row = target.key.clone();
             row.extend(

@@ -786,6 +786,7 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
 
 pub fn suggest(remedy: &Remedy) -> String {
     match remedy {
+        Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck { target: read.clone() }),
         Remedy::InsertOnConflict { target } => {
             let mut row = target.key.clone();
             row.extend(

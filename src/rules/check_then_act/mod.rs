@@ -13,13 +13,15 @@ use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
 use crate::schema::fold_name;
 
+mod numbering;
+
 pub struct CheckThenAct;
 
 static META: RuleMeta = RuleMeta {
     id: "check-then-act",
     severity: Severity::Error,
     summary: "a read decides whether a write happens, with nothing stopping a concurrent change in between",
-    doc: include_str!("../../rules/check-then-act.md"),
+    doc: include_str!("../../../rules/check-then-act.md"),
     concurrent: true,
     fixable: None,
 };
@@ -48,6 +50,7 @@ impl Rule for CheckThenAct {
     }
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
+        let mut reported = Vec::new();
         for (write_index, write) in function.effects.iter().enumerate() {
             if super::rechecked_under_lock(cx, function, write_index) {
                 continue;
@@ -81,8 +84,10 @@ impl Rule for CheckThenAct {
             if let Some((guard, read, shape)) = race {
                 let confidence = confidence(cx, function, &guard, read, write, &shape);
                 out.push(finding(cx, &guard, read, write, shape, confidence));
+                reported.push(write_index);
             }
         }
+        numbering::check(cx, function, &reported, out);
     }
 }
 
