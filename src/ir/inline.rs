@@ -544,6 +544,7 @@ fn place_at_call(effect: &mut Effect, function: &str, file: usize, at: Span, kep
     effect.handle_span = None;
     for guard in effect.guards.iter_mut().skip(kept_guards) {
         guard.span = at;
+        guard.field_spans.clear();
     }
 }
 
