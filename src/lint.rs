@@ -521,6 +521,7 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
         text: &source.text,
         source,
         log_tables: &config.non_atomic_writes.log_tables,
+        statement_parses: std::cell::Cell::new(crate::rules::STATEMENT_PARSES_PER_FILE),
     };
     let mut findings = Vec::new();
     let mut problems = Vec::new();

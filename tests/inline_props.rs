@@ -428,6 +428,7 @@ fn lint_model(model: &FileModel, text: &str, path: &str) {
         text,
         source: &source,
         log_tables: &[],
+        statement_parses: std::cell::Cell::new(racelint::rules::STATEMENT_PARSES_PER_FILE),
     };
     for f in &expanded.functions {
         assert_well_formed(f, "inlined");

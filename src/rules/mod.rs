@@ -191,9 +191,26 @@ pub struct Context<'a> {
     pub source: &'a SourceFile,
     /// Tables configured as logs or outboxes (`[non-atomic-writes] log-tables`).
     pub log_tables: &'a [String],
+    /// How many edit fixes may still re-parse the file to find their statements:
+    /// each parse costs the whole file, so a file with thousands of findings gets
+    /// help text beyond the first ones instead of quadratic work.
+    pub statement_parses: std::cell::Cell<usize>,
 }
 
+/// Edit fixes per file that may re-parse it ([`Context::statement_parses`]).
+pub const STATEMENT_PARSES_PER_FILE: usize = 64;
+
 impl Context<'_> {
+    /// One re-parse of the file for an edit fix, while the file's allowance lasts.
+    fn statement_run(&self, spans: &[Span]) -> Option<crate::ir::remedy::StatementRun> {
+        let left = self.statement_parses.get();
+        if left == 0 {
+            return None;
+        }
+        self.statement_parses.set(left - 1);
+        crate::frontend::statement_run(&self.source.path, self.text, spans).ok()
+    }
+
     pub fn table_key(&self, effect: &Effect) -> Option<String> {
         effect.table.as_deref().map(|t| self.schema.table_key(t))
     }
@@ -369,9 +386,7 @@ impl Context<'_> {
         {
             return None;
         }
-        let run =
-            crate::frontend::statement_run(&self.source.path, self.text, &[first.span, last.span])
-                .ok()?;
+        let run = self.statement_run(&[first.span, last.span])?;
         let inside = |span: Span| span.start >= run.span.start && span.end <= run.span.end;
         let mut handle_spans = Vec::new();
         let mut unrenamed = false;
@@ -431,12 +446,7 @@ impl Context<'_> {
         if earlier.origin.is_some() || later.origin.is_some() {
             return None;
         }
-        let run = crate::frontend::statement_run(
-            &self.source.path,
-            self.text,
-            &[earlier.span, later.span],
-        )
-        .ok()?;
+        let run = self.statement_run(&[earlier.span, later.span])?;
         let (Some(first), Some(moved)) = (run.statements.first(), run.statements.last()) else {
             return None;
         };
