@@ -521,7 +521,9 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
         text: &source.text,
         source,
         log_tables: &config.non_atomic_writes.log_tables,
-        statement_parses: std::cell::Cell::new(crate::rules::STATEMENT_PARSES_PER_FILE),
+        statement_parses: std::cell::Cell::new(crate::rules::statement_parses_for(
+            source.text.len(),
+        )),
     };
     let mut findings = Vec::new();
     let mut problems = Vec::new();

@@ -428,7 +428,7 @@ fn lint_model(model: &FileModel, text: &str, path: &str) {
         text,
         source: &source,
         log_tables: &[],
-        statement_parses: std::cell::Cell::new(racelint::rules::STATEMENT_PARSES_PER_FILE),
+        statement_parses: std::cell::Cell::new(racelint::rules::statement_parses_for(text.len())),
     };
     for f in &expanded.functions {
         assert_well_formed(f, "inlined");

@@ -197,8 +197,11 @@ pub struct Context<'a> {
     pub statement_parses: std::cell::Cell<usize>,
 }
 
-/// Edit fixes per file that may re-parse it ([`Context::statement_parses`]).
-pub const STATEMENT_PARSES_PER_FILE: usize = 64;
+/// Edit fixes per file that may re-parse it ([`Context::statement_parses`]):
+/// up to 64, and no more than re-reading 4 MB in all.
+pub fn statement_parses_for(bytes: usize) -> usize {
+    (4_000_000 / bytes.max(1)).clamp(1, 64)
+}
 
 impl Context<'_> {
     /// One re-parse of the file for an edit fix, while the file's allowance lasts.
