@@ -7,6 +7,7 @@ mod prefilter;
 pub mod python;
 pub mod rust;
 pub mod sql;
+mod tree_blocks;
 pub mod typescript;
 
 pub use prefilter::Prefilter;

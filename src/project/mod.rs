@@ -149,3 +149,21 @@ impl Resolve for Project {
             .collect()
     }
 }
+
+/// The one function of `model` that `name` (then `.rest`) names: a function, or a
+/// method of a class or of an object of methods (`UserService.create`); `None`
+/// when no function or several have that name.
+fn function_named(model: &FileModel, name: &str, rest: Option<&str>) -> Option<usize> {
+    let wanted = match rest {
+        Some(rest) => format!("{name}.{rest}"),
+        None => name.to_string(),
+    };
+    let mut found = model
+        .functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name == wanted)
+        .map(|(i, _)| i);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}

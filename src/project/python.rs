@@ -163,7 +163,7 @@ impl PyIndex {
         }
         if let Some(module) = self.module_file(location) {
             let model = &files[module].model;
-            if let Some(function) = function_named(model, name, rest) {
+            if let Some(function) = super::function_named(model, name, rest) {
                 return Some((module, function));
             }
             if let Some(import) = model.imports.iter().find(|i| i.local == name) {
@@ -335,23 +335,6 @@ fn unique(found: impl Iterator<Item = (usize, usize)>) -> Option<(usize, usize)>
         }
     }
     first
-}
-
-/// The function of `model` that `name` (then `.rest`) names: a module-level
-/// function, or a method of a class (`UserService.create`).
-fn function_named(model: &FileModel, name: &str, rest: Option<&str>) -> Option<usize> {
-    let wanted = match rest {
-        Some(rest) => format!("{name}.{rest}"),
-        None => name.to_string(),
-    };
-    let mut found = model
-        .functions
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.name == wanted)
-        .map(|(i, _)| i);
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
 }
 
 /// A path made absolute, with `.` and `..` folded, without resolving links:

@@ -7,7 +7,7 @@
 
 use super::ProjectFile;
 use crate::discover::Language;
-use crate::ir::{ExportTarget, FileModel, Imported, LocalCall};
+use crate::ir::{ExportTarget, Imported, LocalCall};
 use oxc_resolver::{ResolveOptions, Resolver, TsconfigDiscovery};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,7 +126,7 @@ impl TsIndex {
         for export in &model.exports {
             match &export.target {
                 ExportTarget::Local(local) if export.name == name => {
-                    return function_named(model, local, rest).map(|f| (file, f));
+                    return super::function_named(model, local, rest).map(|f| (file, f));
                 }
                 ExportTarget::From { source, imported } if export.name == name => {
                     let target = self.module(files, file, source)?;
@@ -217,23 +217,6 @@ impl TsIndex {
             .iter()
             .find_map(|c| self.by_path.get(&canonical(c)).copied())
     }
-}
-
-/// The function of `model` that `local` (then `.rest`) names: a function, or a
-/// method of a class or object of methods.
-fn function_named(model: &FileModel, local: &str, rest: Option<&str>) -> Option<usize> {
-    let wanted = match rest {
-        Some(rest) => format!("{local}.{rest}"),
-        None => local.to_string(),
-    };
-    let mut found = model
-        .functions
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.name == wanted)
-        .map(|(i, _)| i);
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
 }
 
 fn is_ts(file: &ProjectFile) -> bool {

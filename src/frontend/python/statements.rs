@@ -2,11 +2,21 @@
 //! them: which statements, and whether control leaves through them. A Python
 //! block opens no scope, so what they assign stays visible after a `with`.
 
+use crate::frontend::tree_blocks::BlockKinds;
 use crate::ir::remedy::{NoRun, StatementRun};
 use crate::ir::Span;
 use tree_sitter::Node;
 
-const FUNCTIONS: &[&str] = &["function_definition", "lambda", "class_definition"];
+const BLOCKS: BlockKinds = BlockKinds {
+    functions: &["function_definition", "lambda", "class_definition"],
+    blocks: &["block", "module"],
+    leaving: &[
+        "return_statement",
+        "break_statement",
+        "continue_statement",
+        "yield",
+    ],
+};
 
 pub fn run(src: &str, spans: &[Span]) -> Result<StatementRun, NoRun> {
     let tree = crate::schema::py::parse(src).ok_or(NoRun::NotOneBlock)?;
@@ -16,7 +26,7 @@ pub fn run(src: &str, spans: &[Span]) -> Result<StatementRun, NoRun> {
         let leaf = root
             .descendant_for_byte_range(span.start as usize, span.start as usize)
             .ok_or(NoRun::NotOneBlock)?;
-        chains.push(statements_of(leaf));
+        chains.push(BLOCKS.enclosing(leaf));
     }
     // The innermost block every span is in: the first of the first span's blocks
     // that each other span's chain also passes through.
@@ -42,7 +52,7 @@ pub fn run(src: &str, spans: &[Span]) -> Result<StatementRun, NoRun> {
     if run.iter().any(Node::has_error) {
         return Err(NoRun::NotOneBlock);
     }
-    if run.iter().any(|s| leaves(*s)) {
+    if run.iter().any(|s| BLOCKS.leaves(*s)) {
         return Err(NoRun::ControlFlow);
     }
     let line_start = |at: usize| src[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -67,41 +77,12 @@ pub fn run(src: &str, spans: &[Span]) -> Result<StatementRun, NoRun> {
     })
 }
 
-fn statements_of(mut node: Node) -> Vec<(Node, Node)> {
-    let mut out = Vec::new();
-    while let Some(parent) = node.parent() {
-        if FUNCTIONS.contains(&parent.kind()) {
-            break;
-        }
-        if matches!(parent.kind(), "block" | "module") {
-            out.push((parent, node));
-        }
-        node = parent;
-    }
-    out
-}
-
-fn leaves(node: Node) -> bool {
-    if matches!(
-        node.kind(),
-        "return_statement" | "break_statement" | "continue_statement" | "yield"
-    ) {
-        return true;
-    }
-    if FUNCTIONS.contains(&node.kind()) {
-        return false;
-    }
-    let mut c = node.walk();
-    let children: Vec<Node> = node.named_children(&mut c).collect();
-    children.into_iter().any(leaves)
-}
-
 /// The names an assignment statement binds (`a = …`, `a, b = …`, `with … as a`).
 fn assigned(src: &str, statement: Node) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![statement];
     while let Some(node) = stack.pop() {
-        if FUNCTIONS.contains(&node.kind()) {
+        if BLOCKS.functions.contains(&node.kind()) {
             continue;
         }
         let target = match node.kind() {

@@ -4,20 +4,30 @@
 //! later code reads.
 
 use super::Dialect;
+use crate::frontend::tree_blocks::BlockKinds;
 use crate::ir::remedy::{NoRun, StatementRun};
 use crate::ir::Span;
 use tree_sitter::Node;
 
-const FUNCTIONS: &[&str] = &[
-    "arrow_function",
-    "function_expression",
-    "function_declaration",
-    "generator_function",
-    "generator_function_declaration",
-    "method_definition",
-    "class_declaration",
-    "class",
-];
+const BLOCKS: BlockKinds = BlockKinds {
+    functions: &[
+        "arrow_function",
+        "function_expression",
+        "function_declaration",
+        "generator_function",
+        "generator_function_declaration",
+        "method_definition",
+        "class_declaration",
+        "class",
+    ],
+    blocks: &["statement_block", "program"],
+    leaving: &[
+        "return_statement",
+        "break_statement",
+        "continue_statement",
+        "yield_expression",
+    ],
+};
 
 /// The run of statements of one block from the one holding the first span to the
 /// one holding the last.
@@ -29,7 +39,7 @@ pub fn run(src: &str, dialect: Dialect, spans: &[Span]) -> Result<StatementRun, 
         let leaf = root
             .descendant_for_byte_range(span.start as usize, span.start as usize)
             .ok_or(NoRun::NotOneBlock)?;
-        chains.push(statements_of(leaf));
+        chains.push(BLOCKS.enclosing(leaf));
     }
     // The innermost block every span is in: the first of the first span's blocks
     // that each other span's chain also passes through.
@@ -59,7 +69,7 @@ pub fn run(src: &str, dialect: Dialect, spans: &[Span]) -> Result<StatementRun, 
         .copied()
         .filter(|s| s.start_byte() >= last)
         .collect();
-    if run.iter().any(|s| s.has_error() || leaves(*s)) {
+    if run.iter().any(|s| s.has_error() || BLOCKS.leaves(*s)) {
         return Err(if run.iter().any(Node::has_error) {
             NoRun::NotOneBlock
         } else {
@@ -116,39 +126,6 @@ pub fn run(src: &str, dialect: Dialect, spans: &[Span]) -> Result<StatementRun, 
         used_after,
         simple,
     })
-}
-
-/// Each block (or the program) above `node` within its function, innermost first,
-/// with the statement of that block that holds `node`.
-fn statements_of(mut node: Node) -> Vec<(Node, Node)> {
-    let mut out = Vec::new();
-    while let Some(parent) = node.parent() {
-        if FUNCTIONS.contains(&parent.kind()) {
-            break;
-        }
-        if matches!(parent.kind(), "statement_block" | "program") {
-            out.push((parent, node));
-        }
-        node = parent;
-    }
-    out
-}
-
-/// Whether control leaves the statement other than by running to its end or
-/// throwing: `return`, `break`, `continue`, `yield` (not in a nested function).
-fn leaves(node: Node) -> bool {
-    if matches!(
-        node.kind(),
-        "return_statement" | "break_statement" | "continue_statement" | "yield_expression"
-    ) {
-        return true;
-    }
-    if FUNCTIONS.contains(&node.kind()) {
-        return false;
-    }
-    let mut c = node.walk();
-    let children: Vec<Node> = node.named_children(&mut c).collect();
-    children.into_iter().any(leaves)
 }
 
 fn collect_names(src: &str, pattern: Node, out: &mut Vec<String>) {
