@@ -83,7 +83,7 @@ fn statistics_count_findings_per_rule_with_fixable_counts() {
     assert!(
         text.starts_with(
             "  count  fixable  rule\n      1        0  check-then-act\n      \
-             1        0  non-atomic-writes\n      2        0  total\n"
+             1        1  non-atomic-writes\n      2        1  total\n"
         ),
         "{text}"
     );
