@@ -130,6 +130,16 @@ pub fn statement_run(
     }
 }
 
+/// How safe it is to send a statement of `client` through another handle of
+/// the same database (tx-client-escape's fix). A SQLAlchemy session owns the
+/// objects it loaded: one moved to another session may need re-attaching.
+pub fn rehandle_applicability(client: Client) -> crate::diagnostic::Applicability {
+    match client {
+        Client::Sqlalchemy | Client::SqlalchemyAsync => crate::diagnostic::Applicability::Unsafe,
+        _ => crate::diagnostic::Applicability::Safe,
+    }
+}
+
 /// The statements of `wrap` inside the client's transaction, as the code that
 /// replaces them; `None` when the client has no such edit.
 pub fn wrap_in_transaction(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {

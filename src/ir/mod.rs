@@ -128,6 +128,10 @@ pub enum Completion {
     Returned,
     /// Started and never awaited.
     Floating,
+    /// Created and never awaited where that means never run: a Python
+    /// coroutine left as a bare expression. (Kept last: the cache's encoding
+    /// numbers the variants.)
+    Unstarted,
 }
 
 /// What a read tallies of its table, so that a number written back from it can be

@@ -24,27 +24,49 @@ impl Rule for FloatingWriteInTx {
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
         for effect in &function.effects {
-            if !effect.is_write() || effect.completion != Completion::Floating {
+            let never_runs = match effect.completion {
+                Completion::Floating => false,
+                Completion::Unstarted => true,
+                Completion::Awaited | Completion::Returned => continue,
+            };
+            if !effect.is_write() {
                 continue;
             }
             let Some(tx) = effect.transaction.or(effect.enclosing_transaction) else {
                 continue;
             };
+            let line = cx.line_of(function.transactions()[tx].span.start);
+            let (label, message, why) = if never_runs {
+                (
+                    "never awaited, never runs",
+                    format!(
+                        "{} is {} inside the transaction at line {line} by a call that is never awaited, so the write never runs and the transaction commits without it",
+                        table_name(effect),
+                        verb(effect.kind),
+                    ),
+                    "the call only runs when awaited, and nothing awaits it",
+                )
+            } else {
+                (
+                    "not awaited",
+                    format!(
+                        "{} is {} inside the transaction at line {line} without `await`, so the transaction can commit before this write runs",
+                        table_name(effect),
+                        verb(effect.kind),
+                    ),
+                    "the write is never awaited, so it can run after the commit on any run",
+                )
+            };
             out.push(Finding {
                 rule: META.id,
                 severity: META.severity,
                 span: effect.site,
-                label: "not awaited".to_string(),
-                message: format!(
-                    "{} is {} inside the transaction at line {} without `await`, so the transaction can commit before this write runs",
-                    table_name(effect),
-                    verb(effect.kind),
-                    cx.line_of(function.transactions()[tx].span.start)
-                ),
+                label: label.to_string(),
+                message,
                 help: "Await the write (or return it), so it completes inside the transaction and its failure rolls the transaction back.".to_string(),
                 related: Vec::new(),
                 fix: None,
-                confidence: Confidence::high("the write is never awaited, so it can run after the commit on any run"),
+                confidence: Confidence::high(why),
             });
         }
     }

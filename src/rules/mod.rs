@@ -356,14 +356,19 @@ impl Context<'_> {
             seen.push(write.span);
             targets.push(self.target(write));
         }
-        let open = writes.iter().find_map(|w| {
-            let handle = function
-                .transactions()
-                .get(w.transaction?)?
-                .handle
-                .as_deref()?;
-            (w.handle == handle).then(|| handle.to_string())
-        });
+        // A block the code opened (a callback, `with …begin()`) before a
+        // transaction a session began on its own.
+        let held = |w: &&Effect| {
+            let tx = function.transactions().get(w.transaction?)?;
+            let handle = tx.handle.as_deref()?;
+            (w.handle == handle)
+                .then(|| (tx.style == crate::ir::TransactionStyle::Explicit, handle))
+        };
+        let open = writes
+            .iter()
+            .filter_map(held)
+            .min_by_key(|(implicit, _)| *implicit)
+            .map(|(_, handle)| handle.to_string());
         Remedy::Transaction { targets, open }
     }
 

@@ -5,9 +5,7 @@
 //! and it can deadlock waiting for rows the transaction holds.
 
 use super::{table_name, verb, Context, Rule};
-use crate::diagnostic::{
-    Applicability, Confidence, Edit, Finding, Fix, Related, RuleMeta, Severity,
-};
+use crate::diagnostic::{Confidence, Edit, Finding, Fix, Related, RuleMeta, Severity};
 use crate::ir::Function;
 
 pub struct TxClientEscape;
@@ -40,7 +38,7 @@ impl Rule for TxClientEscape {
                 continue;
             };
             let fix = effect.handle_span.map(|span| Fix {
-                applicability: Applicability::Safe,
+                applicability: crate::frontend::rehandle_applicability(effect.client),
                 edits: vec![Edit {
                     span,
                     replacement: tx_handle.to_string(),

@@ -17,8 +17,8 @@ use super::clients::{self, runtime, sqlalchemy, Control, FileHints, Origin, Reco
 use super::syntax::{compact, dict_pairs, last_name, Chain, SqlParam};
 use crate::frontend::sql;
 use crate::ir::{
-    Arm, Client, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall, Span,
-    Transaction, TransactionStyle, Value,
+    Arm, Client, Completion, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall,
+    Span, Transaction, TransactionStyle, Value,
 };
 use crate::schema::py::{children, text};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -196,6 +196,9 @@ struct FnLowerer<'q, 't> {
     tx_stack: Vec<(usize, Option<String>)>,
     /// Transactions a SQLAlchemy session began on its own, by handle.
     implicit: HashMap<String, usize>,
+    /// Sessions opened inside an open `begin()` block (`with factory() as
+    /// audit:`): a second connection on purpose, never taken for an escape.
+    opened_in_block: HashSet<String>,
     loop_depth: u32,
     unique_handled: u32,
     effect_at: HashMap<usize, usize>,
@@ -248,6 +251,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             next_branch: 0,
             tx_stack: Vec::new(),
             implicit: HashMap::new(),
+            opened_in_block: HashSet::new(),
             loop_depth: 0,
             unique_handled: 0,
             effect_at: HashMap::new(),
@@ -706,6 +710,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     self.expr(child);
                 }
                 self.scope.sessions.insert(alias.clone());
+                if self.tx_stack.iter().any(|(_, handle)| handle.is_some()) {
+                    self.opened_in_block.insert(alias.clone());
+                }
                 opened.push(Opened::Session(alias));
             } else if runtime::is_process_lock(manager, self.src, self.locks) {
                 let mut effect =
@@ -733,6 +740,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 }
                 Opened::Session(name) => {
                     self.implicit.remove(&name);
+                    self.opened_in_block.remove(&name);
                     self.scope.sessions.remove(&name);
                 }
             }
@@ -1241,6 +1249,20 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn push_effect(&mut self, mut effect: Effect, node: Node) -> usize {
+        // A session is a connection a statement can be moved to; a Django
+        // manager is not (every query of the thread shares one connection).
+        if matches!(effect.client, Client::Sqlalchemy | Client::SqlalchemyAsync)
+            && effect.handle_span.is_none()
+            && !effect.handle.is_empty()
+        {
+            let handle = self.handle_node(node, &effect.handle);
+            effect.handle_span = handle.map(span_of);
+            if self.is_async && effect.is_write() {
+                if let Some(completion) = handle.and_then(|h| self.completion_of(h)) {
+                    effect.completion = completion;
+                }
+            }
+        }
         effect.transaction = self.transaction_for(&effect.handle, effect.client, node);
         effect.enclosing_transaction = self.tx_stack.last().map(|(tx, _)| *tx);
         effect.guards = self.current_guards();
@@ -1261,6 +1283,62 @@ impl<'q, 't> FnLowerer<'q, 't> {
             });
         }
         index
+    }
+
+    /// The receiver written as `handle` in the call chain `node` ends
+    /// (`db.session` in `db.session.execute(…).scalars().first()`).
+    fn handle_node<'n>(&self, node: Node<'n>, handle: &str) -> Option<Node<'n>> {
+        let mut current = node;
+        // Bounded by the tree's depth, which the lowering bounds.
+        loop {
+            current = match current.kind() {
+                "call" => current.child_by_field_name("function")?,
+                "attribute" => {
+                    let object = current.child_by_field_name("object")?;
+                    if compact(text(object, self.src)) == handle {
+                        return Some(object);
+                    }
+                    object
+                }
+                "await" | "parenthesized_expression" => current.named_child(0)?,
+                _ => return None,
+            };
+        }
+    }
+
+    /// Whether the coroutine of the session method called on `handle` runs: a
+    /// bare expression statement never does; one handed to
+    /// `asyncio.create_task`/`ensure_future` and not awaited runs whenever the
+    /// loop gets to it. `None`: awaited, or used in a way not followed.
+    fn completion_of(&self, handle: Node) -> Option<Completion> {
+        let method = handle.parent().filter(|a| a.kind() == "attribute")?;
+        let name = method.child_by_field_name("attribute")?;
+        if !sqlalchemy::is_coroutine_method(text(name, self.src)) {
+            return None;
+        }
+        let call = method.parent().filter(|c| c.kind() == "call")?;
+        fn outer(node: Node) -> Option<Node> {
+            let mut node = node;
+            while let Some(parent) = node
+                .parent()
+                .filter(|p| p.kind() == "parenthesized_expression")
+            {
+                node = parent;
+            }
+            node.parent()
+        }
+        let parent = outer(call)?;
+        match parent.kind() {
+            "expression_statement" => Some(Completion::Unstarted),
+            "argument_list" => {
+                let spawn = parent.parent().filter(|c| c.kind() == "call")?;
+                let function = spawn.child_by_field_name("function")?;
+                let spawned = runtime::spawns_task(text(function, self.src));
+                (spawned && outer(spawn)?.kind() == "expression_statement")
+                    .then_some(Completion::Floating)
+            }
+            _ => None,
+        }
     }
 
     fn current_guards(&self) -> Vec<Guard> {
@@ -1295,7 +1373,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if let Some(&tx) = self.implicit.get(handle) {
             return Some(tx);
         }
-        let parent = self.tx_stack.last().map(|(tx, _)| *tx);
+        // Another session's statements run on its own connection, outside a
+        // `begin()` block of this one: they do not nest in it (tx-client-escape).
+        let escapes = self.tx_stack.iter().any(|(_, h)| h.is_some())
+            && !self.opened_in_block.contains(handle);
+        let parent = self.tx_stack.last().map(|(tx, _)| *tx).filter(|_| !escapes);
         let tx = self.func.add_transaction(Transaction {
             style: TransactionStyle::Explicit,
             client,

@@ -437,7 +437,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         ),
         Remedy::Transaction { targets, .. } => format!(
             "from django.db import transaction\n\nwith transaction.atomic():\n    # every write here commits together, or none does\n{}",
-            super::transaction_body(targets)
+            super::transaction_body(targets, None, "")
         ),
         Remedy::OptimisticLock {
             target,

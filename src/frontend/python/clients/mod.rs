@@ -205,28 +205,34 @@ pub fn wrap(client: Client, wrap: &crate::ir::remedy::Wrap) -> Option<String> {
     ))
 }
 
-/// Whether an `except` clause's code handles a unique violation.
-/// The writes of a transaction fix as the code wrote them, indented for the
-/// block; `...` when no write's call text is known.
-pub fn transaction_body(targets: &[crate::ir::remedy::Target]) -> String {
-    let lines: Vec<String> = targets
-        .iter()
-        .filter_map(|t| {
-            let call = t.call.as_ref()?;
-            Some(format!(
-                "    {}{}",
-                t.handle,
+/// The writes of a race replayed inside a transaction block, one per line, each
+/// as written with its session renamed to `session` (when given) and `aw`
+/// (`await `) before it; `...` stands for writes whose call is not known (an
+/// attribute set on a loaded row, flushed at commit).
+pub fn transaction_body(
+    targets: &[crate::ir::remedy::Target],
+    session: Option<&str>,
+    aw: &str,
+) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut unknown = false;
+    for t in targets {
+        match &t.call {
+            Some(call) => lines.push(format!(
+                "    {aw}{}{}",
+                session.unwrap_or(&t.handle),
                 crate::ir::remedy::indent_rest(call, "    ")
-            ))
-        })
-        .collect();
-    if lines.is_empty() {
-        "    ...".to_string()
-    } else {
-        lines.join("\n")
+            )),
+            None => unknown = true,
+        }
     }
+    if unknown || lines.is_empty() {
+        lines.push("    ...".to_string());
+    }
+    lines.join("\n")
 }
 
+/// Whether an `except` clause's code handles a unique violation.
 pub fn handles_unique_violation(code: &str) -> bool {
     [
         "IntegrityError",

@@ -1,7 +1,7 @@
-//! The Python runtime's timers and in-process locks: `time.sleep`,
-//! `asyncio.sleep`, and `threading.Lock`/`asyncio.Lock` (or `RLock`,
-//! `Semaphore`, a `defaultdict` of them) taken with `with`/`async with` or
-//! `acquire()`. Neither reaches the database; rules weigh them against the
+//! The Python runtime's timers, tasks and in-process locks: `time.sleep`,
+//! `asyncio.sleep`, `asyncio.create_task`, and `threading.Lock`/`asyncio.Lock`
+//! (or `RLock`, `Semaphore`, a `defaultdict` of them) taken with `with`/`async
+//! with` or `acquire()`. None reaches the database; rules weigh them against the
 //! database work around them.
 
 use crate::frontend::python::syntax::{last_name, Chain};
@@ -33,6 +33,29 @@ pub fn sleep_site<'t>(chain: &Chain<'t>, src: &str) -> Option<Node<'t>> {
             "time" | "asyncio" | "gevent" | "trio" | "anyio"
         ))
     .then_some(last.name_node.unwrap_or(last.node))
+}
+
+/// Whether `function` (a call's function, as written) schedules a coroutine on
+/// the event loop without waiting for it: `asyncio.create_task`,
+/// `asyncio.ensure_future`, `loop.create_task`. A `TaskGroup`'s `create_task` is
+/// not: the group waits for its tasks when its block ends.
+pub fn spawns_task(function: &str) -> bool {
+    let name = last_name(function);
+    let receiver = function
+        .strip_suffix(name.as_str())
+        .unwrap_or("")
+        .trim_end_matches('.');
+    match name.as_str() {
+        "ensure_future" => true,
+        "create_task" => {
+            receiver.is_empty()
+                || receiver == "asyncio"
+                || receiver.to_ascii_lowercase().ends_with("loop")
+                || receiver.ends_with("get_running_loop()")
+                || receiver.ends_with("get_event_loop()")
+        }
+        _ => false,
+    }
 }
 
 /// Names (last segments: `_lock`, `locks`) the file binds to an in-process lock

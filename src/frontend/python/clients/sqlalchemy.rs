@@ -700,6 +700,23 @@ fn legacy_query<'t>(
     Some(Recognized::Deferred { read: Some(read) })
 }
 
+/// Whether an `AsyncSession` method returns a coroutine (`session.add` does
+/// not: it only records the object, sent at the next flush).
+pub fn is_coroutine_method(name: &str) -> bool {
+    matches!(
+        name,
+        "execute"
+            | "scalar"
+            | "scalars"
+            | "get"
+            | "delete"
+            | "merge"
+            | "flush"
+            | "commit"
+            | "refresh"
+    )
+}
+
 /// Whether a context manager opens a transaction: `session.begin()`,
 /// `Session.begin()`, `engine.begin()`, `session.begin_nested()`.
 pub fn begins(node: Node, src: &str) -> Option<String> {
@@ -815,13 +832,30 @@ pub fn suggest(remedy: &Remedy, asynchronous: bool) -> String {
                 s = session(target),
             )
         }
-        Remedy::Transaction { targets, .. } => {
-            let s = targets.first().map_or_else(|| "session".to_string(), session);
-            format!(
-                "{with} {s}.begin():\n    # every write here commits together, or none does\n{}",
-                super::transaction_body(targets)
-            )
-        }
+        Remedy::Transaction { targets, open } => match open {
+            Some(open) => {
+                let moved: Vec<Target> = targets
+                    .iter()
+                    .filter(|t| t.handle != *open)
+                    .cloned()
+                    .collect();
+                format!(
+                    "# inside the `begin()` block that already holds `{open}`, beside the other write:\n{}",
+                    super::transaction_body(&moved, Some(open), aw)
+                        .lines()
+                        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            }
+            None => {
+                let s = targets.first().map_or_else(|| "session".to_string(), session);
+                format!(
+                    "{with} {s}.begin():\n    # every write here commits together, or none does\n{}",
+                    super::transaction_body(targets, Some(&s), aw)
+                )
+            }
+        },
         Remedy::OptimisticLock {
             target,
             version_column,
