@@ -52,8 +52,20 @@ pub trait Resolve {
     fn function(&self, file: usize, index: usize) -> &Function;
     /// The function a call written in `file` names.
     fn resolve(&self, file: usize, call: &LocalCall) -> Option<(usize, usize)>;
+    /// Every call of the function that counts for what its callers hold:
+    /// (caller's file, caller's index, call index into the caller's calls).
+    fn caller_sites(&self, file: usize, index: usize) -> Vec<(usize, usize, usize)>;
+
     /// Every call of the function, with the function that makes it.
-    fn callers(&self, file: usize, index: usize) -> Vec<(&Function, &LocalCall)>;
+    fn callers(&self, file: usize, index: usize) -> Vec<(&Function, &LocalCall)> {
+        self.caller_sites(file, index)
+            .into_iter()
+            .map(|(f, caller, c)| {
+                let caller = self.function(f, caller);
+                (caller, &caller.calls[c])
+            })
+            .collect()
+    }
 }
 
 /// One file alone: calls resolve to its own functions.
@@ -112,13 +124,10 @@ impl Resolve for SingleFile<'_> {
     fn resolve(&self, _file: usize, call: &LocalCall) -> Option<(usize, usize)> {
         self.index.resolve_here(self.model, call).map(|i| (0, i))
     }
-    fn callers(&self, _file: usize, index: usize) -> Vec<(&Function, &LocalCall)> {
+    fn caller_sites(&self, _file: usize, index: usize) -> Vec<(usize, usize, usize)> {
         self.index.callers[index]
             .iter()
-            .map(|&(f, c)| {
-                let caller = &self.model.functions[f];
-                (caller, &caller.calls[c])
-            })
+            .map(|&(f, c)| (0, f, c))
             .collect()
     }
 }
@@ -160,7 +169,9 @@ pub fn expand_file(
             };
             let callers = resolver.callers(file, index);
             assume_callers_transaction(f, &callers, &mut out);
-            assume_callers_ambient_transaction(&callers, &mut out);
+            if let Some(ambient) = callers_ambient_transaction(resolver, file, index) {
+                assume_ambient_transaction(&ambient, &mut out);
+            }
             out.callers_hold_lock = !callers.is_empty()
                 && callers
                     .iter()
@@ -216,20 +227,63 @@ fn assume_callers_transaction(
     }
 }
 
-/// A function every caller calls while a `@Transactional()` method's transaction is
-/// open: seen on its own, its statements outside a transaction of their own run
-/// in that one (the first call's), whatever handle they go through.
-fn assume_callers_ambient_transaction(calls: &[(&Function, &LocalCall)], out: &mut Function) {
-    let ambient: Option<Vec<&Transaction>> = calls
-        .iter()
-        .map(|(caller, call)| {
-            let tx = caller.root_transaction(call.transaction?);
-            caller.is_ambient(tx).then(|| &caller.transactions()[tx])
-        })
-        .collect();
-    let Some(first) = ambient.as_deref().and_then(|a| a.first()) else {
-        return;
-    };
+/// How many callers up a `@Transactional()` method's transaction is looked for:
+/// the resolver calls a service method that calls a helper.
+const AMBIENT_DEPTH: usize = 2;
+/// At most this many call sites are weighed per function, so that a helper
+/// called from everywhere costs a bounded walk.
+const AMBIENT_SITES: usize = 256;
+
+/// The `@Transactional()` method's transaction every caller of the function
+/// calls it in — directly, or through callers that themselves are only called
+/// in one (up to [`AMBIENT_DEPTH`] levels). `None` when some call runs outside
+/// one, or the function has no known caller.
+fn callers_ambient_transaction(
+    resolver: &dyn Resolve,
+    file: usize,
+    index: usize,
+) -> Option<Transaction> {
+    let mut sites = AMBIENT_SITES;
+    ambient_above(resolver, file, index, AMBIENT_DEPTH, &mut sites)
+}
+
+fn ambient_above(
+    resolver: &dyn Resolve,
+    file: usize,
+    index: usize,
+    depth: usize,
+    sites: &mut usize,
+) -> Option<Transaction> {
+    let callers = resolver.caller_sites(file, index);
+    if callers.is_empty() {
+        return None;
+    }
+    let mut first = None;
+    for (caller_file, caller_index, c) in callers {
+        *sites = sites.checked_sub(1)?;
+        let caller = resolver.function(caller_file, caller_index);
+        let tx = match caller.calls[c].transaction {
+            Some(tx) => {
+                let tx = caller.root_transaction(tx);
+                if !caller.is_ambient(tx) {
+                    return None;
+                }
+                caller.transactions()[tx].clone()
+            }
+            None if depth > 0 && (caller_file, caller_index) != (file, index) => {
+                ambient_above(resolver, caller_file, caller_index, depth - 1, sites)?
+            }
+            None => return None,
+        };
+        first.get_or_insert(tx);
+    }
+    first
+}
+
+/// Seen on its own, a function run in its callers' ambient transaction has its
+/// statements outside a transaction of their own in that one, whatever handle
+/// they go through.
+fn assume_ambient_transaction(ambient: &Transaction, out: &mut Function) {
     if !out
         .effects
         .iter()
@@ -239,7 +293,7 @@ fn assume_callers_ambient_transaction(calls: &[(&Function, &LocalCall)], out: &m
     }
     let assumed = out.add_transaction(Transaction {
         parent: None,
-        ..(*first).clone()
+        ..ambient.clone()
     });
     for e in &mut out.effects {
         if e.transaction.is_none() && e.client != Client::Runtime {

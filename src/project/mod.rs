@@ -139,12 +139,15 @@ impl Resolve for Project {
         }
     }
 
-    fn callers(&self, file: usize, index: usize) -> Vec<(&Function, &LocalCall)> {
+    /// A production function's callers in tests, scripts, seeds and migrations
+    /// do not count: what they hold or lack says nothing of production runs.
+    fn caller_sites(&self, file: usize, index: usize) -> Vec<(usize, usize, usize)> {
+        let production = self.files[file].role == crate::roles::Role::Production;
         self.callers[file][index]
             .iter()
-            .map(|&(f, caller, c)| {
-                let caller = &self.files[f].model.functions[caller];
-                (caller, &caller.calls[c])
+            .copied()
+            .filter(|&(f, _, _)| {
+                !production || self.files[f].role == crate::roles::Role::Production
             })
             .collect()
     }

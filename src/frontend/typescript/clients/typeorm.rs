@@ -769,6 +769,16 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
     if !wrap.body.contains(&via_manager) && !wrap.body.contains(&via_repository) {
         return None;
     }
+    // `getRepository(ctx, Entity)` is a project's own connection (Vendure's
+    // `TransactionalConnection`), whose transaction the request context
+    // carries: an `EntityManager` has no such method.
+    if wrap
+        .body
+        .match_indices(&via_repository)
+        .any(|(at, _)| has_second_argument(&wrap.body[at + via_repository.len()..]))
+    {
+        return None;
+    }
     let body = wrap
         .body
         .replace(&via_manager, "manager.")
@@ -782,6 +792,22 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
         &format!("{handle}.transaction(async (manager) => {{"),
         "});",
     )
+}
+
+/// Whether the argument list that `rest` opens (just after its `(`) has a comma
+/// at its own level before it closes.
+fn has_second_argument(rest: &str) -> bool {
+    let mut depth = 0usize;
+    for c in rest.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => return false,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 pub fn suggest(remedy: &Remedy) -> String {
