@@ -614,6 +614,7 @@ fn become_read(result: &mut Effect, read: Effect) {
     result.table = read.table;
     result.filter = read.filter;
     result.many = read.many;
+    result.tally = read.tally;
     result.row_lock = read.row_lock;
     result.transaction = read.transaction.or(result.transaction);
     result.handle = read.handle;

@@ -372,6 +372,16 @@ impl Effect {
         self.kind == EffectKind::Upsert || self.on_conflict != OnConflict::None
     }
 
+    /// A read whose result stands for many rows: a list, or their count
+    /// (`count(*)` read as one value).
+    pub fn reads_many(&self) -> bool {
+        self.many
+            || self
+                .tally
+                .as_ref()
+                .is_some_and(|t| t.kind == TallyKind::Count)
+    }
+
     pub fn filter_columns(&self) -> impl Iterator<Item = &str> {
         self.filter.iter().map(|f| f.column.as_str())
     }

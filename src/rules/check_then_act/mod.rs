@@ -108,7 +108,7 @@ fn shape(
             EffectKind::Insert
                 if !write.unique_violation_handled
                     && !(runs_when_found(cx, guard, read, write)
-                        && !(read.many && compares_to_limit(cx, guard))) =>
+                        && !(read.reads_many() && compares_to_limit(cx, guard))) =>
             {
                 Some(Shape::AbsenceThenInsert)
             }
@@ -226,7 +226,7 @@ fn confidence(
     };
     match shape {
         // No unique key can stop this one: the rows differ, only their number is wrong.
-        Shape::AbsenceThenInsert if read.many && compares_to_limit(cx, guard) => {
+        Shape::AbsenceThenInsert if read.reads_many() && compares_to_limit(cx, guard) => {
             Confidence::medium(
                 "a count compared with a limit: concurrent requests can both pass it and go over the limit by a row each",
             )
@@ -242,7 +242,7 @@ fn confidence(
                 Confidence::medium(format!(
                     "the schema of `{read_table}` is unknown, so a unique key on ({cols}) may stop the duplicate"
                 ))
-            } else if read.many || checked.is_empty() {
+            } else if read.reads_many() || checked.is_empty() {
                 Confidence::medium("the check looks at a list of rows, not one key")
             } else {
                 Confidence::high(format!(
@@ -637,12 +637,13 @@ fn finding(
                 }
             }
             let unique = unique_key_of_insert(cx, read_table, &checked, write);
-            let limit = read.many && compares_to_limit(cx, guard);
+            let rows = read.reads_many();
+            let limit = rows && compares_to_limit(cx, guard);
             let message = if limit {
                 format!(
                     "`{table}` is inserted while the count {read_name} returned is under the limit checked at line {check_line}, but concurrent requests can both see room and both insert, going over it"
                 )
-            } else if read.many || !guard.fields.is_empty() {
+            } else if rows || !guard.fields.is_empty() {
                 format!(
                     "`{table}` is inserted because of what {read_name} returned, but a concurrent request can pass the same check and insert too"
                 )
@@ -688,7 +689,7 @@ fn finding(
                 }
                 // A count or a list (`count < limit`, "none of these yet") is no
                 // row a unique key can stand for: only serialising the requests works.
-                None if read.many || checked.is_empty() => lock_then_check(
+                None if rows || checked.is_empty() => lock_then_check(
                     "No unique key can stand for this check (it counts or lists rows): serialise the requests for the same key, and check again under the lock:",
                 ),
                 None => {
