@@ -1,9 +1,12 @@
 //! check-then-act: a read decides whether a write happens, and nothing stops a
 //! concurrent request from changing what was read in between.
 //!
-//! Three shapes race (RULES.md): "no such row" then insert one; "the row is in
-//! state X" then a write that changes that state; "the parent exists" then insert
-//! a child, when the project deletes parents elsewhere. A read locked inside its
+//! Three guard shapes race (RULES.md): "no such row" then insert one; "the row is
+//! in state X" then a write that changes that state; "the parent exists" then
+//! insert a child, when the project deletes parents elsewhere. A fourth is decided
+//! by the value, not a guard: numbering (numbering.rs). An update's row count
+//! deciding an insert (update_else_insert.rs) and a checked row used up by a
+//! delete (consume_by_delete.rs) are the last two. A read locked inside its
 //! transaction, a write the database decides itself (upsert, `ON CONFLICT`, a
 //! filter that re-checks the state) and a handled unique violation close the race.
 
@@ -13,7 +16,9 @@ use crate::ir::remedy::Remedy;
 use crate::ir::{Effect, EffectKind, Function, Guard};
 use crate::schema::fold_name;
 
+mod consume_by_delete;
 mod numbering;
+mod update_else_insert;
 
 pub struct CheckThenAct;
 
@@ -88,6 +93,8 @@ impl Rule for CheckThenAct {
             }
         }
         numbering::check(cx, function, &reported, out);
+        update_else_insert::check(cx, function, &reported, out);
+        consume_by_delete::check(cx, function, &reported, out);
     }
 }
 
@@ -137,7 +144,10 @@ fn shape(
             .iter()
             .any(|v| v.value.reads.contains(&guard.read))
     };
-    if !references_parent || parent_created_here(cx, function, &read_table, write) {
+    if !references_parent
+        || parent_created_here(cx, function, &read_table, write)
+        || parent_deleted_here(cx, function, guard, read, write)
+    {
         return None;
     }
     // A parent read `FOR SHARE` (or key-share locked) cannot be deleted before
@@ -148,6 +158,28 @@ fn shape(
     let deleted_at = cx.project.deleted_tables.get(&read_table)?;
     Some(Shape::ParentThenChild {
         deleted_at: deleted_at.clone(),
+    })
+}
+
+/// The checked row deleted by this function between the check and the insert (a
+/// token or an invitation consumed, then what it stood for granted): the inserted
+/// row cannot point at a row its own code just deleted, so it copies values from
+/// it rather than referencing it. That race is consume_by_delete.rs's.
+fn parent_deleted_here(
+    cx: &Context,
+    function: &Function,
+    guard: &Guard,
+    read: &Effect,
+    write: &Effect,
+) -> bool {
+    let table = cx.table_key(read);
+    function.effects.iter().enumerate().any(|(i, e)| {
+        e.kind == EffectKind::Delete
+            && i > guard.read
+            && e.span.start > read.span.end
+            && e.span.end <= write.span.start
+            && crate::ir::may_both_run(e, write)
+            && cx.table_key(e) == table
     })
 }
 
