@@ -66,6 +66,11 @@ pub trait Resolve {
             })
             .collect()
     }
+    /// The handle fields of the method's type that hold a transaction wherever
+    /// the type is built: (field, the transaction).
+    fn field_transactions(&self, _file: usize, _index: usize) -> Vec<(String, Transaction)> {
+        Vec::new()
+    }
 }
 
 /// One file alone: calls resolve to its own functions.
@@ -169,6 +174,7 @@ pub fn expand_file(
             };
             let callers = resolver.callers(file, index);
             assume_callers_transaction(f, &callers, &mut out);
+            assume_field_transactions(&resolver.field_transactions(file, index), &mut out);
             if let Some(ambient) = callers_ambient_transaction(resolver, file, index) {
                 assume_ambient_transaction(&ambient, &mut out);
             }
@@ -198,20 +204,7 @@ fn assume_callers_transaction(
         if param.is_empty() || !out.effects.iter().any(|e| root(&e.handle) == param) {
             continue;
         }
-        // The caller's transaction each call passes as this argument.
-        let passed: Option<Vec<&Transaction>> = calls
-            .iter()
-            .map(|(caller, call)| {
-                let arg = root(argument(call, &helper.params, index)?);
-                let tx = call.transaction?;
-                let root_tx = caller.root_transaction(tx);
-                (0..caller.transactions.len())
-                    .filter(|&t| caller.root_transaction(t) == root_tx)
-                    .find(|&t| caller.transactions[t].handle.as_deref() == Some(arg))
-                    .map(|t| &caller.transactions[t])
-            })
-            .collect();
-        let Some(first) = passed.as_deref().and_then(|p| p.first()) else {
+        let Some(first) = passed_transaction(helper, calls, index) else {
             continue;
         };
         let assumed = out.add_transaction(Transaction {
@@ -221,6 +214,61 @@ fn assume_callers_transaction(
         });
         for e in &mut out.effects {
             if e.transaction.is_none() && root(&e.handle) == param {
+                e.transaction = Some(assumed);
+            }
+        }
+    }
+}
+
+/// The open transaction of the first call, when every call (at least one) passes
+/// its caller's open transaction as `helper`'s parameter `index`.
+pub(crate) fn passed_transaction<'c>(
+    helper: &Function,
+    calls: &[(&'c Function, &'c LocalCall)],
+    index: usize,
+) -> Option<&'c Transaction> {
+    let passed: Option<Vec<&Transaction>> = calls
+        .iter()
+        .map(|(caller, call)| {
+            let arg = root(argument(call, &helper.params, index)?);
+            let tx = call.transaction?;
+            let root_tx = caller.root_transaction(tx);
+            (0..caller.transactions.len())
+                .filter(|&t| caller.root_transaction(t) == root_tx)
+                .find(|&t| caller.transactions[t].handle.as_deref() == Some(arg))
+                .map(|t| &caller.transactions[t])
+        })
+        .collect();
+    passed?.first().copied()
+}
+
+/// A method of a type whose handle field every construction in the project fills
+/// with an open transaction ([`Resolve::field_transactions`]): its effects
+/// through `self.<field>` run in that transaction (the first construction's).
+fn assume_field_transactions(fields: &[(String, Transaction)], out: &mut Function) {
+    for (field, tx) in fields {
+        let through = |handle: &str| {
+            let h = handle
+                .trim_start_matches(['&', '*'])
+                .trim_start_matches("mut ");
+            h.strip_prefix("self.")
+                .and_then(|rest| rest.strip_prefix(field.as_str()))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '(']))
+        };
+        if !out
+            .effects
+            .iter()
+            .any(|e| e.transaction.is_none() && through(&e.handle))
+        {
+            continue;
+        }
+        let assumed = out.add_transaction(Transaction {
+            handle: Some(format!("self.{field}")),
+            parent: None,
+            ..tx.clone()
+        });
+        for e in &mut out.effects {
+            if e.transaction.is_none() && through(&e.handle) {
                 e.transaction = Some(assumed);
             }
         }

@@ -524,6 +524,19 @@ pub struct Function {
     /// advisory lock or a locked row, in the transaction open at the call), so two
     /// runs of it cannot overlap. Set by the project stage.
     pub callers_hold_lock: bool,
+    /// Struct literals that fill a field with a value (`Repo { conn: &mut *txn }`):
+    /// the project stage learns from them whether a type's handle field always
+    /// holds a transaction.
+    #[serde(default)]
+    pub constructions: Vec<Construction>,
+}
+
+/// A struct literal: the paths its type may be (as calls' `qualified`), and each
+/// named field with the code of its value and the transaction that value is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Construction {
+    pub ty: Vec<String>,
+    pub fields: Vec<(String, String, Option<usize>)>,
 }
 
 impl Function {
@@ -541,6 +554,7 @@ impl Function {
             internal_errors: Vec::new(),
             transaction_callbacks: Vec::new(),
             callers_hold_lock: false,
+            constructions: Vec::new(),
         }
     }
 

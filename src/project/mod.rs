@@ -14,6 +14,7 @@
 //! which tables are deleted anywhere — come from every file of the project, so
 //! the findings for a file do not depend on which other files were named.
 
+mod fields;
 pub mod python;
 pub mod rust;
 pub mod typescript;
@@ -21,7 +22,7 @@ pub mod typescript;
 use crate::budget::Budget;
 use crate::discover::Language;
 use crate::ir::inline::{self, Expanded, LocalIndex, Resolve};
-use crate::ir::{FileModel, Function, LocalCall};
+use crate::ir::{FileModel, Function, LocalCall, Transaction};
 use crate::source::SourceFile;
 use std::path::Path;
 
@@ -48,6 +49,8 @@ pub struct Project {
     rust_position: Vec<Option<usize>>,
     /// Who calls each function, across the project: (caller file, caller, call).
     callers: Vec<Vec<Vec<(usize, usize, usize)>>>,
+    /// What each method's handle fields hold wherever its type is built.
+    fields: fields::FieldTransactions,
 }
 
 impl Project {
@@ -84,6 +87,7 @@ impl Project {
             rust_files,
             rust_position,
             callers,
+            fields: Vec::new(),
         };
         let mut callers = std::mem::take(&mut project.callers);
         for (file, f) in project.files.iter().enumerate() {
@@ -96,6 +100,7 @@ impl Project {
             }
         }
         project.callers = callers;
+        project.fields = fields::field_transactions(&project);
         project
     }
 
@@ -150,6 +155,10 @@ impl Resolve for Project {
                 !production || self.files[f].role == crate::roles::Role::Production
             })
             .collect()
+    }
+
+    fn field_transactions(&self, file: usize, index: usize) -> Vec<(String, Transaction)> {
+        self.fields[file][index].clone()
     }
 }
 

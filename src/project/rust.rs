@@ -103,6 +103,13 @@ impl RustIndex {
         pick(&self.targets(file, call))
     }
 
+    /// The canonical path of the type `candidates` (a struct literal's or an
+    /// impl's type, as the frontend wrote it in Rust file `file`) names.
+    pub fn type_path(&self, file: usize, candidates: &[String]) -> Option<String> {
+        let ty = self.absolute(file, candidates.first()?)?;
+        Some(self.canonical_type(ty).join("::"))
+    }
+
     /// Every function the call may name; [`pick`] says whether one is its answer.
     fn targets(&self, file: usize, call: &LocalCall) -> Vec<Target> {
         if !self.places.get(file).is_some_and(Option::is_some) {

@@ -17,8 +17,8 @@ use syn::{Block, Expr, Item, Pat, Stmt};
 use super::clients::{self, Chain, EffectSpec, Features, FieldSpec, Op, OpKind, Step};
 use super::names::{self, Names};
 use crate::ir::{
-    Arm, Completion, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Span, Transaction,
-    TransactionStyle, Value,
+    Arm, Completion, Construction, Effect, EffectKind, FileModel, Function, Guard, LocalCall, Span,
+    Transaction, TransactionStyle, Value,
 };
 
 pub(super) fn lower_file(
@@ -1102,6 +1102,7 @@ impl<'t> Lowerer<'t> {
             }
             Expr::Repeat(r) => self.expr(&r.expr, PLAIN),
             Expr::Struct(s) => {
+                self.record_construction(s);
                 let mut t = self.exprs(s.fields.iter().map(|f| &f.expr));
                 if let Some(rest) = &s.rest {
                     t.add(self.expr(rest, PLAIN));
@@ -1626,6 +1627,32 @@ impl<'t> Lowerer<'t> {
             .iter()
             .map(|c| c.join("::"))
             .collect()
+    }
+
+    /// A struct literal's named fields and what fills them, for the project stage.
+    fn record_construction(&mut self, s: &syn::ExprStruct) {
+        let segs = names::segments(&s.path);
+        let ty: Vec<String> = self
+            .names
+            .resolve(&self.mod_path, &segs, &self.self_paths)
+            .iter()
+            .map(|c| c.join("::"))
+            .collect();
+        let fields: Vec<(String, String, Option<usize>)> = s
+            .fields
+            .iter()
+            .filter_map(|f| match &f.member {
+                syn::Member::Named(name) => {
+                    let code = clients::handle_text(&f.expr);
+                    let tx = self.tx_of(&code);
+                    Some((name.to_string(), code, tx))
+                }
+                syn::Member::Unnamed(_) => None,
+            })
+            .collect();
+        if !ty.is_empty() && !fields.is_empty() {
+            self.cx.f.constructions.push(Construction { ty, fields });
+        }
     }
 
     /// The paths method `method`, called at step `i` of `chain`, may name: by the
