@@ -483,6 +483,13 @@ const TEST_FOLDERS: &[&str] = &[
     "cypress",
     "__mocks__",
     "__fixtures__",
+    // Load tests and benchmarks drive the app; they are not the app.
+    "load-testing",
+    "loadtesting",
+    "loadtest",
+    "loadtests",
+    "benchmarks",
+    "benchmark",
 ];
 
 /// Test-runner modules a test file imports.
@@ -750,6 +757,8 @@ mod tests {
             "src/__tests__/invite.ts",
             "apps/server/src/routes/monitor.test.ts",
             "playwright/fixtures/users.ts",
+            "packages/dev-server/load-testing/init-load-test.ts",
+            "benchmarks/checkout.ts",
             "cypress/support/db.ts",
             "src/components/Button.stories.tsx",
             "tests/test_invites.py",

@@ -17,6 +17,7 @@
 mod fields;
 pub mod python;
 pub mod rust;
+mod script_only;
 pub mod typescript;
 
 use crate::budget::Budget;
@@ -100,6 +101,7 @@ impl Project {
             }
         }
         project.callers = callers;
+        script_only::mark(&mut project);
         project.fields = fields::field_transactions(&project);
         project
     }

@@ -9,6 +9,34 @@ use crate::ir::{EffectKind, Function};
 
 pub struct LockAfterCheck;
 
+/// The first lock between the check and the write that could have protected the
+/// check: an advisory lock (its key is the code's to choose), or a row lock on
+/// rows related to those checked or written ([`Context::relation`]: the same
+/// table, a foreign key, or the same key value). A `FOR UPDATE` on unrelated rows
+/// (a helper's get-or-create of a default project, re-read after a handled
+/// duplicate key) orders other rows and is no late version of this check's lock.
+fn lock_on_checked_rows(
+    cx: &Context,
+    function: &Function,
+    read: usize,
+    act: usize,
+) -> Option<usize> {
+    let (checked, written) = (&function.effects[read], &function.effects[act]);
+    let mut from = read;
+    while let Some(lock) = super::lock_between(function, from, act) {
+        let effect = &function.effects[lock];
+        if effect.kind == EffectKind::Lock
+            || effect.table.is_none()
+            || cx.relation(effect, checked).is_some()
+            || cx.relation(effect, written).is_some()
+        {
+            return Some(lock);
+        }
+        from = lock;
+    }
+    None
+}
+
 static META: RuleMeta = RuleMeta {
     id: "lock-after-check",
     severity: Severity::Error,
@@ -40,7 +68,7 @@ impl Rule for LockAfterCheck {
                 {
                     continue;
                 }
-                let Some(lock_index) = super::lock_between(function, guard.read, index) else {
+                let Some(lock_index) = lock_on_checked_rows(cx, function, guard.read, index) else {
                     continue;
                 };
                 if reported.contains(&lock_index) {

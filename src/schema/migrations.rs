@@ -496,6 +496,22 @@ fn key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// Whether a key is the one `wanted` names: by its own name, or, when it was
+/// created without one, by the name PostgreSQL gives it (`case_assignee_id_fkey`,
+/// `user_email_key`), which is what a later migration drops it by.
+fn named_or_defaulted(
+    name: Option<&str>,
+    table: &str,
+    columns: &[String],
+    suffix: &str,
+    wanted: &str,
+) -> bool {
+    match name {
+        Some(name) => key(name) == wanted,
+        None => key(&format!("{table}_{}_{suffix}", columns.join("_"))) == wanted,
+    }
+}
+
 fn ident(id: &Ident) -> String {
     id.value.clone()
 }
@@ -868,19 +884,17 @@ impl MigrationState {
             if table.is_some_and(|t| key(t) != key(&state.table.name)) {
                 continue;
             }
-            while let Some(i) = state
-                .unique_names
-                .iter()
-                .position(|n| n.as_deref().map(key) == Some(k.clone()))
-            {
+            let table_name = state.table.name.clone();
+            while let Some(i) = state.unique_names.iter().enumerate().position(|(i, n)| {
+                named_or_defaulted(n.as_deref(), &table_name, &state.table.unique[i], "key", &k)
+            }) {
                 state.unique_names.remove(i);
                 state.table.unique.remove(i);
             }
-            while let Some(i) = state
-                .fk_names
-                .iter()
-                .position(|n| n.as_deref().map(key) == Some(k.clone()))
-            {
+            while let Some(i) = state.fk_names.iter().enumerate().position(|(i, n)| {
+                let columns = &state.table.foreign_keys[i].columns;
+                named_or_defaulted(n.as_deref(), &table_name, columns, "fkey", &k)
+            }) {
                 state.fk_names.remove(i);
                 state.table.foreign_keys.remove(i);
             }

@@ -88,7 +88,9 @@ impl Rule for CheckThenAct {
             });
             if let Some((guard, read, shape)) = race {
                 let confidence = confidence(cx, function, &guard, read, write, &shape);
-                out.push(finding(cx, &guard, read, write, shape, confidence));
+                out.push(finding(
+                    cx, function, &guard, read, write, shape, confidence,
+                ));
                 reported.push(write_index);
             }
         }
@@ -239,6 +241,67 @@ fn unique_key_of_insert(
         .cloned()
 }
 
+/// What the losing request of a race that ends in a unique violation leaves
+/// behind: a write committed apart from the insert, or a call to another service,
+/// made between the check and the insert.
+fn left_behind_by_loser(
+    function: &Function,
+    read: &Effect,
+    write: &Effect,
+) -> Option<&'static str> {
+    let committed = between(function, read, write)
+        .any(|e| e.is_write() && !function.same_transaction(e, write));
+    if committed {
+        Some("the write committed")
+    } else {
+        external_between(function, read, write).map(|_| "the call to the other service made")
+    }
+}
+
+fn between<'f>(
+    function: &'f Function,
+    read: &Effect,
+    write: &Effect,
+) -> impl Iterator<Item = &'f Effect> {
+    let (after, before) = (read.span.start, write.span.start);
+    function
+        .effects
+        .iter()
+        .filter(move |e| e.span.start > after && e.span.start < before)
+}
+
+/// The first call to another service (a payment API, an email) made between the
+/// check and the insert.
+fn external_between<'f>(
+    function: &'f Function,
+    read: &Effect,
+    write: &Effect,
+) -> Option<&'f Effect> {
+    between(function, read, write).find(|e| e.kind == EffectKind::External && e.origin.is_none())
+}
+
+/// What to say of a call to another service that runs before the insert: the
+/// request that loses the race has made it too, and no transaction takes it back.
+fn external_call_note(cx: &Context, external: &Effect, claimed: &str) -> String {
+    let call = cx
+        .text
+        .get(external.span.start as usize..external.span.end as usize)
+        .map(|code| {
+            let first = code.lines().next().unwrap_or(code).trim_end();
+            if first.len() < code.len() || first.len() > 60 {
+                let head: String = first.chars().take(60).collect();
+                format!("{}…", head.trim_end_matches(['(', '{', ' ']))
+            } else {
+                first.to_string()
+            }
+        })
+        .unwrap_or_default();
+    format!(
+        "\n\nEither way, `{call}` (line {}) runs before the insert, so the request that loses the race has made that call too, and no transaction takes it back: claim {claimed} first (insert, then call the other service and store what it returns on the row), or give the call an idempotency key made from {claimed}.",
+        cx.line_of(external.span.start)
+    )
+}
+
 /// How likely the race is to do harm, by its shape and what the schema says.
 fn confidence(
     cx: &Context,
@@ -266,10 +329,15 @@ fn confidence(
         Shape::AbsenceThenInsert | Shape::AbsenceThenClaim { .. } => {
             let cols = checked.join(", ");
             if let Some(key) = unique_key_of_insert(cx, read_table, &checked, write) {
-                Confidence::medium(format!(
-                    "the unique key on ({}) turns the race into an error rather than a duplicate",
-                    key.join(", ")
-                ))
+                let key = key.join(", ");
+                match left_behind_by_loser(function, read, write) {
+                    Some(what) => Confidence::medium(format!(
+                        "the unique key on ({key}) fails the losing insert, but {what} before it stays"
+                    )),
+                    None => Confidence::low(format!(
+                        "the unique key on ({key}) turns the race into an error rather than a duplicate, and nothing done before the insert stays"
+                    )),
+                }
             } else if cx.schema.table(read_table).is_none() {
                 Confidence::medium(format!(
                     "the schema of `{read_table}` is unknown, so a unique key on ({cols}) may stop the duplicate"
@@ -632,6 +700,7 @@ fn is_now(code: &str) -> bool {
 
 fn finding(
     cx: &Context,
+    function: &Function,
     guard: &Guard,
     read: &Effect,
     write: &Effect,
@@ -765,6 +834,15 @@ fn finding(
                     help
                 }
             };
+            let mut help = help;
+            if let Some(external) = external_between(function, read, write) {
+                let claimed = if checked.is_empty() {
+                    format!("the `{table}` row")
+                } else {
+                    join_words(&checked.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>())
+                };
+                help.push_str(&external_call_note(cx, external, &claimed));
+            }
             (
                 message,
                 "inserts based on a check that may be stale".to_string(),
