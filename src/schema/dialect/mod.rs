@@ -122,20 +122,6 @@ impl Dialect {
         }
     }
 
-    /// `name` (`"postgres"`) for `racelint schema`; `"several"` when so.
-    pub fn label(&self) -> Option<String> {
-        match self {
-            Dialect::Unknown => None,
-            Dialect::One(d) => Some(d.as_str().to_string()),
-            Dialect::Several(all) => Some(
-                all.iter()
-                    .map(|d| d.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            ),
-        }
-    }
-
     fn each(&self, words: fn(Database) -> &'static str) -> String {
         match self {
             Dialect::Several(all) => all
@@ -248,10 +234,14 @@ impl Databases {
     pub fn new(evidence: impl IntoIterator<Item = (PathBuf, Vec<Evidence>)>) -> Databases {
         let mut found: BTreeMap<PathBuf, Vec<Evidence>> = BTreeMap::new();
         for (folder, e) in evidence {
-            if !e.is_empty() {
-                found.entry(folder).or_default().extend(e);
+            let all = found.entry(folder).or_default();
+            for e in e {
+                if !all.contains(&e) {
+                    all.push(e);
+                }
             }
         }
+        found.retain(|_, e| !e.is_empty());
         Databases { found }
     }
 

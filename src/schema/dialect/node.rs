@@ -71,6 +71,9 @@ const CONFIG_REACH: usize = 1_500;
 pub fn in_typescript(rel: &str, text: &str) -> Vec<Evidence> {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let mut out = Vec::new();
+    if is_test(rel) {
+        return out;
+    }
     let mut found = |key: &str, region: &str, what: &str| {
         for value in values_of(region, key) {
             if let Some(database) = named(value) {
@@ -107,6 +110,21 @@ pub fn in_typescript(rel: &str, text: &str) -> Vec<Evidence> {
         }
     }
     out
+}
+
+/// Whether a file is test code, whose connection (often an in-memory SQLite)
+/// is not the application's.
+fn is_test(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.contains(".spec.")
+        || name.contains(".test.")
+        || name.contains(".e2e-spec.")
+        || rel.split('/').any(|p| {
+            matches!(
+                p,
+                "test" | "tests" | "__tests__" | "e2e" | "e2e-common" | "testing"
+            )
+        })
 }
 
 /// The text after each opening call, at most [`CONFIG_REACH`] bytes.
@@ -201,6 +219,7 @@ mod tests {
             dialect(in_typescript("src/db.ts", sequelize)),
             Dialect::One(Database::Postgres)
         );
+        assert!(in_typescript("src/plugin.spec.ts", data_source).is_empty());
         let elsewhere = "const field = { type: 'mysql' }; const knexClient = { client: 'pg' };";
         assert!(in_typescript("src/form.ts", elsewhere).is_empty());
         let from_env = "export const db = knex({ client: process.env.DB_CLIENT });";

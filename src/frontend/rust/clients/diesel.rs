@@ -502,10 +502,21 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .to_owned()
         }
     };
+    // The key's columns, then the values' others: each column once.
+    let key_and_values = |t: &Target| {
+        let mut all = t.key.clone();
+        all.extend(
+            t.values
+                .iter()
+                .filter(|(c, _)| !t.key.iter().any(|(k, _)| k == c))
+                .cloned(),
+        );
+        all
+    };
     match remedy {
         Remedy::NumberUnderLock { .. } => String::new(),
         Remedy::InsertOnConflict { target } if target.database.one() == Some(Database::Mysql) => {
-            let all = [target.key.clone(), target.values.clone()].concat();
+            let all = key_and_values(target);
             format!(
                 "// MySQL: `INSERT IGNORE`, which skips a row whose unique key is taken\nlet inserted = diesel::insert_or_ignore_into({})\n    .values({})\n    .execute({})?;\n// 0 rows: it already existed",
                 tbl(target),
@@ -539,7 +550,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         Remedy::HandleUniqueViolation { target, .. } => format!(
             "match diesel::insert_into({}).values({}).execute({}) {{\n    Err(diesel::result::Error::DatabaseError(\n        diesel::result::DatabaseErrorKind::UniqueViolation, _,\n    )) => {{ /* already exists: load it or answer 409 */ }}\n    other => {{ other?; }}\n}}",
             tbl(target),
-            eqs(target, &[target.key.clone(), target.values.clone()].concat()),
+            eqs(target, &key_and_values(target)),
             conn(target)
         ),
         Remedy::ConditionalWrite { target, state } => {
