@@ -179,6 +179,7 @@ pub fn render_text(
 mod tests {
     use super::*;
     use crate::schema::{ForeignKey, OnDelete};
+    use std::path::PathBuf;
 
     fn sample() -> Schema {
         Schema {
@@ -205,8 +206,22 @@ mod tests {
 
     #[test]
     fn json_matches_the_contract_shape() {
-        let v = to_json(&sample());
+        let root = Path::new("/p");
+        let v = to_json(&sample(), &Databases::default(), root);
         assert_eq!(v["version"], 1);
+        assert!(v.get("databases").is_none(), "absent when nothing says");
+        let found = Databases::new([(
+            PathBuf::from("/p/api"),
+            vec![crate::schema::dialect::Evidence::dependency(
+                crate::schema::Database::Mysql,
+                "package.json: dependencies `mysql2`".into(),
+            )],
+        )]);
+        let v = to_json(&sample(), &found, root);
+        assert_eq!(
+            v["databases"],
+            json!([{ "folder": "api", "databases": ["mysql"], "evidence": ["package.json: dependencies `mysql2`"] }])
+        );
         let t = &v["tables"][0];
         assert_eq!(t["name"], "tasks");
         assert_eq!(t["aliases"], json!(["Task", "task"]));
@@ -221,9 +236,10 @@ mod tests {
     #[test]
     fn text_lists_facts_and_notes_only_when_verbose() {
         let notes = vec!["a note".to_string()];
-        let quiet = render_text(&sample(), &notes, false);
+        let (none, root) = (Databases::default(), Path::new("/p"));
+        let quiet = render_text(&sample(), &none, root, &notes, false);
         assert!(quiet.contains("foreign key  (project_id) -> projects(id)  on delete no-action  [prisma/schema.prisma:64]"));
         assert!(!quiet.contains("a note"));
-        assert!(render_text(&sample(), &notes, true).contains("notes:\n  a note"));
+        assert!(render_text(&sample(), &none, root, &notes, true).contains("notes:\n  a note"));
     }
 }
