@@ -19,7 +19,7 @@ use crate::frontend::typescript::{self, clients::FileHints};
 use crate::ir::{inline, FileModel, Function};
 use crate::project::{Project, ProjectFile};
 use crate::rules::{self, Context, ProjectFacts};
-use crate::schema::{self, Schemas};
+use crate::schema::{self, dialect::Dialect, Schemas};
 use crate::settings::{HintNames, Settings};
 use crate::source::{Position, SourceFile};
 use crate::suppress;
@@ -325,7 +325,7 @@ pub(crate) fn load(options: &Options, pool: &rayon::ThreadPool) -> Result<Loaded
             let found = pool
                 .install(|| schema::discover_reusing(root, candidates, schema_read, &migrations));
             errors.extend(found.errors);
-            Schemas::new(found.schema, found.packages)
+            Schemas::new(found.schema, found.packages).with_databases(found.databases)
         }
         _ => Schemas::default(),
     };
@@ -508,6 +508,10 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
     } = *run;
     let source = &project.files[index].source;
     let (config, compiled) = settings.of(&source.path);
+    let database = config
+        .schema
+        .database
+        .map_or_else(|| schema.database_for(&source.path), Dialect::One);
     let schema = schema.for_file(&source.path);
     let (rules, known, active, overrides) = (
         &compiled.rules.rules,
@@ -521,6 +525,7 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
         text: &source.text,
         source,
         log_tables: &config.non_atomic_writes.log_tables,
+        database,
         statement_parses: std::cell::Cell::new(crate::rules::statement_parses_for(
             source.text.len(),
         )),

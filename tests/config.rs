@@ -292,8 +292,12 @@ fn the_readme_example_sets_every_key() {
     assert!(!log_tables.is_empty());
     let racelint::config::Transactions { wrappers } = transactions;
     assert!(!wrappers.is_empty());
-    let racelint::config::SchemaConfig { migrations } = schema;
+    let racelint::config::SchemaConfig {
+        migrations,
+        database,
+    } = schema;
     assert!(!migrations.is_empty());
+    assert!(database.is_some());
     assert_ne!(min_confidence, defaults.min_confidence);
     let racelint::config::RoleGlobs {
         production,
@@ -322,6 +326,7 @@ fn the_readme_example_sets_every_key() {
         "wrappers",
         "[schema]",
         "migrations",
+        "database",
         "min-confidence",
         "[roles]",
     ] {

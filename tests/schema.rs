@@ -402,10 +402,11 @@ fn unreadable_and_oversized_files_do_not_stop_discovery() {
 #[test]
 fn outputs_are_stable_and_follow_the_contract() {
     let d = run("prisma");
-    let json = to_json(&d.schema);
+    let root = fixture("prisma");
+    let json = to_json(&d.schema, &d.databases, &root);
     assert_eq!(
         json,
-        to_json(&run("prisma").schema),
+        to_json(&run("prisma").schema, &d.databases, &root),
         "two runs, same document"
     );
     assert_eq!(json["version"], 1);
@@ -435,7 +436,7 @@ fn outputs_are_stable_and_follow_the_contract() {
         .unwrap();
     assert!(deliberation.get("version_column").is_none());
 
-    let text = render_text(&d.schema, &d.notes, false);
+    let text = render_text(&d.schema, &d.databases, &root, &d.notes, false);
     assert!(
         text.contains("ludic_traces  (code: LudicTrace, ludicTrace)"),
         "{text}"
@@ -449,8 +450,12 @@ fn outputs_are_stable_and_follow_the_contract() {
 #[test]
 #[ignore = "prints a fixture's schema: RACELINT_FIXTURE=prisma cargo test --test schema show -- --ignored --nocapture"]
 fn show() {
-    let d = run(&std::env::var("RACELINT_FIXTURE").unwrap_or_else(|_| "prisma".into()));
-    println!("{}", render_text(&d.schema, &d.notes, true));
+    let name = std::env::var("RACELINT_FIXTURE").unwrap_or_else(|_| "prisma".into());
+    let d = run(&name);
+    println!(
+        "{}",
+        render_text(&d.schema, &d.databases, &fixture(&name), &d.notes, true)
+    );
     println!("{:#?}", d.errors);
 }
 

@@ -57,11 +57,21 @@ pub fn run(args: SchemaArgs) -> i32 {
     match args.format {
         Format::Human => print!(
             "{}",
-            schema::output::render_text(&found.schema, &found.notes, args.verbose)
+            schema::output::render_text(
+                &found.schema,
+                &found.databases,
+                &root,
+                &found.notes,
+                args.verbose
+            )
         ),
         Format::Json => {
-            let text = serde_json::to_string_pretty(&schema::output::to_json(&found.schema))
-                .unwrap_or_default();
+            let text = serde_json::to_string_pretty(&schema::output::to_json(
+                &found.schema,
+                &found.databases,
+                &root,
+            ))
+            .unwrap_or_default();
             println!("{text}");
         }
     }

@@ -33,6 +33,8 @@
 //!
 //! [schema]                      # more `.sql` migrations than the usual folders
 //! migrations = ["db/sql/**"]
+//! database = "mysql"            # the database advice is for, over what racelint detects:
+//!                               # postgres | mysql | sqlite | sqlserver
 //!
 //! [roles]                       # correct the guessed code role of files (globs)
 //! script = ["ops/**"]
@@ -149,6 +151,9 @@ pub struct SchemaConfig {
     /// Globs naming `.sql` files that are migrations besides those racelint
     /// recognises by folder.
     pub migrations: Globs,
+    /// The database the files run on, over what the project's configuration
+    /// says (`schema::dialect`) and below what a table's own source says.
+    pub database: Option<crate::schema::Database>,
 }
 
 /// `[roles]`: globs that set the code role of matching files over racelint's
@@ -338,6 +343,11 @@ impl Config {
                     self.schema.migrations,
                     child.schema.migrations,
                 ),
+                database: if set("schema.database") {
+                    child.schema.database
+                } else {
+                    self.schema.database
+                },
             },
             roles: RoleGlobs {
                 production: pick(
@@ -653,6 +663,16 @@ fn parse_with_extend(
         }
     }
 
+    if let Some(database) = &raw.schema.database {
+        if crate::schema::Database::from_name(database.get_ref()).is_none() {
+            problems.push(err(
+                format!("invalid {name}: unknown database `{}`", database.get_ref()),
+                Some(database.span()),
+                "expected postgres, mysql, sqlite or sqlserver",
+            ));
+        }
+    }
+
     if let Some(size) = &raw.max_file_size {
         if *size.get_ref() == 0 {
             problems.push(err(
@@ -706,6 +726,10 @@ fn parse_with_extend(
         },
         schema: SchemaConfig {
             migrations: globs(raw.schema.migrations),
+            database: raw
+                .schema
+                .database
+                .and_then(|d| crate::schema::Database::from_name(d.get_ref())),
         },
         min_confidence: raw.min_confidence.unwrap_or(defaults.min_confidence),
         roles: RoleGlobs {
@@ -784,6 +808,7 @@ struct RawTransactions {
 struct RawSchema {
     #[serde(default)]
     migrations: Vec<Spanned<String>>,
+    database: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -833,7 +858,7 @@ const TABLE_KEYS: &[(&str, &[&str])] = &[
     ("clients", &["prisma", "drizzle"]),
     ("non-atomic-writes", &["log-tables"]),
     ("transactions", &["wrappers"]),
-    ("schema", &["migrations"]),
+    ("schema", &["migrations", "database"]),
     (
         "roles",
         &["production", "test", "script", "migration", "seed"],
@@ -1090,6 +1115,7 @@ log-tables = ["audit_log", "outbox"]
 
 [schema]
 migrations = ["db/sql/**"]
+database = "mariadb"
 "#);
         assert_eq!(
             c.select,
@@ -1109,6 +1135,7 @@ migrations = ["db/sql/**"]
         assert!(c.client_names(Client::Sqlx).is_empty());
         assert_eq!(c.non_atomic_writes.log_tables, vec!["audit_log", "outbox"]);
         assert_eq!(c.schema.migrations.patterns, vec!["db/sql/**"]);
+        assert_eq!(c.schema.database, Some(crate::schema::Database::Mysql));
     }
 
     #[test]

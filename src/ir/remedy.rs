@@ -23,16 +23,18 @@ pub struct Target {
     /// `call`, for a fix that must keep every operator and nested write.
     pub filter_code: Option<String>,
     pub values_code: Option<String>,
-    /// The database the table lives in, when the schema says.
-    pub database: Option<crate::schema::Database>,
+    /// The database the table lives in: what its schema source says, else what
+    /// the package's configuration says (`schema::dialect`).
+    pub database: crate::schema::dialect::Dialect,
     /// The unique keys the schema declares on the table, each in declared order.
     pub unique_keys: Vec<Vec<String>>,
 }
 
 impl Target {
-    /// The database, PostgreSQL when the schema does not say (what most projects run).
-    pub fn database_or_default(&self) -> crate::schema::Database {
-        self.database.unwrap_or(crate::schema::Database::Postgres)
+    /// The database a snippet is spelled for: PostgreSQL when nothing says
+    /// (what most projects run), none when the project supports several.
+    pub fn spelled_database(&self) -> Option<crate::schema::Database> {
+        self.database.spelled()
     }
 }
 
@@ -91,6 +93,24 @@ pub enum Remedy {
     },
     /// Delete the children first: the tables in the order they must be deleted.
     DeleteOrder { targets: Vec<Target> },
+}
+
+impl Remedy {
+    /// The first table the fix is about, whose database it is spelled for.
+    pub fn first_target(&self) -> Option<&Target> {
+        match self {
+            Remedy::InsertOnConflict { target }
+            | Remedy::ConditionalWrite { target, .. }
+            | Remedy::HandleUniqueViolation { target, .. }
+            | Remedy::LockThenCheck { target }
+            | Remedy::OptimisticLock { target, .. }
+            | Remedy::AtomicUpdate { target, .. } => Some(target),
+            Remedy::NumberUnderLock { read, .. } => Some(read),
+            Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
+                targets.first()
+            }
+        }
+    }
 }
 
 /// The statements of one block that hold a race's writes, from the first to the

@@ -191,6 +191,9 @@ pub struct Context<'a> {
     pub source: &'a SourceFile,
     /// Tables configured as logs or outboxes (`[non-atomic-writes] log-tables`).
     pub log_tables: &'a [String],
+    /// The database the file's package runs on, for tables whose schema source
+    /// does not say (`[schema] database`, else `Schemas::database_for`).
+    pub database: crate::schema::dialect::Dialect,
     /// How many edit fixes may still re-parse the file to find their statements:
     /// each parse costs the whole file, so a file with thousands of findings gets
     /// help text beyond the first ones instead of quadratic work.
@@ -212,6 +215,14 @@ impl Context<'_> {
         }
         self.statement_parses.set(left - 1);
         crate::frontend::statement_run(&self.source.path, self.text, spans).ok()
+    }
+
+    /// The database of a table the code names: its schema source's, else the file's.
+    pub fn database_of(&self, table: Option<&str>) -> crate::schema::dialect::Dialect {
+        table
+            .and_then(|t| self.schema.table(t))
+            .and_then(|t| t.database)
+            .map_or_else(|| self.database, crate::schema::dialect::Dialect::One)
     }
 
     pub fn table_key(&self, effect: &Effect) -> Option<String> {
@@ -337,7 +348,7 @@ impl Context<'_> {
             call,
             filter_code: quoted(effect.filter_code),
             values_code: quoted(effect.values_code),
-            database: table.and_then(|t| t.database),
+            database: self.database_of(effect.table.as_deref()),
             unique_keys: table.map(|t| t.unique.clone()).unwrap_or_default(),
         }
     }
@@ -760,12 +771,7 @@ pub(crate) fn serialized_by_sqlite(
     read: &crate::ir::Effect,
     write: &crate::ir::Effect,
 ) -> bool {
-    let database = read
-        .table
-        .as_deref()
-        .and_then(|t| cx.schema.table(t))
-        .and_then(|t| t.database);
-    database == Some(crate::schema::Database::Sqlite)
+    cx.database_of(read.table.as_deref()).one() == Some(crate::schema::Database::Sqlite)
         && read.transaction.is_some()
         && function.same_transaction(read, write)
 }

@@ -47,7 +47,16 @@ impl Rule for SleepAsSync {
                     table_name(next),
                     cx.line_of(next.site.start)
                 ),
-                help: "Wait for the producer itself (await the promise that writes), or serialise both sides with a lock (`pg_advisory_xact_lock(hashtext(key))` in a transaction), or do the work in one transaction.".to_string(),
+                help: format!(
+                    "Wait for the producer itself (await the promise that writes), or serialise both sides with a lock ({}), or do the work in one transaction.",
+                    match cx.database_of(next.table.as_deref()) {
+                        crate::schema::dialect::Dialect::Unknown
+                        | crate::schema::dialect::Dialect::One(crate::schema::Database::Postgres) => {
+                            "`pg_advisory_xact_lock(hashtext(key))` in a transaction".to_string()
+                        }
+                        other => other.row_lock(),
+                    }
+                ),
                 related: vec![Related { span: next.site, message: "the database is touched here, assuming the wait was enough".to_string() }],
                 fix: None,
                 confidence: if next.kind == EffectKind::Read && sleep.completion == crate::ir::Completion::Awaited {

@@ -32,6 +32,8 @@ pub struct SchemaDiscovery {
     /// When sources lie in more than one package: each package's own schema
     /// and what its files see (`super::packages`); empty otherwise.
     pub packages: Vec<super::packages::PackageSchema>,
+    /// The database each folder's configuration names (`super::dialect`).
+    pub databases: super::dialect::Databases,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,6 +69,11 @@ enum Parsed {
     /// A Django settings module's `AUTH_USER_MODEL` label.
     UserModel(String),
     Migration(migrations::ParsedMigration),
+    /// What a manifest (`manifest`) or configuration in code says of the database.
+    Database {
+        evidence: Vec<super::dialect::Evidence>,
+        manifest: bool,
+    },
     Error(RunError),
 }
 
@@ -77,7 +84,7 @@ impl Parsed {
             Parsed::Orm(_, fs) => !fs.tables.is_empty(),
             Parsed::Classes(c) => !c.is_empty(),
             Parsed::Migration(_) => true,
-            Parsed::UserModel(_) | Parsed::Error(_) => false,
+            Parsed::UserModel(_) | Parsed::Error(_) | Parsed::Database { .. } => false,
         }
     }
 }
@@ -110,6 +117,9 @@ pub fn candidates(root: &Path) -> Vec<PathBuf> {
         .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
         .map(ignore::DirEntry::into_path)
         .filter(|p| {
+            if super::dialect::is_manifest(p) {
+                return true;
+            }
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             match ext {
@@ -213,6 +223,18 @@ fn parse_file(root: &Path, path: &Path) -> Vec<Parsed> {
         Err(e) if declared => return vec![read_error(ErrorKind::ReadError, &rel, e.to_string())],
         Err(_) => return Vec::new(),
     };
+    if super::dialect::is_manifest(path) {
+        let text = String::from_utf8_lossy(&bytes);
+        let evidence = super::dialect::from_manifest(path, &text);
+        return if evidence.is_empty() {
+            Vec::new()
+        } else {
+            vec![Parsed::Database {
+                evidence,
+                manifest: true,
+            }]
+        };
+    }
     match String::from_utf8(bytes) {
         Ok(text) => parse_text(&rel, ext, &text),
         Err(e) => {
@@ -265,6 +287,22 @@ fn kinds_in(rel: &str, ext: &str, text: &str) -> Vec<Kind> {
 }
 
 fn parse_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
+    let evidence = match ext {
+        "py" => super::dialect::in_python(rel, text),
+        "sql" | "prisma" | "rs" => Vec::new(),
+        _ => super::dialect::in_typescript(rel, text),
+    };
+    let mut parsed = parsed_text(rel, ext, text);
+    if !evidence.is_empty() {
+        parsed.push(Parsed::Database {
+            evidence,
+            manifest: false,
+        });
+    }
+    parsed
+}
+
+fn parsed_text(rel: &str, ext: &str, text: &str) -> Vec<Parsed> {
     if ext == "sql" {
         return vec![Parsed::Migration(migrations::parse(rel, text))];
     }
@@ -382,6 +420,7 @@ pub fn discover_reusing(
         })
         .filter(|(_, parsed)| !parsed.is_empty())
         .collect();
+    let databases = databases_of(root, &parsed);
     let packages = super::packages::by_package(
         root,
         parsed
@@ -391,7 +430,9 @@ pub fn discover_reusing(
             .map(|(index, (path, _))| (index, path.as_path())),
     );
     if packages.len() < 2 {
-        return assemble(parsed.into_iter().flat_map(|(_, p)| p));
+        let mut out = assemble(parsed.into_iter().flat_map(|(_, p)| p));
+        out.databases = databases;
+        return out;
     }
     let files_of = |keep: &dyn Fn(&Path) -> bool| {
         packages
@@ -412,7 +453,33 @@ pub fn discover_reusing(
     }
     let mut out = assemble(parsed.into_iter().flat_map(|(_, p)| p));
     out.packages = sources;
+    out.databases = databases;
     out
+}
+
+/// Each folder's evidence of its database: a manifest speaks for its folder,
+/// configuration in code for the code's package.
+fn databases_of(root: &Path, parsed: &[(PathBuf, Vec<Parsed>)]) -> super::dialect::Databases {
+    let mut package_of = std::collections::HashMap::new();
+    let mut found = Vec::new();
+    for (path, parsed) in parsed {
+        for p in parsed {
+            let Parsed::Database { evidence, manifest } = p else {
+                continue;
+            };
+            let folder = if *manifest {
+                super::dialect::manifest_folder(path)
+            } else {
+                let dir = path.parent().unwrap_or(root).to_path_buf();
+                package_of
+                    .entry(dir)
+                    .or_insert_with(|| super::packages::package_of(root, path))
+                    .clone()
+            };
+            found.push((crate::discover::absolute(&folder), evidence.clone()));
+        }
+    }
+    super::dialect::Databases::new(found)
 }
 
 /// One schema out of the parsed sources: Python classes joined, migrations
@@ -437,6 +504,7 @@ fn assemble(parsed: impl IntoIterator<Item = Parsed>) -> SchemaDiscovery {
                 migration_files.push(m);
             }
             Parsed::Error(e) => out.errors.push(e),
+            Parsed::Database { .. } => {}
         }
     }
     let user_table = user_model.to_lowercase().replacen('.', "_", 1);

@@ -10,6 +10,7 @@
 //! the results (migrations win over ORM declarations); [`output`] prints the result.
 
 pub mod alembic;
+pub mod dialect;
 pub mod diesel;
 pub mod discover;
 pub mod django;
@@ -135,7 +136,7 @@ pub struct Table {
 }
 
 /// The database engines whose advice differs (locks, upserts, error codes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Database {
     Postgres,
@@ -153,6 +154,28 @@ impl Database {
             "sqlite" => Some(Database::Sqlite),
             "sqlserver" => Some(Database::SqlServer),
             _ => None,
+        }
+    }
+
+    /// A name as configuration spells it (`database = "mysql"`): the contract's
+    /// names and the common others (`postgresql`, `mariadb`, `mssql`).
+    pub fn from_name(name: &str) -> Option<Database> {
+        match name.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Some(Database::Postgres),
+            "mysql" | "mariadb" => Some(Database::Mysql),
+            "sqlite" | "sqlite3" => Some(Database::Sqlite),
+            "sqlserver" | "mssql" => Some(Database::SqlServer),
+            _ => None,
+        }
+    }
+
+    /// The product's name, for advice that names each of several.
+    pub fn name(self) -> &'static str {
+        match self {
+            Database::Postgres => "PostgreSQL",
+            Database::Mysql => "MySQL",
+            Database::Sqlite => "SQLite",
+            Database::SqlServer => "SQL Server",
         }
     }
 

@@ -1,12 +1,41 @@
 //! The `racelint schema` output: the contract's JSON and a human listing.
 
+use super::dialect::Databases;
 use super::{Schema, Table};
 use serde_json::{json, Value};
+use std::path::Path;
 
-/// The schema as CONTRACT.md's `racelint schema --format json` document.
-pub fn to_json(schema: &Schema) -> Value {
+/// The schema as CONTRACT.md's `racelint schema --format json` document, plus
+/// (additive) the database each folder's configuration names: `databases`,
+/// each `{ "folder", "databases": ["mysql"], "evidence": ["package.json: …"] }`,
+/// with more than one database when the folder supports several.
+pub fn to_json(schema: &Schema, databases: &Databases, root: &Path) -> Value {
     let tables: Vec<Value> = schema.tables.iter().map(table_json).collect();
-    json!({ "version": 1, "tables": tables })
+    let folders: Vec<Value> = databases
+        .folders()
+        .map(|(folder, dialect, evidence)| {
+            let names: Vec<&str> = dialect.databases().iter().map(|d| d.as_str()).collect();
+            let reasons: Vec<&str> = evidence.iter().map(|e| e.reason.as_str()).collect();
+            json!({ "folder": shown(root, folder), "databases": names, "evidence": reasons })
+        })
+        .collect();
+    let mut document = json!({ "version": 1, "tables": tables });
+    if !folders.is_empty() {
+        if let Some(obj) = document.as_object_mut() {
+            obj.insert("databases".into(), Value::Array(folders));
+        }
+    }
+    document
+}
+
+/// A folder below `root` as the listing shows it (`.` for the root).
+fn shown(root: &Path, folder: &Path) -> String {
+    let root = crate::discover::absolute(root);
+    match folder.strip_prefix(&root) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+        Err(_) => folder.to_string_lossy().into_owned(),
+    }
 }
 
 fn table_json(t: &Table) -> Value {
@@ -53,8 +82,35 @@ fn cols(c: &[String]) -> String {
 /// A readable listing: each table, its keys, foreign keys with their delete
 /// action, the version column and where each fact came from; with `verbose`, the
 /// discovery notes after it.
-pub fn render_text(schema: &Schema, notes: &[String], verbose: bool) -> String {
+pub fn render_text(
+    schema: &Schema,
+    databases: &Databases,
+    root: &Path,
+    notes: &[String],
+    verbose: bool,
+) -> String {
     let mut out = String::new();
+    for (folder, dialect, evidence) in databases.folders() {
+        let names: Vec<&str> = dialect.databases().iter().map(|d| d.as_str()).collect();
+        out.push_str(&format!(
+            "database {} in {}{}\n",
+            names.join(" | "),
+            shown(root, folder),
+            if names.len() > 1 {
+                " (several: advice names each)"
+            } else {
+                ""
+            }
+        ));
+        if verbose {
+            for e in evidence {
+                out.push_str(&format!("  because    {}\n", e.reason));
+            }
+        }
+    }
+    if databases.folders().next().is_some() {
+        out.push('\n');
+    }
     if schema.tables.is_empty() {
         out.push_str("no schema found (looked for *.prisma, SQL migrations, Drizzle, Diesel, SeaORM and TypeORM)\n");
     }
@@ -123,6 +179,7 @@ pub fn render_text(schema: &Schema, notes: &[String], verbose: bool) -> String {
 mod tests {
     use super::*;
     use crate::schema::{ForeignKey, OnDelete};
+    use std::path::PathBuf;
 
     fn sample() -> Schema {
         Schema {
@@ -149,8 +206,22 @@ mod tests {
 
     #[test]
     fn json_matches_the_contract_shape() {
-        let v = to_json(&sample());
+        let root = Path::new("/p");
+        let v = to_json(&sample(), &Databases::default(), root);
         assert_eq!(v["version"], 1);
+        assert!(v.get("databases").is_none(), "absent when nothing says");
+        let found = Databases::new([(
+            PathBuf::from("/p/api"),
+            vec![crate::schema::dialect::Evidence::dependency(
+                crate::schema::Database::Mysql,
+                "package.json: dependencies `mysql2`".into(),
+            )],
+        )]);
+        let v = to_json(&sample(), &found, root);
+        assert_eq!(
+            v["databases"],
+            json!([{ "folder": "api", "databases": ["mysql"], "evidence": ["package.json: dependencies `mysql2`"] }])
+        );
         let t = &v["tables"][0];
         assert_eq!(t["name"], "tasks");
         assert_eq!(t["aliases"], json!(["Task", "task"]));
@@ -165,9 +236,10 @@ mod tests {
     #[test]
     fn text_lists_facts_and_notes_only_when_verbose() {
         let notes = vec!["a note".to_string()];
-        let quiet = render_text(&sample(), &notes, false);
+        let (none, root) = (Databases::default(), Path::new("/p"));
+        let quiet = render_text(&sample(), &none, root, &notes, false);
         assert!(quiet.contains("foreign key  (project_id) -> projects(id)  on delete no-action  [prisma/schema.prisma:64]"));
         assert!(!quiet.contains("a note"));
-        assert!(render_text(&sample(), &notes, true).contains("notes:\n  a note"));
+        assert!(render_text(&sample(), &none, root, &notes, true).contains("notes:\n  a note"));
     }
 }

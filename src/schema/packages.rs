@@ -32,7 +32,7 @@ const MARKERS: [&str; 4] = [
 ];
 
 /// The package of a schema source at `path`, below `root`.
-fn package_of(root: &Path, path: &Path) -> PathBuf {
+pub(crate) fn package_of(root: &Path, path: &Path) -> PathBuf {
     path.ancestors()
         .skip(1)
         .take_while(|dir| dir.starts_with(root))
@@ -97,6 +97,7 @@ pub struct Schemas {
     merged: Schema,
     views: Vec<View>,
     conflicts: Vec<Conflict>,
+    databases: super::dialect::Databases,
 }
 
 impl From<Schema> for Schemas {
@@ -133,7 +134,20 @@ impl Schemas {
             merged,
             views,
             conflicts,
+            databases: Default::default(),
         }
+    }
+
+    /// These schemas, with the database each folder's configuration names.
+    pub fn with_databases(self, databases: super::dialect::Databases) -> Schemas {
+        Schemas { databases, ..self }
+    }
+
+    /// The database the configuration of the file at `path`'s package (or the
+    /// nearest one around it that says) names, for tables whose own source does
+    /// not say.
+    pub fn database_for(&self, path: &Path) -> super::dialect::Dialect {
+        self.databases.for_file(path)
     }
 
     /// The schema of the whole project, every source merged.

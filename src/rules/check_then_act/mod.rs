@@ -925,9 +925,7 @@ fn finding(
                 "`{table}` is inserted pointing at a `{read_table}` row checked earlier, but `{read_table}` rows are deleted elsewhere ({deleted_at}); a delete in between breaks the reference"
             );
             let parent = cx.schema.table(read_table);
-            let database = parent
-                .and_then(|t| t.database)
-                .unwrap_or(crate::schema::Database::Postgres);
+            let database = cx.database_of(Some(read_table));
             let advice = if parent.is_some_and(|t| t.emulated_relations) {
                 format!(
                     "The database has no foreign keys here (the ORM only emulates them), so nothing refuses the orphan: check and insert in one transaction that locks the `{read_table}` row first ({}):",

@@ -165,13 +165,7 @@ fn finding(cx: &Context, function: &Function, n: &Numbered) -> Finding {
     );
     match &key {
         Some(key) => {
-            let database = n
-                .write
-                .table
-                .as_deref()
-                .and_then(|t| cx.schema.table(t))
-                .and_then(|t| t.database)
-                .unwrap_or(crate::schema::Database::Postgres);
+            let database = cx.database_of(n.write.table.as_deref());
             help.push_str(&format!(
                 "\n\nOr keep the code and retry: the unique key on ({}) refuses the second request's number with a unique violation ({}); catch it, read {what} again and write again, a few times.",
                 key.join(", "),

@@ -431,9 +431,14 @@ pub fn suggest(remedy: &Remedy) -> String {
             m = model(target),
         ),
         Remedy::LockThenCheck { target } => format!(
-            "with transaction.atomic():\n    row = {m}.objects.select_for_update().filter({}).first()\n    # check `row`, then write; the lock holds until the block ends",
+            "with transaction.atomic():\n    row = {m}.objects.select_for_update().filter({}).first()\n    # check `row`, then write; the lock holds until the block ends{sqlite}",
             kwargs(&target.key, "pk=pk"),
             m = model(target),
+            sqlite = if target.database.databases().contains(&crate::schema::Database::Sqlite) {
+                "\n    # (SQLite ignores select_for_update: there, make the block's first statement a write)"
+            } else {
+                ""
+            },
         ),
         Remedy::Transaction { targets, .. } => format!(
             "from django.db import transaction\n\nwith transaction.atomic():\n    # every write here commits together, or none does\n{}",

@@ -800,10 +800,26 @@ pub fn suggest(remedy: &Remedy, asynchronous: bool) -> String {
             let m = model(target);
             let keys: Vec<String> = target.key.iter().map(|(c, _)| format!("{m}.{c}")).collect();
             let values = kwargs(&merged(&target.key, &target.values), "…");
+            let s = session(target);
+            let database = target.database;
+            if database.one() == Some(crate::schema::Database::Mysql) {
+                return format!(
+                    "from sqlalchemy import insert\n\n# MySQL: INSERT IGNORE skips a row whose unique key is taken\n{aw}{s}.execute(\n    insert({m}).values({values})\n    .prefix_with(\"IGNORE\")\n)"
+                );
+            }
+            let dialect = if database.one() == Some(crate::schema::Database::Sqlite) {
+                "sqlite"
+            } else {
+                "postgresql"
+            };
+            let others = if database.databases().contains(&crate::schema::Database::Mysql) {
+                "\n# on MySQL: `insert(…).prefix_with(\"IGNORE\")` instead; on SQLite, the same call from `sqlalchemy.dialects.sqlite`"
+            } else {
+                ""
+            };
             format!(
-                "from sqlalchemy.dialects.postgresql import insert\n\n{aw}{s}.execute(\n    insert({m}).values({values})\n    .on_conflict_do_nothing(index_elements=[{}])\n)",
+                "from sqlalchemy.dialects.{dialect} import insert\n\n{aw}{s}.execute(\n    insert({m}).values({values})\n    .on_conflict_do_nothing(index_elements=[{}])\n){others}",
                 keys.join(", "),
-                s = session(target),
             )
         }
         Remedy::ConditionalWrite { target, state } => {

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use crate::schema::Database;
 
 const QUERY: &[&str] = &[
     "filter",
@@ -501,9 +502,34 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .to_owned()
         }
     };
+    // The key's columns, then the values' others: each column once.
+    let key_and_values = |t: &Target| {
+        let mut all = t.key.clone();
+        all.extend(
+            t.values
+                .iter()
+                .filter(|(c, _)| !t.key.iter().any(|(k, _)| k == c))
+                .cloned(),
+        );
+        all
+    };
     match remedy {
         Remedy::NumberUnderLock { .. } => String::new(),
+        Remedy::InsertOnConflict { target } if target.database.one() == Some(Database::Mysql) => {
+            let all = key_and_values(target);
+            format!(
+                "// MySQL: `INSERT IGNORE`, which skips a row whose unique key is taken\nlet inserted = diesel::insert_or_ignore_into({})\n    .values({})\n    .execute({})?;\n// 0 rows: it already existed",
+                tbl(target),
+                eqs(target, &all),
+                conn(target)
+            )
+        }
         Remedy::InsertOnConflict { target } => {
+            let mysql = if target.database.databases().contains(&Database::Mysql) {
+                "\n// on MySQL: `diesel::insert_or_ignore_into(…)` instead of `on_conflict`"
+            } else {
+                ""
+            };
             let cols: Vec<String> = target.key.iter().map(|(c, _)| format!("{}::{c}", target.table)).collect();
             let conflict = if cols.len() == 1 { cols[0].clone() } else { format!("({})", cols.join(", ")) };
             let mut all = target.key.clone();
@@ -515,7 +541,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                     .cloned(),
             );
             format!(
-                "let inserted = diesel::insert_into({})\n    .values({})\n    .on_conflict({conflict})\n    .do_nothing()\n    .execute({})?;\n// 0 rows: it already existed",
+                "let inserted = diesel::insert_into({})\n    .values({})\n    .on_conflict({conflict})\n    .do_nothing()\n    .execute({})?;\n// 0 rows: it already existed{mysql}",
                 tbl(target),
                 eqs(target, &all),
                 conn(target)
@@ -524,7 +550,7 @@ pub fn suggest(remedy: &Remedy) -> String {
         Remedy::HandleUniqueViolation { target, .. } => format!(
             "match diesel::insert_into({}).values({}).execute({}) {{\n    Err(diesel::result::Error::DatabaseError(\n        diesel::result::DatabaseErrorKind::UniqueViolation, _,\n    )) => {{ /* already exists: load it or answer 409 */ }}\n    other => {{ other?; }}\n}}",
             tbl(target),
-            eqs(target, &[target.key.clone(), target.values.clone()].concat()),
+            eqs(target, &key_and_values(target)),
             conn(target)
         ),
         Remedy::ConditionalWrite { target, state } => {
@@ -539,11 +565,22 @@ pub fn suggest(remedy: &Remedy) -> String {
                 conn(target)
             )
         }
-        Remedy::LockThenCheck { target } => format!(
-            "{c}.transaction(|{c}| {{\n    let row = {}{}\n        .for_update()\n        .first::<_>({c})\n        .optional()?;\n    // check `row`, then write through `{c}`\n    Ok(())\n}})?;",
+        Remedy::LockThenCheck { target } if target.database.one() == Some(Database::Sqlite) => format!(
+            "// SQLite has no row locks: an immediate transaction takes the write lock first\n{c}.immediate_transaction(|{c}| {{\n    let row = {}{}\n        .first::<_>({c})\n        .optional()?;\n    // check `row`, then write through `{c}`\n    Ok(())\n}})?;",
             tbl(target),
             filter(target),
             c = conn(target)
+        ),
+        Remedy::LockThenCheck { target } => format!(
+            "{c}.transaction(|{c}| {{\n    let row = {}{}\n        .for_update()\n        .first::<_>({c})\n        .optional()?;\n    // check `row`, then write through `{c}`{sqlite}\n    Ok(())\n}})?;",
+            tbl(target),
+            filter(target),
+            c = conn(target),
+            sqlite = if target.database.databases().contains(&Database::Sqlite) {
+                "\n    // (on SQLite, which has no `for_update`: `immediate_transaction` instead)"
+            } else {
+                ""
+            },
         ),
         Remedy::Transaction { targets, .. } | Remedy::DeleteOrder { targets } => {
             let c = targets.first().map(conn).unwrap_or_else(|| "conn".into());

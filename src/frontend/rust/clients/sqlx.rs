@@ -12,6 +12,7 @@ use super::{
 };
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind};
+use crate::schema::Database;
 
 const EXECUTORS: &[&str] = &[
     "fetch_one",
@@ -157,7 +158,35 @@ pub fn wrap(wrap: &crate::ir::remedy::Wrap) -> Option<String> {
     ))
 }
 
+/// The fix in sqlx, its SQL spelled for the table's database: MySQL's `?`
+/// placeholders and `INSERT IGNORE`, SQLite's `BEGIN IMMEDIATE` for a lock.
 pub fn suggest(remedy: &Remedy) -> String {
+    let text = suggest_spelled(remedy);
+    let database = remedy.first_target().map(|t| &t.database);
+    if database.and_then(|d| d.one()) == Some(Database::Mysql) {
+        return question_marks(&text);
+    }
+    text
+}
+
+/// `$1`, `$2`, … as MySQL's positional `?` (the snippets number them in order).
+fn question_marks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn suggest_spelled(remedy: &Remedy) -> String {
     match remedy {
         Remedy::NumberUnderLock { read, .. } => suggest(&Remedy::LockThenCheck {
             target: read.clone(),
@@ -179,6 +208,18 @@ pub fn suggest(remedy: &Remedy) -> String {
                     "match {call}\n.execute({})\n.await\n{{\n    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {{\n        // already exists: load it or answer 409\n    }}\n    other => {{ other?; }}\n}}",
                     borrowed(handle)
                 )
+            } else if target.database.one() == Some(Database::Mysql) {
+                let call = query(
+                    &[format!(
+                        "INSERT IGNORE INTO {table} ({}) VALUES ({placeholders})",
+                        cols.join(", ")
+                    )],
+                    &args,
+                );
+                format!(
+                    "let inserted = {call}\n.execute({})\n.await?;\nif inserted.rows_affected() == 0 {{\n    // the row already existed: load it instead\n}}",
+                    borrowed(handle)
+                )
             } else {
                 let conflict = names(&target.key).join(", ");
                 let call = query(
@@ -191,8 +232,13 @@ pub fn suggest(remedy: &Remedy) -> String {
                     ],
                     &args,
                 );
+                let mysql = if target.database.databases().contains(&Database::Mysql) {
+                    "\n// on MySQL, which has no `ON CONFLICT`: `INSERT IGNORE INTO …` and `rows_affected() == 0`"
+                } else {
+                    ""
+                };
                 format!(
-                    "let row = {call}\n.fetch_optional({})\n.await?;\n// `None` means the row already existed: load it instead.",
+                    "let row = {call}\n.fetch_optional({})\n.await?;\n// `None` means the row already existed: load it instead.{mysql}",
                     borrowed(handle)
                 )
             }
@@ -216,7 +262,23 @@ pub fn suggest(remedy: &Remedy) -> String {
                 borrowed(&target.handle)
             )
         }
+        Remedy::LockThenCheck { target } if target.database.one() == Some(Database::Sqlite) => {
+            let (wh, args, _) = sql_assign_args(&target.key, 1, " AND ");
+            let call = query(
+                &[format!("SELECT * FROM {} WHERE {wh}", target.table)],
+                &args,
+            );
+            format!(
+                "let mut conn = {}.acquire().await?;\n// SQLite has no row locks: take the write lock before reading, so no\n// other request reads in between\nsqlx::query(\"BEGIN IMMEDIATE\").execute(&mut *conn).await?;\nlet row = {call}\n.fetch_optional(&mut *conn)\n.await?;\n// check `row`, then write through `&mut *conn`\nsqlx::query(\"COMMIT\").execute(&mut *conn).await?;",
+                pool_of(&target.handle),
+            )
+        }
         Remedy::LockThenCheck { target } => {
+            let sqlite = if target.database.databases().contains(&Database::Sqlite) {
+                "\n// on SQLite, which has no `FOR UPDATE`: run `BEGIN IMMEDIATE` on one connection instead"
+            } else {
+                ""
+            };
             let (wh, args, _) = sql_assign_args(&target.key, 1, " AND ");
             let call = query(
                 &[format!(
@@ -226,7 +288,7 @@ pub fn suggest(remedy: &Remedy) -> String {
                 &args,
             );
             format!(
-                "let mut tx = {}.begin().await?;\nlet row = {call}\n.fetch_optional(&mut *tx)\n.await?;\n// check `row`, then write through `&mut *tx`\ntx.commit().await?;",
+                "let mut tx = {}.begin().await?;\nlet row = {call}\n.fetch_optional(&mut *tx)\n.await?;\n// check `row`, then write through `&mut *tx`{sqlite}\ntx.commit().await?;",
                 pool_of(&target.handle),
             )
         }

@@ -618,9 +618,12 @@ pub fn suggest(remedy: &Remedy) -> String {
             write,
             "tx",
             |key| {
-                format!(
-                    "await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`);"
-                )
+                super::key_lock(&read.database, |q| {
+                    format!(
+                        "await tx.execute(sql`{}`);",
+                        q.replace("{KEY}", &format!("${{{key}}}"))
+                    )
+                })
             },
             |_, body| {
                 format!(
@@ -646,7 +649,8 @@ pub fn suggest(remedy: &Remedy) -> String {
         Remedy::HandleUniqueViolation { target, unique_key } => {
             let (db, table) = (handle_of(target), table_of(target));
             format!(
-                "try {{\n  await {db}.insert({table}).values({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    const [row] = await {db}.select().from({table}).where({cond});\n    return row;\n  }}\n  throw e;\n}}",
+                "try {{\n  await {db}.insert({table}).values({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ({test}) {{\n    const [row] = await {db}.select().from({table}).where({cond});\n    return row;\n  }}\n  throw e;\n}}",
+                test = super::unique_violation_test(&target.database),
                 values = super::object_literal(&target.values),
                 key = unique_key.join(", "),
                 cond = condition(table, &target.key),

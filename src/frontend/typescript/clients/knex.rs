@@ -24,6 +24,7 @@ use crate::frontend::typescript::syntax::{
 };
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use crate::schema::Database;
 use tree_sitter::Node;
 
 /// How a parameter that holds one of this client's transactions is typed.
@@ -508,10 +509,18 @@ pub fn suggest(remedy: &Remedy) -> String {
             binding.as_deref(),
             write,
             "trx",
-            |key| format!("await trx.raw(\"SELECT pg_advisory_xact_lock(hashtext(?))\", [{key}]);"),
+            |key| super::key_lock(&read.database, |sql| format!("await trx.raw(\"{}\", [{key}]);", sql.replace("{KEY}", "?"))),
             |_, body| format!("await {}.transaction(async (trx) => {{\n{body}\n}});", handle_of(read)),
         )
         .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
+        Remedy::InsertOnConflict { target } if target.database.one() == Some(Database::Mysql) => format!(
+            "await {db}(\"{table}\")\n  .insert({values})\n  .onConflict({cols})\n  .ignore(); // or .merge() to update the existing row\n// MySQL returns no row from an insert: select it by the same key\nconst row = await {db}(\"{table}\").where({filter}).first();",
+            db = handle_of(target),
+            table = table_of(target),
+            values = super::object_literal(&target.values),
+            cols = super::quoted_columns(&target.key),
+            filter = super::object_literal(&target.key),
+        ),
         Remedy::InsertOnConflict { target } => format!(
             "const [row] = await {db}(\"{table}\")\n  .insert({values})\n  .onConflict({cols})\n  .ignore() // or .merge() to update the existing row\n  .returning(\"*\");\n// no row back: it already existed; select it by the same key",
             db = handle_of(target),
@@ -520,7 +529,8 @@ pub fn suggest(remedy: &Remedy) -> String {
             cols = super::quoted_columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
-            "try {{\n  await {db}(\"{table}\").insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}(\"{table}\").where({filter}).first();\n  }}\n  throw e;\n}}",
+            "try {{\n  await {db}(\"{table}\").insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ({test}) {{\n    return {db}(\"{table}\").where({filter}).first();\n  }}\n  throw e;\n}}",
+            test = super::unique_violation_test(&target.database),
             db = handle_of(target),
             table = table_of(target),
             values = super::object_literal(&target.values),

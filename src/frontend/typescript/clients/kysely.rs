@@ -366,7 +366,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             binding.as_deref(),
             write,
             "trx",
-            |key| format!("await sql`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`.execute(trx);"),
+            |key| super::key_lock(&read.database, |q| format!("await sql`{}`.execute(trx);", q.replace("{KEY}", &format!("${{{key}}}")))),
             |_, body| format!("await {}.transaction().execute(async (trx) => {{\n{body}\n}});", handle_of(read)),
         )
         .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
@@ -378,7 +378,8 @@ pub fn suggest(remedy: &Remedy) -> String {
             cols = super::quoted_columns(&target.key),
         ),
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
-            "try {{\n  await {db}.insertInto(\"{table}\").values({values}).execute();\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    return {db}.selectFrom(\"{table}\").selectAll(){wheres}\n      .executeTakeFirstOrThrow();\n  }}\n  throw e;\n}}",
+            "try {{\n  await {db}.insertInto(\"{table}\").values({values}).execute();\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ({test}) {{\n    return {db}.selectFrom(\"{table}\").selectAll(){wheres}\n      .executeTakeFirstOrThrow();\n  }}\n  throw e;\n}}",
+            test = super::unique_violation_test(&target.database),
             db = handle_of(target),
             table = table_of(target),
             values = super::object_literal(&target.values),

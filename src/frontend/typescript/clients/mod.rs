@@ -8,6 +8,7 @@
 use super::syntax::Chain;
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{Client, EffectKind, OnConflict, RowLock};
+use crate::schema::{dialect::Dialect, Database};
 use tree_sitter::Node;
 
 pub mod drizzle;
@@ -860,6 +861,48 @@ pub fn transaction_fix(
             let client = targets.first().map_or("", |t| t.handle.as_str());
             wrap(client, &body.join("\n"))
         }
+    }
+}
+
+/// The test that `e`, an error the driver threw, is a unique violation, for each
+/// database the code may run on (`code === "23505"` on PostgreSQL, `errno === 1062`
+/// on MySQL, …).
+pub fn unique_violation_test(database: &Dialect) -> String {
+    let test = |d: Database| match d {
+        Database::Postgres => r#"(e as { code?: string }).code === "23505""#,
+        Database::Mysql => "(e as { errno?: number }).errno === 1062",
+        Database::Sqlite => r#"(e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE""#,
+        Database::SqlServer => "(e as { number?: number }).number === 2627",
+    };
+    database
+        .databases()
+        .into_iter()
+        .map(test)
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
+/// The statement, at two spaces of indentation, that serialises requests on a key
+/// inside a transaction: `raw` spells the client's raw query from SQL in which
+/// `{KEY}` stands for the key. Where the database has no such lock (SQLite), or
+/// the project supports several, a comment says what to do instead.
+pub fn key_lock(database: &Dialect, raw: impl Fn(&str) -> String) -> String {
+    match database.spelled() {
+        Some(Database::Postgres) => raw("SELECT pg_advisory_xact_lock(hashtext({KEY}))"),
+        Some(Database::Mysql) => format!(
+            "{}
+  // a MySQL named lock outlives the transaction: `SELECT RELEASE_LOCK(…)` after it commits",
+            raw("SELECT GET_LOCK({KEY}, 10)")
+        ),
+        Some(Database::Sqlite) => "// SQLite runs one writer at a time: make the first statement a write, or begin
+  // the transaction with `BEGIN IMMEDIATE`, so no other request reads in between".to_string(),
+        Some(Database::SqlServer) => raw(
+            "EXEC sp_getapplock @Resource = {KEY}, @LockMode = 'Exclusive', @LockOwner = 'Transaction'",
+        ),
+        None => format!(
+            "// serialise requests for this key before checking: {}",
+            database.row_lock()
+        ),
     }
 }
 

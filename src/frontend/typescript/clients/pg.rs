@@ -574,7 +574,8 @@ pub fn suggest(remedy: &Remedy) -> String {
                 &params(&target.key),
             );
             format!(
-                "try {{\n  {insert}\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ((e as {{ code?: string }}).code === \"23505\") {{\n    {select}\n    return row;\n  }}\n  throw e;\n}}",
+                "try {{\n  {insert}\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if ({test}) {{\n    {select}\n    return row;\n  }}\n  throw e;\n}}",
+                test = super::unique_violation_test(&target.database),
                 key = unique_key.join(", "),
             )
         }

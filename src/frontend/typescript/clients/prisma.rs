@@ -550,7 +550,7 @@ pub fn suggest(remedy: &Remedy) -> String {
             binding.as_deref(),
             write,
             "tx",
-            |key| format!("await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;"),
+            |key| super::key_lock(&read.database, |sql| format!("await tx.$executeRaw`{}`;", sql.replace("{KEY}", &format!("${{{key}}}")))),
             |_, body| format!("await {}.$transaction(async (tx) => {{\n{body}\n}});", client_of(read)),
         )
         .unwrap_or_else(|| suggest(&Remedy::LockThenCheck { target: read.clone() })),
@@ -596,14 +596,16 @@ pub fn suggest(remedy: &Remedy) -> String {
                 .first()
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| "key".into());
-            let lock = match target.database_or_default() {
-                Database::Mysql => format!(
+            let lock = match target.spelled_database() {
+                Some(Database::Mysql) => format!(
                     "await tx.$queryRaw`SELECT GET_LOCK(${{{key}}}, 10)`;\n  // … and `SELECT RELEASE_LOCK(${{{key}}})` after the write, or lock the row: `SELECT … FOR UPDATE`"
                 ),
-                Database::Sqlite => "// SQLite runs one writer at a time: make the first statement a write, or open the\n  // transaction with `BEGIN IMMEDIATE`, so no other request reads in between".to_string(),
-                _ => format!(
+                Some(Database::Postgres) => format!(
                     "// serialise requests for this key before checking\n  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${{{key}}}))`;"
                 ),
+                _ => super::key_lock(&target.database, |sql| {
+                    format!("await tx.$executeRaw`{}`;", sql.replace("{KEY}", &format!("${{{key}}}")))
+                }),
             };
             format!(
                 "await {client}.$transaction(async (tx) => {{\n  {lock}\n  const existing = await tx.{table}.findFirst({{\n    where: {filter},\n  }});\n  // … decide and write through `tx` …\n}});",

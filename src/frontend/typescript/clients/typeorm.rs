@@ -832,7 +832,8 @@ pub fn suggest(remedy: &Remedy) -> String {
             )
         }
         Remedy::HandleUniqueViolation { target, unique_key } => format!(
-            "try {{\n  await {repo}.insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof QueryFailedError && (e as any).code === \"23505\") {{\n    return {repo}.findOneBy({filter});\n  }}\n  throw e;\n}}",
+            "try {{\n  await {repo}.insert({values});\n}} catch (e) {{\n  // unique key ({key}): the other request won; load its row instead\n  if (e instanceof QueryFailedError && ({test})) {{\n    return {repo}.findOneBy({filter});\n  }}\n  throw e;\n}}",
+            test = super::unique_violation_test(&target.database),
             repo = repo_of(target),
             values = object_literal(&target.values),
             key = unique_key.join(", "),
