@@ -1228,7 +1228,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 let client = self.client_of(draft.client);
                 let filter = self.fields(&draft.filter);
                 let values = self.fields(&draft.values);
+                let conflict_update = draft.conflict_update.as_ref().map(|d| self.fields(d));
                 let mut effect = Effect::new(draft.kind, client, span_of(node));
+                effect.conflict_update = conflict_update;
                 effect.site = span_of(draft.site);
                 effect.table = draft.table;
                 effect.filter = filter;

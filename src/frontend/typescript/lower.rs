@@ -1282,7 +1282,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 let unique_handled = self.chain_handles_unique(&chain);
                 let filter = self.fields(&draft.filter);
                 let values = self.fields(&draft.values);
+                let conflict_update = draft.conflict_update.as_ref().map(|d| self.fields(d));
                 let mut effect = Effect::new(draft.kind, draft.client, span_of(node));
+                effect.conflict_update = conflict_update;
                 effect.site = span_of(draft.site);
                 effect.table = draft.table;
                 effect.filter = filter;

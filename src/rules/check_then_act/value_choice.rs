@@ -120,7 +120,7 @@ fn confidence(cx: &Context, function: &Function, c: &Chosen) -> Confidence {
 fn finding(cx: &Context, function: &Function, c: &Chosen) -> Finding {
     let table = c.write.table.as_deref().unwrap_or("?");
     let column = &c.field.column;
-    let value = &c.field.value.text;
+    let value = c.field.value.text.trim_start_matches('&');
     let read_line = cx.line_of(c.read.site.start);
     let inserts = c.write.kind == EffectKind::Insert;
     let (act, acts) = if inserts {
@@ -131,10 +131,10 @@ fn finding(cx: &Context, function: &Function, c: &Chosen) -> Finding {
     let looked_up = if c.looked_up.is_empty() {
         column.clone()
     } else {
-        c.looked_up.clone()
+        c.looked_up.trim_start_matches('&').to_string()
     };
     let message = format!(
-        "`{table}.{column}` is set to `{value}`, chosen by the `{table}` lookup on `{column}` at line {read_line}: two requests for the same `{looked_up}` both find it free and both {act} it"
+        "`{table}.{column}` is set to `{value}`, chosen by the `{table}` lookup on `{column}` at line {read_line}: two requests can both find the same `{looked_up}` free and both {act} it"
     );
     let key = unique_key(cx, c);
     let database = cx
@@ -152,15 +152,17 @@ fn finding(cx: &Context, function: &Function, c: &Chosen) -> Finding {
             target: read_target,
         },
     );
-    let retry = format!(
-        "then {act} and let the database refuse a taken value: catch the unique violation ({}) and try the next candidate, a few times — or `INSERT … ON CONFLICT DO NOTHING RETURNING` in the loop, which answers no row when the value is taken. A database function that picks the value and inserts in one transaction under a lock (seed 002's `generate_unique_slug`) does the same.",
-        database.unique_violation()
-    );
+    let retry = |lead: &str| {
+        format!(
+            "{lead} and let the database refuse a taken value: catch the unique violation ({}) and try the next candidate, a few times — or `INSERT … ON CONFLICT DO NOTHING RETURNING` in the loop, which returns no row when the value is taken. A database function that picks the value and inserts in one transaction under a lock (seed 002's `generate_unique_slug`) does the same.",
+            database.unique_violation()
+        )
+    };
     let mut help = match &key {
         Some(key) => format!(
             "`{table}` has a unique key on ({}): under this race the second {act} fails with a unique violation this code does not handle. {}",
             key.join(", "),
-            super::capitalize(&retry)
+            retry(&format!("Keep the unique key, {act}"))
         ),
         None => {
             let mut scope: Vec<String> = c
@@ -185,12 +187,12 @@ fn finding(cx: &Context, function: &Function, c: &Chosen) -> Finding {
             };
             let mut help = help_with_code(&advice, &super::unique_index_migration(table, &scope, &[]));
             help.push_str("\n\n");
-            help.push_str(&retry);
+            help.push_str(&retry(&format!("then {act}")));
             help
         }
     };
     help.push_str(&help_with_code(
-        &format!("\n\nOr serialise the choice: take a lock on the value looked up before the check, in the transaction that {acts} the row, and check again under it:"),
+        &format!("\n\nOr serialise the choice: take an advisory lock on the value looked up (a row lock holds nothing while the row does not exist) before the check, in the transaction that {acts} the row:"),
         &lock,
     ));
     Finding {
