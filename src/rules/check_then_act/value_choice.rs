@@ -103,6 +103,11 @@ fn confidence(cx: &Context, function: &Function, c: &Chosen) -> Confidence {
     }
     let table = c.write.table.as_deref().unwrap_or("?");
     let column = &c.field.column;
+    if every_candidate_random(cx, c) {
+        return Confidence::low(format!(
+            "every candidate for `{column}` is drawn at random: two requests collide only when they draw the same one"
+        ));
+    }
     match unique_key(cx, c) {
         Some(key) => Confidence::medium(format!(
             "the unique key on ({}) turns the second request's `{column}` into a unique violation this code does not handle",
@@ -115,6 +120,75 @@ fn confidence(cx: &Context, function: &Function, c: &Chosen) -> Confidence {
             "no unique key on `{column}`: the race stores two rows with the same `{column}`"
         )),
     }
+}
+
+/// Random draws, not a value derived from the input: `generateSlug()` of a word
+/// list, `nanoid()`, `uuid4()`, `secrets.token_hex()`.
+const RANDOM_WORDS: &[&str] = &[
+    "random",
+    "nanoid",
+    "uuid",
+    "cuid",
+    "ulid",
+    "token_hex",
+    "token_urlsafe",
+];
+
+/// Every value the code gives the looked-up variable near the check is a random
+/// draw (`slug = randomWordSlugs.generateSlug(2)` in a loop until it is free): the
+/// requests do not start from the same candidate.
+fn every_candidate_random(cx: &Context, c: &Chosen) -> bool {
+    let var = c.looked_up.trim_start_matches('&');
+    if var.is_empty() || !var.chars().all(|ch| ch.is_alphanumeric() || ch == '_') {
+        return false;
+    }
+    if c.read.origin.is_some() {
+        return false;
+    }
+    let start = (c.read.site.start as usize).saturating_sub(1500);
+    let end = (c.write.site.start as usize).max(c.read.site.end as usize);
+    let Some(window) = cx
+        .text
+        .get(floor_char(cx.text, start)..floor_char(cx.text, end))
+    else {
+        return false;
+    };
+    let mut assignments = 0;
+    for (at, _) in window.match_indices(var) {
+        let before = window[..at].chars().next_back();
+        if before.is_some_and(|ch| ch.is_alphanumeric() || ch == '_' || ch == '.') {
+            continue;
+        }
+        let rest = window[at + var.len()..].trim_start();
+        let rest = rest
+            .strip_prefix(':')
+            .map_or(rest, |typed| typed.split_once('=').map_or("", |(_, r)| r))
+            .trim_start();
+        let Some(value) = rest.strip_prefix('=').filter(|r| !r.starts_with('=')) else {
+            continue;
+        };
+        let value = value
+            .split(['\n', ';'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if value.trim().is_empty() || value.trim() == "undefined" || value.trim() == "none" {
+            continue;
+        }
+        if !RANDOM_WORDS.iter().any(|w| value.contains(w)) {
+            return false;
+        }
+        assignments += 1;
+    }
+    assignments > 0
+}
+
+fn floor_char(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn finding(cx: &Context, function: &Function, c: &Chosen) -> Finding {
