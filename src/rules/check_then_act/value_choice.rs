@@ -160,10 +160,13 @@ fn every_candidate_random(cx: &Context, c: &Chosen) -> bool {
             continue;
         }
         let rest = window[at + var.len()..].trim_start();
-        let rest = rest
-            .strip_prefix(':')
-            .map_or(rest, |typed| typed.split_once('=').map_or("", |(_, r)| r))
-            .trim_start();
+        // `slug = …`, or a typed declaration `slug: string | undefined = …`.
+        let rest = match rest.strip_prefix(':') {
+            Some(typed) => typed
+                .split_once('=')
+                .map_or("", |(ty, _)| &typed[ty.len()..]),
+            None => rest,
+        };
         let Some(value) = rest.strip_prefix('=').filter(|r| !r.starts_with('=')) else {
             continue;
         };
