@@ -104,6 +104,7 @@ pub fn effect_from_sql(
     };
     effect.filter = to_fields(&statement.filter);
     effect.values = to_fields(&statement.values);
+    effect.conflict_update = statement.conflict_set.as_deref().map(to_fields);
     effect.on_conflict = statement.on_conflict;
     effect.row_lock = statement.row_lock;
     effect.tally.clone_from(&statement.tally);

@@ -65,6 +65,9 @@ pub struct SqlStatement {
     pub table: Option<String>,
     pub filter: Vec<SqlColumn>,
     pub values: Vec<SqlColumn>,
+    /// `ON CONFLICT … DO UPDATE SET`'s columns, `EXCLUDED.x` standing for what the
+    /// insert gave `x`; `None` when the statement has no such part.
+    pub conflict_set: Option<Vec<SqlColumn>>,
     pub on_conflict: OnConflict,
     pub row_lock: RowLock,
     /// `BEGIN ISOLATION LEVEL SERIALIZABLE` / `SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`.
@@ -96,6 +99,7 @@ impl SqlStatement {
             table: None,
             filter: Vec::new(),
             values: Vec::new(),
+            conflict_set: None,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,
             serializable: false,
@@ -796,7 +800,57 @@ fn lower_insert(insert: &Insert, out: &mut Vec<SqlStatement>) {
             })
             .collect();
     }
+    let update_set = match &insert.on {
+        Some(OnInsert::OnConflict(c)) => match &c.action {
+            OnConflictAction::DoUpdate(update) => Some(&update.assignments[..]),
+            OnConflictAction::DoNothing => None,
+        },
+        Some(OnInsert::DuplicateKeyUpdate(assignments)) => Some(&assignments[..]),
+        _ => None,
+    };
+    if let Some(assignments) = update_set {
+        s.conflict_set = Some(conflict_set(assignments, &s.values));
+    }
     out.push(s);
+}
+
+/// `DO UPDATE SET tags = EXCLUDED.tags, count = t.count + EXCLUDED.count`: a value
+/// that is only `EXCLUDED.x` (MySQL `VALUES(x)`) is what the insert gave `x`; one
+/// that also reads the row's own columns is computed by the database.
+fn conflict_set(assignments: &[Assignment], inserted: &[SqlColumn]) -> Vec<SqlColumn> {
+    let excluded = |expr: &Expr| -> Option<String> {
+        match expr {
+            Expr::CompoundIdentifier(parts)
+                if parts.len() == 2 && parts[0].value.eq_ignore_ascii_case("excluded") =>
+            {
+                Some(parts[1].value.clone())
+            }
+            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("values") => {
+                let text = f.args.to_string();
+                Some(
+                    text.trim_matches(|c| c == '(' || c == ')')
+                        .trim()
+                        .to_string(),
+                )
+            }
+            _ => None,
+        }
+    };
+    let mut columns = set_columns(assignments, true);
+    for (column, assignment) in columns.iter_mut().zip(assignments) {
+        if let Some(source) = excluded(&assignment.value) {
+            if let Some(from) = inserted
+                .iter()
+                .find(|c| c.column.eq_ignore_ascii_case(&source))
+            {
+                *column = SqlColumn {
+                    column: column.column.clone(),
+                    ..from.clone()
+                };
+            }
+        }
+    }
+    columns
 }
 
 fn lower_update(update: &Update, out: &mut Vec<SqlStatement>) {

@@ -433,6 +433,9 @@ impl Linker<'_, '_> {
         let mut next_branch = max_branch(function) + 1;
         // The caller's `CallResult` effects to turn into the read each callee returns.
         let mut resolved: Vec<(usize, Effect)> = Vec::new();
+        // The caller's `CallResult` effects whose value the callee's reads chose
+        // (a helper that returns a free slug), with those reads as inlined here.
+        let mut chosen: Vec<(usize, Vec<usize>)> = Vec::new();
         // Effects from another file, placed at their call once the caller's reads
         // are renumbered (which tells the call's guards apart by their spans).
         let mut to_place: Vec<(usize, String, usize, Span, usize)> = Vec::new();
@@ -508,10 +511,8 @@ impl Linker<'_, '_> {
                         .collect();
                     // The call's guards are in the caller's numbering: fixed up below.
                     e.guards = call.guards.iter().cloned().chain(own_guards).collect();
-                    for field in e.filter.iter_mut().chain(e.values.iter_mut()) {
-                        for r in &mut field.value.reads {
-                            *r += offset;
-                        }
+                    for field in e.fields_mut() {
+                        field.value.remap(|r| r + offset);
                         // A value made of a parameter is made of what the call passed.
                         let passed = argument_reads(&field.value.vars, &expanded.params, call);
                         for r in passed.iter().filter_map(|r| caller_map.get(*r).copied()) {
@@ -555,6 +556,16 @@ impl Linker<'_, '_> {
                 if let (Some(result), Some(&returned)) = (call.result, expanded.returns.first()) {
                     resolved.push((result, out.effects[offset + returned].clone()));
                 }
+                if let Some(result) = call.result {
+                    let chose: Vec<usize> = expanded
+                        .returns_chosen_by
+                        .iter()
+                        .map(|r| r + offset)
+                        .collect();
+                    if !chose.is_empty() {
+                        chosen.push((result, chose));
+                    }
+                }
             }
             if let Some(effect) = function.effects.get(position) {
                 caller_map.push(out.effects.len());
@@ -579,7 +590,42 @@ impl Linker<'_, '_> {
             .iter()
             .filter_map(|&r| caller_map.get(r).copied())
             .collect();
+        out.returns_chosen_by = function
+            .returns_chosen_by
+            .iter()
+            .filter_map(|&r| caller_map.get(r).copied())
+            .collect();
+        for (result, chose) in chosen {
+            if let Some(&index) = caller_map.get(result) {
+                chosen_through_call(&mut out, &caller_map, index, &chose);
+                if function.returns.contains(&result) {
+                    out.returns_chosen_by.extend(chose);
+                }
+            }
+        }
         Ok(out)
+    }
+}
+
+/// The caller's values made of a call's result (`result`, renumbered) were
+/// chosen by the reads that chose what the callee returned: `const slug = await
+/// uniqueSlug(name)` then `create({ data: { slug } })`. The caller's own effects
+/// only, and the caller returns what they chose when it returns the result.
+fn chosen_through_call(out: &mut Function, caller_map: &[usize], result: usize, chose: &[usize]) {
+    let own: std::collections::HashSet<usize> = caller_map.iter().copied().collect();
+    for (index, effect) in out.effects.iter_mut().enumerate() {
+        if !own.contains(&index) {
+            continue;
+        }
+        for field in effect.fields_mut() {
+            if field.value.reads.contains(&result) {
+                for &r in chose {
+                    if !field.value.chosen_by.contains(&r) {
+                        field.value.chosen_by.push(r);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -688,12 +734,10 @@ fn renumber_caller_reads(out: &mut Function, function: &Function, caller_map: &[
             }
         }
         if is_own {
-            for field in effect.filter.iter_mut().chain(effect.values.iter_mut()) {
-                for r in &mut field.value.reads {
-                    if let Some(&new) = caller_map.get(*r) {
-                        *r = new;
-                    }
-                }
+            for field in effect.fields_mut() {
+                field
+                    .value
+                    .remap(|r| caller_map.get(r).copied().unwrap_or(r));
             }
         }
     }

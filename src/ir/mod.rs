@@ -171,6 +171,12 @@ impl Tally {
 pub struct Value {
     /// Reads (indexes into [`Function::effects`]) whose results flow into this value.
     pub reads: Vec<usize>,
+    /// Reads whose result, tested in a condition, chose which value this is: the
+    /// variable was assigned under an `if` or a ternary on the read, or in a loop
+    /// the read keeps going (`while (await exists(slug)) slug = next()`). The
+    /// value need not contain the read's data.
+    #[serde(default)]
+    pub chosen_by: Vec<usize>,
     /// Names of the variables the value mentions, outermost first (`input.id` → `input`).
     pub vars: Vec<String>,
     /// Computed by the database from the current row (`{ increment: 1 }`, `balance - $1`).
@@ -179,6 +185,15 @@ pub struct Value {
     pub literal: bool,
     /// The code as written, shortened, for messages.
     pub text: String,
+}
+
+impl Value {
+    /// Renumbers the reads the value refers to (effects moved or copied).
+    pub fn remap(&mut self, mut to: impl FnMut(usize) -> usize) {
+        for r in self.reads.iter_mut().chain(self.chosen_by.iter_mut()) {
+            *r = to(*r);
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +275,11 @@ pub struct Effect {
     pub filter: Vec<Field>,
     /// Columns written (`data`, `.set`, `SET`, `VALUES`).
     pub values: Vec<Field>,
+    /// What an upsert writes to the row already there (Prisma `update`, Drizzle
+    /// `onConflictDoUpdate({ set })`, `DO UPDATE SET`, Django `defaults`), when the
+    /// client tells it apart from the inserted row; `None`: the whole of `values`.
+    #[serde(default)]
+    pub conflict_update: Option<Vec<Field>>,
     /// Where the filter and the data are written as one argument (`{ id: { in: ids } }`,
     /// `data: { leads: { increment: 1 } }`), so a fix can quote them as they are.
     pub filter_code: Option<Span>,
@@ -329,6 +349,7 @@ impl Effect {
             table: None,
             filter: Vec::new(),
             values: Vec::new(),
+            conflict_update: None,
             filter_code: None,
             values_code: None,
             many: false,
@@ -380,6 +401,20 @@ impl Effect {
                 .tally
                 .as_ref()
                 .is_some_and(|t| t.kind == TallyKind::Count)
+    }
+
+    /// Every field of the effect: filter, values and an upsert's update part.
+    pub fn fields_mut(&mut self) -> impl Iterator<Item = &mut Field> {
+        self.filter
+            .iter_mut()
+            .chain(self.values.iter_mut())
+            .chain(self.conflict_update.iter_mut().flatten())
+    }
+
+    /// What the effect writes to a row already there: an upsert's update part when
+    /// known, else its values.
+    pub fn written_on_conflict(&self) -> &[Field] {
+        self.conflict_update.as_deref().unwrap_or(&self.values)
     }
 
     pub fn filter_columns(&self) -> impl Iterator<Item = &str> {
@@ -507,6 +542,10 @@ pub struct Function {
     pub params: Vec<String>,
     /// Reads whose result the function returns (`return prisma.user.findFirst(…)`).
     pub returns: Vec<usize>,
+    /// Reads that chose the value the function returns (`Value::chosen_by` of it):
+    /// a helper that looks for a free slug returns one the read decided on.
+    #[serde(default)]
+    pub returns_chosen_by: Vec<usize>,
     /// Test code (`#[test]`, `#[tokio::test]`, inside `#[cfg(test)]`, or a helper
     /// only tests call, `roles::mark_test_helpers`): it runs alone against its own
     /// database, like a seed, so the rules whose race needs two requests at once
@@ -549,6 +588,7 @@ impl Function {
             calls: Vec::new(),
             params: Vec::new(),
             returns: Vec::new(),
+            returns_chosen_by: Vec::new(),
             runs_alone: false,
             routine: false,
             internal_errors: Vec::new(),

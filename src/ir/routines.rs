@@ -194,13 +194,15 @@ impl Routines {
             for guard in &mut effect.guards {
                 guard.read = moved(guard.read);
             }
-            for field in effect.filter.iter_mut().chain(effect.values.iter_mut()) {
-                for read in &mut field.value.reads {
-                    *read = moved(*read);
-                }
+            for field in effect.fields_mut() {
+                field.value.remap(moved);
             }
         }
-        for r in &mut function.returns {
+        for r in function
+            .returns
+            .iter_mut()
+            .chain(function.returns_chosen_by.iter_mut())
+        {
             *r = moved(*r);
         }
         for call in &mut function.calls {

@@ -10,7 +10,7 @@
 use super::{help_with_code, table_name, Context, Rule};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::Remedy;
-use crate::ir::{Effect, EffectKind, Field, Function};
+use crate::ir::{Effect, EffectKind, Field, Function, OnConflict};
 
 pub struct MissingVersionCheck;
 
@@ -51,13 +51,15 @@ impl Rule for MissingVersionCheck {
 
     fn check(&self, cx: &Context, function: &Function, out: &mut Vec<Finding>) {
         for (index, write) in function.effects.iter().enumerate() {
-            if write.kind != EffectKind::Update
+            if !(write.kind == EffectKind::Update || is_upsert(write))
                 || write.filter.iter().any(|f| is_version_like(&f.column))
             {
                 continue;
             }
             if let Some((read, field)) = lost_update(cx, function, index, write) {
                 out.push(read_modify_write(cx, function, read, write, field));
+            } else if write.kind != EffectKind::Update {
+                continue;
             } else if let Some(version) = unguarded_versioned_update(cx, write) {
                 out.push(versioned_table(cx, write, &version));
             }
@@ -65,8 +67,15 @@ impl Rule for MissingVersionCheck {
     }
 }
 
+/// An insert that updates the row already there (`ON CONFLICT … DO UPDATE`, an
+/// upsert): its update part writes back like an update.
+fn is_upsert(write: &Effect) -> bool {
+    write.kind == EffectKind::Upsert
+        || (write.kind == EffectKind::Insert && write.on_conflict == OnConflict::DoUpdate)
+}
+
 /// The read a written value is computed from, when it is the same row and nothing
-/// protects it.
+/// protects it. Of an upsert, only what it writes to the row already there counts.
 fn lost_update<'f>(
     cx: &Context,
     function: &'f Function,
@@ -74,10 +83,14 @@ fn lost_update<'f>(
     write: &'f Effect,
 ) -> Option<(&'f Effect, &'f Field)> {
     let write_table = cx.table_key(write)?;
-    write
-        .values
+    let written = if is_upsert(write) {
+        write.written_on_conflict()
+    } else {
+        &write.values
+    };
+    written
         .iter()
-        .filter(|f| !f.value.atomic)
+        .filter(|f| !f.value.atomic && !f.value.literal)
         .find_map(|field| {
             field.value.reads.iter().find_map(|&r| {
                 let read = function.effects.get(r)?;
@@ -141,13 +154,26 @@ fn row_fields_named(read: &Effect, field: &Field) -> Option<Vec<String>> {
 /// The update's filter picks the row the read returned: by its result
 /// (`where: { id: card.id }`) or by the same values the read used.
 fn identifies_read_row(write: &Effect, read: &Effect, read_index: usize) -> bool {
-    write.filter.iter().any(|f| {
+    let by_filter = write.filter.iter().any(|f| {
         f.value.reads.contains(&read_index)
             || read
                 .filter
                 .iter()
                 .any(|rf| !rf.value.literal && rf.value.text == f.value.text)
-    })
+    });
+    // An upsert finds its row by the key it inserts: the read looked the row up by
+    // the same values (`where user_id = $1`, then `VALUES ($1, …) ON CONFLICT`).
+    let by_inserted_key = is_upsert(write)
+        && !read.filter.is_empty()
+        && read.filter.iter().all(|rf| {
+            rf.value.literal
+                || write.values.iter().any(|v| {
+                    crate::schema::fold_name(&v.column) == crate::schema::fold_name(&rf.column)
+                        && !rf.value.text.is_empty()
+                        && v.value.text == rf.value.text
+                })
+        });
+    by_filter || by_inserted_key
 }
 
 fn unguarded_versioned_update(cx: &Context, write: &Effect) -> Option<String> {
@@ -186,16 +212,26 @@ fn read_modify_write(
     } else {
         format!("add a `{version}` column, then test and bump it")
     };
+    let upsert = is_upsert(write);
+    let how_written = if upsert {
+        "by the upsert's update of the existing row"
+    } else {
+        "back"
+    };
     let message = format!(
-        "`{}.{column}` is written back from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
+        "`{}.{column}` is written {how_written} from `{}`, computed from `{row}` read at line {}, with no version check; a concurrent update between the read and this write is silently lost",
         write.table.as_deref().unwrap_or("?"),
         field.value.text,
         cx.line_of(read.site.start),
     );
+    let mut target = cx.target(write);
+    if upsert && target.key.is_empty() {
+        target.key = cx.target(read).key;
+    }
     let optimistic = cx.suggest(
         write,
         &Remedy::OptimisticLock {
-            target: cx.target(write),
+            target: target.clone(),
             version_column: version.clone(),
         },
     );
@@ -217,7 +253,11 @@ fn read_modify_write(
         ));
         help
     };
-    if looks_arithmetic(&field.value.text) {
+    if upsert {
+        help = format!(
+            "The upsert only decides between insert and update; the value it writes over the existing row was computed from a stale read. Insert the row if it is missing (on conflict do nothing), then update it under the version check. {help}\n\nor compute the new value from the existing row inside the upsert's update part (`col = t.col + EXCLUDED.col`, `{{ increment }}`), so the database merges it."
+        );
+    } else if looks_arithmetic(&field.value.text) {
         help.push_str(&help_with_code(
             "\n\nor, for a counter or a balance, let the database compute it:",
             &cx.suggest(

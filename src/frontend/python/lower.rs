@@ -47,6 +47,8 @@ const SINGLE_ROW: &[&str] = &[
 struct Taint {
     reads: Vec<usize>,
     fields: Vec<String>,
+    /// Reads whose tested result chose the value (`Value::chosen_by`).
+    chosen_by: Vec<usize>,
 }
 
 impl Taint {
@@ -54,6 +56,7 @@ impl Taint {
         Taint {
             reads: vec![index],
             fields: Vec::new(),
+            chosen_by: Vec::new(),
         }
     }
     fn union(&mut self, other: Taint) {
@@ -67,7 +70,24 @@ impl Taint {
                 self.fields.push(f);
             }
         }
+        self.chosen(&other.chosen_by);
     }
+    /// The value was chosen by these reads as well.
+    fn chosen(&mut self, reads: &[usize]) {
+        for &r in reads {
+            if !self.chosen_by.contains(&r) {
+                self.chosen_by.push(r);
+            }
+        }
+    }
+}
+
+/// What a loop chooses: a variable assigned in it holds a value the loop's going
+/// round decided on, and so the reads that decide that.
+#[derive(Default)]
+struct LoopChoice {
+    assigned: Vec<String>,
+    continues_on: Vec<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -188,6 +208,8 @@ struct FnLowerer<'q, 't> {
     func: Function,
     env: HashMap<String, Taint>,
     cond_guards: Vec<Guard>,
+    /// Open loops, innermost last (what each chooses).
+    loops: Vec<LoopChoice>,
     exit_guards: Vec<Guard>,
     arms: Vec<Arm>,
     next_branch: u32,
@@ -246,6 +268,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             func: Function::new(pending.name.clone(), span),
             env: HashMap::new(),
             cond_guards: Vec::new(),
+            loops: Vec::new(),
             exit_guards: Vec::new(),
             arms: Vec::new(),
             next_branch: 0,
@@ -498,6 +521,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
     }
 
     fn note_returned(&mut self, taint: &Taint) {
+        for &read in &taint.chosen_by {
+            if !self.func.returns_chosen_by.contains(&read) {
+                self.func.returns_chosen_by.push(read);
+            }
+        }
         for &read in &taint.reads {
             let kind = self.func.effects[read].kind;
             if matches!(kind, EffectKind::Read | EffectKind::CallResult)
@@ -569,10 +597,39 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 _ => {}
             }
         }
+        if exits.contains(&Some(Exit::Loop)) {
+            let reads = self.choosing_reads(&guards);
+            if let Some(frame) = self.loops.last_mut() {
+                frame.continues_on.extend(reads);
+            }
+        }
         match exits.iter().flatten().min_by_key(|e| **e == Exit::Loop) {
             Some(Exit::Function) => self.exit_guards.extend(guards),
             Some(Exit::Loop) => self.cond_guards.extend(guards),
             None => {}
+        }
+    }
+
+    /// The reads among `guards` whose result can choose a value (not a write's count).
+    fn choosing_reads(&self, guards: &[Guard]) -> Vec<usize> {
+        guards
+            .iter()
+            .map(|g| g.read)
+            .filter(|&r| {
+                matches!(
+                    self.func.effects[r].kind,
+                    EffectKind::Read | EffectKind::CallResult
+                )
+            })
+            .collect()
+    }
+
+    /// A variable gets a value: under a condition on a read, or in a loop, the
+    /// read chose it.
+    fn assigned(&mut self, name: &str, taint: &mut Taint) {
+        taint.chosen(&self.choosing_reads(&self.cond_guards));
+        if let Some(frame) = self.loops.last_mut() {
+            frame.assigned.push(name.to_string());
         }
     }
 
@@ -645,8 +702,22 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards.iter().cloned());
         self.loop_depth += 1;
+        self.loops.push(LoopChoice {
+            assigned: Vec::new(),
+            continues_on: self.choosing_reads(&guards),
+        });
         if let Some(body) = node.child_by_field_name("body") {
             self.stmt(body);
+        }
+        if let Some(mut frame) = self.loops.pop() {
+            for name in &frame.assigned {
+                if let Some(taint) = self.env.get_mut(name) {
+                    taint.chosen(&frame.continues_on);
+                }
+            }
+            if let Some(outer) = self.loops.last_mut() {
+                outer.assigned.append(&mut frame.assigned);
+            }
         }
         self.loop_depth -= 1;
         self.cond_guards.truncate(saved);
@@ -820,6 +891,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 };
                 let mut taint = self.expr(*condition);
                 let guards = self.guards_for(*condition, &taint);
+                let chosen = self.choosing_reads(&guards);
+                taint.chosen(&chosen);
                 let branch = self.new_branch();
                 let saved = self.cond_guards.len();
                 self.cond_guards.extend(guards);
@@ -954,7 +1027,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 {
                     self.scope.sessions.insert(name.clone());
                 }
-                self.env.insert(name, taint.clone());
+                let mut held = taint.clone();
+                self.assigned(&name, &mut held);
+                self.env.insert(name, held);
             }
             "attribute" => self.assign_attribute(left, node, right, taint.clone(), false),
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
@@ -971,7 +1046,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                     }
                 }
                 for name in names {
-                    self.env.insert(name, taint.clone());
+                    let mut held = taint.clone();
+                    self.assigned(&name, &mut held);
+                    self.env.insert(name, held);
                 }
             }
             _ => {
@@ -993,7 +1070,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
         match left.kind() {
             "identifier" => {
                 let name = text(left, self.src).to_string();
-                self.env.entry(name).or_default().union(taint.clone());
+                let mut held = taint.clone();
+                self.assigned(&name, &mut held);
+                self.env.entry(name).or_default().union(held);
             }
             "attribute" => self.assign_attribute(left, node, node, taint.clone(), true),
             _ => {}
@@ -1149,7 +1228,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 let client = self.client_of(draft.client);
                 let filter = self.fields(&draft.filter);
                 let values = self.fields(&draft.values);
+                let conflict_update = draft.conflict_update.as_ref().map(|d| self.fields(d));
                 let mut effect = Effect::new(draft.kind, client, span_of(node));
+                effect.conflict_update = conflict_update;
                 effect.site = span_of(draft.site);
                 effect.table = draft.table;
                 effect.filter = filter;
@@ -1438,6 +1519,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         };
         Value {
             reads: taint.reads.clone(),
+            chosen_by: taint.chosen_by.clone(),
             vars,
             atomic,
             literal,

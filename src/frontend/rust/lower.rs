@@ -58,13 +58,24 @@ pub(super) fn lower_file(
 struct Taint {
     effects: BTreeSet<usize>,
     counts: BTreeSet<usize>,
+    /// Reads whose tested result chose the value (`Value::chosen_by`).
+    chosen: BTreeSet<usize>,
 }
 
 impl Taint {
     fn add(&mut self, other: Taint) {
         self.effects.extend(other.effects);
         self.counts.extend(other.counts);
+        self.chosen.extend(other.chosen);
     }
+}
+
+/// What a loop chooses: a variable assigned in it holds a value the loop's going
+/// round decided on, and so the reads that decide that.
+#[derive(Default)]
+struct LoopChoice {
+    assigned: Vec<String>,
+    continues_on: Vec<usize>,
 }
 
 /// Where an expression sits: its value is the function's result.
@@ -129,6 +140,8 @@ struct FnCx {
     fn_depth: usize,
     loop_depths: Vec<usize>,
     in_loop: usize,
+    /// Open loops, innermost last (what each chooses).
+    loops: Vec<LoopChoice>,
     open_tx: Vec<OpenTx>,
     /// Futures bound to a variable and not awaited yet.
     pending: HashMap<String, Vec<usize>>,
@@ -162,6 +175,7 @@ impl FnCx {
             fn_depth: 0,
             loop_depths: Vec::new(),
             in_loop: 0,
+            loops: Vec::new(),
             open_tx: Vec::new(),
             pending: HashMap::new(),
             tx_begin: None,
@@ -530,7 +544,19 @@ impl<'t> Lowerer<'t> {
             .unwrap_or_default()
     }
 
-    fn taint_var(&mut self, name: &str, t: Taint, replace: bool) {
+    fn taint_var(&mut self, name: &str, mut t: Taint, replace: bool) {
+        // Assigned under a condition on a read, or in a loop: the read chose it.
+        let chosen: Vec<usize> = self
+            .cx
+            .guards
+            .iter()
+            .map(|(g, _)| g.read)
+            .filter(|&r| self.is_plain_read(r))
+            .collect();
+        t.chosen.extend(chosen);
+        if let Some(frame) = self.cx.loops.last_mut() {
+            frame.assigned.push(name.to_string());
+        }
         for s in self.cx.scopes.iter_mut().rev() {
             if let Some(v) = s.vars.get_mut(name) {
                 if replace {
@@ -649,6 +675,14 @@ impl<'t> Lowerer<'t> {
         )
     }
 
+    /// A read (or a call's value) whose result can choose a value.
+    fn is_plain_read(&self, i: usize) -> bool {
+        matches!(
+            self.cx.f.effects.get(i).map(|e| e.kind),
+            Some(EffectKind::Read | EffectKind::CallResult)
+        )
+    }
+
     fn is_readlike(&self, i: usize) -> bool {
         matches!(
             self.cx.f.effects.get(i).map(|e| e.kind),
@@ -661,6 +695,11 @@ impl<'t> Lowerer<'t> {
     fn note_returned(&mut self, t: &Taint) {
         if self.cx.fn_depth != 0 {
             return;
+        }
+        for &r in &t.chosen {
+            if !self.cx.f.returns_chosen_by.contains(&r) {
+                self.cx.f.returns_chosen_by.push(r);
+            }
         }
         for &r in &t.effects {
             let kind = self.cx.f.effects[r].kind;
@@ -782,7 +821,29 @@ impl<'t> Lowerer<'t> {
     fn in_loop_body<R>(&mut self, guards: &[Guard], f: impl FnOnce(&mut Self) -> R) -> R {
         self.cx.in_loop += 1;
         self.cx.loop_depths.push(self.cx.depth + 1);
+        let continues_on = guards
+            .iter()
+            .map(|g| g.read)
+            .filter(|&r| self.is_plain_read(r))
+            .collect();
+        self.cx.loops.push(LoopChoice {
+            assigned: Vec::new(),
+            continues_on,
+        });
         let r = self.nested(None, guards, f);
+        if let Some(mut frame) = self.cx.loops.pop() {
+            for name in &frame.assigned {
+                for s in self.cx.scopes.iter_mut().rev() {
+                    if let Some(v) = s.vars.get_mut(name) {
+                        v.chosen.extend(frame.continues_on.iter().copied());
+                        break;
+                    }
+                }
+            }
+            if let Some(outer) = self.cx.loops.last_mut() {
+                outer.assigned.append(&mut frame.assigned);
+            }
+        }
         self.cx.loop_depths.pop();
         self.cx.in_loop -= 1;
         r
@@ -790,6 +851,16 @@ impl<'t> Lowerer<'t> {
 
     /// After `if cond { return }`: everything later runs only when the condition was false.
     fn exit_guards(&mut self, guards: Vec<Guard>, exit: Exit) {
+        if exit == Exit::Loop {
+            let reads: Vec<usize> = guards
+                .iter()
+                .map(|g| g.read)
+                .filter(|&r| self.is_plain_read(r))
+                .collect();
+            if let Some(frame) = self.cx.loops.last_mut() {
+                frame.continues_on.extend(reads);
+            }
+        }
         let depth = match exit {
             Exit::Return => self.cx.fn_depth,
             Exit::Loop => self
@@ -1247,6 +1318,14 @@ impl<'t> Lowerer<'t> {
             (Some(k), None) | (None, Some(k)) => self.exit_guards(guards, k),
             _ => {}
         }
+        // `let slug = if taken { … } else { base }`: the read chose the value.
+        let chosen: Vec<usize> = c
+            .effects
+            .iter()
+            .copied()
+            .filter(|&r| self.is_plain_read(r))
+            .collect();
+        t.chosen.extend(chosen);
         t.add(c);
         t
     }
@@ -1394,6 +1473,7 @@ impl<'t> Lowerer<'t> {
                             missing = Some(Taint {
                                 effects: throws.into_iter().collect(),
                                 counts: BTreeSet::new(),
+                                chosen: BTreeSet::new(),
                             });
                         }
                         continue;
@@ -1433,6 +1513,7 @@ impl<'t> Lowerer<'t> {
                                 missing = Some(Taint {
                                     effects: reads,
                                     counts: BTreeSet::new(),
+                                    chosen: BTreeSet::new(),
                                 });
                             }
                         }
@@ -1958,8 +2039,10 @@ impl<'t> Lowerer<'t> {
 
     fn value(&self, f: &FieldSpec) -> Value {
         let mut reads = BTreeSet::new();
+        let mut chosen = BTreeSet::new();
         let mut vars = Vec::new();
         for e in &f.exprs {
+            chosen.extend(self.peek(e).chosen);
             // What a value carries from earlier effects: rows read, and the rows an
             // insert or update returned (`RETURNING id`, `get_result`), which make a
             // later write depend on that one.
@@ -1988,6 +2071,7 @@ impl<'t> Lowerer<'t> {
         };
         Value {
             reads: reads.into_iter().collect(),
+            chosen_by: chosen.into_iter().collect(),
             vars,
             atomic: f.atomic,
             literal: f.literal || (!f.exprs.is_empty() && f.exprs.iter().all(clients::is_literal)),

@@ -54,6 +54,8 @@ const NON_COLUMN_FIELDS: &[&str] = &["length", "size"];
 struct Taint {
     reads: Vec<usize>,
     fields: Vec<String>,
+    /// Reads whose tested result chose the value (`Value::chosen_by`).
+    chosen_by: Vec<usize>,
 }
 
 impl Taint {
@@ -61,6 +63,7 @@ impl Taint {
         Taint {
             reads: vec![index],
             fields: Vec::new(),
+            chosen_by: Vec::new(),
         }
     }
     fn union(&mut self, other: Taint) {
@@ -72,6 +75,15 @@ impl Taint {
         for f in other.fields {
             if !self.fields.contains(&f) {
                 self.fields.push(f);
+            }
+        }
+        self.chosen(&other.chosen_by);
+    }
+    /// The value was chosen by these reads as well.
+    fn chosen(&mut self, reads: &[usize]) {
+        for &r in reads {
+            if !self.chosen_by.contains(&r) {
+                self.chosen_by.push(r);
             }
         }
     }
@@ -86,6 +98,14 @@ enum Exit {
     Function,
     /// `continue`, `break`: the rest of the loop body is skipped.
     Loop,
+}
+
+/// What a loop chooses: a variable assigned in it holds a value the loop's
+/// continuing decided on, and so the reads that decide that.
+#[derive(Default)]
+struct LoopChoice {
+    assigned: Vec<String>,
+    continues_on: Vec<usize>,
 }
 
 struct Pending<'t> {
@@ -338,6 +358,9 @@ struct FnLowerer<'q, 't> {
     /// Open explicit transactions (`BEGIN` on a connection) by handle.
     explicit: HashMap<String, usize>,
     loop_depth: u32,
+    /// Open loops, innermost last: the variables assigned in each and the reads
+    /// that decide whether it goes round again.
+    loops: Vec<LoopChoice>,
     unique_handled: u32,
     /// The expression of the statement being lowered, when nothing awaits it.
     floating_expr: Option<usize>,
@@ -393,6 +416,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             tx_stack: Vec::new(),
             explicit: HashMap::new(),
             loop_depth: 0,
+            loops: Vec::new(),
             unique_handled: 0,
             floating_expr: None,
             returned_expr: None,
@@ -481,6 +505,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn note_returned(&mut self, taint: &Taint) {
         if self.callback_depth > 0 {
             return;
+        }
+        for &read in &taint.chosen_by {
+            if !self.func.returns_chosen_by.contains(&read) {
+                self.func.returns_chosen_by.push(read);
+            }
         }
         for &read in &taint.reads {
             let kind = self.func.effects[read].kind;
@@ -797,10 +826,42 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 _ => {}
             }
         }
+        if exits.contains(&Some(Exit::Loop)) {
+            let reads = self.choosing_reads(&guards);
+            if let Some(frame) = self.loops.last_mut() {
+                frame.continues_on.extend(reads);
+            }
+        }
         match exits.iter().flatten().min_by_key(|e| **e == Exit::Loop) {
             Some(Exit::Function) => self.exit_guards.extend(guards),
             Some(Exit::Loop) => self.cond_guards.extend(guards),
             None => {}
+        }
+    }
+
+    /// The reads among `guards` whose result can choose a value (not a write's count).
+    fn choosing_reads(&self, guards: &[Guard]) -> Vec<usize> {
+        guards
+            .iter()
+            .map(|g| g.read)
+            .filter(|&r| {
+                matches!(
+                    self.func.effects[r].kind,
+                    EffectKind::Read | EffectKind::CallResult
+                )
+            })
+            .collect()
+    }
+
+    /// Variables assigned in the loop just closed hold what its going round chose.
+    fn close_loop(&mut self, mut frame: LoopChoice) {
+        for name in &frame.assigned {
+            if let Some(taint) = self.env.get_mut(name) {
+                taint.chosen(&frame.continues_on);
+            }
+        }
+        if let Some(outer) = self.loops.last_mut() {
+            outer.assigned.append(&mut frame.assigned);
         }
     }
 
@@ -864,6 +925,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards.iter().cloned());
         self.loop_depth += 1;
+        self.loops.push(LoopChoice {
+            assigned: Vec::new(),
+            continues_on: self.choosing_reads(&guards),
+        });
         if let Some(body) = node.field("body") {
             self.stmt(body);
         }
@@ -871,7 +936,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
             .field("condition")
             .filter(|_| node.kind() == "do_statement")
         {
-            self.expr(condition);
+            // `do { slug = next() } while (await exists(slug))`.
+            let taint = self.expr(condition);
+            let guards = self.guards_for(condition, &taint);
+            let reads = self.choosing_reads(&guards);
+            if let Some(frame) = self.loops.last_mut() {
+                frame.continues_on.extend(reads);
+            }
+        }
+        if let Some(frame) = self.loops.pop() {
+            self.close_loop(frame);
         }
         self.loop_depth -= 1;
         self.cond_guards.truncate(saved);
@@ -1043,6 +1117,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
         };
         let mut taint = self.expr(condition);
         let guards = self.guards_for(condition, &taint);
+        let chosen = self.choosing_reads(&guards);
+        taint.chosen(&chosen);
         let branch = self.new_branch();
         let saved = self.cond_guards.len();
         self.cond_guards.extend(guards);
@@ -1145,6 +1221,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
         } else if let (false, Some(first)) = (augmented, names.first()) {
             self.bind_derived(first.clone(), right);
         }
+        // Assigned under a condition on a read: the read chose this value.
+        let chosen = self.choosing_reads(&self.cond_guards);
         for name in names {
             let mut value = if augmented {
                 self.env.get(&name).cloned().unwrap_or_default()
@@ -1152,6 +1230,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 Taint::default()
             };
             value.union(taint.clone());
+            value.chosen(&chosen);
+            if let Some(frame) = self.loops.last_mut() {
+                frame.assigned.push(name.clone());
+            }
             self.env.insert(name, value);
         }
         taint
@@ -1200,7 +1282,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 let unique_handled = self.chain_handles_unique(&chain);
                 let filter = self.fields(&draft.filter);
                 let values = self.fields(&draft.values);
+                let conflict_update = draft.conflict_update.as_ref().map(|d| self.fields(d));
                 let mut effect = Effect::new(draft.kind, draft.client, span_of(node));
+                effect.conflict_update = conflict_update;
                 effect.site = span_of(draft.site);
                 effect.table = draft.table;
                 effect.filter = filter;
@@ -1381,6 +1465,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         ) && named_children(node).all(|c| c.kind() != "template_substitution");
         Value {
             reads: taint.reads.clone(),
+            chosen_by: taint.chosen_by.clone(),
             vars,
             atomic,
             literal,

@@ -6,7 +6,8 @@
 //! insert a child, when the project deletes parents elsewhere. A fourth is decided
 //! by the value, not a guard: numbering (numbering.rs). An update's row count
 //! deciding an insert (update_else_insert.rs) and a checked row used up by a
-//! delete (consume_by_delete.rs) are the last two. A read locked inside its
+//! delete (consume_by_delete.rs) are two more, and a value a check chose for the
+//! column it looked up (value_choice.rs) the last. A read locked inside its
 //! transaction, a write the database decides itself (upsert, `ON CONFLICT`, a
 //! filter that re-checks the state) and a handled unique violation close the race.
 
@@ -19,6 +20,7 @@ use crate::schema::fold_name;
 mod consume_by_delete;
 mod numbering;
 mod update_else_insert;
+mod value_choice;
 
 pub struct CheckThenAct;
 
@@ -97,6 +99,7 @@ impl Rule for CheckThenAct {
         numbering::check(cx, function, &reported, out);
         update_else_insert::check(cx, function, &reported, out);
         consume_by_delete::check(cx, function, &reported, out);
+        value_choice::check(cx, function, &reported, out);
     }
 }
 

@@ -170,14 +170,21 @@ fn queryset<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Recognized<'t>> {
                 lookups(args, src, &mut filter);
                 d.values = values(args, src, &["defaults", "create_defaults"]);
                 if let Some(defaults) = keyword(args, src, "defaults") {
+                    let mut update = Vec::new();
                     for (column, value) in
                         crate::frontend::python::syntax::dict_pairs(defaults, src)
                     {
-                        d.values.push(FieldDraft {
+                        let field = FieldDraft {
                             column,
                             value: Some(value),
                             atomic: text(value, src).contains("F("),
-                        });
+                        };
+                        update.push(field.clone());
+                        d.values.push(field);
+                    }
+                    // `defaults` is what an existing row is updated with.
+                    if upsert {
+                        d.conflict_update = Some(update);
                     }
                 }
                 d.filter = filter;

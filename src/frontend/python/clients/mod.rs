@@ -24,6 +24,8 @@ pub struct EffectDraft<'t> {
     pub table: Option<String>,
     pub filter: Vec<FieldDraft<'t>>,
     pub values: Vec<FieldDraft<'t>>,
+    /// An upsert's update part, when the call spells it apart (`Effect::conflict_update`).
+    pub conflict_update: Option<Vec<FieldDraft<'t>>>,
     pub many: bool,
     pub on_conflict: OnConflict,
     pub row_lock: RowLock,
@@ -46,6 +48,7 @@ impl<'t> EffectDraft<'t> {
             table: None,
             filter: Vec::new(),
             values: Vec::new(),
+            conflict_update: None,
             many: false,
             on_conflict: OnConflict::None,
             row_lock: RowLock::None,

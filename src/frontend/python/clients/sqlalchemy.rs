@@ -252,6 +252,7 @@ struct Statement<'t> {
     table: Option<String>,
     filter: Vec<FieldDraft<'t>>,
     values: Vec<FieldDraft<'t>>,
+    conflict_update: Option<Vec<FieldDraft<'t>>>,
     on_conflict: OnConflict,
     row_lock: RowLock,
     many: bool,
@@ -265,6 +266,7 @@ impl<'t> Statement<'t> {
         draft.table = self.table;
         draft.filter = self.filter;
         draft.values = self.values;
+        draft.conflict_update = self.conflict_update;
         draft.on_conflict = self.on_conflict;
         draft.row_lock = self.row_lock;
         draft.many = self.many;
@@ -333,6 +335,7 @@ fn builder<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Statement<'t>> {
         table: None,
         filter: Vec::new(),
         values: Vec::new(),
+        conflict_update: None,
         on_conflict: OnConflict::None,
         row_lock: RowLock::None,
         many: true,
@@ -407,12 +410,26 @@ fn builder<'t>(chain: &Chain<'t>, src: &'t str) -> Option<Statement<'t>> {
                 statement.on_conflict = OnConflict::DoUpdate;
                 statement.kind = EffectKind::Upsert;
                 if let Some(set) = keyword(args, src, "set_") {
+                    let mut update = Vec::new();
                     for (column, value) in dict_pairs(set, src) {
+                        let code = text(value, src);
+                        // `excluded.tags` is what the insert gave `tags`; an
+                        // expression over `excluded` and the row is the database's.
+                        let copied = code
+                            .strip_prefix("stmt.excluded.")
+                            .or_else(|| code.strip_prefix("insert_stmt.excluded."))
+                            .or_else(|| code.split_once(".excluded.").map(|(_, c)| c))
+                            .filter(|c| c.chars().all(|ch| ch.is_alphanumeric() || ch == '_'));
                         let mut f = field(&column, value, &statement.table, src);
-                        f.atomic |= text(value, src).contains("excluded");
+                        match copied.and_then(|c| statement.values.iter().find(|v| v.column == c)) {
+                            Some(inserted) => f.value = inserted.value,
+                            None => f.atomic |= code.contains("excluded"),
+                        }
+                        update.push(f.clone());
                         statement.values.retain(|v| v.column != f.column);
                         statement.values.push(f);
                     }
+                    statement.conflict_update = Some(update);
                 }
             }
             _ => {}

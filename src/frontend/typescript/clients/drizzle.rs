@@ -204,6 +204,16 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                     "onConflictDoUpdate" | "onDuplicateKeyUpdate" => {
                         draft.kind = EffectKind::Upsert;
                         draft.on_conflict = OnConflict::DoUpdate;
+                        let set = segment.arg(0).and_then(|config| {
+                            object_properties(unwrap_expr(config), src)
+                                .into_iter()
+                                .find(|(key, _)| key == "set")
+                        });
+                        if let Some((_, data)) = set {
+                            let mut update = Vec::new();
+                            set_fields(data, table_text, src, &mut update);
+                            draft.conflict_update = Some(update);
+                        }
                     }
                     _ => {}
                 }

@@ -207,6 +207,11 @@ pub fn recognize<'t>(chain: &Chain<'t>, src: &'t str, hints: &FileHints) -> Opti
                     data_fields(data, src, &mut draft.values);
                 }
             }
+            if let Some(data) = property(args, "update", src) {
+                let mut update = Vec::new();
+                data_fields(data, src, &mut update);
+                draft.conflict_update = Some(update);
+            }
         }
         _ => {
             if let Some(data) = property(args, "data", src) {
