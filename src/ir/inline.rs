@@ -178,6 +178,7 @@ pub fn expand_file(
             if let Some(ambient) = callers_ambient_transaction(resolver, file, index) {
                 assume_ambient_transaction(&ambient, &mut out);
             }
+            out.callers_delete = callers_delete(resolver, file, index);
             out.callers_hold_lock = !callers.is_empty()
                 && callers
                     .iter()
@@ -186,6 +187,44 @@ pub fn expand_file(
         })
         .collect();
     Expanded { functions, stopped }
+}
+
+/// The tables every caller of the function deletes before calling it: in its
+/// own statements, or in a function it called earlier (one level down).
+fn callers_delete(resolver: &dyn Resolve, file: usize, index: usize) -> Vec<String> {
+    let mut common: Option<Vec<String>> = None;
+    for (caller_file, caller_index, call_index) in resolver.caller_sites(file, index) {
+        let caller = resolver.function(caller_file, caller_index);
+        let Some(call) = caller.calls.get(call_index) else {
+            return Vec::new();
+        };
+        let mut deleted: Vec<String> = Vec::new();
+        let mut note = |effects: &[Effect]| {
+            for e in effects.iter().filter(|e| e.kind == EffectKind::Delete) {
+                if let Some(t) = &e.table {
+                    if !deleted.contains(t) {
+                        deleted.push(t.clone());
+                    }
+                }
+            }
+        };
+        note(&caller.effects[..call.position.min(caller.effects.len())]);
+        for earlier in &caller.calls[..call_index] {
+            if earlier.position > call.position {
+                continue;
+            }
+            if let Some((f, i)) = resolver.resolve(caller_file, earlier) {
+                if (f, i) != (file, index) {
+                    note(&resolver.function(f, i).effects);
+                }
+            }
+        }
+        common = Some(match common {
+            None => deleted,
+            Some(before) => before.into_iter().filter(|t| deleted.contains(t)).collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
 
 /// A helper that takes the transaction handle as a parameter (`debit(tx, …)`), when

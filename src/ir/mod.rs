@@ -529,6 +529,11 @@ pub struct Function {
     /// holds a transaction.
     #[serde(default)]
     pub constructions: Vec<Construction>,
+    /// Tables (as the callers' code names them) that every caller in the project
+    /// deletes before it calls this function, itself or through a function it
+    /// called earlier. Set by the project stage.
+    #[serde(default)]
+    pub callers_delete: Vec<String>,
 }
 
 /// A struct literal: the paths its type may be (as calls' `qualified`), and each
@@ -555,6 +560,7 @@ impl Function {
             transaction_callbacks: Vec::new(),
             callers_hold_lock: false,
             constructions: Vec::new(),
+            callers_delete: Vec::new(),
         }
     }
 
