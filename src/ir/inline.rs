@@ -189,6 +189,25 @@ pub fn expand_file(
     Expanded { functions, stopped }
 }
 
+/// A call whose callee is named for removing things (`delete_all_by_cipher`,
+/// `removeDeployments`, `Folder::purge`).
+fn names_a_cleanup(call: &LocalCall) -> bool {
+    let name = call
+        .qualified
+        .first()
+        .map_or(call.callee.as_str(), String::as_str);
+    let last = name
+        .rsplit(['.', ':'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    [
+        "delete", "remove", "purge", "clear", "destroy", "drop", "wipe",
+    ]
+    .iter()
+    .any(|verb| last.starts_with(verb))
+}
+
 /// The tables every caller of the function deletes before calling it: in its
 /// own statements, or in a function it called earlier (one level down).
 fn callers_delete(resolver: &dyn Resolve, file: usize, index: usize) -> Vec<String> {
@@ -547,6 +566,13 @@ impl Linker<'_, '_> {
                         .collect();
                     // The call's guards are in the caller's numbering: fixed up below.
                     e.guards = call.guards.iter().cloned().chain(own_guards).collect();
+                    e.in_loop |= call.in_loop;
+                    // A helper's timer is a wait where the helper is called
+                    // (`await pause(500)`), wherever the helper is written.
+                    if e.kind == EffectKind::Sleep && !foreign {
+                        e.span = call.span;
+                        e.site = call.span;
+                    }
                     for field in e.filter.iter_mut().chain(e.values.iter_mut()) {
                         for r in &mut field.value.reads {
                             *r += offset;
@@ -605,6 +631,17 @@ impl Linker<'_, '_> {
             run_in_wrapper_transaction(&mut out, &provenance, call, callback, &wrapper);
         }
         renumber_caller_reads(&mut out, function, &caller_map);
+        out.cleanup_calls = function
+            .calls
+            .iter()
+            .filter(|c| names_a_cleanup(c))
+            .map(|c| {
+                caller_map
+                    .get(c.position)
+                    .copied()
+                    .unwrap_or(out.effects.len())
+            })
+            .collect();
         for (index, name, target_file, at, kept) in to_place {
             place_at_call(&mut out.effects[index], &name, target_file, at, kept);
         }

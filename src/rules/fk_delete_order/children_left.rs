@@ -35,7 +35,8 @@ pub(super) fn check(cx: &Context, function: &Function, reported: &[Span], out: &
         };
         let left = children_left(cx, function, index, parent_table);
         if !left.is_empty() {
-            out.push(finding(cx, parent, parent_table, &left));
+            let cleans_up = cleans_up_children(cx, function, index, parent_table);
+            out.push(finding(cx, parent, parent_table, &left, cleans_up));
         }
     }
 }
@@ -58,7 +59,9 @@ pub(super) fn left_of(cx: &Context, function: &Function, delete: &Effect) -> Vec
 /// The schema's table of the delete at `index`, when this shape may speak of it.
 fn deleted_table<'s>(cx: &Context<'s>, function: &Function, index: usize) -> Option<&'s Table> {
     let parent = &function.effects[index];
-    if parent.kind != EffectKind::Delete || parent.client == Client::Django {
+    // The ORM's own delete of a loaded object applies the model's relationship
+    // rules first (Django's `on_delete`, SQLAlchemy's cascades or nulling).
+    if parent.kind != EffectKind::Delete || parent.client == Client::Django || parent.unit_of_work {
         return None;
     }
     let parent_table = cx.schema.table(parent.table.as_deref()?)?;
@@ -67,10 +70,12 @@ fn deleted_table<'s>(cx: &Context<'s>, function: &Function, index: usize) -> Opt
     if parent_table.emulated_relations && parent.client != Client::Prisma {
         return None;
     }
-    // A delete the model cannot name comes earlier: it may be the children's.
+    // A delete the model cannot name comes earlier, or a call of the project's
+    // named for removing things: it may be the children's.
     let unknown_delete_before = function.effects[..index]
         .iter()
-        .any(|e| e.kind == EffectKind::Delete && e.table.is_none());
+        .any(|e| e.kind == EffectKind::Delete && e.table.is_none())
+        || function.cleanup_calls.iter().any(|&at| at <= index);
     (!unknown_delete_before).then_some(parent_table)
 }
 
@@ -122,7 +127,30 @@ fn children_left<'s>(
     left
 }
 
-fn finding(cx: &Context, parent: &Effect, parent_table: &Table, left: &[Child]) -> Finding {
+/// The function deletes some other child of the parent before it (seed 000's
+/// cleanup that misses one table), rather than deleting the parent alone, which
+/// is as often a lookup row whose referencing rows should stop the delete.
+fn cleans_up_children(cx: &Context, function: &Function, index: usize, parent: &Table) -> bool {
+    function.effects[..index].iter().any(|e| {
+        e.kind == EffectKind::Delete
+            && e.table.as_deref().is_some_and(|t| {
+                cx.schema.table_key(t) != parent.name
+                    && cx
+                        .schema
+                        .foreign_keys_between(t, &parent.name)
+                        .next()
+                        .is_some()
+            })
+    })
+}
+
+fn finding(
+    cx: &Context,
+    parent: &Effect,
+    parent_table: &Table,
+    left: &[Child],
+    cleans_up: bool,
+) -> Finding {
     let names: Vec<String> = left
         .iter()
         .map(|c| format!("`{}`", code_name(parent, parent_table, c.table)))
@@ -178,9 +206,14 @@ fn finding(cx: &Context, parent: &Effect, parent_table: &Table, left: &[Child]) 
             "nothing in the project inserts {} rows, so the parent may never have any",
             join_words(&names)
         ))
+    } else if !cleans_up {
+        Confidence::low(format!(
+            "the parent is deleted alone: the referencing {} rows may be meant to stop the delete (a lookup row still in use)",
+            join_words(&names)
+        ))
     } else {
         Confidence::medium(format!(
-            "the project inserts {} rows; the delete fails (and rolls back) for every parent that has one",
+            "the function deletes other children of the parent first but not {}, which the project inserts; the delete fails (and rolls back) for every parent that has one",
             join_words(&names)
         ))
     };
