@@ -92,7 +92,17 @@ fn polled_read(function: &Function, index: usize) -> Option<&Effect> {
     }
     sleep.guards.iter().find_map(|g| {
         let read = function.effects.get(g.read)?;
-        if read.kind != EffectKind::Read || read.table.is_none() {
+        // One row picked by a key, waited for until it exists: a worker's idle
+        // loop over all rows, or a wait for a status someone sets (an approval),
+        // is a design, not a race with a commit.
+        if read.kind != EffectKind::Read || read.table.is_none() || read.filter.is_empty() {
+            return None;
+        }
+        let inspects_fields = sleep
+            .guards
+            .iter()
+            .any(|other| other.read == g.read && !other.fields.is_empty());
+        if inspects_fields {
             return None;
         }
         let reread = read.in_loop
