@@ -526,6 +526,7 @@ pub(crate) fn check_file(run: &RuleRun, index: usize) -> (Vec<Diagnostic>, Vec<R
         source,
         log_tables: &config.non_atomic_writes.log_tables,
         database,
+        runs_alone: project.files[index].role.runs_alone(),
         statement_parses: std::cell::Cell::new(crate::rules::statement_parses_for(
             source.text.len(),
         )),

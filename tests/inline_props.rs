@@ -429,6 +429,7 @@ fn lint_model(model: &FileModel, text: &str, path: &str) {
         source: &source,
         log_tables: &[],
         database: Default::default(),
+        runs_alone: false,
         statement_parses: std::cell::Cell::new(racelint::rules::statement_parses_for(text.len())),
     };
     for f in &expanded.functions {

@@ -178,6 +178,7 @@ pub fn expand_file(
             if let Some(ambient) = callers_ambient_transaction(resolver, file, index) {
                 assume_ambient_transaction(&ambient, &mut out);
             }
+            out.callers_delete = callers_delete(resolver, file, index);
             out.callers_hold_lock = !callers.is_empty()
                 && callers
                     .iter()
@@ -186,6 +187,63 @@ pub fn expand_file(
         })
         .collect();
     Expanded { functions, stopped }
+}
+
+/// A call whose callee is named for removing things (`delete_all_by_cipher`,
+/// `removeDeployments`, `Folder::purge`).
+fn names_a_cleanup(call: &LocalCall) -> bool {
+    let name = call
+        .qualified
+        .first()
+        .map_or(call.callee.as_str(), String::as_str);
+    let last = name
+        .rsplit(['.', ':'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    [
+        "delete", "remove", "purge", "clear", "destroy", "drop", "wipe",
+    ]
+    .iter()
+    .any(|verb| last.starts_with(verb))
+}
+
+/// The tables every caller of the function deletes before calling it: in its
+/// own statements, or in a function it called earlier (one level down).
+fn callers_delete(resolver: &dyn Resolve, file: usize, index: usize) -> Vec<String> {
+    let mut common: Option<Vec<String>> = None;
+    for (caller_file, caller_index, call_index) in resolver.caller_sites(file, index) {
+        let caller = resolver.function(caller_file, caller_index);
+        let Some(call) = caller.calls.get(call_index) else {
+            return Vec::new();
+        };
+        let mut deleted: Vec<String> = Vec::new();
+        let mut note = |effects: &[Effect]| {
+            for e in effects.iter().filter(|e| e.kind == EffectKind::Delete) {
+                if let Some(t) = &e.table {
+                    if !deleted.contains(t) {
+                        deleted.push(t.clone());
+                    }
+                }
+            }
+        };
+        note(&caller.effects[..call.position.min(caller.effects.len())]);
+        for earlier in &caller.calls[..call_index] {
+            if earlier.position > call.position {
+                continue;
+            }
+            if let Some((f, i)) = resolver.resolve(caller_file, earlier) {
+                if (f, i) != (file, index) {
+                    note(&resolver.function(f, i).effects);
+                }
+            }
+        }
+        common = Some(match common {
+            None => deleted,
+            Some(before) => before.into_iter().filter(|t| deleted.contains(t)).collect(),
+        });
+    }
+    common.unwrap_or_default()
 }
 
 /// A helper that takes the transaction handle as a parameter (`debit(tx, …)`), when
@@ -511,6 +569,13 @@ impl Linker<'_, '_> {
                         .collect();
                     // The call's guards are in the caller's numbering: fixed up below.
                     e.guards = call.guards.iter().cloned().chain(own_guards).collect();
+                    e.in_loop |= call.in_loop;
+                    // A helper's timer is a wait where the helper is called
+                    // (`await pause(500)`), wherever the helper is written.
+                    if e.kind == EffectKind::Sleep && !foreign {
+                        e.span = call.span;
+                        e.site = call.span;
+                    }
                     for field in e.fields_mut() {
                         field.value.remap(|r| r + offset);
                         // A value made of a parameter is made of what the call passed.
@@ -577,6 +642,17 @@ impl Linker<'_, '_> {
             run_in_wrapper_transaction(&mut out, &provenance, call, callback, &wrapper);
         }
         renumber_caller_reads(&mut out, function, &caller_map);
+        out.cleanup_calls = function
+            .calls
+            .iter()
+            .filter(|c| names_a_cleanup(c))
+            .map(|c| {
+                caller_map
+                    .get(c.position)
+                    .copied()
+                    .unwrap_or(out.effects.len())
+            })
+            .collect();
         for (index, name, target_file, at, kept) in to_place {
             place_at_call(&mut out.effects[index], &name, target_file, at, kept);
         }

@@ -329,6 +329,11 @@ pub struct Effect {
     /// lowercased; `routines::resolve` adds the effects of those that are the
     /// project's SQL functions.
     pub routines: Vec<String>,
+    /// The write goes through the ORM's unit of work for one loaded object
+    /// (SQLAlchemy's `session.delete(obj)`): the ORM applies the model's
+    /// relationship rules (cascades, nulling the children's key) before it.
+    #[serde(default)]
+    pub unit_of_work: bool,
 }
 
 /// The statement in another file an effect linked into a caller stands for.
@@ -372,6 +377,7 @@ impl Effect {
             site: span,
             origin: None,
             routines: Vec::new(),
+            unit_of_work: false,
         }
     }
 
@@ -503,6 +509,9 @@ pub struct LocalCall {
     /// (`withTransaction(ctx, async (tx) => { … })`): a callee that runs that
     /// argument inside a transaction puts them in it when linked.
     pub callbacks: Vec<CallbackArgument>,
+    /// The call is inside a loop body: so is everything the callee does.
+    #[serde(default)]
+    pub in_loop: bool,
 }
 
 /// A function literal passed to a call and lowered inline into the caller.
@@ -568,6 +577,17 @@ pub struct Function {
     /// holds a transaction.
     #[serde(default)]
     pub constructions: Vec<Construction>,
+    /// Tables (as the callers' code names them) that every caller in the project
+    /// deletes before it calls this function, itself or through a function it
+    /// called earlier. Set by the project stage.
+    #[serde(default)]
+    pub callers_delete: Vec<String>,
+    /// Where the function calls one of its project's functions named for removing
+    /// things (`delete_all_by_user`, `removeMembers`), as the index into `effects`
+    /// the call comes before. Set when linking, whether or not the callee's own
+    /// effects could be seen (a macro body, an unresolved method).
+    #[serde(default)]
+    pub cleanup_calls: Vec<usize>,
 }
 
 /// A struct literal: the paths its type may be (as calls' `qualified`), and each
@@ -595,6 +615,8 @@ impl Function {
             transaction_callbacks: Vec::new(),
             callers_hold_lock: false,
             constructions: Vec::new(),
+            callers_delete: Vec::new(),
+            cleanup_calls: Vec::new(),
         }
     }
 

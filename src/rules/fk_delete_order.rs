@@ -1,14 +1,18 @@
 //! fk-delete-order: a parent table is deleted before a child table whose foreign
 //! key references it without `ON DELETE CASCADE`/`SET NULL`, so the parent delete
 //! violates the constraint (seed 000: designs deleted before the traces pointing
-//! at them, `P2003`). Needs the schema: without a known foreign key and a known
-//! ON DELETE action it says nothing rather than guess.
+//! at them, `P2003`); and (children_left.rs) a parent deleted while its
+//! restricting children are deleted nowhere before it. Needs the schema: without
+//! a known foreign key and a known ON DELETE action it says nothing rather than
+//! guess.
 
-use super::{table_name, Context, Rule};
+use super::{join_words, table_name, Context, Rule};
 use crate::diagnostic::{Confidence, Finding, Related, RuleMeta, Severity};
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{may_both_run, Effect, EffectKind, Function};
 use crate::schema::{ForeignKey, OnDelete};
+
+mod children_left;
 
 pub struct FkDeleteOrder;
 
@@ -32,6 +36,7 @@ impl Rule for FkDeleteOrder {
             .iter()
             .filter(|e| e.kind == EffectKind::Delete && e.table.is_some())
             .collect();
+        let mut reported = Vec::new();
         for (j, child) in deletes.iter().enumerate() {
             let violated = deletes[..j].iter().find_map(|parent| {
                 if !may_both_run(parent, child) {
@@ -45,8 +50,11 @@ impl Rule for FkDeleteOrder {
             });
             if let Some((parent, fk)) = violated {
                 out.push(finding(cx, function, &deletes, parent, child, fk));
+                reported.push(child.span);
             }
         }
+        // One report per delete: a child deleted after its parent is this shape's.
+        children_left::check(cx, function, &reported, out);
     }
 }
 
@@ -121,6 +129,23 @@ fn finding(
         fk.source,
     );
     let code = cx.suggest(child, &Remedy::DeleteOrder { targets });
+    // Moving the child up would leave its own children in the way: the order is
+    // still wrong after the move, so it is no fix.
+    let grandchildren = children_left::left_of(cx, function, child);
+    let advice = if grandchildren.is_empty() {
+        advice
+    } else {
+        format!(
+            "{advice} {} rows still reference {} too and are deleted nowhere: delete them before it.",
+            join_words(&grandchildren),
+            table_name(child)
+        )
+    };
+    let fix = if grandchildren.is_empty() {
+        cx.move_above_fix(function, parent, child)
+    } else {
+        None
+    };
     Finding {
         rule: META.id,
         severity: META.severity,
@@ -135,7 +160,7 @@ fn finding(
             span: parent.site,
             message: format!("{} is deleted first, here", table_name(parent)),
         }],
-        fix: cx.move_above_fix(function, parent, child),
+        fix,
         confidence: Confidence::high(format!(
             "the order fails whenever a {} row references the deleted row",
             table_name(child)

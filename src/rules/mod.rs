@@ -62,6 +62,9 @@ pub struct ProjectFacts {
     /// Table keys whose version column some update bumps (`version: { increment: 1 }`,
     /// `version = version + 1`): the project uses it for optimistic locking.
     pub bumped_versions: std::collections::BTreeSet<String>,
+    /// Table keys production code inserts into, with one place that does it
+    /// (`path:line`): where a child table's rows come from.
+    pub inserted_tables: BTreeMap<String, String>,
 }
 
 impl ProjectFacts {
@@ -87,6 +90,14 @@ impl ProjectFacts {
                         self.bumped_versions.insert(schema.table_key(table));
                     }
                 }
+                if matches!(effect.kind, EffectKind::Insert | EffectKind::Upsert) {
+                    if let Some(table) = &effect.table {
+                        let key = schema.table_key(table);
+                        self.inserted_tables
+                            .entry(key)
+                            .or_insert_with(|| place(effect));
+                    }
+                }
                 if effect.kind == EffectKind::Delete {
                     if let Some(table) = &effect.table {
                         let key = schema.table_key(table);
@@ -104,6 +115,9 @@ impl ProjectFacts {
     pub fn merge(&mut self, other: ProjectFacts) {
         for (table, place) in other.deleted_tables {
             self.deleted_tables.entry(table).or_insert(place);
+        }
+        for (table, place) in other.inserted_tables {
+            self.inserted_tables.entry(table).or_insert(place);
         }
         self.routines.merge(other.routines);
         self.deleted_by_requests.extend(other.deleted_by_requests);
@@ -194,6 +208,9 @@ pub struct Context<'a> {
     /// The database the file's package runs on, for tables whose schema source
     /// does not say (`[schema] database`, else `Schemas::database_for`).
     pub database: crate::schema::dialect::Dialect,
+    /// The file runs alone (a test, a seed, a script, a migration): nothing else
+    /// runs against its database, and what fails there fails in front of its author.
+    pub runs_alone: bool,
     /// How many edit fixes may still re-parse the file to find their statements:
     /// each parse costs the whole file, so a file with thousands of findings gets
     /// help text beyond the first ones instead of quadratic work.

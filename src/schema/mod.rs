@@ -105,6 +105,14 @@ impl ForeignKey {
     pub fn blocks_parent_delete(&self) -> bool {
         self.on_delete_known && !self.on_delete.handles_children()
     }
+
+    /// The source wrote `RESTRICT` itself, asking the database to refuse deleting a
+    /// parent that still has children, on purpose (SQL's default is NO ACTION).
+    /// Prisma's default for a required relation is `Restrict`, and its schema does
+    /// not say which was written, so a Prisma relation never counts.
+    pub fn declares_restrict(&self) -> bool {
+        self.on_delete == OnDelete::Restrict && !self.source.contains(".prisma:")
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -1639,6 +1639,17 @@ impl<'t> Lowerer<'t> {
                     self.cx.detached -= 1;
                 }
                 let qualified = self.path_candidates(&c.func);
+                if clients::is_sleep(&fname, &qualified) {
+                    let span = self.span_of(r);
+                    let mut eff = Effect::new(EffectKind::Sleep, crate::ir::Client::Runtime, span);
+                    eff.site = self.span(c.func.span());
+                    eff.enclosing_transaction = self.enclosing_tx(None);
+                    eff.guards = self.current_guards();
+                    eff.arms = self.cx.arms.clone();
+                    eff.in_loop = self.cx.in_loop > 0;
+                    self.cx.f.effects.push(eff);
+                    return t;
+                }
                 if let Some(callee) = self.local_fn(&fname) {
                     let span = self.span_of(r);
                     let result = self.record_call(callee, qualified, span, c.args.iter());
@@ -1835,6 +1846,7 @@ impl<'t> Lowerer<'t> {
             arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
+            in_loop: self.cx.in_loop > 0,
         });
         transaction
     }

@@ -170,6 +170,7 @@ impl<'t> FnLowerer<'_, 't> {
             arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
+            in_loop: self.loop_depth > 0,
         });
         Some(self.func.calls.len() - 1)
     }

@@ -129,6 +129,7 @@ impl<'t> FnLowerer<'_, 't> {
         effect.table = origin.table;
         effect.filter = vec![key];
         effect.handle = handle;
+        effect.unit_of_work = true;
         Taint::read(self.push_effect(effect, call))
     }
 

@@ -666,3 +666,19 @@ pub(crate) fn borrowed(handle: &str) -> String {
         format!("&{handle}")
     }
 }
+
+/// The runtime's sleeps, by path: a call to one is a fixed wait, not database work.
+const SLEEPS: &[&str] = &[
+    "tokio::time::sleep",
+    "std::thread::sleep",
+    "async_std::task::sleep",
+    "actix_rt::time::sleep",
+    "smol::Timer::after",
+];
+
+/// `tokio::time::sleep(d)`, `time::sleep(d)` or `sleep(d)` through a `use`, `thread::sleep`.
+pub fn is_sleep(written: &str, qualified: &[String]) -> bool {
+    SLEEPS.contains(&written)
+        || qualified.iter().any(|q| SLEEPS.contains(&q.as_str()))
+        || matches!(written, "thread::sleep" | "time::sleep")
+}

@@ -21,6 +21,9 @@ const SLEEPS: &[&str] = &[
     "timers.setTimeout",
 ];
 
+/// Methods that pause when called with one duration on a helpers object.
+const MEMBER_SLEEPS: &[&str] = &["sleep", "delay"];
+
 /// Constructors of in-process locks.
 const LOCK_TYPES: &[&str] = &["Mutex", "Semaphore", "AsyncLock", "Lock", "ReadWriteLock"];
 
@@ -108,10 +111,19 @@ pub fn sleep_site<'t>(chain: &Chain<'t>, src: &str) -> Option<Node<'t>> {
         [member] => format!("{}.{}", text(chain.root, src), member.name),
         _ => return None,
     };
-    if !SLEEPS.contains(&callee.as_str()) {
+    let call = chain.segments.last()?;
+    // `Utils.sleep(500)`, `helpers.delay(ms)`: a library's sleep on an object of
+    // helpers. `this.sleep(ms)` is the class's own method, linked in by its body.
+    let member_sleep = chain.segments.len() == 1
+        && !call.name.is_empty()
+        && MEMBER_SLEEPS.contains(&call.name)
+        && !text(chain.root, src).starts_with("this")
+        && call
+            .args
+            .is_some_and(|a| super::super::syntax::arguments(a).len() == 1);
+    if !SLEEPS.contains(&callee.as_str()) && !member_sleep {
         return None;
     }
-    let call = chain.segments.last()?;
     // `setTimeout(() => work(), 0)` schedules work; it does not wait for anything.
     let first_arg = call.arg(0)?;
     if super::super::syntax::is_function(first_arg) {
