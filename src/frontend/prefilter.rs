@@ -157,7 +157,54 @@ impl Prefilter {
             || reexports(language, text)
             || awaits_project_code(language, text)
             || imports_own_package(language, text)
+            || constructs_imported_class(language, text)
     }
+}
+
+/// A module that builds an object of a class it imports (`new
+/// OrderRepository(prisma)`, `OrderRepository(session)`): what it fills the
+/// object's fields with decides whether the class's methods run in a
+/// transaction (`project/fields.rs`), database vocabulary or not.
+fn constructs_imported_class(language: Language, text: &str) -> bool {
+    let python = match language {
+        Language::TypeScript(_) => false,
+        Language::Python => true,
+        _ => return false,
+    };
+    // One pass over the names: those an import list may name (after `import`,
+    // `,`, `{`, `(`), and the classes built (after `new`, or called in Python).
+    let mut listed = std::collections::HashSet::new();
+    let mut built = Vec::new();
+    let mut previous = "";
+    let mut last_punct = ' ';
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c.is_alphanumeric() || c == '_' || c == '$' {
+            let mut end = at + c.len_utf8();
+            while let Some(&(i, d)) = chars.peek() {
+                if !(d.is_alphanumeric() || d == '_' || d == '$') {
+                    break;
+                }
+                end = i + d.len_utf8();
+                chars.next();
+            }
+            let name = &text[at..end];
+            let class = name.starts_with(|c: char| c.is_ascii_uppercase());
+            if class && (previous == "import" || matches!(last_punct, ',' | '{' | '(')) {
+                listed.insert(name);
+            }
+            let called = text[end..].starts_with('(');
+            if class && ((!python && previous == "new") || (python && called)) {
+                built.push(name);
+            }
+            previous = name;
+            last_punct = ' ';
+        } else if !c.is_whitespace() {
+            previous = "";
+            last_punct = c;
+        }
+    }
+    built.iter().any(|name| listed.contains(name))
 }
 
 /// A Python module that imports from its own package (`from .users import
@@ -220,6 +267,17 @@ mod tests {
     }
 
     const TS: Language = Language::TypeScript(Dialect::TypeScript);
+
+    #[test]
+    fn a_module_building_an_imported_class_is_read() {
+        let p = Prefilter::new(&[]);
+        let ts = "import { prisma } from \"../db\";\nimport { OrderRepository } from \"../orders\";\nconst orders = new OrderRepository(prisma);\n";
+        assert!(p.admits(TS, ts));
+        assert!(!p.admits(TS, "const started = new Date();\n"));
+        let py = "from app.repositories import OrderRepository\n\ndef make(db):\n    return OrderRepository(db)\n";
+        assert!(p.admits(Language::Python, py));
+        assert!(!p.admits(Language::Python, "import math\n\nprint(math.floor(2.5))\n"));
+    }
 
     #[test]
     fn files_without_database_vocabulary_are_turned_away() {

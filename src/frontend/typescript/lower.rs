@@ -18,8 +18,9 @@ use super::syntax::{self, named_children, text, unwrap_expr, Chain};
 use crate::frontend::sql;
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{
-    inline, Arm, CallbackArgument, Client, Completion, Effect, EffectKind, Field, FileModel,
-    Function, Guard, LocalCall, Span, Transaction, TransactionCallback, TransactionStyle, Value,
+    inline, Arm, CallbackArgument, Client, Completion, Construction, Effect, EffectKind, Field,
+    FileModel, Function, Guard, LocalCall, Span, Transaction, TransactionCallback,
+    TransactionStyle, Value,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
@@ -134,6 +135,7 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
         if !function.effects.is_empty()
             || !function.calls.is_empty()
             || !function.transaction_callbacks.is_empty()
+            || !function.constructions.is_empty()
         {
             functions.push(function);
         }
@@ -222,6 +224,18 @@ fn declared_class(node: Node, src: &str) -> Option<String> {
     (ty.kind() == "type_identifier").then(|| text(ty, src).to_string())
 }
 
+/// A constructor parameter that is also a field of the class
+/// (`constructor(private readonly tx: Prisma.TransactionClient)`).
+fn is_parameter_property(param: Node) -> bool {
+    named_children(param)
+        .any(|c| matches!(c.kind(), "accessibility_modifier" | "override_modifier"))
+        || {
+            let mut cursor = param.walk();
+            let readonly = param.children(&mut cursor).any(|c| c.kind() == "readonly");
+            readonly
+        }
+}
+
 fn collect_local_names(root: Node, src: &str, out: &mut Names) {
     // One cursor pass over the tree: no recursion, however deep the file nests.
     let mut cursor = root.walk();
@@ -252,13 +266,7 @@ fn collect_local_names(root: Node, src: &str, out: &mut Names) {
                 }
             }
             "required_parameter" | "optional_parameter" => {
-                let injected = named_children(node)
-                    .any(|c| matches!(c.kind(), "accessibility_modifier" | "override_modifier"))
-                    || {
-                        let mut cursor = node.walk();
-                        let readonly = node.children(&mut cursor).any(|c| c.kind() == "readonly");
-                        readonly
-                    };
+                let injected = is_parameter_property(node);
                 let name = node.field("pattern").filter(|p| p.kind() == "identifier");
                 if let (true, Some(name), Some(ty)) = (injected, name, declared_class(node, src)) {
                     out.field_types.insert(text(name, src).to_string(), ty);
@@ -429,6 +437,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 self.func.params.push(name.to_string());
                 if !name.is_empty() {
                     self.transaction_parameter(param, name);
+                    if is_parameter_property(param) {
+                        self.record_field_fill(name.to_string(), name.to_string());
+                    }
                 }
             }
         } else if let Some(param) = node.field("parameter") {
@@ -619,6 +630,18 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 "public_field_definition" => {
                     let name = member.field("name").map(|n| text(n, self.src).to_string());
                     if let Some(value) = member.field("value") {
+                        if let (false, Some(class), Some(field)) =
+                            (syntax::is_function(value), &class_name, &name)
+                        {
+                            // `private db = prisma`: a value the field holds until
+                            // some code sets it.
+                            let code = text(value, self.src).to_string();
+                            let tx = self.transaction_for(&code);
+                            self.func.constructions.push(Construction {
+                                ty: vec![class.clone()],
+                                fields: vec![(field.clone(), code, tx)],
+                            });
+                        }
                         if syntax::is_function(value) {
                             let name = match (&class_name, name) {
                                 (Some(c), Some(n)) => Some(format!("{c}.{n}")),
@@ -990,6 +1013,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 Taint::default()
             }
             "new_expression" => {
+                self.record_construction_call(node);
                 // `new Promise((resolve) => …)` runs its executor now.
                 let mut taint = Taint::default();
                 if let Some(args) = node.field("arguments") {
@@ -1091,6 +1115,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let effects_before = self.func.effects.len();
         let taint = self.expr(right);
         let augmented = node.kind() == "augmented_assignment_expression";
+        // `this.tx = tx`: what fills the object's field.
+        let this_field = left
+            .field("object")
+            .filter(|o| o.kind() == "this" && left.kind() == "member_expression")
+            .and_then(|_| left.field("property"));
+        if let (false, Some(prop)) = (augmented, this_field) {
+            let (field, code) = (text(prop, self.src), text(unwrap_expr(right), self.src));
+            self.record_field_fill(field.to_string(), code.to_string());
+        }
         let mut names = Vec::new();
         match left.kind() {
             "identifier" => names.push(text(left, self.src).to_string()),
@@ -1778,6 +1811,62 @@ impl<'q, 't> FnLowerer<'q, 't> {
         } else {
             format!("<callback of {callee}.{last}() at line {line}>")
         }
+    }
+
+    /// `this.tx = tx` in a method of a class (or a parameter property of its
+    /// constructor): what fills the field, for the project stage.
+    fn record_field_fill(&mut self, field: String, code: String) {
+        let Some((class, _)) = self.func.name.rsplit_once('.') else {
+            return;
+        };
+        let ty = vec![class.to_string()];
+        let tx = self.transaction_for(&code);
+        self.func.constructions.push(Construction {
+            ty,
+            fields: vec![(field, code, tx)],
+        });
+    }
+
+    /// `new OrderRepository(tx)` of a class of the project: a call of its
+    /// constructor, which the project stage resolves like any other.
+    fn record_construction_call(&mut self, node: Node<'t>) {
+        let Some(class) = node
+            .field("constructor")
+            .filter(|c| c.kind() == "identifier")
+            .map(|c| text(c, self.src))
+        else {
+            return;
+        };
+        if !self.names.callable.contains(class) {
+            return;
+        }
+        let args: Vec<String> = node
+            .field("arguments")
+            .map(|a| {
+                syntax::arguments(a)
+                    .into_iter()
+                    .map(|n| text(n, self.src).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
+            args.iter()
+                .find_map(|a| self.explicit.get(a.as_str()).copied())
+        });
+        self.func.calls.push(LocalCall {
+            callee: format!("{class}.constructor"),
+            qualified: Vec::new(),
+            span: span_of(node),
+            transaction,
+            arms: self.arms.clone(),
+            guards: self.current_guards(),
+            position: self.func.effects.len(),
+            args,
+            keywords: Vec::new(),
+            arg_reads: Vec::new(),
+            result: None,
+            callbacks: Vec::new(),
+        });
     }
 
     /// Records a call to a function of this file; returns its index in `calls`.
