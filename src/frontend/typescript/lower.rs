@@ -215,6 +215,9 @@ struct Names {
     /// `constructor(private readonly invites: InviteService)` → `invites` →
     /// `InviteService`.
     field_types: HashMap<String, String>,
+    /// `const orders = new OrderRepository(tx)` → `orders` → `OrderRepository`;
+    /// `None` for a name bound to objects of two classes in the file.
+    instance_types: HashMap<String, Option<String>>,
 }
 
 /// The type a field or parameter is declared with, when it is a plain class name.
@@ -263,6 +266,23 @@ fn collect_local_names(root: Node, src: &str, out: &mut Names) {
                     if let (Some(name), Some(ty)) = (name, declared_class(node, src)) {
                         out.field_types.insert(text(name, src).to_string(), ty);
                     }
+                }
+                let constructed = value
+                    .filter(|v| v.kind() == "new_expression")
+                    .and_then(|v| v.field("constructor"))
+                    .filter(|c| c.kind() == "identifier");
+                if let (Some(name), Some(class)) =
+                    (name.filter(|n| n.kind() == "identifier"), constructed)
+                {
+                    let class = text(class, src).to_string();
+                    out.instance_types
+                        .entry(text(name, src).to_string())
+                        .and_modify(|known| {
+                            if known.as_deref() != Some(class.as_str()) {
+                                *known = None;
+                            }
+                        })
+                        .or_insert(Some(class));
                 }
             }
             "required_parameter" | "optional_parameter" => {
@@ -1813,6 +1833,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
     }
 
+    /// The class `name` is bound to an object of, by `new` in this file.
+    fn instance_types_class(&self, name: &str) -> Option<&'q str> {
+        self.names.instance_types.get(name)?.as_deref()
+    }
+
     /// `this.tx = tx` in a method of a class (or a parameter property of its
     /// constructor): what fills the field, for the project stage.
     fn record_field_fill(&mut self, field: String, code: String) {
@@ -1889,6 +1914,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
             // class, or a static method of a class of this file.
             ("identifier", [method]) if method.is_call() && self.names.callable.contains(root) => {
                 format!("{root}.{}", method.name)
+            }
+            // `orders.place(…)` on `const orders = new OrderRepository(…)`.
+            ("identifier", [method])
+                if method.is_call()
+                    && self
+                        .instance_types_class(root)
+                        .is_some_and(|c| self.names.callable.contains(c)) =>
+            {
+                format!("{}.{}", self.instance_types_class(root)?, method.name)
             }
             // `this.invites.accept(…)`: a service injected by its declared type.
             ("this", [field, method]) if !field.is_call() && method.is_call() => {
