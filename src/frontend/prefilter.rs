@@ -171,6 +171,9 @@ fn constructs_imported_class(language: Language, text: &str) -> bool {
         Language::Python => true,
         _ => return false,
     };
+    // TypeScript: only classes imported from the project's own modules (not
+    // `new Hono()` from a package).
+    let from_project = (!python).then(|| project_imports(text));
     // One pass over the names: those an import list may name (after `import`,
     // `,`, `{`, `(`), and the classes built (after `new`, or called in Python).
     let mut listed = std::collections::HashSet::new();
@@ -204,7 +207,45 @@ fn constructs_imported_class(language: Language, text: &str) -> bool {
             last_punct = c;
         }
     }
-    built.iter().any(|name| listed.contains(name))
+    built.iter().any(|name| match &from_project {
+        Some(project) => project.contains(name),
+        None => listed.contains(name),
+    })
+}
+
+/// The names TypeScript `import … from "<project module>"` statements bind.
+fn project_imports(text: &str) -> std::collections::HashSet<&str> {
+    let mut out = std::collections::HashSet::new();
+    for (at, _) in text.match_indices("import ") {
+        if !text[..at].ends_with('\n') && at != 0 {
+            continue;
+        }
+        let statement = &text[at..];
+        // The statement's `from "…"`, within a bounded import list.
+        let mut end = statement.len().min(4096);
+        while !statement.is_char_boundary(end) {
+            end -= 1;
+        }
+        let window = &statement[..end];
+        let Some((from, quote)) = ["from \"", "from '"]
+            .iter()
+            .filter_map(|p| window.find(p).map(|i| (i, i + p.len())))
+            .min()
+        else {
+            continue;
+        };
+        let source = &window[quote..];
+        let source = &source[..source.find(['"', '\'']).unwrap_or(source.len())];
+        if !super::typescript::may_be_project_module(source) {
+            continue;
+        }
+        out.extend(
+            window[..from]
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .filter(|w| !w.is_empty()),
+        );
+    }
+    out
 }
 
 /// A Python module that imports from its own package (`from .users import
@@ -273,6 +314,8 @@ mod tests {
         let p = Prefilter::new(&[]);
         let ts = "import { prisma } from \"../db\";\nimport { OrderRepository } from \"../orders\";\nconst orders = new OrderRepository(prisma);\n";
         assert!(p.admits(TS, ts));
+        let package = "import { Hono } from \"hono\";\nexport const app = new Hono();\n";
+        assert!(!p.admits(TS, package));
         assert!(!p.admits(TS, "const started = new Date();\n"));
         let py = "from app.repositories import OrderRepository\n\ndef make(db):\n    return OrderRepository(db)\n";
         assert!(p.admits(Language::Python, py));

@@ -191,7 +191,7 @@ const LIBRARY_SCOPES: &[&str] = &[
 /// Whether an import may come from the project itself (a relative path, a path
 /// alias, a workspace package), so that calls to it are worth resolving. Calls to
 /// libraries (`eq` from `drizzle-orm`, `z` from `zod`) are not recorded.
-fn may_be_project_module(specifier: &str) -> bool {
+pub fn may_be_project_module(specifier: &str) -> bool {
     if specifier.starts_with('.')
         || ["@/", "~/", "#", "src/", "@@/", "$lib/"]
             .iter()
