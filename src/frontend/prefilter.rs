@@ -157,7 +157,95 @@ impl Prefilter {
             || reexports(language, text)
             || awaits_project_code(language, text)
             || imports_own_package(language, text)
+            || constructs_imported_class(language, text)
     }
+}
+
+/// A module that builds an object of a class it imports (`new
+/// OrderRepository(prisma)`, `OrderRepository(session)`): what it fills the
+/// object's fields with decides whether the class's methods run in a
+/// transaction (`project/fields.rs`), database vocabulary or not.
+fn constructs_imported_class(language: Language, text: &str) -> bool {
+    let python = match language {
+        Language::TypeScript(_) => false,
+        Language::Python => true,
+        _ => return false,
+    };
+    // TypeScript: only classes imported from the project's own modules (not
+    // `new Hono()` from a package).
+    let from_project = (!python).then(|| project_imports(text));
+    // One pass over the names: those an import list may name (after `import`,
+    // `,`, `{`, `(`), and the classes built (after `new`, or called in Python).
+    let mut listed = std::collections::HashSet::new();
+    let mut built = Vec::new();
+    let mut previous = "";
+    let mut last_punct = ' ';
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c.is_alphanumeric() || c == '_' || c == '$' {
+            let mut end = at + c.len_utf8();
+            while let Some(&(i, d)) = chars.peek() {
+                if !(d.is_alphanumeric() || d == '_' || d == '$') {
+                    break;
+                }
+                end = i + d.len_utf8();
+                chars.next();
+            }
+            let name = &text[at..end];
+            let class = name.starts_with(|c: char| c.is_ascii_uppercase());
+            if class && (previous == "import" || matches!(last_punct, ',' | '{' | '(')) {
+                listed.insert(name);
+            }
+            let called = text[end..].starts_with('(');
+            if class && ((!python && previous == "new") || (python && called)) {
+                built.push(name);
+            }
+            previous = name;
+            last_punct = ' ';
+        } else if !c.is_whitespace() {
+            previous = "";
+            last_punct = c;
+        }
+    }
+    built.iter().any(|name| match &from_project {
+        Some(project) => project.contains(name),
+        None => listed.contains(name),
+    })
+}
+
+/// The names TypeScript `import … from "<project module>"` statements bind.
+fn project_imports(text: &str) -> std::collections::HashSet<&str> {
+    let mut out = std::collections::HashSet::new();
+    for (at, _) in text.match_indices("import ") {
+        if !text[..at].ends_with('\n') && at != 0 {
+            continue;
+        }
+        let statement = &text[at..];
+        // The statement's `from "…"`, within a bounded import list.
+        let mut end = statement.len().min(4096);
+        while !statement.is_char_boundary(end) {
+            end -= 1;
+        }
+        let window = &statement[..end];
+        let Some((from, quote)) = ["from \"", "from '"]
+            .iter()
+            .filter_map(|p| window.find(p).map(|i| (i, i + p.len())))
+            .min()
+        else {
+            continue;
+        };
+        let source = &window[quote..];
+        let source = &source[..source.find(['"', '\'']).unwrap_or(source.len())];
+        if !super::typescript::may_be_project_module(source) {
+            continue;
+        }
+        out.extend(
+            window[..from]
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .filter(|w| !w.is_empty()),
+        );
+    }
+    out
 }
 
 /// A Python module that imports from its own package (`from .users import
@@ -220,6 +308,19 @@ mod tests {
     }
 
     const TS: Language = Language::TypeScript(Dialect::TypeScript);
+
+    #[test]
+    fn a_module_building_an_imported_class_is_read() {
+        let p = Prefilter::new(&[]);
+        let ts = "import { prisma } from \"../db\";\nimport { OrderRepository } from \"../orders\";\nconst orders = new OrderRepository(prisma);\n";
+        assert!(p.admits(TS, ts));
+        let package = "import { Hono } from \"hono\";\nexport const app = new Hono();\n";
+        assert!(!p.admits(TS, package));
+        assert!(!p.admits(TS, "const started = new Date();\n"));
+        let py = "from app.repositories import OrderRepository\n\ndef make(db):\n    return OrderRepository(db)\n";
+        assert!(p.admits(Language::Python, py));
+        assert!(!p.admits(Language::Python, "import math\n\nprint(math.floor(2.5))\n"));
+    }
 
     #[test]
     fn files_without_database_vocabulary_are_turned_away() {

@@ -67,7 +67,8 @@ pub trait Resolve {
             .collect()
     }
     /// The handle fields of the method's type that hold a transaction wherever
-    /// the type is built: (field, the transaction).
+    /// the type is built: (the field as the method reaches it, `self.conn` or
+    /// `this.tx`; the transaction).
     fn field_transactions(&self, _file: usize, _index: usize) -> Vec<(String, Transaction)> {
         Vec::new()
     }
@@ -302,35 +303,38 @@ pub(crate) fn passed_transaction<'c>(
 
 /// A method of a type whose handle field every construction in the project fills
 /// with an open transaction ([`Resolve::field_transactions`]): its effects
-/// through `self.<field>` run in that transaction (the first construction's).
+/// through that field (`self.conn`, `this.tx`) run in that transaction (the
+/// first construction's).
 fn assume_field_transactions(fields: &[(String, Transaction)], out: &mut Function) {
     for (field, tx) in fields {
-        let through = |handle: &str| {
-            let h = handle
-                .trim_start_matches(['&', '*'])
-                .trim_start_matches("mut ");
-            h.strip_prefix("self.")
-                .and_then(|rest| rest.strip_prefix(field.as_str()))
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '(']))
-        };
         if !out
             .effects
             .iter()
-            .any(|e| e.transaction.is_none() && through(&e.handle))
+            .any(|e| e.transaction.is_none() && through_field(&e.handle, field))
         {
             continue;
         }
         let assumed = out.add_transaction(Transaction {
-            handle: Some(format!("self.{field}")),
+            handle: Some(field.clone()),
             parent: None,
             ..tx.clone()
         });
         for e in &mut out.effects {
-            if e.transaction.is_none() && through(&e.handle) {
+            if e.transaction.is_none() && through_field(&e.handle, field) {
                 e.transaction = Some(assumed);
             }
         }
     }
+}
+
+/// Whether `handle` goes through the object field `field` (`self.conn` of
+/// `&mut *self.conn`, `this.tx` of `this.tx.order`).
+fn through_field(handle: &str, field: &str) -> bool {
+    handle
+        .trim_start_matches(['&', '*'])
+        .trim_start_matches("mut ")
+        .strip_prefix(field)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '(']))
 }
 
 /// How many callers up a `@Transactional()` method's transaction is looked for:
@@ -539,6 +543,10 @@ impl Linker<'_, '_> {
                 }
                 let offset = out.effects.len();
                 let tx_map = map_transactions(&expanded, call, function, &mut out);
+                // A method whose object field holds a transaction wherever the type
+                // is built, called inside one: what it writes through that field
+                // joins the caller's (the object was built with it).
+                let held = self.resolver.field_transactions(target_file, target_index);
                 let branch_offset = next_branch;
                 next_branch += max_branch(&expanded) + 1;
                 let mut inlined = Vec::with_capacity(expanded.effects.len());
@@ -552,6 +560,7 @@ impl Linker<'_, '_> {
                             call.transaction.filter(|&t| {
                                 out.transactions[t].handle.as_deref() == Some(root(&e.handle))
                                     || out.is_ambient(t)
+                                    || held.iter().any(|(f, _)| through_field(&e.handle, f))
                             })
                         });
                     // The callee's numbering, like `transaction`: an enclosing

@@ -1,9 +1,13 @@
-//! Caller context through a struct's handle field: a type (`Repo { conn }`) that
-//! every construction in the project fills with an open transaction — directly
-//! (`Repo { conn: &mut *txn }`) or through a constructor function of the type
-//! (`Repo::from_conn(conn)`) whose every caller passes its transaction — hands
-//! that transaction to its methods' `self.conn`. One construction from a plain
-//! pool or connection, or one the project cannot see through, decides nothing.
+//! Caller context through an object's handle field: a type (`Repo { conn }`,
+//! `class OrderRepository { constructor(private tx) }`, `self.session = session`
+//! in `__init__`) that every construction in the project fills with an open
+//! transaction hands that transaction to its methods' `self.conn` / `this.tx`.
+//! A field is filled directly (`Repo { conn: &mut *txn }`) or through a
+//! constructor of the type that stores its parameter (`Repo::from_conn(conn)`,
+//! `new OrderRepository(tx)`, `OrderRepository(session)`) whose every caller
+//! passes its transaction. One construction from a plain pool, client or
+//! session, or a type the project never builds where it can see it, decides
+//! nothing.
 
 use std::collections::HashMap;
 
@@ -12,7 +16,8 @@ use crate::discover::Language;
 use crate::ir::inline::{passed_transaction, root, Resolve};
 use crate::ir::{Function, Transaction, TransactionStyle};
 
-/// Per file, per function: the fields of its type that hold a transaction.
+/// Per file, per function: the fields of its type that hold a transaction, each
+/// as the method reaches it (`self.conn`, `this.tx`).
 pub type FieldTransactions = Vec<Vec<Vec<(String, Transaction)>>>;
 
 pub fn field_transactions(project: &Project) -> FieldTransactions {
@@ -21,36 +26,14 @@ pub fn field_transactions(project: &Project) -> FieldTransactions {
         .iter()
         .map(|f| vec![Vec::new(); f.model.functions.len()])
         .collect();
-    // The type each Rust method belongs to, by its canonical path.
-    let mut owner: HashMap<(usize, usize), String> = HashMap::new();
-    for (file, f) in project.files.iter().enumerate() {
-        let (Some(position), Some(m)) = (project.rust_position[file], f.model.rust.as_ref()) else {
-            continue;
-        };
-        for imp in &m.impls {
-            if let Some(ty) = project
-                .rust
-                .type_path(position, std::slice::from_ref(&imp.ty))
-            {
-                for &function in &imp.functions {
-                    owner.insert((file, function), ty.clone());
-                }
-            }
-        }
-    }
+    let owner = owners(project);
     // Type → field → the transaction every construction fills it with (None once
     // one does not).
     let mut verdicts: HashMap<String, HashMap<String, Option<Transaction>>> = HashMap::new();
     for (file, f) in project.files.iter().enumerate() {
-        let Some(position) = project.rust_position[file] else {
-            continue;
-        };
-        if f.language != Some(Language::Rust) {
-            continue;
-        }
         for (index, function) in f.model.functions.iter().enumerate() {
             for c in &function.constructions {
-                let Some(ty) = project.rust.type_path(position, &c.ty) else {
+                let Some(ty) = type_key(project, file, &c.ty) else {
                     continue;
                 };
                 let inside = owner.get(&(file, index)) == Some(&ty);
@@ -75,14 +58,69 @@ pub fn field_transactions(project: &Project) -> FieldTransactions {
         let Some(fields) = verdicts.get(&ty) else {
             continue;
         };
+        let receiver = match project.files[file].language {
+            Some(Language::TypeScript(_)) => "this",
+            _ => "self",
+        };
         let mut held: Vec<(String, Transaction)> = fields
             .iter()
-            .filter_map(|(field, tx)| Some((field.clone(), tx.clone()?)))
+            .filter_map(|(field, tx)| Some((format!("{receiver}.{field}"), tx.clone()?)))
             .collect();
         held.sort_by(|a, b| a.0.cmp(&b.0));
         out[file][function] = held;
     }
     out
+}
+
+/// The type each method belongs to: a Rust impl's type by its canonical path; a
+/// TypeScript or Python method (`OrderRepository.place`) its class in its file.
+fn owners(project: &Project) -> HashMap<(usize, usize), String> {
+    let mut owner = HashMap::new();
+    for (file, f) in project.files.iter().enumerate() {
+        match f.language {
+            Some(Language::Rust) => {
+                let (Some(position), Some(m)) =
+                    (project.rust_position[file], f.model.rust.as_ref())
+                else {
+                    continue;
+                };
+                for imp in &m.impls {
+                    if let Some(ty) = project
+                        .rust
+                        .type_path(position, std::slice::from_ref(&imp.ty))
+                    {
+                        for &function in &imp.functions {
+                            owner.insert((file, function), ty.clone());
+                        }
+                    }
+                }
+            }
+            Some(Language::TypeScript(_) | Language::Python) => {
+                for (index, function) in f.model.functions.iter().enumerate() {
+                    if let Some((class, _)) = function.name.rsplit_once('.') {
+                        owner.insert((file, index), class_key(file, class));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    owner
+}
+
+/// The type a construction fills: a Rust struct literal's path as the project
+/// resolves it; in TypeScript and Python, where a field is set only by the
+/// class's own code (`this.tx = tx`), the class in the file that sets it.
+fn type_key(project: &Project, file: usize, ty: &[String]) -> Option<String> {
+    match project.files[file].language {
+        Some(Language::Rust) => project.rust.type_path(project.rust_position[file]?, ty),
+        Some(Language::TypeScript(_) | Language::Python) => Some(class_key(file, ty.first()?)),
+        _ => None,
+    }
+}
+
+fn class_key(file: usize, class: &str) -> String {
+    format!("{file}#{class}")
 }
 
 /// The transaction a field's value `code` is, written in `function`: its own

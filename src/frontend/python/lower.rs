@@ -17,8 +17,8 @@ use super::clients::{self, runtime, sqlalchemy, Control, FileHints, Origin, Reco
 use super::syntax::{compact, dict_pairs, last_name, Chain, SqlParam};
 use crate::frontend::sql;
 use crate::ir::{
-    Arm, Client, Completion, Effect, EffectKind, Field, FileModel, Function, Guard, LocalCall,
-    Span, Transaction, TransactionStyle, Value,
+    Arm, Client, Completion, Construction, Effect, EffectKind, Field, FileModel, Function, Guard,
+    LocalCall, Span, Transaction, TransactionStyle, Value,
 };
 use crate::schema::py::{children, text};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -147,10 +147,15 @@ pub fn lower(root: Node, src: &str, hints: FileHints) -> Lowered {
         );
         lowerer.lower_body(&pending);
         too_deep = too_deep.or(lowerer.too_deep);
+        let mut lowerer_extra = std::mem::take(&mut lowerer.dataclass_inits);
         let function = lowerer.func;
-        if !function.effects.is_empty() || !function.calls.is_empty() {
+        if !function.effects.is_empty()
+            || !function.calls.is_empty()
+            || !function.constructions.is_empty()
+        {
             functions.push(function);
         }
+        functions.append(&mut lowerer_extra);
     }
     functions.sort_by_key(|f| f.span.start);
     Lowered {
@@ -239,6 +244,8 @@ struct FnLowerer<'q, 't> {
     /// A `select_for_update()` queryset built with no `atomic()` block open.
     locks_outside_atomic: bool,
     class_prefix: Option<String>,
+    /// The `__init__` a `@dataclass` is given, one per dataclass defined here.
+    dataclass_inits: Vec<Function>,
 }
 
 impl<'q, 't> FnLowerer<'q, 't> {
@@ -288,6 +295,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             is_async: text(node, src).starts_with("async"),
             locks_outside_atomic: false,
             class_prefix,
+            dataclass_inits: Vec::new(),
         }
     }
 
@@ -445,7 +453,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 if let Some(definition) = node.child_by_field_name("definition") {
                     match definition.kind() {
                         "function_definition" => self.queue_function(definition, &decorators, None),
-                        "class_definition" => self.class(definition),
+                        "class_definition" => {
+                            self.class(definition);
+                            if decorators
+                                .iter()
+                                .any(|d| is_dataclass_decorator(text(*d, self.src)))
+                            {
+                                self.dataclass_init(definition);
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -517,6 +533,52 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// `@dataclass class OrderRepository: session: AsyncSession`: the generated
+    /// `__init__` takes the annotated fields in order and stores each, so
+    /// `OrderRepository(session)` fills `self.session` as a written one would.
+    fn dataclass_init(&mut self, node: Node<'t>) {
+        let (Some(name), Some(body)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("body"),
+        ) else {
+            return;
+        };
+        let class = text(name, self.src).to_string();
+        let mut init = Function::new(format!("{class}.__init__"), span_of(node));
+        for statement in children(body) {
+            let Some(assignment) = statement
+                .named_child(0)
+                .filter(|a| statement.kind() == "expression_statement" && a.kind() == "assignment")
+            else {
+                continue;
+            };
+            let (Some(left), Some(annotation)) = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("type"),
+            ) else {
+                continue;
+            };
+            let default = assignment
+                .child_by_field_name("right")
+                .map_or("", |r| text(r, self.src));
+            if left.kind() != "identifier"
+                || text(annotation, self.src).starts_with("ClassVar")
+                || default.contains("init=False")
+            {
+                continue;
+            }
+            let field = text(left, self.src).to_string();
+            init.params.push(field.clone());
+            init.constructions.push(Construction {
+                ty: vec![class.clone()],
+                fields: vec![(field.clone(), field, None)],
+            });
+        }
+        if !init.constructions.is_empty() {
+            self.dataclass_inits.push(init);
         }
     }
 
@@ -1031,7 +1093,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 self.assigned(&name, &mut held);
                 self.env.insert(name, held);
             }
-            "attribute" => self.assign_attribute(left, node, right, taint.clone(), false),
+            "attribute" => {
+                self.record_field_fill(left, value);
+                self.assign_attribute(left, node, right, taint.clone(), false);
+            }
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let names = pattern_names(left, self.src);
                 for name in &names {
@@ -1078,6 +1143,33 @@ impl<'q, 't> FnLowerer<'q, 't> {
             _ => {}
         }
         taint
+    }
+
+    /// `self.session = session` in a method of a class: what fills the object's
+    /// field, for the project stage.
+    fn record_field_fill(&mut self, left: Node<'t>, value: Node<'t>) {
+        let (Some(object), Some(attribute), Some(class)) = (
+            left.child_by_field_name("object"),
+            left.child_by_field_name("attribute"),
+            self.class_prefix.clone(),
+        ) else {
+            return;
+        };
+        if text(object, self.src) != "self" {
+            return;
+        }
+        let code = compact(text(value, self.src));
+        let tx = self
+            .tx_stack
+            .iter()
+            .rev()
+            .find(|(_, handle)| handle.as_deref() == Some(code.as_str()))
+            .map(|(tx, _)| *tx)
+            .or_else(|| self.implicit.get(code.as_str()).copied());
+        self.func.constructions.push(Construction {
+            ty: vec![class],
+            fields: vec![(text(attribute, self.src).to_string(), code, tx)],
+        });
     }
 
     /// `row.column = value`: remembered for the commit or `save()` that writes it.
@@ -1544,6 +1636,13 @@ const RESULT_METHODS: &[&str] = &[
     "fetchall",
     "rowcount",
 ];
+
+/// `@dataclass`, `@dataclasses.dataclass(frozen=True)`, `@dataclass(slots=True)`.
+fn is_dataclass_decorator(code: &str) -> bool {
+    let name = code.trim_start_matches('@').trim();
+    let name = name.split('(').next().unwrap_or(name).trim();
+    name == "dataclass" || name == "dataclasses.dataclass"
+}
 
 fn unwrap_await(node: Node) -> Node {
     let mut node = node;

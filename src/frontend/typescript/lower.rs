@@ -18,8 +18,9 @@ use super::syntax::{self, named_children, text, unwrap_expr, Chain};
 use crate::frontend::sql;
 use crate::frontend::typescript::syntax::FieldExt;
 use crate::ir::{
-    inline, Arm, CallbackArgument, Client, Completion, Effect, EffectKind, Field, FileModel,
-    Function, Guard, LocalCall, Span, Transaction, TransactionCallback, TransactionStyle, Value,
+    inline, Arm, CallbackArgument, Client, Completion, Construction, Effect, EffectKind, Field,
+    FileModel, Function, Guard, LocalCall, Span, Transaction, TransactionCallback,
+    TransactionStyle, Value,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
@@ -154,6 +155,7 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
         if !function.effects.is_empty()
             || !function.calls.is_empty()
             || !function.transaction_callbacks.is_empty()
+            || !function.constructions.is_empty()
         {
             functions.push(function);
         }
@@ -209,7 +211,7 @@ const LIBRARY_SCOPES: &[&str] = &[
 /// Whether an import may come from the project itself (a relative path, a path
 /// alias, a workspace package), so that calls to it are worth resolving. Calls to
 /// libraries (`eq` from `drizzle-orm`, `z` from `zod`) are not recorded.
-fn may_be_project_module(specifier: &str) -> bool {
+pub fn may_be_project_module(specifier: &str) -> bool {
     if specifier.starts_with('.')
         || ["@/", "~/", "#", "src/", "@@/", "$lib/"]
             .iter()
@@ -233,6 +235,9 @@ struct Names {
     /// `constructor(private readonly invites: InviteService)` → `invites` →
     /// `InviteService`.
     field_types: HashMap<String, String>,
+    /// `const orders = new OrderRepository(tx)` → `orders` → `OrderRepository`;
+    /// `None` for a name bound to objects of two classes in the file.
+    instance_types: HashMap<String, Option<String>>,
 }
 
 /// The type a field or parameter is declared with, when it is a plain class name.
@@ -240,6 +245,18 @@ fn declared_class(node: Node, src: &str) -> Option<String> {
     let annotation = named_children(node).find(|n| n.kind() == "type_annotation")?;
     let ty = named_children(annotation).next()?;
     (ty.kind() == "type_identifier").then(|| text(ty, src).to_string())
+}
+
+/// A constructor parameter that is also a field of the class
+/// (`constructor(private readonly tx: Prisma.TransactionClient)`).
+fn is_parameter_property(param: Node) -> bool {
+    named_children(param)
+        .any(|c| matches!(c.kind(), "accessibility_modifier" | "override_modifier"))
+        || {
+            let mut cursor = param.walk();
+            let readonly = param.children(&mut cursor).any(|c| c.kind() == "readonly");
+            readonly
+        }
 }
 
 fn collect_local_names(root: Node, src: &str, out: &mut Names) {
@@ -270,15 +287,26 @@ fn collect_local_names(root: Node, src: &str, out: &mut Names) {
                         out.field_types.insert(text(name, src).to_string(), ty);
                     }
                 }
+                let constructed = value
+                    .filter(|v| v.kind() == "new_expression")
+                    .and_then(|v| v.field("constructor"))
+                    .filter(|c| c.kind() == "identifier");
+                if let (Some(name), Some(class)) =
+                    (name.filter(|n| n.kind() == "identifier"), constructed)
+                {
+                    let class = text(class, src).to_string();
+                    out.instance_types
+                        .entry(text(name, src).to_string())
+                        .and_modify(|known| {
+                            if known.as_deref() != Some(class.as_str()) {
+                                *known = None;
+                            }
+                        })
+                        .or_insert(Some(class));
+                }
             }
             "required_parameter" | "optional_parameter" => {
-                let injected = named_children(node)
-                    .any(|c| matches!(c.kind(), "accessibility_modifier" | "override_modifier"))
-                    || {
-                        let mut cursor = node.walk();
-                        let readonly = node.children(&mut cursor).any(|c| c.kind() == "readonly");
-                        readonly
-                    };
+                let injected = is_parameter_property(node);
                 let name = node.field("pattern").filter(|p| p.kind() == "identifier");
                 if let (true, Some(name), Some(ty)) = (injected, name, declared_class(node, src)) {
                     out.field_types.insert(text(name, src).to_string(), ty);
@@ -453,6 +481,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 self.func.params.push(name.to_string());
                 if !name.is_empty() {
                     self.transaction_parameter(param, name);
+                    if is_parameter_property(param) {
+                        self.record_field_fill(name.to_string(), name.to_string());
+                    }
                 }
             }
         } else if let Some(param) = node.field("parameter") {
@@ -648,6 +679,18 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 "public_field_definition" => {
                     let name = member.field("name").map(|n| text(n, self.src).to_string());
                     if let Some(value) = member.field("value") {
+                        if let (false, Some(class), Some(field)) =
+                            (syntax::is_function(value), &class_name, &name)
+                        {
+                            // `private db = prisma`: a value the field holds until
+                            // some code sets it.
+                            let code = text(value, self.src).to_string();
+                            let tx = self.transaction_for(&code);
+                            self.func.constructions.push(Construction {
+                                ty: vec![class.clone()],
+                                fields: vec![(field.clone(), code, tx)],
+                            });
+                        }
                         if syntax::is_function(value) {
                             let name = match (&class_name, name) {
                                 (Some(c), Some(n)) => Some(format!("{c}.{n}")),
@@ -1064,6 +1107,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 Taint::default()
             }
             "new_expression" => {
+                self.record_construction_call(node);
                 // `new Promise((resolve) => …)` runs its executor now.
                 let mut taint = Taint::default();
                 if let Some(args) = node.field("arguments") {
@@ -1167,6 +1211,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let effects_before = self.func.effects.len();
         let taint = self.expr(right);
         let augmented = node.kind() == "augmented_assignment_expression";
+        // `this.tx = tx`: what fills the object's field.
+        let this_field = left
+            .field("object")
+            .filter(|o| o.kind() == "this" && left.kind() == "member_expression")
+            .and_then(|_| left.field("property"));
+        if let (false, Some(prop)) = (augmented, this_field) {
+            let (field, code) = (text(prop, self.src), text(unwrap_expr(right), self.src));
+            self.record_field_fill(field.to_string(), code.to_string());
+        }
         let mut names = Vec::new();
         match left.kind() {
             "identifier" => names.push(text(left, self.src).to_string()),
@@ -1865,6 +1918,67 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
     }
 
+    /// The class `name` is bound to an object of, by `new` in this file.
+    fn instance_types_class(&self, name: &str) -> Option<&'q str> {
+        self.names.instance_types.get(name)?.as_deref()
+    }
+
+    /// `this.tx = tx` in a method of a class (or a parameter property of its
+    /// constructor): what fills the field, for the project stage.
+    fn record_field_fill(&mut self, field: String, code: String) {
+        let Some((class, _)) = self.func.name.rsplit_once('.') else {
+            return;
+        };
+        let ty = vec![class.to_string()];
+        let tx = self.transaction_for(&code);
+        self.func.constructions.push(Construction {
+            ty,
+            fields: vec![(field, code, tx)],
+        });
+    }
+
+    /// `new OrderRepository(tx)` of a class of the project: a call of its
+    /// constructor, which the project stage resolves like any other.
+    fn record_construction_call(&mut self, node: Node<'t>) {
+        let Some(class) = node
+            .field("constructor")
+            .filter(|c| c.kind() == "identifier")
+            .map(|c| text(c, self.src))
+        else {
+            return;
+        };
+        if !self.names.callable.contains(class) {
+            return;
+        }
+        let args: Vec<String> = node
+            .field("arguments")
+            .map(|a| {
+                syntax::arguments(a)
+                    .into_iter()
+                    .map(|n| text(n, self.src).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let transaction = self.tx_stack.last().map(|(tx, _)| *tx).or_else(|| {
+            args.iter()
+                .find_map(|a| self.explicit.get(a.as_str()).copied())
+        });
+        self.func.calls.push(LocalCall {
+            callee: format!("{class}.constructor"),
+            qualified: Vec::new(),
+            span: span_of(node),
+            transaction,
+            arms: self.arms.clone(),
+            guards: self.current_guards(),
+            position: self.func.effects.len(),
+            args,
+            keywords: Vec::new(),
+            arg_reads: Vec::new(),
+            result: None,
+            callbacks: Vec::new(),
+        });
+    }
+
     /// Records a call to a function of this file; returns its index in `calls`.
     fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
         let root = text(chain.root, self.src);
@@ -1885,6 +1999,15 @@ impl<'q, 't> FnLowerer<'q, 't> {
             // class, or a static method of a class of this file.
             ("identifier", [method]) if method.is_call() && self.names.callable.contains(root) => {
                 format!("{root}.{}", method.name)
+            }
+            // `orders.place(…)` on `const orders = new OrderRepository(…)`.
+            ("identifier", [method])
+                if method.is_call()
+                    && self
+                        .instance_types_class(root)
+                        .is_some_and(|c| self.names.callable.contains(c)) =>
+            {
+                format!("{}.{}", self.instance_types_class(root)?, method.name)
             }
             // `this.invites.accept(…)`: a service injected by its declared type.
             ("this", [field, method]) if !field.is_call() && method.is_call() => {

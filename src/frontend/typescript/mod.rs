@@ -9,6 +9,7 @@ mod lower;
 mod modules;
 mod statements;
 pub mod syntax;
+pub use lower::may_be_project_module;
 pub use statements::run as statement_run;
 
 use crate::ir::FileModel;

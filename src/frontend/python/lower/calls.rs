@@ -84,6 +84,7 @@ impl<'t> FnLowerer<'_, 't> {
             }
         }
         let mut taint = self.expr(chain.root);
+        self.record_constructor_call(node, chain);
         let local_call = self.record_local_call(node, chain);
         let last_args = chain.last().and_then(|s| s.args).map(|a| a.id());
         let mut arg_reads = Vec::new();
@@ -104,7 +105,10 @@ impl<'t> FnLowerer<'_, 't> {
         if chain.last().is_some_and(|s| SINGLE_ROW.contains(&s.name)) {
             self.single_row(&taint);
         }
-        if let Some(call) = local_call {
+        // A constructor's value is the object, not a read it returns.
+        if let Some(call) =
+            local_call.filter(|&c| !self.func.calls[c].callee.ends_with(".__init__"))
+        {
             let mut effect = Effect::new(EffectKind::CallResult, Client::Runtime, span_of(node));
             effect.site = chain
                 .last()
@@ -124,19 +128,43 @@ impl<'t> FnLowerer<'_, 't> {
     /// `self.repo: UserRepo`, a parameter annotated with a class, a local
     /// constructed from one, `Service(…).m()`).
     pub(super) fn record_local_call(&mut self, node: Node, chain: &Chain) -> Option<usize> {
-        let callee = self.callee_of(chain)?;
+        let mut callee = self.callee_of(chain)?;
         if clients::is_model_name(&callee)
             && chain.segments.len() == 1
             && chain.segments[0].name.is_empty()
         {
-            // A class of this file called: a constructor, not a function.
-            return None;
+            // A class called: a call of its `__init__`, when the project
+            // defines one (`OrderRepository(session)`).
+            callee.push_str(".__init__");
         }
         let arguments = chain
             .last()
             .and_then(|s| s.args)
             .map(children)
             .unwrap_or_default();
+        Some(self.push_call(node, callee, &arguments))
+    }
+
+    /// `OrderRepository(db).place(…)`: the object is built before its method is
+    /// called, a call of the class's `__init__` of its own.
+    pub(super) fn record_constructor_call(&mut self, node: Node, chain: &Chain) {
+        let [construct, _, ..] = chain.segments.as_slice() else {
+            return;
+        };
+        let root = text(chain.root, self.src);
+        if chain.root.kind() != "identifier"
+            || !construct.name.is_empty()
+            || !clients::is_model_name(root)
+            || !self.is_project_name(root)
+        {
+            return;
+        }
+        let arguments = construct.args.map(children).unwrap_or_default();
+        self.push_call(node, format!("{root}.__init__"), &arguments);
+    }
+
+    /// Records a call of `callee` with these argument nodes; its index in `calls`.
+    fn push_call(&mut self, node: Node, callee: String, arguments: &[Node]) -> usize {
         let args: Vec<String> = arguments
             .iter()
             .filter(|n| n.kind() != "keyword_argument")
@@ -172,7 +200,7 @@ impl<'t> FnLowerer<'_, 't> {
             callbacks: Vec::new(),
             in_loop: self.loop_depth > 0,
         });
-        Some(self.func.calls.len() - 1)
+        self.func.calls.len() - 1
     }
 
     /// The name a call is resolved by, or none when it cannot be the project's.

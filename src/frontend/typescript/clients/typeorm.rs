@@ -919,7 +919,7 @@ mod tests {
             .model
             .functions
             .into_iter()
-            .next()
+            .find(|f| !f.name.ends_with(".constructor"))
             .expect("a function")
     }
 
