@@ -1976,6 +1976,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             arg_reads: Vec::new(),
             result: None,
             callbacks: Vec::new(),
+            in_loop: self.loop_depth > 0,
         });
     }
 
