@@ -14,7 +14,6 @@ const SCHEMA: &str = r#"model Invite {
   id     String @id
   email  String
   teamId String
-  @@unique([email, teamId])
 }
 
 model Project {
