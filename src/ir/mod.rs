@@ -63,6 +63,22 @@ pub enum Client {
     Runtime,
 }
 
+impl Client {
+    /// The client's own delete collects the rows that reference the deleted one
+    /// and applies each relation's delete rule in application code first
+    /// (Django's `on_delete`), so the database's foreign keys never refuse it.
+    pub fn deletes_related_rows_itself(self) -> bool {
+        self == Client::Django
+    }
+
+    /// The client checks the relations a schema only emulates (Prisma's
+    /// `relationMode = "prisma"`): a delete through it is refused while children
+    /// exist, where the database itself would refuse nothing.
+    pub fn checks_emulated_relations(self) -> bool {
+        self == Client::Prisma
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EffectKind {

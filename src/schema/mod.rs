@@ -143,6 +143,15 @@ pub struct Table {
     pub emulated_relations: bool,
 }
 
+impl Table {
+    /// How a delete is refused when the table's relations are only emulated by
+    /// the ORM (the one schema source that emulates them is Prisma's
+    /// `relationMode = "prisma"`).
+    pub fn emulated_refusal(&self) -> &'static str {
+        "Prisma Client refuses it (`P2014`, relations emulated with `relationMode = \"prisma\"`)"
+    }
+}
+
 /// The database engines whose advice differs (locks, upserts, error codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

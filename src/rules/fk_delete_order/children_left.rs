@@ -9,7 +9,7 @@
 use super::META;
 use crate::diagnostic::{Confidence, Finding, Related};
 use crate::ir::remedy::{Remedy, Target};
-use crate::ir::{Client, Effect, EffectKind, Function, Span};
+use crate::ir::{Effect, EffectKind, Function, Span};
 use crate::rules::{join_words, table_name, Context};
 use crate::schema::{fold_name, ForeignKey, Table};
 
@@ -61,13 +61,16 @@ fn deleted_table<'s>(cx: &Context<'s>, function: &Function, index: usize) -> Opt
     let parent = &function.effects[index];
     // The ORM's own delete of a loaded object applies the model's relationship
     // rules first (Django's `on_delete`, SQLAlchemy's cascades or nulling).
-    if parent.kind != EffectKind::Delete || parent.client == Client::Django || parent.unit_of_work {
+    if parent.kind != EffectKind::Delete
+        || parent.client.deletes_related_rows_itself()
+        || parent.unit_of_work
+    {
         return None;
     }
     let parent_table = cx.schema.table(parent.table.as_deref()?)?;
     // Emulated relations (Prisma `relationMode = "prisma"`) are checked by
     // Prisma Client only: a delete through anything else meets no constraint.
-    if parent_table.emulated_relations && parent.client != Client::Prisma {
+    if parent_table.emulated_relations && !parent.client.checks_emulated_relations() {
         return None;
     }
     // A delete the model cannot name comes earlier, or a call of the project's
@@ -175,8 +178,7 @@ fn finding(
         })
         .collect();
     let violation = if parent_table.emulated_relations {
-        "Prisma Client refuses it (`P2014`, relations emulated with `relationMode = \"prisma\"`)"
-            .to_string()
+        parent_table.emulated_refusal().to_string()
     } else {
         match parent_table.database {
             Some(db) => format!("it fails with {}", db.foreign_key_violation()),
