@@ -345,8 +345,12 @@ fn confidence(
                 Confidence::medium(format!(
                     "the schema of `{read_table}` is unknown, so a unique key on ({cols}) may stop the duplicate"
                 ))
-            } else if read.reads_many() || checked.is_empty() {
+            } else if read.reads_many() {
                 Confidence::medium("the check looks at a list of rows, not one key")
+            } else if checked.is_empty() {
+                Confidence::medium(
+                    "the columns the check looks up are not known, so neither is whether a unique key stops the duplicate",
+                )
             } else {
                 Confidence::high(format!(
                     "no unique key on ({cols}): the race leaves duplicate rows"
@@ -793,8 +797,11 @@ fn finding(
                 }
                 // A count or a list (`count < limit`, "none of these yet") is no
                 // row a unique key can stand for: only serialising the requests works.
-                None if rows || checked.is_empty() => lock_then_check(
+                None if rows => lock_then_check(
                     "No unique key can stand for this check (it counts or lists rows): serialise the requests for the same key, and check again under the lock:",
+                ),
+                None if checked.is_empty() => lock_then_check(
+                    "racelint cannot tell which columns this check looks up (its filter is built as the code runs), so it names no unique key for it: add one on the columns that must not repeat and handle its violation, or serialise the requests for the same key and check again under the lock:",
                 ),
                 None => {
                     let (nulls, keys): (Vec<&crate::ir::Field>, Vec<&crate::ir::Field>) = read
