@@ -244,6 +244,29 @@ fn unique_key_of_insert(
         .cloned()
 }
 
+/// The table of the write at `index` when the value-deciding shapes (numbering,
+/// a value chosen by a check) may speak of it: a plain insert or update that no
+/// other shape reported (`reported`), not conditional, not retried on its unique
+/// violation, not a log, and not re-checked under a lock.
+pub(super) fn unsafe_plain_write(
+    cx: &Context,
+    function: &Function,
+    reported: &[usize],
+    index: usize,
+) -> Option<String> {
+    let write = &function.effects[index];
+    let excluded = reported.contains(&index)
+        || !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
+        || write.is_conditional_write()
+        || write.unique_violation_handled
+        || cx.is_log_like(write)
+        || super::rechecked_under_lock(cx, function, index);
+    if excluded {
+        return None;
+    }
+    cx.table_key(write)
+}
+
 /// What the losing request of a race that ends in a unique violation leaves
 /// behind: a write committed apart from the insert, or a call to another service,
 /// made between the check and the insert.

@@ -13,8 +13,7 @@
 //! (a uuid), and when the read looks at another table or column.
 
 use super::super::{
-    help_with_code, lock_between, rechecked_under_lock, serialized_by_sqlite, Context,
-    SQLITE_SERIALIZES,
+    help_with_code, lock_between, serialized_by_sqlite, Context, SQLITE_SERIALIZES,
 };
 use crate::diagnostic::{Confidence, Finding, Related};
 use crate::ir::remedy::Remedy;
@@ -34,16 +33,7 @@ struct Chosen<'f> {
 /// their indexes).
 pub(super) fn check(cx: &Context, function: &Function, reported: &[usize], out: &mut Vec<Finding>) {
     for (write_index, write) in function.effects.iter().enumerate() {
-        if reported.contains(&write_index)
-            || !matches!(write.kind, EffectKind::Insert | EffectKind::Update)
-            || write.is_conditional_write()
-            || write.unique_violation_handled
-            || cx.is_log_like(write)
-            || rechecked_under_lock(cx, function, write_index)
-        {
-            continue;
-        }
-        let Some(table) = cx.table_key(write) else {
+        let Some(table) = super::unsafe_plain_write(cx, function, reported, write_index) else {
             continue;
         };
         let chosen = write
