@@ -392,7 +392,8 @@ fn ambient_above(
 
 /// Seen on its own, a function run in its callers' ambient transaction has its
 /// statements outside a transaction of their own in that one, whatever handle
-/// they go through.
+/// they go through; its own ambient blocks (a nested `transaction.atomic()`)
+/// are savepoints inside it, so what they write commits with the rest.
 fn assume_ambient_transaction(ambient: &Transaction, out: &mut Function) {
     if !out
         .effects
@@ -401,10 +402,7 @@ fn assume_ambient_transaction(ambient: &Transaction, out: &mut Function) {
     {
         return;
     }
-    let assumed = out.add_transaction(Transaction {
-        parent: None,
-        ..ambient.clone()
-    });
+    let assumed = out.enclose_in(ambient.clone(), |t| t.style == TransactionStyle::Ambient);
     for e in &mut out.effects {
         if e.transaction.is_none() && e.client != Client::Runtime {
             e.transaction = Some(assumed);

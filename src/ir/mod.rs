@@ -662,6 +662,44 @@ impl Function {
         index
     }
 
+    /// Puts `outer` around the function: it becomes transaction 0, every index into
+    /// the transactions moves up by one, and the outermost transactions that
+    /// `nest` accepts become its children (savepoints of it). Returns its index, 0.
+    pub fn enclose_in(&mut self, outer: Transaction, nest: impl Fn(&Transaction) -> bool) -> usize {
+        let shift = |t: &mut Option<usize>| {
+            if let Some(i) = t {
+                *i += 1;
+            }
+        };
+        for t in &mut self.transactions {
+            if t.parent.is_none() && nest(t) {
+                t.parent = Some(0);
+            } else {
+                shift(&mut t.parent);
+            }
+        }
+        self.transactions.insert(
+            0,
+            Transaction {
+                parent: None,
+                ..outer
+            },
+        );
+        for e in &mut self.effects {
+            shift(&mut e.transaction);
+            shift(&mut e.enclosing_transaction);
+        }
+        for c in &mut self.calls {
+            shift(&mut c.transaction);
+        }
+        for c in &mut self.constructions {
+            for (_, _, t) in &mut c.fields {
+                shift(t);
+            }
+        }
+        0
+    }
+
     /// Names the handle of a transaction begun earlier, once the variable it is
     /// bound to is known (`const t = await sequelize.transaction()`).
     pub fn name_transaction_handle(&mut self, index: usize, handle: String) {
