@@ -217,6 +217,10 @@ struct FnLowerer<'q, 't> {
     loops: Vec<LoopChoice>,
     exit_guards: Vec<Guard>,
     arms: Vec<Arm>,
+    /// Arms the rest of the function is in because an earlier arm left it: after
+    /// `if expired: token.delete(); return` every later statement, past the
+    /// enclosing block too, is in the other arm.
+    exited_arms: Vec<Arm>,
     next_branch: u32,
     /// Open `begin()`/`atomic()` blocks, innermost last, with their handle
     /// (`None`: every call inside runs in it, as Django's connection does).
@@ -278,6 +282,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             loops: Vec::new(),
             exit_guards: Vec::new(),
             arms: Vec::new(),
+            exited_arms: Vec::new(),
             next_branch: 0,
             tx_stack: Vec::new(),
             implicit: HashMap::new(),
@@ -495,6 +500,11 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
     }
 
+    /// The arms an effect or call written here is in.
+    pub(super) fn arms_here(&self) -> Vec<Arm> {
+        self.arms.iter().chain(&self.exited_arms).copied().collect()
+    }
+
     fn block(&mut self, node: Node<'t>) {
         let guards = self.cond_guards.len();
         let arms = self.arms.len();
@@ -654,8 +664,12 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if self.loop_depth == 0 {
             let returns = |e: &Option<Exit>| *e == Some(Exit::Function);
             match exits.as_slice() {
-                [a, b] if returns(a) && !returns(b) => self.arms.push(Arm { branch, arm: 1 }),
-                [a, b] if !returns(a) && returns(b) => self.arms.push(Arm { branch, arm: 0 }),
+                [a, b] if returns(a) && !returns(b) => {
+                    self.exited_arms.push(Arm { branch, arm: 1 })
+                }
+                [a, b] if !returns(a) && returns(b) => {
+                    self.exited_arms.push(Arm { branch, arm: 0 })
+                }
                 _ => {}
             }
         }
@@ -1439,7 +1453,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         effect.transaction = self.transaction_for(&effect.handle, effect.client, node);
         effect.enclosing_transaction = self.tx_stack.last().map(|(tx, _)| *tx);
         effect.guards = self.current_guards();
-        effect.arms = self.arms.clone();
+        effect.arms = self.arms_here();
         effect.in_loop = self.loop_depth > 0;
         effect.unique_violation_handled |= self.unique_handled > 0;
         let index = self.func.effects.len();

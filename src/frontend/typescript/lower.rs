@@ -380,6 +380,12 @@ struct FnLowerer<'q, 't> {
     cond_guards: Vec<Guard>,
     exit_guards: Vec<Guard>,
     arms: Vec<Arm>,
+    /// Arms the rest of the function (or of the callback lowered inline) is in
+    /// because an earlier arm left it: after `if (expired) { await del(); return }`
+    /// every later statement, past the enclosing block too, is in the other arm.
+    exited_arms: Vec<Arm>,
+    /// Per open block, its plain `if`s whose test a later sibling can exclude.
+    sibling_tests: Vec<Vec<SiblingTest>>,
     next_branch: u32,
     /// Open callback and batch transactions, innermost last, with their handle.
     tx_stack: Vec<(usize, Option<String>)>,
@@ -440,6 +446,8 @@ impl<'q, 't> FnLowerer<'q, 't> {
             cond_guards: Vec::new(),
             exit_guards: Vec::new(),
             arms: Vec::new(),
+            exited_arms: Vec::new(),
+            sibling_tests: Vec::new(),
             next_branch: 0,
             tx_stack: Vec::new(),
             explicit: HashMap::new(),
@@ -660,12 +668,58 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn block(&mut self, node: Node<'t>) {
         let guards = self.cond_guards.len();
         let arms = self.arms.len();
+        self.sibling_tests.push(Vec::new());
         for child in named_children(node) {
             self.stmt(child);
         }
+        self.sibling_tests.pop();
         self.cond_guards.truncate(guards);
-        // The arm an early return put the rest of the block in ends with it.
         self.arms.truncate(arms);
+    }
+
+    /// The arms an effect or call written here is in.
+    fn arms_here(&self) -> Vec<Arm> {
+        self.arms.iter().chain(&self.exited_arms).copied().collect()
+    }
+
+    /// An earlier plain `if` of this block (no `else`, a body that does not leave
+    /// the function, so no arm of its branch but its body's is in use) that cannot
+    /// run its body when `node` runs its own: the same variable tested the other
+    /// way (`!level` / `level`, `=== null` / `!== null`) or against another literal
+    /// (`kind === "incident"` / `kind === "recovery"`), with no assignment to it in
+    /// between. Gives the arm of that `if`'s branch the body of `node` is in, and
+    /// records a plain `node` for later siblings.
+    fn sibling_arm(&mut self, node: Node<'t>, condition: Node<'t>, branch: u32) -> Option<Arm> {
+        let plain = node.field("alternative").is_none()
+            && node
+                .field("consequence")
+                .is_none_or(|c| exit_of(c, self.src) != Some(Exit::Function));
+        let (subject, test) = sibling_test(condition, self.src)?;
+        let src = self.src;
+        let siblings = self.sibling_tests.last_mut()?;
+        let found = siblings.iter_mut().find(|s| {
+            s.subject == subject
+                && s.excluded_by(&test)
+                && !assigns(&src[s.start..node.start_byte()], &subject)
+        });
+        if let Some(sibling) = found {
+            sibling.seen.push(test);
+            sibling.next_arm += 1;
+            return Some(Arm {
+                branch: sibling.branch,
+                arm: sibling.next_arm,
+            });
+        }
+        if plain {
+            siblings.push(SiblingTest {
+                subject,
+                seen: vec![test],
+                branch,
+                next_arm: 1,
+                start: node.start_byte(),
+            });
+        }
+        None
     }
 
     fn class(&mut self, node: Node<'t>) {
@@ -836,8 +890,10 @@ impl<'q, 't> FnLowerer<'q, 't> {
         self.cond_guards.extend(guards.iter().cloned());
         let arms = self.arms.len();
         let mut exits = Vec::new();
+        let sibling = self.sibling_arm(node, condition, branch);
         if let Some(consequence) = node.field("consequence") {
             self.arms.push(Arm { branch, arm: 0 });
+            self.arms.extend(sibling);
             self.stmt(consequence);
             self.arms.truncate(arms);
             exits.push(exit_of(consequence, self.src));
@@ -858,14 +914,18 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         self.cond_guards.truncate(saved);
         // `if (batched) { …; return results } await insertAll()`: what follows runs
-        // only when the arm that returned did not, so it is in the other arm. Not in
-        // a loop, where an earlier pass may have run what follows before the arm
-        // that returns. (`block` ends the arm with the enclosing block.)
+        // only when the arm that returned did not, so it is in the other arm, to the
+        // end of the function (or of the callback). Not in a loop, where an earlier
+        // pass may have run what follows before the arm that returns.
         if self.loop_depth == 0 {
             let returns = |e: &Option<Exit>| *e == Some(Exit::Function);
             match exits.as_slice() {
-                [a, b] if returns(a) && !returns(b) => self.arms.push(Arm { branch, arm: 1 }),
-                [a, b] if !returns(a) && returns(b) => self.arms.push(Arm { branch, arm: 0 }),
+                [a, b] if returns(a) && !returns(b) => {
+                    self.exited_arms.push(Arm { branch, arm: 1 })
+                }
+                [a, b] if !returns(a) && returns(b) => {
+                    self.exited_arms.push(Arm { branch, arm: 0 })
+                }
                 _ => {}
             }
         }
@@ -1410,7 +1470,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         effect.transaction = self.transaction_for(&effect.handle);
         effect.enclosing_transaction = self.tx_stack.last().map(|(tx, _)| *tx);
         effect.guards = self.current_guards();
-        effect.arms = self.arms.clone();
+        effect.arms = self.arms_here();
         effect.in_loop = self.loop_depth > 0;
         effect.unique_violation_handled |= self.unique_handled > 0;
         let index = self.func.effects.len();
@@ -1732,6 +1792,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         // An early return inside a callback leaves the callback, not this function.
         self.callback_depth += 1;
         let saved_exit = self.exit_guards.len();
+        let saved_exited_arms = self.exited_arms.len();
         let saved_returned = self.returned_expr;
         if body.kind() == "statement_block" {
             self.stmt(body);
@@ -1743,6 +1804,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         }
         self.returned_expr = saved_returned;
         self.exit_guards.truncate(saved_exit);
+        self.exited_arms.truncate(saved_exited_arms);
         self.callback_depth -= 1;
     }
 
@@ -1968,7 +2030,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             qualified: Vec::new(),
             span: span_of(node),
             transaction,
-            arms: self.arms.clone(),
+            arms: self.arms_here(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
@@ -2042,7 +2104,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             qualified: Vec::new(),
             span: span_of(node),
             transaction,
-            arms: self.arms.clone(),
+            arms: self.arms_here(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
@@ -2104,6 +2166,113 @@ fn value_effect_node(node: Node) -> Node {
 /// exiting (an early return that deep is then not seen as a guard).
 const MAX_EXIT_DEPTH: u32 = 64;
 
+/// A plain `if` of a block, as a later sibling `if` may exclude it.
+struct SiblingTest {
+    /// The variable or member tested, as written (`level`, `data.kind`).
+    subject: String,
+    /// The tests of it this `if` and its excluding siblings made.
+    seen: Vec<Test>,
+    branch: u32,
+    /// The last arm of `branch` given out (0 is this `if`'s own body).
+    next_arm: u32,
+    start: usize,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Test {
+    /// `x` / `!x`, `x != null` / `x === undefined`.
+    Truthy(bool),
+    /// `x === "literal"`.
+    Equals(String),
+}
+
+impl SiblingTest {
+    /// Whether no value of the subject passes `test` and one of the tests seen.
+    fn excluded_by(&self, test: &Test) -> bool {
+        match test {
+            Test::Truthy(value) => self.seen == [Test::Truthy(!value)],
+            Test::Equals(literal) => self
+                .seen
+                .iter()
+                .all(|t| matches!(t, Test::Equals(l) if l != literal)),
+        }
+    }
+}
+
+/// The subject and test of a condition a sibling `if` can exclude.
+fn sibling_test(condition: Node, src: &str) -> Option<(String, Test)> {
+    let expr = unwrap_expr(condition);
+    let subject_of = |n: Node| {
+        matches!(n.kind(), "identifier" | "member_expression")
+            .then(|| text(n, src).split_whitespace().collect::<String>())
+            .filter(|s| !s.contains('('))
+    };
+    match expr.kind() {
+        "identifier" | "member_expression" => Some((subject_of(expr)?, Test::Truthy(true))),
+        "unary_expression" if expr.field("operator").is_some_and(|o| text(o, src) == "!") => {
+            let operand = unwrap_expr(expr.field("argument")?);
+            Some((subject_of(operand)?, Test::Truthy(false)))
+        }
+        "binary_expression" => {
+            let operator = text(expr.field("operator")?, src);
+            let (left, right) = (expr.field("left")?, expr.field("right")?);
+            let (subject, other) = match (subject_of(left), subject_of(right)) {
+                (Some(s), _) if is_literal(right) => (s, right),
+                (_, Some(s)) if is_literal(left) => (s, left),
+                _ => return None,
+            };
+            let nullish = matches!(other.kind(), "null" | "undefined");
+            match (operator, nullish) {
+                ("===" | "==", true) => Some((subject, Test::Truthy(false))),
+                ("!==" | "!=", true) => Some((subject, Test::Truthy(true))),
+                ("===" | "==", false) => {
+                    Some((subject, Test::Equals(text(other, src).to_string())))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_literal(node: Node) -> bool {
+    matches!(
+        node.kind(),
+        "string" | "number" | "null" | "undefined" | "true" | "false"
+    )
+}
+
+/// Whether `code` assigns `subject` or what it is read from (`x = …`, `x.kind = …`,
+/// `x++`), so that a test of it before `code` says nothing after.
+fn assigns(code: &str, subject: &str) -> bool {
+    let root = subject.split(['.', '?']).next().unwrap_or(subject);
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    code.match_indices(root).any(|(at, _)| {
+        if code[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| word(c) || c == '.')
+        {
+            return false;
+        }
+        let mut rest = code[at + root.len()..].trim_start();
+        if rest.starts_with(|c: char| word(c)) {
+            return false;
+        }
+        // Members of the root: `x.kind = …` assigns `x.kind`.
+        while let Some(after) = rest.strip_prefix('.').or_else(|| rest.strip_prefix("?.")) {
+            let end = after.find(|c: char| !word(c)).unwrap_or(after.len());
+            rest = after[end..].trim_start();
+        }
+        (rest.starts_with('=') && !rest.starts_with("==") && !rest.starts_with("=>"))
+            || rest.starts_with("++")
+            || rest.starts_with("--")
+            || ["+=", "-=", "*=", "/=", "??=", "||=", "&&="]
+                .iter()
+                .any(|op| rest.starts_with(op))
+    })
+}
+
 fn exit_of(node: Node, src: &str) -> Option<Exit> {
     exit_within(node, src, 0)
 }
@@ -2151,6 +2320,14 @@ fn exit_within(node: Node, src: &str, depth: u32) -> Option<Exit> {
                     | "forbidden"
             )
             .then_some(Exit::Function)
+        }
+        // `try { …; return ok } catch (e) { return failed }`: both ways out leave.
+        "try_statement" => {
+            let body = exit_of(node.field("body")?, src)?;
+            match node.field("handler").and_then(|h| h.field("body")) {
+                Some(handler) => (exit_of(handler, src)? == body).then_some(body),
+                None => Some(body),
+            }
         }
         _ => None,
     }

@@ -190,7 +190,7 @@ impl<'t> FnLowerer<'_, 't> {
             qualified: Vec::new(),
             span: span_of(node),
             transaction,
-            arms: self.arms.clone(),
+            arms: self.arms_here(),
             guards: self.current_guards(),
             position: self.func.effects.len(),
             args,
