@@ -819,6 +819,18 @@ pub struct FileModel {
     pub imports: Vec<Import>,
     /// Names the file offers to other modules.
     pub exports: Vec<Export>,
+    /// Functions the file hands to a framework to run on an event.
+    #[serde(default)]
+    pub registrations: Vec<Registration>,
+}
+
+/// A function registered to run when the framework sends an event (a Django
+/// signal receiver), and the transaction the framework always runs it in, if any.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Registration {
+    /// The function, named as a call from where it is registered would name it.
+    pub handler: LocalCall,
+    pub runs_in: Option<Transaction>,
 }
 
 /// `import { a as b } from "./x"`: `b` here is `a` of the module `./x`.

@@ -16,6 +16,7 @@
 
 mod fields;
 pub mod python;
+mod registered;
 pub mod rust;
 mod script_only;
 pub mod typescript;
@@ -101,6 +102,7 @@ impl Project {
             }
         }
         project.callers = callers;
+        registered::mark(&mut project);
         script_only::mark(&mut project);
         project.fields = fields::field_transactions(&project);
         project

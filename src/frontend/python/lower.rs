@@ -162,6 +162,7 @@ pub fn lower(root: Node, src: &str, hints: FileHints) -> Lowered {
         model: FileModel {
             functions,
             imports,
+            registrations: clients::django::registrations(root, src),
             ..FileModel::default()
         },
         too_deep,

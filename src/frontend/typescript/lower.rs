@@ -167,6 +167,7 @@ pub fn lower(root: Node, src: &str, hints: &FileHints) -> Lowered {
             imports,
             exports,
             rust: None,
+            registrations: Vec::new(),
         },
         too_deep,
     }

@@ -1,14 +1,18 @@
 //! The Django ORM: managers and querysets (`Model.objects.filter(…).exists()`,
 //! `get`, `create`, `get_or_create`, `update_or_create`, `update(col=F("col") + 1)`,
 //! `delete`, `bulk_create(ignore_conflicts=True)`, `select_for_update`), a model
-//! instance's `save(update_fields=…)` and `delete()`, and `transaction.atomic`.
+//! instance's `save(update_fields=…)` and `delete()`, `transaction.atomic`, and
+//! signal receivers (`@receiver(post_delete, …)`, `post_delete.connect(handler)`).
 
 use super::{EffectDraft, FieldDraft, Recognized, Scope};
 use crate::frontend::python::syntax::{compact, keyword, keywords, last_name, positional, Chain};
 use crate::frontend::typescript::clients::Vocabulary;
 use crate::ir::remedy::{Remedy, Target};
-use crate::ir::{Client, EffectKind, OnConflict, RowLock};
-use crate::schema::py::{string_list, text};
+use crate::ir::{
+    Client, EffectKind, LocalCall, OnConflict, Registration, RowLock, Span, Transaction,
+    TransactionStyle,
+};
+use crate::schema::py::{children, string_list, text};
 use tree_sitter::Node;
 
 /// `.objects` is Django's own; a saved or deleted instance needs it (or an
@@ -20,7 +24,14 @@ pub static VOCABULARY: Vocabulary = Vocabulary {
         "transaction.atomic",
         "_default_manager",
     ],
-    gated_calls: &[".save", ".delete", ".refresh_from_db", "atomic"],
+    gated_calls: &[
+        ".save",
+        ".delete",
+        ".refresh_from_db",
+        "atomic",
+        "receiver(",
+        ".connect(",
+    ],
     gates: &["django", ".objects"],
 };
 
@@ -371,6 +382,144 @@ pub fn is_atomic(code: &str) -> bool {
                 "write" | "writer" | "file" | "open" | "save" | "rename" | "replace" | "dump"
             )
         })
+}
+
+// ---- signal receivers ----------------------------------------------------
+
+/// The signals Django sends only inside a `transaction.atomic(savepoint=False)`
+/// of its own: `pre_delete` and `post_delete` from `Collector.delete` (its fast
+/// path, outside the block, is taken only for a model no receiver listens to),
+/// `m2m_changed` from the many-to-many managers' `add`, `remove`, `clear` and
+/// `set`. `pre_save` and `post_save` are sent outside `save_base`'s block.
+const SENT_IN_TRANSACTION: &[&str] = &["pre_delete", "post_delete", "m2m_changed"];
+
+const MAX_DEPTH: u32 = 400;
+
+/// The functions the file registers as signal receivers, `@receiver(signal, …)`
+/// (one signal or a list) and `signal.connect(handler, …)`, each with the
+/// transaction Django runs it in when the signal is always sent in one.
+pub fn registrations(root: Node, src: &str) -> Vec<Registration> {
+    let mut out = Vec::new();
+    walk_registrations(root, src, None, &mut out, 0);
+    out
+}
+
+fn walk_registrations(
+    node: Node,
+    src: &str,
+    class: Option<&str>,
+    out: &mut Vec<Registration>,
+    depth: u32,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    for child in children(node) {
+        match child.kind() {
+            "decorated_definition" => {
+                let definition = child
+                    .child_by_field_name("definition")
+                    .filter(|d| d.kind() == "function_definition");
+                if let Some((def, name)) =
+                    definition.and_then(|d| Some((d, d.child_by_field_name("name")?)))
+                {
+                    let name = match class {
+                        Some(class) => format!("{class}.{}", text(name, src)),
+                        None => text(name, src).to_string(),
+                    };
+                    for decorator in children(child)
+                        .into_iter()
+                        .filter(|d| d.kind() == "decorator")
+                    {
+                        for signal in receiver_signals(decorator, src) {
+                            out.push(registration(&name, &signal, def));
+                        }
+                    }
+                }
+                walk_registrations(child, src, class, out, depth + 1);
+            }
+            "class_definition" => {
+                let name = child.child_by_field_name("name").map(|n| text(n, src));
+                if let Some(body) = child.child_by_field_name("body") {
+                    walk_registrations(body, src, name, out, depth + 1);
+                }
+            }
+            "function_definition" => walk_registrations(child, src, None, out, depth + 1),
+            "call" => {
+                if let Some((signal, handler)) = connected(child, src) {
+                    out.push(registration(&handler, &signal, child));
+                }
+                walk_registrations(child, src, class, out, depth + 1);
+            }
+            _ => walk_registrations(child, src, class, out, depth + 1),
+        }
+    }
+}
+
+/// The signals a `@receiver(signal, …)` or `@receiver([a, b], …)` decorator names.
+fn receiver_signals(decorator: Node, src: &str) -> Vec<String> {
+    let Some(call) = children(decorator).into_iter().find(|c| c.kind() == "call") else {
+        return Vec::new();
+    };
+    let function = call
+        .child_by_field_name("function")
+        .map_or("", |f| text(f, src));
+    if last_name(function) != "receiver" {
+        return Vec::new();
+    }
+    let Some(first) = call
+        .child_by_field_name("arguments")
+        .and_then(|a| positional(a).into_iter().next())
+    else {
+        return Vec::new();
+    };
+    match first.kind() {
+        "list" | "tuple" => children(first)
+            .into_iter()
+            .filter(|s| matches!(s.kind(), "identifier" | "attribute"))
+            .map(|s| last_name(text(s, src)))
+            .collect(),
+        _ => vec![last_name(text(first, src))],
+    }
+}
+
+/// `signal.connect(handler, …)` (or `receiver=handler`): the signal and the handler.
+fn connected(call: Node, src: &str) -> Option<(String, String)> {
+    let function = call.child_by_field_name("function")?;
+    if function.kind() != "attribute"
+        || text(function.child_by_field_name("attribute")?, src) != "connect"
+    {
+        return None;
+    }
+    let signal = last_name(text(function.child_by_field_name("object")?, src));
+    let args = call.child_by_field_name("arguments")?;
+    let handler = positional(args)
+        .into_iter()
+        .next()
+        .or_else(|| keyword(args, src, "receiver"))
+        .filter(|h| matches!(h.kind(), "identifier" | "attribute"))?;
+    Some((signal, compact(text(handler, src))))
+}
+
+fn registration(handler: &str, signal: &str, node: Node) -> Registration {
+    let span = Span::new(node.start_byte(), node.end_byte());
+    Registration {
+        handler: LocalCall {
+            callee: handler.to_string(),
+            span,
+            ..LocalCall::default()
+        },
+        runs_in: SENT_IN_TRANSACTION
+            .contains(&signal)
+            .then_some(Transaction {
+                style: TransactionStyle::Ambient,
+                client: Client::Django,
+                span,
+                handle: None,
+                serializable: false,
+                parent: None,
+            }),
+    }
 }
 
 // ---- suggestions ----------------------------------------------------------
