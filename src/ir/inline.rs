@@ -176,8 +176,10 @@ pub fn expand_file(
             let callers = resolver.callers(file, index);
             assume_callers_transaction(f, &callers, &mut out);
             assume_field_transactions(&resolver.field_transactions(file, index), &mut out);
-            if let Some(ambient) = callers_ambient_transaction(resolver, file, index) {
-                assume_ambient_transaction(&ambient, &mut out);
+            match callers_ambient_transaction(resolver, file, index) {
+                Callers::In(ambient) => assume_ambient_transaction(&ambient, &mut out),
+                Callers::Unknown => out.callers_unknown = true,
+                Callers::Outside => {}
             }
             out.callers_delete = callers_delete(resolver, file, index);
             out.callers_hold_lock = !callers.is_empty()
@@ -344,15 +346,23 @@ const AMBIENT_DEPTH: usize = 2;
 /// called from everywhere costs a bounded walk.
 const AMBIENT_SITES: usize = 256;
 
-/// The `@Transactional()` method's transaction every caller of the function
-/// calls it in — directly, or through callers that themselves are only called
-/// in one (up to [`AMBIENT_DEPTH`] levels). `None` when some call runs outside
-/// one, or the function has no known caller.
-fn callers_ambient_transaction(
-    resolver: &dyn Resolve,
-    file: usize,
-    index: usize,
-) -> Option<Transaction> {
+/// What the callers of a function run it in, followed up to [`AMBIENT_DEPTH`]
+/// levels.
+enum Callers {
+    /// Every chain of callers calls it in this transaction: a `@Transactional()`
+    /// method's, or one whose handle the call passes on (`withTransaction(ctx,
+    /// async (ctx) => f(ctx))`).
+    In(Transaction),
+    /// Some chain reaches a framework's entry, or a caller, that runs it outside
+    /// any transaction.
+    Outside,
+    /// Some chain could not be followed to its entry, and none runs it outside.
+    Unknown,
+}
+
+/// The transaction every caller of the function calls it in — directly, or
+/// through callers that themselves are only called in one.
+fn callers_ambient_transaction(resolver: &dyn Resolve, file: usize, index: usize) -> Callers {
     let mut sites = AMBIENT_SITES;
     ambient_above(resolver, file, index, AMBIENT_DEPTH, &mut sites)
 }
@@ -363,48 +373,79 @@ fn ambient_above(
     index: usize,
     depth: usize,
     sites: &mut usize,
-) -> Option<Transaction> {
+) -> Callers {
     let callers = resolver.caller_sites(file, index);
     if callers.is_empty() {
-        return None;
+        return if resolver.function(file, index).entry {
+            Callers::Outside
+        } else {
+            Callers::Unknown
+        };
     }
     let mut first = None;
+    let mut unknown = false;
     for (caller_file, caller_index, c) in callers {
-        *sites = sites.checked_sub(1)?;
+        let Some(left) = sites.checked_sub(1) else {
+            return Callers::Unknown;
+        };
+        *sites = left;
         let caller = resolver.function(caller_file, caller_index);
-        let tx = match caller.calls[c].transaction {
+        let call = &caller.calls[c];
+        let found = match call.transaction {
             Some(tx) => {
                 let tx = caller.root_transaction(tx);
-                if !caller.is_ambient(tx) {
-                    return None;
+                let t = &caller.transactions()[tx];
+                let passed = t
+                    .handle
+                    .as_deref()
+                    .is_some_and(|h| call.args.iter().any(|a| root(a) == h));
+                if caller.is_ambient(tx) || passed {
+                    Callers::In(t.clone())
+                } else {
+                    Callers::Outside
                 }
-                caller.transactions()[tx].clone()
             }
+            None if caller.entry => Callers::Outside,
             None if depth > 0 && (caller_file, caller_index) != (file, index) => {
-                ambient_above(resolver, caller_file, caller_index, depth - 1, sites)?
+                ambient_above(resolver, caller_file, caller_index, depth - 1, sites)
             }
-            None => return None,
+            None if (caller_file, caller_index) == (file, index) => continue,
+            None => Callers::Unknown,
         };
-        first.get_or_insert(tx);
+        match found {
+            Callers::In(tx) => {
+                first.get_or_insert(tx);
+            }
+            Callers::Outside => return Callers::Outside,
+            Callers::Unknown => unknown = true,
+        }
     }
-    first
+    match first {
+        Some(_) if unknown => Callers::Unknown,
+        Some(tx) => Callers::In(tx),
+        None => Callers::Unknown,
+    }
 }
 
 /// Seen on its own, a function run in its callers' ambient transaction has its
 /// statements outside a transaction of their own in that one, whatever handle
 /// they go through; its own ambient blocks (a nested `transaction.atomic()`)
 /// are savepoints inside it, so what they write commits with the rest.
+///
+/// A transaction held by a handle (one the calls pass on) reaches only what goes
+/// through the context they pass it in.
 fn assume_ambient_transaction(ambient: &Transaction, out: &mut Function) {
-    if !out
-        .effects
-        .iter()
-        .any(|e| e.transaction.is_none() && e.client != Client::Runtime)
-    {
+    let joins = |e: &Effect| {
+        e.transaction.is_none()
+            && e.client != Client::Runtime
+            && (ambient.style == TransactionStyle::Ambient || e.context.is_some())
+    };
+    if !out.effects.iter().any(joins) {
         return;
     }
     let assumed = out.enclose_in(ambient.clone(), |t| t.style == TransactionStyle::Ambient);
     for e in &mut out.effects {
-        if e.transaction.is_none() && e.client != Client::Runtime {
+        if joins(e) {
             e.transaction = Some(assumed);
         }
     }

@@ -350,6 +350,11 @@ pub struct Effect {
     /// relationship rules (cascades, nulling the children's key) before it.
     #[serde(default)]
     pub unit_of_work: bool,
+    /// The request context the handle was built from (`ctx` of a connection's
+    /// `getRepository(ctx, Order)`), when the client's connection takes one: the
+    /// effect runs in whatever transaction that context carries, its caller's.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 /// The statement in another file an effect linked into a caller stands for.
@@ -394,6 +399,7 @@ impl Effect {
             origin: None,
             routines: Vec::new(),
             unit_of_work: false,
+            context: None,
         }
     }
 
@@ -604,6 +610,18 @@ pub struct Function {
     /// effects could be seen (a macro body, an unresolved method).
     #[serde(default)]
     pub cleanup_calls: Vec<usize>,
+    /// Called by a framework rather than by the project's code: a decorated
+    /// handler (`@Mutation()`, `@Post()`, a parameter filled by `@Ctx()`). Its
+    /// callers are known to be none, so what it is handed carries no transaction
+    /// it does not open itself.
+    #[serde(default)]
+    pub entry: bool,
+    /// Some chain of callers could not be followed to its entry (a function no
+    /// code of the project is seen to call, a call through an interface, too far
+    /// up): a request context the function was handed may carry a transaction
+    /// opened there. Set by the project stage.
+    #[serde(default)]
+    pub callers_unknown: bool,
 }
 
 /// A struct literal: the paths its type may be (as calls' `qualified`), and each
@@ -633,6 +651,8 @@ impl Function {
             constructions: Vec::new(),
             callers_delete: Vec::new(),
             cleanup_calls: Vec::new(),
+            entry: false,
+            callers_unknown: false,
         }
     }
 

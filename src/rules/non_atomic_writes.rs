@@ -225,6 +225,10 @@ fn finding(
         Confidence::low(
             "a call to another service runs between the writes, which no transaction can cover",
         )
+    } else if let Some(context) = lent_context(function, first, second) {
+        Confidence::low(format!(
+            "both writes go through the request context `{context}` the function is handed, which may carry its caller's transaction: not every chain of callers could be followed to where the context comes from"
+        ))
     } else if bookkeeping(first) != bookkeeping(second) {
         Confidence::low("one of the writes only keeps books beside the other (a counter or a last-seen timestamp)")
     } else {
@@ -258,4 +262,15 @@ fn finding(
             .flatten(),
         confidence,
     }
+}
+
+/// The request context both writes are made through, when some caller of the
+/// function could not be followed to its entry: that context may carry the
+/// transaction of a caller the model cannot see.
+fn lent_context<'e>(function: &Function, first: &'e Effect, second: &Effect) -> Option<&'e str> {
+    if !function.callers_unknown || first.transaction.is_some() || second.transaction.is_some() {
+        return None;
+    }
+    second.context.as_ref()?;
+    first.context.as_deref()
 }

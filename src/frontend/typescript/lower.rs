@@ -499,6 +499,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
             self.func.params.push(text(param, self.src).to_string());
         }
         let ambient = self.open_decorated_transaction(node);
+        self.func.entry = self.func.entry || self.framework_entry(node);
         match node.field("body") {
             Some(body) if body.kind() == "statement_block" => self.stmt(body),
             Some(body) => {
@@ -513,6 +514,21 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if ambient {
             self.tx_stack.pop();
         }
+    }
+
+    /// A method the framework calls: decorated (`@Mutation()`, `@Post()`), other
+    /// than for a transaction, or with a parameter the framework fills (`@Ctx()`).
+    fn framework_entry(&self, method: Node<'t>) -> bool {
+        let own = named_children(method).filter(|c| c.kind() == "decorator");
+        let before = std::iter::successors(method.prev_named_sibling(), |n| n.prev_named_sibling())
+            .take_while(|n| n.kind() == "decorator");
+        let decorated = own
+            .chain(before)
+            .any(|d| clients::transactional_decorator(text(d, self.src)).is_none());
+        decorated
+            || method.field("parameters").is_some_and(|params| {
+                named_children(params).any(|p| named_children(p).any(|c| c.kind() == "decorator"))
+            })
     }
 
     /// A method decorated `@Transactional()`: its whole body runs in a transaction
@@ -1412,6 +1428,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 effect.routines = draft.routines;
                 effect.filter_code = draft.filter_node.map(span_of);
                 effect.values_code = draft.values_node.map(span_of);
+                effect.context = draft.context;
                 let root_start = chain.root.start_byte();
                 if draft.receiver_is_handle
                     && self

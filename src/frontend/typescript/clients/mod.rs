@@ -72,6 +72,8 @@ pub struct EffectDraft<'t> {
     /// The filter and data arguments as written, for fixes that quote them.
     pub filter_node: Option<Node<'t>>,
     pub values_node: Option<Node<'t>>,
+    /// The request context the handle was built from (`Effect::context`).
+    pub context: Option<String>,
 }
 
 impl<'t> EffectDraft<'t> {
@@ -94,6 +96,7 @@ impl<'t> EffectDraft<'t> {
             routines: Vec::new(),
             filter_node: None,
             values_node: None,
+            context: None,
         }
     }
 }
@@ -106,6 +109,7 @@ pub enum TxControl {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Recognized<'t> {
     /// A call with a known effect.
     Effect(EffectDraft<'t>),

@@ -193,6 +193,20 @@ fn repository_entity(
     Some(text(first, src).to_string())
 }
 
+/// The context a project's connection wrapper builds the repository from
+/// (`ctx` of `getRepository(ctx, User)`): the transaction it carries, if any, is
+/// the one the repository's statements run in.
+fn repository_context(
+    getter: &crate::frontend::typescript::syntax::Segment,
+    src: &str,
+) -> Option<String> {
+    let first = getter.arg(0)?;
+    getter.arg(1)?;
+    (matches!(first.kind(), "identifier" | "member_expression")
+        && !is_capitalized(text(first, src)))
+    .then(|| text(first, src).to_string())
+}
+
 fn is_manager(receiver: &str) -> bool {
     let last = last_name(receiver).to_ascii_lowercase();
     last.contains("manager") || last == "em"
@@ -266,11 +280,13 @@ pub fn recognize<'t>(
     let &(method, kind) = METHODS.iter().find(|(m, _)| *m == call.name)?;
     // Which repository: `getRepository(User).x`, `manager.x(User, …)`, a known one.
     let mut args: Vec<Node<'t>> = call.args.map(arguments).unwrap_or_default();
+    let mut context = None;
     let (table, handle) = if call_index > 0 && chain.segments[call_index - 1].is_call() {
         let getter = &chain.segments[call_index - 1];
         if !matches!(getter.name, "getRepository" | "withRepository") {
             return None;
         }
+        context = repository_context(getter, src);
         let entity = repository_entity(getter, src);
         (entity, chain.receiver_text(call_index - 1, src).to_string())
     } else if is_manager(receiver)
@@ -305,6 +321,7 @@ pub fn recognize<'t>(
     // A repository's API differs from the transaction manager's: no handle swap.
     draft.receiver_is_handle = false;
     draft.table = table;
+    draft.context = context;
     let first = args.first().copied();
     match method {
         "findOne" | "findOneOrFail" | "find" | "findAndCount" | "count" | "exist" | "exists" => {
@@ -595,8 +612,10 @@ fn query_builder<'t>(
         .arg(0)
         .filter(|a| a.kind() == "identifier" && is_capitalized(text(*a, src)))
         .map(|a| text(a, src).to_string());
+    let mut context = None;
     let handle = if q > 0 && segments[q - 1].name == "getRepository" {
         table = repository_entity(&segments[q - 1], src);
+        context = repository_context(&segments[q - 1], src);
         chain.receiver_text(q - 1, src).to_string()
     } else {
         receiver.to_string()
@@ -674,6 +693,7 @@ fn query_builder<'t>(
         }
     }
     let mut draft = EffectDraft::new(kind, Client::TypeOrm, handle, terminal.name_node?);
+    draft.context = context;
     // A repository's API differs from the transaction manager's: no handle swap.
     draft.receiver_is_handle = false;
     draft.table = table;
