@@ -705,12 +705,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
     /// way (`!level` / `level`, `=== null` / `!== null`) or against another literal
     /// (`kind === "incident"` / `kind === "recovery"`), with no assignment to it in
     /// between. Gives the arm of that `if`'s branch the body of `node` is in, and
-    /// records a plain `node` for later siblings.
+    /// records a plain `node` for later siblings. Not in a loop.
     fn sibling_arm(&mut self, node: Node<'t>, condition: Node<'t>, branch: u32) -> Option<Arm> {
         let plain = node.field("alternative").is_none()
             && node
                 .field("consequence")
                 .is_none_or(|c| exit_of(c, self.src) != Some(Exit::Function));
+        // In a loop, another pass can run the other body in the same call.
+        if self.loop_depth > 0 {
+            return None;
+        }
         let (subject, test) = sibling_test(condition, self.src)?;
         let src = self.src;
         let siblings = self.sibling_tests.last_mut()?;
