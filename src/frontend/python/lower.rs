@@ -370,6 +370,16 @@ impl<'q, 't> FnLowerer<'q, 't> {
 
     fn open_block(&mut self, node: Node, client: Client, handle: Option<String>) -> usize {
         let parent = self.tx_stack.last().map(|(tx, _)| *tx);
+        self.open_block_in(node, client, handle, parent)
+    }
+
+    fn open_block_in(
+        &mut self,
+        node: Node,
+        client: Client,
+        handle: Option<String>,
+        parent: Option<usize>,
+    ) -> usize {
         // A block with no handle is Django's `atomic()`: thread-bound, so what
         // its callees run joins it.
         let style = match handle {
@@ -733,9 +743,18 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 "except_clause" | "except_group_clause" => {
                     arm += 1;
                     self.arms.push(Arm { branch, arm });
+                    let (exit_guards, exited_arms) =
+                        (self.exit_guards.len(), self.exited_arms.len());
                     for part in children(clause) {
                         if part.kind() == "block" {
                             self.stmt(part);
+                            // A handler that always raises or returns: what its
+                            // conditions decided does not reach the code after
+                            // the `try`, which only the other ways get to.
+                            if exit_of(part, self.src) == Some(Exit::Function) {
+                                self.exit_guards.truncate(exit_guards);
+                                self.exited_arms.truncate(exited_arms);
+                            }
                         }
                     }
                     self.arms.pop();
@@ -846,7 +865,14 @@ impl<'q, 't> FnLowerer<'q, 't> {
                 let handle = alias.clone().unwrap_or(begun_on);
                 self.scope.sessions.insert(handle.clone());
                 let client = self.sqlalchemy_client();
-                self.open_block(manager, client, Some(handle.clone()));
+                // A savepoint nests in the session's own transaction: what it
+                // writes commits with what the session wrote around it.
+                let parent = if sqlalchemy::is_savepoint(manager, self.src) {
+                    self.transaction_for(&handle, client, manager)
+                } else {
+                    self.tx_stack.last().map(|(tx, _)| *tx)
+                };
+                self.open_block_in(manager, client, Some(handle.clone()), parent);
                 opened.push(Opened::Block(Some(handle)));
             } else if sqlalchemy::opens_session(manager, self.src) && alias.is_some() {
                 let alias = alias.clone().unwrap_or_default();

@@ -745,6 +745,14 @@ pub fn begins(node: Node, src: &str) -> Option<String> {
     Some(chain.receiver_text(chain.segments.len() - 1, src))
 }
 
+/// `session.begin_nested()`: a SAVEPOINT inside the session's transaction, which
+/// it begins first when none is open.
+pub fn is_savepoint(node: Node, src: &str) -> bool {
+    Chain::of(node, src)
+        .last()
+        .is_some_and(|last| last.is_call() && last.name == "begin_nested")
+}
+
 // ---- suggestions ----------------------------------------------------------
 
 /// The key's columns, then the data's that are not in the key.
