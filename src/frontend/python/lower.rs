@@ -202,6 +202,11 @@ struct FileNames {
     attributes: HashMap<String, String>,
 }
 
+/// At most this many early exits put the rest of a function in their other arm
+/// (each effect after them carries them all); past that, later writes are
+/// paired as if the exits were not there.
+const MAX_EXITED_ARMS: usize = 64;
+
 struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: FileHints,
@@ -672,7 +677,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if alternatives.is_empty() {
             exits.push(None);
         }
-        if self.loop_depth == 0 {
+        if self.loop_depth == 0 && self.exited_arms.len() < MAX_EXITED_ARMS {
             let returns = |e: &Option<Exit>| *e == Some(Exit::Function);
             match exits.as_slice() {
                 [a, b] if returns(a) && !returns(b) => {

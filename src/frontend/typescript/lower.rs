@@ -370,6 +370,11 @@ fn object_name(object: Node, src: &str) -> Option<String> {
     Some(text(name, src).to_string())
 }
 
+/// At most this many early exits put the rest of a function in their other arm
+/// (each effect after them carries them all); past that, later writes are
+/// paired as if the exits were not there.
+const MAX_EXITED_ARMS: usize = 64;
+
 struct FnLowerer<'q, 't> {
     src: &'t str,
     hints: &'q FileHints,
@@ -385,8 +390,9 @@ struct FnLowerer<'q, 't> {
     /// because an earlier arm left it: after `if (expired) { await del(); return }`
     /// every later statement, past the enclosing block too, is in the other arm.
     exited_arms: Vec<Arm>,
-    /// Per open block, its plain `if`s whose test a later sibling can exclude.
-    sibling_tests: Vec<Vec<SiblingTest>>,
+    /// Per open block, by the variable tested (`level`, `data.kind`), the last
+    /// plain `if` whose test a later sibling can exclude.
+    sibling_tests: Vec<HashMap<String, SiblingTest>>,
     next_branch: u32,
     /// Open callback and batch transactions, innermost last, with their handle.
     tx_stack: Vec<(usize, Option<String>)>,
@@ -685,7 +691,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
     fn block(&mut self, node: Node<'t>) {
         let guards = self.cond_guards.len();
         let arms = self.arms.len();
-        self.sibling_tests.push(Vec::new());
+        self.sibling_tests.push(HashMap::new());
         for child in named_children(node) {
             self.stmt(child);
         }
@@ -718,27 +724,29 @@ impl<'q, 't> FnLowerer<'q, 't> {
         let (subject, test) = sibling_test(condition, self.src)?;
         let src = self.src;
         let siblings = self.sibling_tests.last_mut()?;
-        let found = siblings.iter_mut().find(|s| {
-            s.subject == subject
-                && s.excluded_by(&test)
-                && !assigns(&src[s.start..node.start_byte()], &subject)
-        });
-        if let Some(sibling) = found {
-            sibling.seen.push(test);
-            sibling.next_arm += 1;
-            return Some(Arm {
-                branch: sibling.branch,
-                arm: sibling.next_arm,
-            });
+        if let Some(sibling) = siblings.get_mut(&subject) {
+            // The code since the last look is scanned once: linear in the block.
+            let assigned = assigns(&src[sibling.scanned_to..node.start_byte()], &subject);
+            sibling.scanned_to = node.start_byte();
+            if !assigned && sibling.seen.len() < MAX_SIBLING_TESTS && sibling.excluded_by(&test) {
+                sibling.seen.push(test);
+                sibling.next_arm += 1;
+                return Some(Arm {
+                    branch: sibling.branch,
+                    arm: sibling.next_arm,
+                });
+            }
         }
         if plain {
-            siblings.push(SiblingTest {
+            siblings.insert(
                 subject,
-                seen: vec![test],
-                branch,
-                next_arm: 1,
-                start: node.start_byte(),
-            });
+                SiblingTest {
+                    seen: vec![test],
+                    branch,
+                    next_arm: 1,
+                    scanned_to: node.start_byte(),
+                },
+            );
         }
         None
     }
@@ -938,7 +946,7 @@ impl<'q, 't> FnLowerer<'q, 't> {
         // only when the arm that returned did not, so it is in the other arm, to the
         // end of the function (or of the callback). Not in a loop, where an earlier
         // pass may have run what follows before the arm that returns.
-        if self.loop_depth == 0 {
+        if self.loop_depth == 0 && self.exited_arms.len() < MAX_EXITED_ARMS {
             let returns = |e: &Option<Exit>| *e == Some(Exit::Function);
             match exits.as_slice() {
                 [a, b] if returns(a) && !returns(b) => {
@@ -2190,15 +2198,19 @@ const MAX_EXIT_DEPTH: u32 = 64;
 
 /// A plain `if` of a block, as a later sibling `if` may exclude it.
 struct SiblingTest {
-    /// The variable or member tested, as written (`level`, `data.kind`).
-    subject: String,
     /// The tests of it this `if` and its excluding siblings made.
     seen: Vec<Test>,
     branch: u32,
     /// The last arm of `branch` given out (0 is this `if`'s own body).
     next_arm: u32,
-    start: usize,
+    /// How far the code after this `if` has been looked through for an
+    /// assignment to the subject.
+    scanned_to: usize,
 }
+
+/// At most this many sibling `if`s share one branch, so that a chain of tests
+/// of one variable costs linear time.
+const MAX_SIBLING_TESTS: usize = 32;
 
 #[derive(Clone, PartialEq, Eq)]
 enum Test {
