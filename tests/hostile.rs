@@ -658,7 +658,13 @@ fn crlf_and_bom_files_point_at_the_same_places() {
         positions(&doc)
     };
     let lf = variant(false, false);
-    assert!(lf.len() >= files.len() / 2, "too few findings: {lf:#?}");
+    // Folders are flattened (projects lose their layout), so not every fixture
+    // that expects a finding gets it here; most must.
+    let firing = files
+        .iter()
+        .filter(|(_, text)| text.contains("expect:"))
+        .count();
+    assert!(lf.len() >= firing / 2, "too few findings: {lf:#?}");
     assert_eq!(variant(true, false), lf, "CRLF moves findings");
     assert_eq!(variant(false, true), lf, "a BOM moves findings");
     assert_eq!(variant(true, true), lf, "CRLF and a BOM move findings");
