@@ -500,6 +500,21 @@ pub struct Transaction {
     pub parent: Option<usize>,
 }
 
+impl Transaction {
+    /// A transaction bound to the running code ([`TransactionStyle::Ambient`]):
+    /// no handle, no parent, the default isolation.
+    pub fn ambient(client: Client, span: Span) -> Self {
+        Transaction {
+            style: TransactionStyle::Ambient,
+            client,
+            span,
+            handle: None,
+            serializable: false,
+            parent: None,
+        }
+    }
+}
+
 /// A call to a function of the project: declared in the same file (`callee` names
 /// it), or possibly in another one (`qualified` says where to look).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -358,14 +358,9 @@ impl<'q, 't> FnLowerer<'q, 't> {
         if !self.locks_outside_atomic {
             return;
         }
-        let assumed = self.func.add_transaction(Transaction {
-            style: TransactionStyle::Ambient,
-            client: Client::Django,
-            span: self.func.span,
-            handle: None,
-            serializable: false,
-            parent: None,
-        });
+        let assumed = self
+            .func
+            .add_transaction(Transaction::ambient(Client::Django, self.func.span));
         for effect in &mut self.func.effects {
             if effect.client == Client::Django && effect.transaction.is_none() {
                 effect.transaction = Some(assumed);

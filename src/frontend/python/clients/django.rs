@@ -10,7 +10,6 @@ use crate::frontend::typescript::clients::Vocabulary;
 use crate::ir::remedy::{Remedy, Target};
 use crate::ir::{
     Client, EffectKind, LocalCall, OnConflict, Registration, RowLock, Span, Transaction,
-    TransactionStyle,
 };
 use crate::schema::py::{children, string_list, text};
 use tree_sitter::Node;
@@ -511,14 +510,7 @@ fn registration(handler: &str, signal: &str, node: Node) -> Registration {
         },
         runs_in: SENT_IN_TRANSACTION
             .contains(&signal)
-            .then_some(Transaction {
-                style: TransactionStyle::Ambient,
-                client: Client::Django,
-                span,
-                handle: None,
-                serializable: false,
-                parent: None,
-            }),
+            .then(|| Transaction::ambient(Client::Django, span)),
     }
 }
 
